@@ -1,0 +1,288 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Bocata;
+
+/// <summary>A Bocata application: routes, middleware, error handlers and event hooks, served by bare Kestrel.</summary>
+public sealed class App : Router
+{
+    private readonly Settings _settings = new();
+    private readonly List<Func<Handler, Handler>> _middleware = [];
+    private readonly Dictionary<Type, ExceptionHandling.ErrorHandler> _errorHandlers = [];
+    private readonly List<Func<Task>> _startup = [];
+    private readonly List<Func<Task>> _shutdown = [];
+    private readonly Lock _freezeLock = new();
+    private bool _configured;
+    private Frozen? _frozen;
+
+    /// <summary>Creates an app with Bocadillo's defaults: HttpError as JSON, a 500 safety net, the trailing-slash redirect.</summary>
+    public App()
+    {
+        ErrorHandler<HttpError>(ErrorHandlers.ToJson);
+        ErrorHandler<Redirect>((req, res, redirect) =>
+        {
+            res.StatusCode = redirect.Permanent ? 301 : 302;
+            res.Headers["Location"] = redirect.Url;
+        });
+    }
+
+    /// <summary>Services for <c>app.Provide</c> and handler injection (Microsoft.Extensions.DependencyInjection).</summary>
+    public IServiceCollection Services { get; } = new ServiceCollection();
+
+    /// <summary>Changes the settings; once, before the app starts serving.</summary>
+    public void Configure(Action<Settings> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        EnsureNotFrozen("Configure");
+        if (_configured) throw new InvalidOperationException("app.Configure can be called once: put every setting in one call, app.Configure(s => { s.A = ...; s.B = ...; }).");
+        configure(_settings);
+        _settings.Validate();
+        _configured = true;
+    }
+
+    /// <summary>Adds middleware as a function: <c>app.Use(async (req, res, next) => { ...; await next(); ... })</c>. First added runs outermost.</summary>
+    public void Use(Func<Request, Response, Func<Task>, Task> middleware)
+    {
+        ArgumentNullException.ThrowIfNull(middleware);
+        EnsureNotFrozen("Use");
+        _middleware.Add(next => (req, res) => middleware(req, res, () => next(req, res)));
+    }
+
+    /// <summary>Adds a <see cref="Middleware"/> subclass, created with <paramref name="args"/> and services for its constructor.</summary>
+    public void AddMiddleware<T>(params object[] args) where T : Middleware
+    {
+        EnsureNotFrozen("AddMiddleware");
+        _middleware.Add(next =>
+        {
+            var instance = ActivatorUtilities.CreateInstance<T>(_frozen!.Services, args);
+            return instance.Wrap(next);
+        });
+    }
+
+    /// <summary>Handles exceptions of type <typeparamref name="TException"/> (and subclasses without their own handler).</summary>
+    public void ErrorHandler<TException>(Action<Request, Response, TException> handler) where TException : Exception
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ErrorHandler<TException>((req, res, e) =>
+        {
+            handler(req, res, e);
+            return Task.CompletedTask;
+        });
+    }
+
+    /// <summary>Handles exceptions of type <typeparamref name="TException"/> (and subclasses without their own handler).</summary>
+    public void ErrorHandler<TException>(Func<Request, Response, TException, Task> handler) where TException : Exception
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        EnsureNotFrozen("ErrorHandler");
+        _errorHandlers[typeof(TException)] = (req, res, e) => handler(req, res, (TException)e);
+    }
+
+    /// <summary>Runs <paramref name="handler"/> on "startup" (before serving) or "shutdown" (after stopping), in registration order.</summary>
+    public void On(string eventName, Action handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        On(eventName, () =>
+        {
+            handler();
+            return Task.CompletedTask;
+        });
+    }
+
+    /// <summary>Runs <paramref name="handler"/> on "startup" (before serving) or "shutdown" (after stopping), in registration order.</summary>
+    public void On(string eventName, Func<Task> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        var list = eventName switch
+        {
+            "startup" => _startup,
+            "shutdown" => _shutdown,
+            _ => throw new ArgumentException($"Unknown event '{eventName}': use \"startup\" or \"shutdown\".", nameof(eventName)),
+        };
+        list.Add(handler);
+    }
+
+    /// <summary>Provides a value to handlers that declare a parameter of type <typeparamref name="T"/>: one per request (default) or one for the app.</summary>
+    public void Provide<T>(Func<IServiceProvider, T> factory, ProviderScope scope = ProviderScope.Request) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        EnsureNotFrozen("Provide");
+        if (scope == ProviderScope.App) Services.AddSingleton(factory);
+        else Services.AddScoped(factory);
+    }
+
+    /// <summary>The URL path of the route named <paramref name="name"/>, with <paramref name="values"/> (an anonymous object or dictionary) filled in and escaped.</summary>
+    public string UrlFor(string name, object? values = null)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var route = AllRoutes().FirstOrDefault(r => r.Route.Name == name);
+        if (route.Route is null)
+            throw new ArgumentException($"No route is named '{name}'. Name one with app.Route(pattern, handler, name: \"{name}\").", nameof(name));
+        var dictionary = values switch
+        {
+            null => new Dictionary<string, object?>(),
+            IReadOnlyDictionary<string, object?> d => d,
+            IDictionary<string, object?> d => d.ToDictionary(p => p.Key, p => p.Value),
+            _ => values.GetType().GetProperties().ToDictionary(p => p.Name, p => p.GetValue(values)),
+        };
+        return route.Route.WithPrefix(route.Prefix).Pattern.Format(dictionary);
+    }
+
+    /// <summary>Serves the app until Ctrl+C or SIGTERM, then stops gracefully. HOST and PORT environment variables override the defaults (127.0.0.1:8000).</summary>
+    public void Run(string? host = null, int? port = null)
+    {
+        using var stop = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            stop.Cancel();
+        });
+        try
+        {
+            RunAsync(host, port, stop.Token).GetAwaiter().GetResult();
+        }
+        catch (AddressInUseException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            Environment.Exit(1);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>Serves the app until <paramref name="cancellationToken"/> fires, then stops gracefully.</summary>
+    public async Task RunAsync(string? host = null, int? port = null, CancellationToken cancellationToken = default)
+    {
+        var running = await StartAsync(host, port, cancellationToken);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await running.StopAsync();
+    }
+
+    /// <summary>Starts serving and returns a handle with the <c>Url</c> and <c>StopAsync()</c>. Port 0 picks a free port.</summary>
+    public Task<RunningApp> StartAsync(string? host = null, int? port = null, CancellationToken cancellationToken = default) =>
+        StartAsync(host, port, printUrl: true, cancellationToken);
+
+    internal async Task<RunningApp> StartAsync(string? host, int? port, bool printUrl, CancellationToken cancellationToken)
+    {
+        var frozen = Freeze();
+        foreach (var handler in _startup) await handler();
+        var address = ResolveAddress(host, port);
+        var server = new ServerState(this, frozen.Pipeline, _settings, frozen.Loggers, frozen.Services);
+        var kestrel = await KestrelHost.StartAsync(server, address.Host, address.Port, cancellationToken);
+        var running = new RunningApp(kestrel, server, _shutdown);
+        if (printUrl) Console.WriteLine($"Bocata running on {running.Url} (press Ctrl+C to quit)");
+        return running;
+    }
+
+    internal Handler Pipeline => Freeze().Pipeline;
+
+    internal IEnumerable<string> RoutePatterns => Freeze().Table.Patterns;
+
+    private protected override void OnRouteAdded() => EnsureNotFrozen("Route");
+
+    private Frozen Freeze()
+    {
+        if (_frozen is { } done) return done;
+        lock (_freezeLock)
+        {
+            if (_frozen is not null) return _frozen;
+            var loggers = _settings.LoggerFactory ?? DefaultLoggers();
+            Services.AddSingleton(loggers);
+            var services = Services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
+            bool IsService(Type type) => services.GetService<IServiceProviderIsService>()?.IsService(type) ?? false;
+
+            var mounts = Mounts.Select(m => (m.Prefix, m.Handler())).ToList();
+            if (_settings.StaticDir is { } dir && Directory.Exists(dir) && !mounts.Any(m => m.Prefix == _settings.StaticRoot.TrimEnd('/')))
+                mounts.Add((_settings.StaticRoot.TrimEnd('/'), Static.Files(dir)));
+            var table = new RouteTable(AllRoutes().Select(r => r.Prefix.Length == 0 ? r.Route : r.Route.WithPrefix(r.Prefix)), mounts, IsService, _settings.RedirectTrailingSlash);
+
+            var errorHandlers = new Dictionary<Type, ExceptionHandling.ErrorHandler>(_errorHandlers);
+            Handler pipeline = ExceptionHandling.Inner(table.DispatchAsync, errorHandlers);
+            var frozen = new Frozen(pipeline, table, loggers, services);
+            _frozen = frozen;
+            try
+            {
+                for (var i = _middleware.Count - 1; i >= 0; i--) pipeline = _middleware[i](pipeline);
+                if (!_settings.AllowedHosts.Contains("*")) pipeline = HostFilter.Wrap(pipeline, [.. _settings.AllowedHosts]);
+                // Errors raised by middleware get the same handlers as errors raised by routes.
+                if (_middleware.Count > 0 || !_settings.AllowedHosts.Contains("*")) pipeline = ExceptionHandling.Inner(pipeline, errorHandlers);
+                pipeline = ExceptionHandling.Outer(pipeline, loggers.CreateLogger("Bocata"));
+            }
+            catch
+            {
+                _frozen = null;
+                throw;
+            }
+            return _frozen = frozen with { Pipeline = pipeline };
+        }
+    }
+
+    private IEnumerable<(string Prefix, Route Route)> AllRoutes()
+    {
+        var stack = new Stack<(string, Router)>();
+        foreach (var route in RouteList) yield return ("", route);
+        foreach (var (prefix, router) in Included) stack.Push((prefix, router));
+        while (stack.Count > 0)
+        {
+            var (prefix, router) = stack.Pop();
+            foreach (var route in router.RouteList) yield return (prefix, route);
+            foreach (var (inner, child) in router.Included) stack.Push((prefix + inner, child));
+        }
+    }
+
+    private static (string Host, int Port) ResolveAddress(string? host, int? port)
+    {
+        host ??= Environment.GetEnvironmentVariable("HOST") is { Length: > 0 } h ? h : "127.0.0.1";
+        if (port is null)
+        {
+            var env = Environment.GetEnvironmentVariable("PORT");
+            if (string.IsNullOrEmpty(env)) port = 8000;
+            else if (int.TryParse(env, out var p)) port = p;
+            else throw new ArgumentException($"The PORT environment variable is '{env}', which is not a port number.");
+        }
+        if (port is < 0 or > 65535) throw new ArgumentOutOfRangeException(nameof(port), port, "A port is between 0 and 65535 (0 picks a free port).");
+        return (host, port.Value);
+    }
+
+    private static ILoggerFactory DefaultLoggers() => LoggerFactory.Create(b => b
+        .AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        })
+        .SetMinimumLevel(LogLevel.Information)
+        .AddFilter("Microsoft", LogLevel.Warning));
+
+    private void EnsureNotFrozen(string what)
+    {
+        if (_frozen is not null)
+            throw new InvalidOperationException($"{what}: the app has started serving; register routes, middleware, settings and providers before app.Run(), StartAsync() or CreateClient().");
+    }
+
+    private sealed record Frozen(Handler Pipeline, RouteTable Table, ILoggerFactory Loggers, ServiceProvider Services);
+}
+
+/// <summary>How long a provided value lives.</summary>
+public enum ProviderScope
+{
+    /// <summary>One instance per request.</summary>
+    Request,
+
+    /// <summary>One instance for the app's lifetime.</summary>
+    App,
+}

@@ -1,0 +1,88 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Bocata;
+
+/// <summary>Starts and stops a bare <see cref="KestrelServer"/> (no Generic Host, no WebApplication).</summary>
+internal sealed class KestrelHost : IAsyncDisposable
+{
+    private readonly KestrelServer _server;
+
+    private KestrelHost(KestrelServer server, string url)
+    {
+        _server = server;
+        Url = url;
+    }
+
+    public string Url { get; }
+
+    public static async Task<KestrelHost> StartAsync(ServerState state, string host, int port, CancellationToken cancellationToken)
+    {
+        var settings = state.Settings;
+        var loggers = state.Services.GetService(typeof(ILoggerFactory)) as ILoggerFactory ?? throw new InvalidOperationException("No logger factory.");
+        var options = new KestrelServerOptions { AddServerHeader = false };
+        var limits = options.Limits;
+        limits.MaxRequestBodySize = settings.MaxRequestBodySize;
+        limits.MaxRequestHeadersTotalSize = settings.MaxRequestHeadersTotalSize;
+        limits.MaxRequestHeaderCount = settings.MaxRequestHeaderCount;
+        limits.RequestHeadersTimeout = settings.RequestHeadersTimeout;
+        limits.KeepAliveTimeout = settings.KeepAliveTimeout;
+        limits.MaxConcurrentConnections = settings.MaxConcurrentConnections;
+        limits.MaxConcurrentUpgradedConnections = settings.MaxConcurrentConnections;
+        options.ApplicationServices = state.Services;
+        Listen(options, host, port);
+
+        // One transport factory per server: sharing one between servers has hung them.
+        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions { WaitForDataBeforeAllocatingBuffer = false }), loggers);
+        var server = new KestrelServer(Options.Create(options), transport, loggers);
+        try
+        {
+            await server.StartAsync(new BocataApplication(state), cancellationToken);
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+        {
+            server.Dispose();
+            throw new AddressInUseException($"Bocata cannot listen on {host}:{port}: the address is already in use. Stop the other server or choose another port, e.g. PORT={(port == 65535 ? 8001 : port + 1)}.", e);
+        }
+        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? throw new InvalidOperationException("Kestrel started without an address.");
+        return new KestrelHost(server, address.Replace("[::]", "localhost", StringComparison.Ordinal));
+    }
+
+    private static void Listen(KestrelServerOptions options, string host, int port)
+    {
+        switch (host)
+        {
+            case "localhost":
+                if (port == 0) options.Listen(IPAddress.Loopback, 0);
+                else options.ListenLocalhost(port);
+                break;
+            case "0.0.0.0" or "*":
+                options.Listen(IPAddress.Any, port);
+                break;
+            case "::":
+                options.Listen(IPAddress.IPv6Any, port);
+                break;
+            default:
+                if (!IPAddress.TryParse(host.Trim('[', ']'), out var ip))
+                    throw new ArgumentException($"HOST '{host}' is not an IP address: use 127.0.0.1, 0.0.0.0, ::, localhost or an address of this machine.", nameof(host));
+                options.Listen(ip, port);
+                break;
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => _server.StopAsync(cancellationToken);
+
+    public ValueTask DisposeAsync()
+    {
+        _server.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Thrown when the app cannot listen because another process holds the address.</summary>
+public sealed class AddressInUseException(string message, Exception inner) : IOException(message, inner);

@@ -1,0 +1,94 @@
+using System.IO.Pipelines;
+using System.Net;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bocata;
+
+/// <summary>One request's state, reused for every request of a Kestrel connection. The only holder of Kestrel's features.</summary>
+internal sealed class RequestContext
+{
+    private CancellationTokenSource? _aborted;
+    private AsyncServiceScope? _scope;
+    private IFeatureCollection _features = null!;
+
+    public RequestContext(ServerState server)
+    {
+        Server = server;
+        Request = new Request(this);
+        Response = new Response();
+    }
+
+    public ServerState Server { get; }
+    public Request Request { get; }
+    public Response Response { get; }
+    public IHttpRequestFeature RequestFeature { get; private set; } = null!;
+    public IHttpResponseFeature ResponseFeature { get; private set; } = null!;
+    public IHttpResponseBodyFeature BodyFeature { get; private set; } = null!;
+    public System.Buffers.ArrayBufferWriter<byte> Buffer { get; } = new(256);
+    private IHttpRequestLifetimeFeature? _lifetime;
+
+    public void Initialize(IFeatureCollection features)
+    {
+        _features = features;
+        RequestFeature = features.GetRequiredFeature<IHttpRequestFeature>();
+        ResponseFeature = features.GetRequiredFeature<IHttpResponseFeature>();
+        BodyFeature = features.GetRequiredFeature<IHttpResponseBodyFeature>();
+        _lifetime = features.Get<IHttpRequestLifetimeFeature>();
+        Request.Headers.Attach(RequestFeature.Headers);
+        Request.QueryParams.Attach(RequestFeature.QueryString);
+        Request.Path = RequestFeature.Path.Length == 0 ? "/" : RequestFeature.Path;
+        Response.Headers.Attach(ResponseFeature.Headers);
+    }
+
+    public bool IsHead => ReferenceEquals(RequestFeature.Method, "HEAD") || RequestFeature.Method == "HEAD";
+
+    /// <summary>Cancelled when the client disconnects or the server stops.</summary>
+    public CancellationToken Aborted
+    {
+        get
+        {
+            if (_aborted is null)
+            {
+                var clientGone = _lifetime?.RequestAborted ?? CancellationToken.None;
+                _aborted = CancellationTokenSource.CreateLinkedTokenSource(clientGone, Server.Stopping);
+            }
+            return _aborted.Token;
+        }
+    }
+
+    public PipeReader BodyReader => _features.GetRequiredFeature<IRequestBodyPipeFeature>().Reader;
+
+    public long? MaxRequestBodySize => _features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
+
+    public IServiceProvider RequestServices => (_scope ??= Server.Services.CreateAsyncScope()).ServiceProvider;
+
+    public void Abort() => _lifetime?.Abort();
+
+    public ClientAddress ClientAddress()
+    {
+        var connection = _features.Get<IHttpConnectionFeature>();
+        return new ClientAddress(connection?.RemoteIpAddress?.ToString() ?? "", connection?.RemotePort ?? 0);
+    }
+
+    public string LocalAuthority()
+    {
+        var connection = _features.Get<IHttpConnectionFeature>();
+        var address = connection?.LocalIpAddress ?? IPAddress.Loopback;
+        return new IPEndPoint(address, connection?.LocalPort ?? 80).ToString();
+    }
+
+    public async ValueTask ResetAsync()
+    {
+        if (_scope is { } scope)
+        {
+            _scope = null;
+            await scope.DisposeAsync();
+        }
+        _aborted?.Dispose();
+        _aborted = null;
+        Request.Reset();
+        Response.Reset();
+        _features = null!;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+
+namespace Bocata;
+
+/// <summary>The one place that writes a <see cref="Response"/> to Kestrel: status, headers, Content-Length and the HEAD/204/304 rules.</summary>
+internal static class ResponseWriter
+{
+    [ThreadStatic] private static Utf8JsonWriter? t_jsonWriter;
+
+    public static Task WriteAsync(RequestContext context)
+    {
+        var res = context.Response;
+        var feature = context.ResponseFeature;
+        if (feature.HasStarted) return Task.CompletedTask;
+        feature.StatusCode = res.StatusCode;
+        var status = res.StatusCode;
+        // RFC 9110 sections 6.4.1 and 15.3.5/15.4.5: 1xx, 204 and 304 never have content.
+        var bodyless = status < 200 || status == 204 || status == 304;
+        if (bodyless)
+        {
+            feature.Headers.ContentLength = null;
+            return Task.CompletedTask;
+        }
+
+        switch (res.Kind)
+        {
+            case BodyKind.None:
+                return Task.CompletedTask;
+            case BodyKind.Text:
+                WriteText(context, (string)res.Body!, res.DefaultMediaType!);
+                return Task.CompletedTask;
+            case BodyKind.Json:
+                WriteJson(context, res.Body!);
+                return Task.CompletedTask;
+            case BodyKind.Bytes:
+                WriteBytes(context, (byte[])res.Body!, null);
+                return Task.CompletedTask;
+            case BodyKind.File:
+                return FileSender.SendAsync(context, (FileInfo)res.Body!);
+            case BodyKind.Stream:
+                return StreamSender.SendAsync(context, res.Body!);
+            case BodyKind.EventStream:
+                return EventStreamSender.SendAsync(context, (IAsyncEnumerable<ServerEvent>)res.Body!, res.Ping);
+            default:
+                throw new InvalidOperationException($"Unknown body kind {res.Kind}.");
+        }
+    }
+
+    private static void SetContentType(RequestContext context, string? mediaType)
+    {
+        var headers = context.ResponseFeature.Headers;
+        if (mediaType is not null && headers.ContentType.Count == 0) headers.ContentType = mediaType;
+    }
+
+    private static void WriteText(RequestContext context, string text, string mediaType)
+    {
+        SetContentType(context, mediaType);
+        var res = context.Response;
+        var writer = context.BodyFeature.Writer;
+        if (text.Length <= 1024 && !res.Chunked)
+        {
+            // Small bodies: one encode straight into the pipe.
+            Span<byte> scratch = stackalloc byte[3 * 1024];
+            var n = Encoding.UTF8.GetBytes(text, scratch);
+            context.ResponseFeature.Headers.ContentLength = n;
+            if (context.IsHead) return;
+            var span = writer.GetSpan(n);
+            scratch[..n].CopyTo(span);
+            writer.Advance(n);
+            return;
+        }
+        if (!res.Chunked) context.ResponseFeature.Headers.ContentLength = Encoding.UTF8.GetByteCount(text);
+        if (context.IsHead) return;
+        Encoding.UTF8.GetBytes(text, writer);
+    }
+
+    private static void WriteJson(RequestContext context, object value)
+    {
+        var buffer = context.Buffer;
+        buffer.ResetWrittenCount();
+        var json = t_jsonWriter ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = BocataJson.Options.Encoder });
+        json.Reset(buffer);
+        JsonSerializer.Serialize(json, value, value.GetType(), BocataJson.Options);
+        json.Flush();
+        json.Reset(Stream.Null);
+        WriteBytes(context, buffer.WrittenSpan, MediaTypes.Json);
+        if (buffer.Capacity > 64 * 1024) context.Buffer.Clear();
+    }
+
+    private static void WriteBytes(RequestContext context, ReadOnlySpan<byte> bytes, string? mediaType)
+    {
+        SetContentType(context, mediaType);
+        if (!context.Response.Chunked) context.ResponseFeature.Headers.ContentLength = bytes.Length;
+        if (context.IsHead || bytes.IsEmpty) return;
+        var writer = context.BodyFeature.Writer;
+        if (bytes.Length <= 16 * 1024)
+        {
+            bytes.CopyTo(writer.GetSpan(bytes.Length));
+            writer.Advance(bytes.Length);
+        }
+        else
+        {
+            writer.Write(bytes);
+        }
+    }
+}

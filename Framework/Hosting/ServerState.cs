@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace Bocata;
+
+/// <summary>What a running server shares with its requests: the compiled pipeline, settings, loggers and the stop signal.</summary>
+internal sealed class ServerState(App app, Handler pipeline, Settings settings, ILoggerFactory loggers, IServiceProvider services) : IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+
+    public App App { get; } = app;
+    public Handler Pipeline { get; } = pipeline;
+    public Settings Settings { get; } = settings;
+    public IServiceProvider Services { get; } = services;
+    public ILogger AccessLog { get; } = loggers.CreateLogger("Bocata.Access");
+    public ILogger Log { get; } = loggers.CreateLogger("Bocata");
+    public CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>Live event and response streams, so stop can report what it cancelled.</summary>
+    public int OpenStreams => Volatile.Read(ref _openStreams);
+    private int _openStreams;
+
+    public void StreamOpened() => Interlocked.Increment(ref _openStreams);
+    public void StreamClosed() => Interlocked.Decrement(ref _openStreams);
+
+    public void SignalStop() => _stopping.Cancel();
+
+    public void Dispose() => _stopping.Dispose();
+}

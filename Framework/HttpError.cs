@@ -1,0 +1,38 @@
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace Bocata;
+
+/// <summary>Throw to answer with an HTTP error status, e.g. <c>throw new HttpError(403, detail: "Nope!")</c>.</summary>
+public class HttpError : Exception
+{
+    /// <summary>Creates an error for <paramref name="status"/> (400–599) with an optional detail (string or any JSON-serializable object).</summary>
+    public HttpError(int status, object? detail = null)
+        : base(BuildMessage(status, detail))
+    {
+        if (status is < 400 or > 599)
+            throw new ArgumentOutOfRangeException(nameof(status), status, "An HttpError status must be between 400 and 599; use `throw new Redirect(url)` for redirects.");
+        Status = status;
+        Detail = detail;
+    }
+
+    /// <summary>The HTTP status code.</summary>
+    public int Status { get; }
+
+    /// <summary>Headers to send with the error response (e.g. <c>Allow</c> on a 405, <c>WWW-Authenticate</c> on a 401).</summary>
+    public IDictionary<string, string> Headers { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The detail given to the client, or null.</summary>
+    public object? Detail { get; }
+
+    /// <summary>The standard phrase for the status, e.g. "Not Found".</summary>
+    public string Title => ReasonPhrases.GetReasonPhrase(Status);
+
+    /// <summary>The status and its phrase, e.g. "404 Not Found".</summary>
+    public string StatusText => $"{Status} {Title}";
+
+    private static string BuildMessage(int status, object? detail)
+    {
+        var text = $"{status} {ReasonPhrases.GetReasonPhrase(status)}";
+        return detail is string s ? $"{text}: {s}" : text;
+    }
+}

@@ -1,0 +1,200 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace Bocata;
+
+/// <summary>The incoming HTTP request handed to every handler as <c>req</c>.</summary>
+public sealed class Request
+{
+    private readonly RequestContext _context;
+    private byte[]? _body;
+    private Uri? _url;
+    private IReadOnlyDictionary<string, string>? _cookies;
+    private ClientAddress? _client;
+    private Form? _form;
+    private bool _bodyStreamed;
+
+    internal Request(RequestContext context) => _context = context;
+
+    private Dictionary<string, string>? _bindingErrors;
+
+    internal RouteValues RouteValues { get; } = new();
+
+    internal IServiceProvider RequestServices => _context.RequestServices;
+
+    internal void AddBindingError(string name, string message) => (_bindingErrors ??= new(StringComparer.Ordinal))[name] = message;
+
+    internal void ThrowBindingErrors()
+    {
+        if (_bindingErrors is not { Count: > 0 } errors) return;
+        _bindingErrors = null;
+        throw new HttpError(400, errors);
+    }
+
+    internal void Reset()
+    {
+        _bindingErrors = null;
+        RouteValues.Clear();
+        _body = null;
+        _url = null;
+        _cookies = null;
+        _client = null;
+        _form = null;
+        _bodyStreamed = false;
+        PathParams = RouteValues.Empty;
+        Path = "/";
+        PathBase = "";
+    }
+
+    /// <summary>The HTTP method, upper-case (GET, POST, ...).</summary>
+    public string Method => _context.RequestFeature.Method;
+
+    /// <summary>The decoded path relative to the mount point that is serving the request, starting with '/'.</summary>
+    public string Path { get; internal set; } = "/";
+
+    /// <summary>The prefix of the mounts the request went through ("" at the top level).</summary>
+    public string PathBase { get; internal set; } = "";
+
+    /// <summary>The full request URL.</summary>
+    public Uri Url => _url ??= BuildUrl();
+
+    /// <summary>The request headers (case-insensitive, read-only).</summary>
+    public Headers Headers { get; } = new(readOnly: true);
+
+    /// <summary>The query string's parameters.</summary>
+    public QueryParams QueryParams { get; } = new();
+
+    /// <summary>The raw (string) values of the route's parameters.</summary>
+    public IReadOnlyDictionary<string, string> PathParams { get; internal set; } = RouteValues.Empty;
+
+    /// <summary>The request's cookies by name.</summary>
+    public IReadOnlyDictionary<string, string> Cookies => _cookies ??= ParseCookies();
+
+    /// <summary>The remote address and port.</summary>
+    public ClientAddress Client => _client ??= _context.ClientAddress();
+
+    /// <summary>The <c>Last-Event-ID</c> header sent by a reconnecting EventSource, or null.</summary>
+    public string? LastEventId => Headers["Last-Event-ID"];
+
+    /// <summary>Cancelled when the client disconnects or the server stops.</summary>
+    public CancellationToken Aborted => _context.Aborted;
+
+    /// <summary>The request body's bytes (read once, then cached).</summary>
+    public async Task<byte[]> BodyAsync()
+    {
+        if (_body is not null) return _body;
+        if (_bodyStreamed) throw new InvalidOperationException("The body was already consumed by StreamAsync(); call BodyAsync() before streaming, or stream only.");
+        using var buffer = new MemoryStream();
+        await foreach (var chunk in ReadChunksAsync())
+            buffer.Write(chunk.Span);
+        return _body = buffer.ToArray();
+    }
+
+    /// <summary>The request body decoded as text (charset from Content-Type, UTF-8 by default).</summary>
+    public async Task<string> TextAsync()
+    {
+        var bytes = await BodyAsync();
+        return BodyEncoding().GetString(bytes);
+    }
+
+    /// <summary>The body deserialized from JSON; malformed JSON is <c>HttpError(400, "JSON is malformed.")</c>.</summary>
+    public async Task<T> JsonAsync<T>()
+    {
+        var bytes = await BodyAsync();
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(bytes, BocataJson.Options);
+            if (value is null) throw new HttpError(400, "JSON is malformed.");
+            return value;
+        }
+        catch (JsonException)
+        {
+            throw new HttpError(400, "JSON is malformed.");
+        }
+        catch (NotSupportedException)
+        {
+            throw new HttpError(400, "JSON is malformed.");
+        }
+    }
+
+    /// <summary>The body parsed as a JSON document.</summary>
+    public Task<JsonElement> JsonAsync() => JsonAsync<JsonElement>();
+
+    /// <summary>The body parsed as a form (urlencoded or multipart, with files).</summary>
+    public async Task<Form> FormAsync()
+    {
+        if (_form is not null) return _form;
+        var bytes = await BodyAsync();
+        return _form = await FormParser.ParseAsync(Headers["Content-Type"], bytes, Aborted);
+    }
+
+    /// <summary>Streams the body chunk by chunk as it arrives, without buffering it.</summary>
+    public async IAsyncEnumerable<byte[]> StreamAsync()
+    {
+        if (_body is not null)
+        {
+            if (_body.Length > 0) yield return _body;
+            yield break;
+        }
+        _bodyStreamed = true;
+        await foreach (var chunk in ReadChunksAsync())
+            yield return chunk.ToArray();
+    }
+
+    private async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadChunksAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var reader = _context.BodyReader;
+        while (true)
+        {
+            System.IO.Pipelines.ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(ct);
+            }
+            catch (BadHttpRequestException e)
+            {
+                throw new HttpError(e.StatusCode, e.StatusCode == 413
+                    ? $"Request body too large: the limit is {_context.MaxRequestBodySize} bytes."
+                    : e.Message);
+            }
+            var buffer = result.Buffer;
+            foreach (var segment in buffer) yield return segment;
+            reader.AdvanceTo(buffer.End);
+            if (result.IsCompleted || result.IsCanceled) break;
+        }
+    }
+
+    private Encoding BodyEncoding()
+    {
+        var contentType = Headers["Content-Type"];
+        if (contentType is not null && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var mt) && mt.Encoding is { } enc)
+            return enc;
+        return Encoding.UTF8;
+    }
+
+    private Uri BuildUrl()
+    {
+        var f = _context.RequestFeature;
+        var host = Headers["Host"];
+        if (string.IsNullOrEmpty(host)) host = _context.LocalAuthority();
+        var target = string.IsNullOrEmpty(f.RawTarget) ? f.PathBase + f.Path + f.QueryString : f.RawTarget;
+        return Uri.TryCreate($"{f.Scheme}://{host}{target}", UriKind.Absolute, out var uri)
+            ? uri
+            : new Uri($"{f.Scheme}://{_context.LocalAuthority()}/");
+    }
+
+    private Dictionary<string, string> ParseCookies()
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var header = Headers.GetAll("Cookie");
+        if (header.Count == 0) return result;
+        if (Microsoft.Net.Http.Headers.CookieHeaderValue.TryParseList(header.ToList(), out var cookies))
+        {
+            foreach (var c in cookies)
+                result[c.Name.Value ?? ""] = Uri.UnescapeDataString(c.Value.Value ?? "");
+        }
+        return result;
+    }
+}

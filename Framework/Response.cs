@@ -1,0 +1,162 @@
+
+namespace Bocata;
+
+/// <summary>The response handed to every handler as <c>res</c>: mutate it; it is written to the wire once, at the end.</summary>
+public sealed class Response
+{
+    private List<Func<Task>>? _background;
+
+    internal Response() => Cookies = new ResponseCookies(Headers);
+
+    internal void Reset()
+    {
+        StatusCode = 200;
+        Kind = BodyKind.None;
+        Body = null;
+        DefaultMediaType = null;
+        Chunked = false;
+        _background?.Clear();
+        Ping = null;
+    }
+
+    /// <summary>Clears status, headers and body (used before an error handler writes its own response).</summary>
+    internal void Clear()
+    {
+        var keepBackground = _background;
+        Reset();
+        _background = keepBackground;
+        Headers.Clear();
+    }
+
+    /// <summary>The status code (default 200).</summary>
+    public int StatusCode
+    {
+        get;
+        set => field = value is >= 100 and <= 999 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "An HTTP status code must be a three-digit number (100-999).");
+    } = 200;
+
+    /// <summary>The response headers (case-insensitive; <c>Append</c> for repeated headers).</summary>
+    public Headers Headers { get; } = new(readOnly: false);
+
+    /// <summary>Sets cookies through Set-Cookie headers.</summary>
+    public ResponseCookies Cookies { get; }
+
+    /// <summary>A plain-text body (<c>text/plain; charset=utf-8</c>).</summary>
+    public string? Text
+    {
+        get => Kind == BodyKind.Text && DefaultMediaType == MediaTypes.Text ? (string?)Body : null;
+        set => SetBody(BodyKind.Text, value, MediaTypes.Text);
+    }
+
+    /// <summary>An HTML body (<c>text/html; charset=utf-8</c>).</summary>
+    public string? Html
+    {
+        get => Kind == BodyKind.Text && DefaultMediaType == MediaTypes.Html ? (string?)Body : null;
+        set => SetBody(BodyKind.Text, value, MediaTypes.Html);
+    }
+
+    /// <summary>A JSON body (<c>application/json</c>), serialized with System.Text.Json's web defaults.</summary>
+    public object? Json
+    {
+        get => Kind == BodyKind.Json ? Body : null;
+        set => SetBody(BodyKind.Json, value, MediaTypes.Json);
+    }
+
+    /// <summary>A raw byte body (set Content-Type yourself).</summary>
+    public byte[]? Content
+    {
+        get => Kind == BodyKind.Bytes ? (byte[]?)Body : null;
+        set => SetBody(BodyKind.Bytes, value, null);
+    }
+
+    /// <summary>When true, no Content-Length is sent and the body is sent chunked.</summary>
+    public bool Chunked { get; set; }
+
+    /// <summary>Sets <c>Content-Disposition: attachment</c> with this file name.</summary>
+    public string? Attachment
+    {
+        get => Headers["Content-Disposition"] is { } v && v.StartsWith("attachment", StringComparison.Ordinal) ? v : null;
+        set => Headers["Content-Disposition"] = value is null ? null : ContentDisposition.Attachment(value);
+    }
+
+    /// <summary>Sends a file: content type from its extension, ETag and Last-Modified, 304 and Range (206) support.</summary>
+    public void File(string path, bool attach = false)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var info = new FileInfo(path);
+        if (!info.Exists) throw new FileNotFoundException($"res.File: no file at '{info.FullName}'.", info.FullName);
+        SetBody(BodyKind.File, info, null);
+        if (attach) Attachment = info.Name;
+    }
+
+    /// <summary>Streams the items as they are produced; each item is written and flushed.</summary>
+    public void Stream(IAsyncEnumerable<string> chunks) => SetStream(chunks);
+
+    /// <summary>Streams the items as they are produced; each item is written and flushed.</summary>
+    public void Stream(IAsyncEnumerable<byte[]> chunks) => SetStream(chunks);
+
+    /// <summary>Streams the items as they are produced; each item is written and flushed.</summary>
+    public void Stream(IAsyncEnumerable<ReadOnlyMemory<byte>> chunks) => SetStream(chunks);
+
+    /// <summary>Sends the events as a <c>text/event-stream</c>, each flushed as it is yielded, with a <c>: ping</c> comment after <paramref name="ping"/> (default 15 s) of silence.</summary>
+    public void EventStream(IAsyncEnumerable<ServerEvent> events, TimeSpan? ping = null)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        if (ping is { } p && p <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(ping), p, "ping must be a positive interval, e.g. TimeSpan.FromSeconds(15).");
+        SetBody(BodyKind.EventStream, events, MediaTypes.EventStream);
+        Ping = ping;
+    }
+
+    /// <summary>Runs <paramref name="work"/> after the response has been sent.</summary>
+    public void Background(Func<Task> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        (_background ??= []).Add(work);
+    }
+
+    internal BodyKind Kind { get; private set; }
+    internal object? Body { get; private set; }
+    internal string? DefaultMediaType { get; private set; }
+    internal TimeSpan? Ping { get; private set; }
+    internal List<Func<Task>>? BackgroundTasks => _background is { Count: > 0 } ? _background : null;
+
+    private void SetStream(object chunks)
+    {
+        ArgumentNullException.ThrowIfNull(chunks);
+        SetBody(BodyKind.Stream, chunks, null);
+    }
+
+    private void SetBody(BodyKind kind, object? body, string? mediaType)
+    {
+        if (body is null)
+        {
+            Kind = BodyKind.None;
+            Body = null;
+            DefaultMediaType = null;
+            return;
+        }
+        Kind = kind;
+        Body = body;
+        DefaultMediaType = mediaType;
+    }
+}
+
+internal enum BodyKind
+{
+    None,
+    Text,
+    Json,
+    Bytes,
+    File,
+    Stream,
+    EventStream,
+}
+
+internal static class MediaTypes
+{
+    public const string Text = "text/plain; charset=utf-8";
+    public const string Html = "text/html; charset=utf-8";
+    public const string Json = "application/json";
+    public const string EventStream = "text/event-stream";
+}

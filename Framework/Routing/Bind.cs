@@ -1,0 +1,96 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Bocata;
+
+/// <summary>The runtime half of parameter binding, called from the compiled binders. Conversions read spans of the path: no allocation for numbers.</summary>
+internal static class Bind
+{
+    public static T Path<T>(Request req, int index, string name)
+    {
+        var raw = req.RouteValues.GetSpan(index);
+        if (TryConvert(raw, out T value)) return value;
+        req.AddBindingError(name, ErrorMessage(typeof(T)));
+        return default!;
+    }
+
+    public static T Query<T>(Request req, string name, T fallback)
+    {
+        var raw = req.QueryParams[name];
+        if (raw is null) return fallback;
+        if (TryConvert(raw.AsSpan(), out T value)) return value;
+        req.AddBindingError(name, ErrorMessage(typeof(T)));
+        return fallback;
+    }
+
+    public static T Service<T>(Request req) where T : notnull => req.RequestServices.GetRequiredService<T>();
+
+    public static T View<T>(Request req) where T : class => ActivatorUtilities.GetServiceOrCreateInstance<T>(req.RequestServices);
+
+    public static void Check(Request req) => req.ThrowBindingErrors();
+
+    public static bool IsConvertible(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return type == typeof(string) || type == typeof(int) || type == typeof(long) || type == typeof(double)
+            || type == typeof(decimal) || type == typeof(bool) || type == typeof(Guid) || type == typeof(DateOnly)
+            || type == typeof(DateTime) || type == typeof(DateTimeOffset) || type == typeof(float) || type == typeof(short)
+            || type == typeof(TimeOnly) || type.IsEnum;
+    }
+
+    public static bool TryConvert<T>(ReadOnlySpan<char> raw, out T value)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        object? boxed = null;
+        bool ok;
+        // Each branch is a JIT-time constant for value types, so only one survives per instantiation.
+        if (typeof(T) == typeof(string)) { value = (T)(object)raw.ToString(); return true; }
+        if (typeof(T) == typeof(int)) { ok = int.TryParse(raw, NumberStyles.Integer, inv, out var v); value = (T)(object)v; return ok; }
+        if (typeof(T) == typeof(long)) { ok = long.TryParse(raw, NumberStyles.Integer, inv, out var v); value = (T)(object)v; return ok; }
+        if (typeof(T) == typeof(Guid)) { ok = Guid.TryParse(raw, out var v); value = (T)(object)v; return ok; }
+        if (type == typeof(int)) { ok = int.TryParse(raw, NumberStyles.Integer, inv, out var v); boxed = v; }
+        else if (type == typeof(long)) { ok = long.TryParse(raw, NumberStyles.Integer, inv, out var v); boxed = v; }
+        else if (type == typeof(short)) { ok = short.TryParse(raw, NumberStyles.Integer, inv, out var v); boxed = v; }
+        else if (type == typeof(double)) { ok = double.TryParse(raw, NumberStyles.Float, inv, out var v) && double.IsFinite(v); boxed = v; }
+        else if (type == typeof(float)) { ok = float.TryParse(raw, NumberStyles.Float, inv, out var v) && float.IsFinite(v); boxed = v; }
+        else if (type == typeof(decimal)) { ok = decimal.TryParse(raw, NumberStyles.Number, inv, out var v); boxed = v; }
+        else if (type == typeof(bool)) { ok = TryParseBool(raw, out var v); boxed = v; }
+        else if (type == typeof(Guid)) { ok = Guid.TryParse(raw, out var v); boxed = v; }
+        else if (type == typeof(DateOnly)) { ok = DateOnly.TryParseExact(raw, "yyyy-MM-dd", inv, DateTimeStyles.None, out var v); boxed = v; }
+        else if (type == typeof(TimeOnly)) { ok = TimeOnly.TryParse(raw, inv, DateTimeStyles.None, out var v); boxed = v; }
+        else if (type == typeof(DateTime)) { ok = DateTime.TryParse(raw, inv, DateTimeStyles.RoundtripKind, out var v); boxed = v; }
+        else if (type == typeof(DateTimeOffset)) { ok = DateTimeOffset.TryParse(raw, inv, DateTimeStyles.None, out var v); boxed = v; }
+        else if (type.IsEnum) { ok = Enum.TryParse(type, raw, ignoreCase: true, out var v) && !IsNumeric(raw) && v is not null; boxed = v; }
+        else throw new NotSupportedException($"Bocata cannot convert a route or query value to {type.Name}.");
+        value = ok ? (T)boxed! : default!;
+        return ok;
+    }
+
+    private static bool IsNumeric(ReadOnlySpan<char> raw) => raw.Length > 0 && (char.IsAsciiDigit(raw[0]) || raw[0] == '-');
+
+    private static bool TryParseBool(ReadOnlySpan<char> raw, out bool value)
+    {
+        if (raw.Equals("true", StringComparison.OrdinalIgnoreCase) || raw.SequenceEqual("1") || raw.Equals("yes", StringComparison.OrdinalIgnoreCase) || raw.Equals("on", StringComparison.OrdinalIgnoreCase))
+        {
+            value = true;
+            return true;
+        }
+        value = false;
+        return raw.Equals("false", StringComparison.OrdinalIgnoreCase) || raw.SequenceEqual("0") || raw.Equals("no", StringComparison.OrdinalIgnoreCase) || raw.Equals("off", StringComparison.OrdinalIgnoreCase);
+    }
+
+    public static string ErrorMessage(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(double) || type == typeof(float) || type == typeof(decimal))
+            return "Must be a number.";
+        if (type == typeof(bool)) return "Must be a boolean (true or false).";
+        if (type == typeof(Guid)) return "Must be a UUID.";
+        if (type == typeof(DateOnly)) return "Must be a date (YYYY-MM-DD).";
+        if (type == typeof(TimeOnly)) return "Must be a time (HH:MM[:SS]).";
+        if (type == typeof(DateTime) || type == typeof(DateTimeOffset)) return "Must be a date and time (ISO 8601).";
+        if (type.IsEnum) return $"Must be one of: {string.Join(", ", Enum.GetNames(type))}.";
+        return $"Must be a valid {type.Name}.";
+    }
+}

@@ -1,0 +1,110 @@
+using System.Linq.Expressions;
+using System.Reflection;
+
+namespace Bocata;
+
+/// <summary>Compiles a handler delegate or method into a <see cref="Handler"/> once per route: route parameters by name, query defaults, services.</summary>
+internal static class ParameterBinder
+{
+    private static readonly MethodInfo PathMethod = typeof(Bind).GetMethod(nameof(Bind.Path))!;
+    private static readonly MethodInfo QueryMethod = typeof(Bind).GetMethod(nameof(Bind.Query))!;
+    private static readonly MethodInfo ServiceMethod = typeof(Bind).GetMethod(nameof(Bind.Service))!;
+    private static readonly MethodInfo ViewMethod = typeof(Bind).GetMethod(nameof(Bind.View))!;
+    private static readonly MethodInfo CheckMethod = typeof(Bind).GetMethod(nameof(Bind.Check))!;
+
+    public static Handler Compile(Delegate handler, RoutePattern pattern, Func<Type, bool> isService)
+    {
+        switch (handler)
+        {
+            case Handler h: return h;
+            case Func<Request, Response, Task> f: return new Handler(f);
+            case Action<Request, Response> a: return (req, res) => { a(req, res); return Task.CompletedTask; };
+        }
+        return Compile(handler.Method, Expression.Constant(handler), pattern, isService, describe: $"handler for '{pattern.Text}'");
+    }
+
+    public static Handler CompileViewMethod(Type viewType, MethodInfo method, RoutePattern pattern, Func<Type, bool> isService) =>
+        Compile(method, null, pattern, isService, describe: $"{viewType.Name}.{method.Name} for '{pattern.Text}'", viewType);
+
+    public static Handler CompileStatic(MethodInfo method, RoutePattern pattern, Func<Type, bool> isService) =>
+        Compile(method, null, pattern, isService, describe: $"{method.DeclaringType?.Name}.{method.Name} for '{pattern.Text}'");
+
+    private static Handler Compile(MethodInfo method, Expression? delegateTarget, RoutePattern pattern, Func<Type, bool> isService, string describe, Type? viewType = null)
+    {
+        var parameters = method.GetParameters();
+        if (parameters.Length < 2 || parameters[0].ParameterType != typeof(Request) || parameters[1].ParameterType != typeof(Response))
+            throw new ArgumentException($"The {describe} must take (Request req, Response res) first, then route parameters; it takes ({string.Join(", ", parameters.Select(p => $"{p.ParameterType.Name} {p.Name}"))}).");
+
+        var req = Expression.Parameter(typeof(Request), "req");
+        var res = Expression.Parameter(typeof(Response), "res");
+        var args = new List<Expression> { req, res };
+        var needsCheck = false;
+        foreach (var p in parameters.Skip(2))
+        {
+            var name = p.Name ?? throw new ArgumentException($"The {describe} has an unnamed parameter.");
+            var type = p.ParameterType;
+            var index = pattern.IndexOf(name);
+            if (index >= 0)
+            {
+                if (!Bind.IsConvertible(type))
+                    throw new ArgumentException($"The {describe}: parameter '{name}' is {type.Name}, which cannot come from the URL. Use string, int, long, double, decimal, bool, Guid, DateOnly, DateTime or an enum.");
+                args.Add(Expression.Call(PathMethod.MakeGenericMethod(type), req, Expression.Constant(index), Expression.Constant(name)));
+                needsCheck = true;
+            }
+            else if (p.HasDefaultValue && Bind.IsConvertible(type))
+            {
+                var fallback = p.DefaultValue is null || p.DefaultValue is DBNull ? Expression.Default(type) : (Expression)Expression.Convert(Expression.Constant(p.DefaultValue), type);
+                args.Add(Expression.Call(QueryMethod.MakeGenericMethod(type), req, Expression.Constant(name), fallback));
+                needsCheck = true;
+            }
+            else if (isService(type))
+            {
+                args.Add(Expression.Call(ServiceMethod.MakeGenericMethod(type), req));
+            }
+            else
+            {
+                throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern, has no default value and is not a provided service. Add {{{name}}} to the pattern, give it a default to read it from the query string, or register it with app.Provide<{type.Name}>(...).");
+            }
+        }
+
+        Expression call;
+        if (viewType is not null)
+            call = Expression.Call(Expression.Call(ViewMethod.MakeGenericMethod(viewType), req), method, args);
+        else if (delegateTarget is not null)
+            call = Expression.Invoke(delegateTarget, args);
+        else
+            call = Expression.Call(method, args);
+
+        var body = new List<Expression>();
+        var locals = new List<ParameterExpression>();
+        if (needsCheck)
+        {
+            // Convert every argument first so one 400 lists every bad parameter, then call.
+            for (var i = 2; i < args.Count; i++)
+            {
+                var local = Expression.Variable(args[i].Type, parameters[i].Name);
+                locals.Add(local);
+                body.Add(Expression.Assign(local, args[i]));
+                args[i] = local;
+            }
+            body.Add(Expression.Call(CheckMethod, req));
+            call = viewType is not null
+                ? Expression.Call(Expression.Call(ViewMethod.MakeGenericMethod(viewType), req), method, args)
+                : delegateTarget is not null ? Expression.Invoke(delegateTarget, args) : Expression.Call(method, args);
+        }
+        body.Add(AsTask(call));
+        var lambda = Expression.Lambda<Handler>(Expression.Block(typeof(Task), locals, body), req, res);
+        return lambda.Compile();
+    }
+
+    private static Expression AsTask(Expression call)
+    {
+        var type = call.Type;
+        if (typeof(Task).IsAssignableFrom(type)) return Expression.Convert(call, typeof(Task));
+        if (type == typeof(ValueTask)) return Expression.Call(call, typeof(ValueTask).GetMethod(nameof(ValueTask.AsTask))!);
+        if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(ValueTask<>))
+            return Expression.Convert(Expression.Call(call, type.GetMethod("AsTask")!), typeof(Task));
+        // void, or a value the handler returns incidentally (e.g. an assignment expression): the response is what it set on res.
+        return Expression.Block(call, Expression.Constant(Task.CompletedTask));
+    }
+}

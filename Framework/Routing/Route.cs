@@ -1,0 +1,104 @@
+using System.Reflection;
+
+namespace Bocata;
+
+/// <summary>A registered route: a pattern, its handlers by method and its hooks. Returned by <c>app.Route</c> to add hooks.</summary>
+public sealed class Route
+{
+    private readonly List<Hook> _before = [];
+    private readonly List<Hook> _after = [];
+    private readonly Func<RoutePattern, Func<Type, bool>, Dictionary<string, Handler>> _compile;
+
+    internal Route(string pattern, string? name, Func<RoutePattern, Func<Type, bool>, Dictionary<string, Handler>> compile, IReadOnlyCollection<string> methods)
+    {
+        Pattern = RoutePattern.Parse(pattern);
+        if (Pattern.CaptureCount > 16) throw new ArgumentException($"Route pattern '{pattern}' has more than 16 parameters.", nameof(pattern));
+        Name = name;
+        _compile = compile;
+        Methods = methods;
+    }
+
+    internal RoutePattern Pattern { get; }
+
+    /// <summary>The route's pattern text.</summary>
+    public string Path => Pattern.Text;
+
+    /// <summary>The route's name, or null.</summary>
+    public string? Name { get; }
+
+    /// <summary>The methods the route answers.</summary>
+    public IReadOnlyCollection<string> Methods { get; }
+
+    /// <summary>Runs <paramref name="hook"/> before the handler.</summary>
+    public Route Before(Hook hook)
+    {
+        _before.Add(hook ?? throw new ArgumentNullException(nameof(hook)));
+        return this;
+    }
+
+    /// <summary>Runs <paramref name="hook"/> before the handler.</summary>
+    public Route Before(Action<Request, Response, IReadOnlyDictionary<string, object?>> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        return Before((req, res, p) => { hook(req, res, p); return Task.CompletedTask; });
+    }
+
+    /// <summary>Runs <paramref name="hook"/> after the handler.</summary>
+    public Route After(Hook hook)
+    {
+        _after.Add(hook ?? throw new ArgumentNullException(nameof(hook)));
+        return this;
+    }
+
+    /// <summary>Runs <paramref name="hook"/> after the handler.</summary>
+    public Route After(Action<Request, Response, IReadOnlyDictionary<string, object?>> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        return After((req, res, p) => { hook(req, res, p); return Task.CompletedTask; });
+    }
+
+    internal Route WithPrefix(string prefix)
+    {
+        var route = new Route(prefix + Pattern.Text, Name, _compile, Methods);
+        route._before.AddRange(_before);
+        route._after.AddRange(_after);
+        return route;
+    }
+
+    /// <summary>Compiles the handlers for each method, wrapped with hooks.</summary>
+    internal Dictionary<string, Handler> Build(Func<Type, bool> isService)
+    {
+        var handlers = _compile(Pattern, isService);
+        if (_before.Count == 0 && _after.Count == 0) return handlers;
+        var before = _before.ToArray();
+        var after = _after.ToArray();
+        var wrapped = new Dictionary<string, Handler>(handlers.Count, StringComparer.OrdinalIgnoreCase);
+        foreach (var (method, inner) in handlers)
+            wrapped[method] = WithHooks(inner, before, after);
+        return wrapped;
+    }
+
+    internal static Handler WithHooks(Handler inner, Hook[] before, Hook[] after) => async (req, res) =>
+    {
+        var values = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var pair in req.PathParams) values[pair.Key] = pair.Value;
+        foreach (var hook in before) await hook(req, res, values);
+        await inner(req, res);
+        foreach (var hook in after) await hook(req, res, values);
+    };
+
+    internal static Hook[] HookAttributes<TAttribute>(MemberInfo member, Func<TAttribute, Type> hookType) where TAttribute : Attribute
+    {
+        var hooks = new List<Hook>();
+        foreach (var attribute in member.GetCustomAttributes<TAttribute>())
+        {
+            var type = hookType(attribute);
+            if (!typeof(IHook).IsAssignableFrom(type))
+                throw new ArgumentException($"{type.Name} is used as a hook on {member.Name} but does not implement Bocata.IHook.");
+            var instance = (IHook)(Activator.CreateInstance(type)
+                ?? throw new ArgumentException($"Hook {type.Name} needs a public parameterless constructor."));
+            hooks.Add(instance.InvokeAsync);
+        }
+        return [.. hooks];
+    }
+}

@@ -1,0 +1,237 @@
+namespace Bocata;
+
+/// <summary>A Bocadillo route pattern compiled once: <c>{name}</c> one segment, <c>{name:path}</c> the rest, <c>{}</c> an anonymous segment.</summary>
+internal sealed class RoutePattern
+{
+    private readonly Token[][] _segments;
+    private readonly bool _tail;
+
+    private RoutePattern(string text, Token[][] segments, string[] names, bool tail, int captureCount)
+    {
+        Text = text;
+        _segments = segments;
+        ParameterNames = names;
+        _tail = tail;
+        CaptureCount = captureCount;
+    }
+
+    public string Text { get; }
+
+    /// <summary>Named parameters, in order of appearance; capture <c>i</c> holds parameter <c>i</c>.</summary>
+    public string[] ParameterNames { get; }
+
+    public int CaptureCount { get; }
+
+    public bool IsStatic => CaptureCount == 0 && !HasWildcard;
+
+    private bool HasWildcard { get; init; }
+
+    public int IndexOf(string name)
+    {
+        for (var i = 0; i < ParameterNames.Length; i++)
+            if (string.Equals(ParameterNames[i], name, StringComparison.OrdinalIgnoreCase)) return i;
+        return -1;
+    }
+
+    public static RoutePattern Parse(string pattern)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        if (!pattern.StartsWith('/'))
+            throw new ArgumentException($"Route pattern '{pattern}' must start with '/'. Example: \"/items/{{pk}}\".", nameof(pattern));
+
+        var rawSegments = pattern[1..].Split('/');
+        var segments = new Token[rawSegments.Length][];
+        var names = new List<string>();
+        var wildcard = false;
+        var tail = false;
+        var captures = 0;
+        for (var s = 0; s < rawSegments.Length; s++)
+        {
+            var raw = rawSegments[s];
+            var tokens = new List<Token>();
+            var pos = 0;
+            while (pos < raw.Length)
+            {
+                var open = raw.IndexOf('{', pos);
+                var close = raw.IndexOf('}', pos);
+                if (close >= 0 && (open < 0 || close < open))
+                    throw new ArgumentException($"Route pattern '{pattern}' has a '}}' without a matching '{{'.", nameof(pattern));
+                if (open < 0)
+                {
+                    tokens.Add(Token.Literal(raw[pos..]));
+                    break;
+                }
+                if (open > pos) tokens.Add(Token.Literal(raw[pos..open]));
+                close = raw.IndexOf('}', open);
+                if (close < 0) throw new ArgumentException($"Route pattern '{pattern}' has a '{{' without a matching '}}'.", nameof(pattern));
+                var inner = raw[(open + 1)..close];
+                if (tokens.Count > 0 && tokens[^1].Kind != TokenKind.Literal)
+                    throw new ArgumentException($"Route pattern '{pattern}': two parameters side by side in one segment cannot be told apart; put a literal between them.", nameof(pattern));
+
+                if (inner.Length == 0)
+                {
+                    tokens.Add(Token.Param(-1));
+                    wildcard = true;
+                }
+                else
+                {
+                    var colon = inner.IndexOf(':', StringComparison.Ordinal);
+                    var name = colon < 0 ? inner : inner[..colon];
+                    var spec = colon < 0 ? null : inner[(colon + 1)..];
+                    if (!IsIdentifier(name))
+                        throw new ArgumentException($"Route pattern '{pattern}': '{name}' is not a valid parameter name (letters, digits and '_', not starting with a digit).", nameof(pattern));
+                    foreach (var existing in names)
+                        if (string.Equals(existing, name, StringComparison.OrdinalIgnoreCase))
+                            throw new ArgumentException($"Route pattern '{pattern}' uses the parameter '{name}' twice.", nameof(pattern));
+                    if (spec is null)
+                    {
+                        tokens.Add(Token.Param(names.Count));
+                    }
+                    else if (spec == "path")
+                    {
+                        if (s != rawSegments.Length - 1 || open != 0 || close != raw.Length - 1)
+                            throw new ArgumentException($"Route pattern '{pattern}': '{{{inner}}}' matches the rest of the path, so it must be the whole last segment.", nameof(pattern));
+                        tokens.Add(Token.Tail(names.Count));
+                        tail = true;
+                    }
+                    else
+                    {
+                        throw new ArgumentException($"Route pattern '{pattern}': unknown specifier ':{spec}' in '{{{inner}}}'. Use {{{name}}} and give the handler parameter a type (int, Guid, ...), or {{{name}:path}} for the rest of the path.", nameof(pattern));
+                    }
+                    names.Add(name);
+                    captures++;
+                }
+                pos = close + 1;
+            }
+            if (tokens.Count == 0) tokens.Add(Token.Literal(""));
+            segments[s] = [.. tokens];
+        }
+        return new RoutePattern(pattern, segments, [.. names], tail, captures) { HasWildcard = wildcard };
+    }
+
+    /// <summary>Matches <paramref name="path"/>; on success <paramref name="captures"/> holds (start, length) per parameter. Allocates nothing.</summary>
+    public bool TryMatch(string path, Span<int> captures)
+    {
+        if (path.Length == 0 || path[0] != '/') return false;
+        var pos = 1;
+        for (var s = 0; s < _segments.Length; s++)
+        {
+            var tokens = _segments[s];
+            if (_tail && s == _segments.Length - 1)
+            {
+                var index = tokens[0].Index;
+                captures[2 * index] = pos;
+                captures[2 * index + 1] = path.Length - pos;
+                return true;
+            }
+            if (pos > path.Length) return false;
+            var end = path.IndexOf('/', pos);
+            if (end < 0) end = path.Length;
+            if (!MatchTokens(path, pos, end, tokens, 0, captures)) return false;
+            pos = end + 1;
+        }
+        return pos == path.Length + 1;
+    }
+
+    private static bool MatchTokens(string path, int start, int end, Token[] tokens, int ti, Span<int> captures)
+    {
+        if (ti == tokens.Length) return start == end;
+        var token = tokens[ti];
+        var segment = path.AsSpan(start, end - start);
+        if (token.Kind == TokenKind.Literal)
+        {
+            return segment.StartsWith(token.Text, StringComparison.Ordinal)
+                && MatchTokens(path, start + token.Text.Length, end, tokens, ti + 1, captures);
+        }
+
+        if (ti == tokens.Length - 1)
+        {
+            if (segment.IsEmpty) return false;
+            Capture(token, start, segment.Length, captures);
+            return true;
+        }
+
+        var next = tokens[ti + 1].Text;
+        for (var k = 1; k < segment.Length; k++)
+        {
+            var found = segment[k..].IndexOf(next, StringComparison.Ordinal);
+            if (found < 0) return false;
+            k += found;
+            Capture(token, start, k, captures);
+            if (MatchTokens(path, start + k, end, tokens, ti + 1, captures)) return true;
+        }
+        return false;
+    }
+
+    private static void Capture(Token token, int start, int length, Span<int> captures)
+    {
+        if (token.Index < 0) return;
+        captures[2 * token.Index] = start;
+        captures[2 * token.Index + 1] = length;
+    }
+
+    private static bool IsIdentifier(string name)
+    {
+        if (name.Length == 0 || char.IsAsciiDigit(name[0])) return false;
+        foreach (var c in name)
+            if (!(char.IsAsciiLetterOrDigit(c) || c == '_')) return false;
+        return true;
+    }
+
+    /// <summary>Builds a path from parameter values (each escaped), for <c>UrlFor</c>.</summary>
+    public string Format(IReadOnlyDictionary<string, object?> values)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (var s = 0; s < _segments.Length; s++)
+        {
+            sb.Append('/');
+            foreach (var token in _segments[s])
+            {
+                if (token.Kind == TokenKind.Literal)
+                {
+                    sb.Append(token.Text);
+                    continue;
+                }
+                if (token.Index < 0)
+                    throw new InvalidOperationException($"Route '{Text}' has an anonymous '{{}}' segment, so no URL can be built for it.");
+                var name = ParameterNames[token.Index];
+                if (!TryGet(values, name, out var value) || value is null)
+                    throw new ArgumentException($"UrlFor: route '{Text}' needs a value for '{name}'.", nameof(values));
+                var text = Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "";
+                if (token.Kind == TokenKind.Tail)
+                    sb.AppendJoin('/', text.Split('/').Select(Uri.EscapeDataString));
+                else
+                    sb.Append(Uri.EscapeDataString(text));
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static bool TryGet(IReadOnlyDictionary<string, object?> values, string name, out object? value)
+    {
+        foreach (var pair in values)
+        {
+            if (string.Equals(pair.Key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                value = pair.Value;
+                return true;
+            }
+        }
+        value = null;
+        return false;
+    }
+
+    private enum TokenKind
+    {
+        Literal,
+        Param,
+        Tail,
+    }
+
+    private readonly record struct Token(TokenKind Kind, string Text, int Index)
+    {
+        public static Token Literal(string text) => new(TokenKind.Literal, text, -1);
+        public static Token Param(int index) => new(TokenKind.Param, "", index);
+        public static Token Tail(int index) => new(TokenKind.Tail, "", index);
+    }
+}

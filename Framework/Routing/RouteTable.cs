@@ -1,0 +1,120 @@
+using System.Collections.Frozen;
+
+namespace Bocata;
+
+/// <summary>The routes of an app compiled once: static paths in a frozen lookup, patterns in registration order, then mounts.</summary>
+internal sealed class RouteTable
+{
+    private readonly FrozenDictionary<string, Entry> _static;
+    private readonly Entry[] _dynamic;
+    private readonly (string Prefix, Handler Handler)[] _mounts;
+    private readonly bool _redirectTrailingSlash;
+
+    public RouteTable(IEnumerable<Route> routes, IEnumerable<(string Prefix, Handler Handler)> mounts, Func<Type, bool> isService, bool redirectTrailingSlash)
+    {
+        var entries = new List<Entry>();
+        foreach (var group in routes.GroupBy(r => r.Path))
+        {
+            var handlers = new Dictionary<string, Handler>(StringComparer.OrdinalIgnoreCase);
+            foreach (var route in group)
+            {
+                foreach (var (method, handler) in route.Build(isService))
+                {
+                    if (!handlers.TryAdd(method, handler))
+                        throw new InvalidOperationException($"Route {method} {route.Path} is registered twice (check included routers).");
+                }
+            }
+            entries.Add(new Entry(group.First().Pattern, handlers));
+        }
+        _static = entries.Where(e => e.Pattern.IsStatic).ToFrozenDictionary(e => e.Pattern.Text, StringComparer.Ordinal);
+        _dynamic = [.. entries.Where(e => !e.Pattern.IsStatic)];
+        _mounts = [.. mounts.OrderByDescending(m => m.Prefix.Length)];
+        _redirectTrailingSlash = redirectTrailingSlash;
+    }
+
+    public Task DispatchAsync(Request req, Response res)
+    {
+        var path = req.Path;
+        var entry = Find(path, req.RouteValues);
+        if (entry is not null)
+        {
+            var handler = entry.HandlerFor(req.Method);
+            if (handler is null)
+            {
+                var error = new HttpError(405, $"Method {req.Method} is not allowed on {path}.");
+                error.Headers["Allow"] = entry.Allow;
+                throw error;
+            }
+            req.RouteValues.Set(path, entry.Pattern);
+            req.PathParams = req.RouteValues;
+            return handler(req, res);
+        }
+
+        foreach (var (prefix, mounted) in _mounts)
+        {
+            if (path.StartsWith(prefix, StringComparison.Ordinal) && (path.Length == prefix.Length || path[prefix.Length] == '/'))
+                return DispatchToMountAsync(req, res, prefix, mounted);
+        }
+
+        if (_redirectTrailingSlash && !path.EndsWith('/') && Find(path + "/", req.RouteValues) is not null)
+        {
+            var query = req.Url.Query;
+            throw new Redirect(req.PathBase + path + "/" + query);
+        }
+        throw new HttpError(404);
+    }
+
+    private static async Task DispatchToMountAsync(Request req, Response res, string prefix, Handler mounted)
+    {
+        var (path, pathBase) = (req.Path, req.PathBase);
+        req.Path = path.Length == prefix.Length ? "/" : path[prefix.Length..];
+        req.PathBase = pathBase + prefix;
+        try
+        {
+            await mounted(req, res);
+        }
+        finally
+        {
+            (req.Path, req.PathBase) = (path, pathBase);
+        }
+    }
+
+    public IEnumerable<string> Patterns => _static.Keys.Concat(_dynamic.Select(d => d.Pattern.Text));
+
+    private Entry? Find(string path, RouteValues values)
+    {
+        if (_static.TryGetValue(path, out var entry)) return entry;
+        foreach (var candidate in _dynamic)
+            if (candidate.Pattern.TryMatch(path, values.Captures)) return candidate;
+        return null;
+    }
+
+    private sealed class Entry
+    {
+        private readonly string[] _methods;
+        private readonly Handler[] _handlers;
+        private readonly Handler? _any;
+
+        public Entry(RoutePattern pattern, Dictionary<string, Handler> handlers)
+        {
+            Pattern = pattern;
+            handlers.TryGetValue("*", out _any);
+            handlers.Remove("*");
+            if (!handlers.ContainsKey("HEAD") && handlers.TryGetValue("GET", out var get)) handlers["HEAD"] = get;
+            _methods = [.. handlers.Keys];
+            _handlers = [.. handlers.Values];
+            Allow = _any is not null ? "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" : string.Join(", ", _methods.Order(StringComparer.Ordinal));
+        }
+
+        public RoutePattern Pattern { get; }
+
+        public string Allow { get; }
+
+        public Handler? HandlerFor(string method)
+        {
+            for (var i = 0; i < _methods.Length; i++)
+                if (string.Equals(_methods[i], method, StringComparison.OrdinalIgnoreCase)) return _handlers[i];
+            return _any;
+        }
+    }
+}

@@ -1,0 +1,212 @@
+using System.Reflection;
+
+namespace Bocata;
+
+/// <summary>A group of routes, included into an app with <c>app.IncludeRouter(router, prefix: "/api")</c>. <see cref="App"/> is a router too.</summary>
+public class Router
+{
+    private static readonly string[] ViewMethods = ["Get", "Head", "Post", "Put", "Patch", "Delete", "Options"];
+    private static readonly string[] DefaultMethods = ["GET"];
+
+    internal List<Route> RouteList { get; } = [];
+    internal List<(string Prefix, Router Router)> Included { get; } = [];
+    internal List<(string Prefix, Func<Handler> Handler)> Mounts { get; } = [];
+
+    /// <summary>Adds a route; <paramref name="methods"/> default to GET (HEAD is answered by GET).</summary>
+    public Route Route(string pattern, Action<Request, Response> handler, params string[] methods) => Add(pattern, handler, methods, null);
+
+    /// <summary>Adds a route; <paramref name="methods"/> default to GET (HEAD is answered by GET).</summary>
+    public Route Route(string pattern, Func<Request, Response, Task> handler, params string[] methods) => Add(pattern, handler, methods, null);
+
+    /// <summary>Adds a route whose handler takes typed route parameters after <c>(Request req, Response res)</c>.</summary>
+    public Route Route(string pattern, Delegate handler, params string[] methods) => Add(pattern, handler, methods, null);
+
+    /// <summary>Adds a named route (for <c>UrlFor</c>).</summary>
+    public Route Route(string pattern, Action<Request, Response> handler, string[]? methods = null, string? name = null) => Add(pattern, handler, methods, name);
+
+    /// <summary>Adds a named route (for <c>UrlFor</c>).</summary>
+    public Route Route(string pattern, Func<Request, Response, Task> handler, string[]? methods = null, string? name = null) => Add(pattern, handler, methods, name);
+
+    /// <summary>Adds a named route (for <c>UrlFor</c>).</summary>
+    public Route Route(string pattern, Delegate handler, string[]? methods = null, string? name = null) => Add(pattern, handler, methods, name);
+
+    /// <summary>Adds a GET route.</summary>
+    public Route Get(string pattern, Action<Request, Response> handler, string? name = null) => Add(pattern, handler, ["GET"], name);
+    /// <summary>Adds a GET route.</summary>
+    public Route Get(string pattern, Func<Request, Response, Task> handler, string? name = null) => Add(pattern, handler, ["GET"], name);
+    /// <summary>Adds a GET route.</summary>
+    public Route Get(string pattern, Delegate handler, string? name = null) => Add(pattern, handler, ["GET"], name);
+    /// <summary>Adds a POST route.</summary>
+    public Route Post(string pattern, Action<Request, Response> handler, string? name = null) => Add(pattern, handler, ["POST"], name);
+    /// <summary>Adds a POST route.</summary>
+    public Route Post(string pattern, Func<Request, Response, Task> handler, string? name = null) => Add(pattern, handler, ["POST"], name);
+    /// <summary>Adds a POST route.</summary>
+    public Route Post(string pattern, Delegate handler, string? name = null) => Add(pattern, handler, ["POST"], name);
+    /// <summary>Adds a PUT route.</summary>
+    public Route Put(string pattern, Action<Request, Response> handler, string? name = null) => Add(pattern, handler, ["PUT"], name);
+    /// <summary>Adds a PUT route.</summary>
+    public Route Put(string pattern, Func<Request, Response, Task> handler, string? name = null) => Add(pattern, handler, ["PUT"], name);
+    /// <summary>Adds a PUT route.</summary>
+    public Route Put(string pattern, Delegate handler, string? name = null) => Add(pattern, handler, ["PUT"], name);
+    /// <summary>Adds a PATCH route.</summary>
+    public Route Patch(string pattern, Action<Request, Response> handler, string? name = null) => Add(pattern, handler, ["PATCH"], name);
+    /// <summary>Adds a PATCH route.</summary>
+    public Route Patch(string pattern, Func<Request, Response, Task> handler, string? name = null) => Add(pattern, handler, ["PATCH"], name);
+    /// <summary>Adds a PATCH route.</summary>
+    public Route Patch(string pattern, Delegate handler, string? name = null) => Add(pattern, handler, ["PATCH"], name);
+    /// <summary>Adds a DELETE route.</summary>
+    public Route Delete(string pattern, Action<Request, Response> handler, string? name = null) => Add(pattern, handler, ["DELETE"], name);
+    /// <summary>Adds a DELETE route.</summary>
+    public Route Delete(string pattern, Func<Request, Response, Task> handler, string? name = null) => Add(pattern, handler, ["DELETE"], name);
+    /// <summary>Adds a DELETE route.</summary>
+    public Route Delete(string pattern, Delegate handler, string? name = null) => Add(pattern, handler, ["DELETE"], name);
+
+    /// <summary>Adds a class-based view: its <c>Get</c>, <c>Post</c>, ... methods (or <c>Handle</c> for all) answer those methods.</summary>
+    public Route Route<TView>(string pattern, string? name = null) where TView : class
+    {
+        var type = typeof(TView);
+        var handlers = new List<(string Method, MethodInfo Info)>();
+        foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly))
+        {
+            if (method.Name == "Handle") handlers.Add(("*", method));
+            else if (Array.IndexOf(ViewMethods, method.Name) >= 0) handlers.Add((method.Name.ToUpperInvariant(), method));
+        }
+        if (handlers.Count == 0)
+            throw new ArgumentException($"View {type.Name} has no public Get, Head, Post, Put, Patch, Delete, Options or Handle method.", nameof(TView));
+        var classBefore = Bocata.Route.HookAttributes<BeforeAttribute>(type, a => a.HookType);
+        var classAfter = Bocata.Route.HookAttributes<AfterAttribute>(type, a => a.HookType);
+        var methods = handlers.Select(h => h.Method).ToArray();
+
+        var route = new Route(pattern, name, (compiledPattern, isService) =>
+        {
+            var result = new Dictionary<string, Handler>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (verb, info) in handlers)
+            {
+                var handler = ParameterBinder.CompileViewMethod(type, info, compiledPattern, isService);
+                var before = classBefore.Concat(Bocata.Route.HookAttributes<BeforeAttribute>(info, a => a.HookType)).ToArray();
+                var after = Bocata.Route.HookAttributes<AfterAttribute>(info, a => a.HookType).Concat(classAfter).ToArray();
+                if (before.Length > 0 || after.Length > 0) handler = Bocata.Route.WithHooks(handler, before, after);
+                result[verb] = handler;
+            }
+            return result;
+        }, methods);
+        Register(route);
+        return route;
+    }
+
+    /// <summary>Adds a class-based view whose pattern comes from its <c>[Route("...")]</c> attribute.</summary>
+    public Route Route<TView>() where TView : class
+    {
+        var attribute = typeof(TView).GetCustomAttribute<RouteAttribute>()
+            ?? throw new ArgumentException($"View {typeof(TView).Name} has no [Route(\"/pattern\")] attribute; add one or call app.Route<{typeof(TView).Name}>(\"/pattern\").", nameof(TView));
+        return Route<TView>(attribute.Pattern, attribute.Name);
+    }
+
+    /// <summary>Registers every static method of <typeparamref name="TClass"/> that carries <c>[Route("...")]</c> (attribute routing).</summary>
+    public IReadOnlyList<Route> Routes<TClass>()
+    {
+        var added = new List<Route>();
+        foreach (var method in typeof(TClass).GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
+        {
+            var attribute = method.GetCustomAttribute<RouteAttribute>();
+            if (attribute is null) continue;
+            var verbs = Normalize(attribute.Methods);
+            var before = Bocata.Route.HookAttributes<BeforeAttribute>(method, a => a.HookType);
+            var after = Bocata.Route.HookAttributes<AfterAttribute>(method, a => a.HookType);
+            var route = new Route(attribute.Pattern, attribute.Name, (pattern, isService) =>
+            {
+                var handler = ParameterBinder.CompileStatic(method, pattern, isService);
+                if (before.Length > 0 || after.Length > 0) handler = Bocata.Route.WithHooks(handler, before, after);
+                return verbs.ToDictionary(v => v, _ => handler, StringComparer.OrdinalIgnoreCase);
+            }, verbs);
+            Register(route);
+            added.Add(route);
+        }
+        if (added.Count == 0)
+            throw new ArgumentException($"{typeof(TClass).Name} has no static method with a [Route(\"/pattern\")] attribute.", nameof(TClass));
+        return added;
+    }
+
+    /// <summary>Includes another router's routes under <paramref name="prefix"/>.</summary>
+    public void IncludeRouter(Router router, string prefix = "")
+    {
+        ArgumentNullException.ThrowIfNull(router);
+        if (ReferenceEquals(router, this)) throw new ArgumentException("A router cannot include itself.", nameof(router));
+        Included.Add((NormalizePrefix(prefix), router));
+    }
+
+    /// <summary>Serves everything under <paramref name="prefix"/> with another app (with its own middleware and error handlers).</summary>
+    public void Mount(string prefix, App app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        if (ReferenceEquals(app, this)) throw new ArgumentException("An app cannot be mounted into itself.", nameof(app));
+        Mounts.Add((NormalizeMountPrefix(prefix), () => app.Pipeline));
+    }
+
+    /// <summary>Serves everything under <paramref name="prefix"/> with a handler, e.g. <c>Static.Files("assets")</c>.</summary>
+    public void Mount(string prefix, Handler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        Mounts.Add((NormalizeMountPrefix(prefix), () => handler));
+    }
+
+    private Route Add(string pattern, Delegate handler, string[]? methods, string? name)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        ArgumentNullException.ThrowIfNull(handler);
+        var verbs = Normalize(methods);
+        var route = new Route(pattern, name, (compiled, isService) =>
+        {
+            var bound = ParameterBinder.Compile(handler, compiled, isService);
+            return verbs.ToDictionary(v => v, _ => bound, StringComparer.OrdinalIgnoreCase);
+        }, verbs);
+        Register(route);
+        return route;
+    }
+
+    private void Register(Route route)
+    {
+        foreach (var existing in RouteList)
+        {
+            if (existing.Path != route.Path) continue;
+            foreach (var method in route.Methods)
+                if (existing.Methods.Contains(method, StringComparer.OrdinalIgnoreCase) || method == "*" || existing.Methods.Contains("*"))
+                    throw new ArgumentException($"Route {method} {route.Path} is already registered.");
+        }
+        OnRouteAdded();
+        RouteList.Add(route);
+    }
+
+    private protected virtual void OnRouteAdded()
+    {
+    }
+
+    private static string[] Normalize(string[]? methods)
+    {
+        if (methods is null || methods.Length == 0) return DefaultMethods;
+        var result = new string[methods.Length];
+        for (var i = 0; i < methods.Length; i++)
+        {
+            var m = methods[i];
+            if (string.IsNullOrWhiteSpace(m) || !m.All(char.IsAsciiLetter))
+                throw new ArgumentException($"'{m}' is not an HTTP method. Use names like \"GET\" or \"POST\".", nameof(methods));
+            result[i] = m.ToUpperInvariant();
+        }
+        return result;
+    }
+
+    private static string NormalizePrefix(string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (prefix.Length == 0) return "";
+        if (!prefix.StartsWith('/')) throw new ArgumentException($"Prefix '{prefix}' must start with '/'.", nameof(prefix));
+        return prefix.TrimEnd('/');
+    }
+
+    private static string NormalizeMountPrefix(string prefix)
+    {
+        var normalized = NormalizePrefix(prefix);
+        if (normalized.Length == 0) throw new ArgumentException("A mount needs a prefix such as \"/assets\".", nameof(prefix));
+        return normalized;
+    }
+}

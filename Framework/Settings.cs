@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Logging;
+
+namespace Bocata;
+
+/// <summary>App settings, changed once with <c>app.Configure(s => ...)</c> before the app starts serving.</summary>
+public sealed class Settings
+{
+    /// <summary>Host names the app answers (<c>Host</c> header); others get 400. Default: any.</summary>
+    public IList<string> AllowedHosts { get; set; } = ["*"];
+
+    /// <summary>Folder served at <see cref="StaticRoot"/> when it exists (default "static"); null turns it off.</summary>
+    public string? StaticDir { get; set; } = "static";
+
+    /// <summary>URL prefix of the static folder (default "/static").</summary>
+    public string StaticRoot { get; set; } = "/static";
+
+    /// <summary>Redirect (302) a path without its trailing slash to the slashed route when only that one exists. Default on.</summary>
+    public bool RedirectTrailingSlash { get; set; } = true;
+
+    /// <summary>Largest accepted request body in bytes; larger bodies get 413. Default 30 MB; null means no limit.</summary>
+    public long? MaxRequestBodySize { get; set; } = 30_000_000;
+
+    /// <summary>Largest total size of the request line and headers (431 past it). Default 32 KB.</summary>
+    public int MaxRequestHeadersTotalSize { get; set; } = 32 * 1024;
+
+    /// <summary>Most request headers accepted (431 past it). Default 100.</summary>
+    public int MaxRequestHeaderCount { get; set; } = 100;
+
+    /// <summary>Time a client has to send its request headers (slowloris protection). Default 30 s.</summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Idle time before a kept-alive connection is closed. Default 130 s.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
+
+    /// <summary>Most simultaneous connections; null means no limit (the default).</summary>
+    public long? MaxConcurrentConnections { get; set; }
+
+    /// <summary>How long one write to an event or response stream may wait on a client that does not read before it is disconnected. Default 30 s.</summary>
+    public TimeSpan StreamWriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a graceful stop waits for in-flight requests before aborting them. Default 5 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Log one line per request (method, path, status, duration). Default on.</summary>
+    public bool AccessLog { get; set; } = true;
+
+    /// <summary>The logger factory; by default a single-line console logger.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    internal void Validate()
+    {
+        if (MaxRequestBodySize is < 0) throw new ArgumentOutOfRangeException(nameof(MaxRequestBodySize), "MaxRequestBodySize cannot be negative.");
+        if (MaxRequestHeadersTotalSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxRequestHeadersTotalSize), "MaxRequestHeadersTotalSize must be positive.");
+        if (MaxRequestHeaderCount <= 0) throw new ArgumentOutOfRangeException(nameof(MaxRequestHeaderCount), "MaxRequestHeaderCount must be positive.");
+        if (StreamWriteTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StreamWriteTimeout), "StreamWriteTimeout must be positive.");
+        if (!StaticRoot.StartsWith('/')) throw new ArgumentException($"StaticRoot '{StaticRoot}' must start with '/'.", nameof(StaticRoot));
+    }
+}

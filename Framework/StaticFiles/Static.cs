@@ -1,0 +1,34 @@
+namespace Bocata;
+
+/// <summary>Static file serving: <c>app.Mount("/assets", Static.Files("assets"))</c>.</summary>
+public static class Static
+{
+    /// <summary>A handler serving the files under <paramref name="directory"/>; paths that escape it are 404, directories serve their index.html.</summary>
+    public static Handler Files(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        var root = Path.GetFullPath(directory);
+        var rootWithSeparator = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
+        return (req, res) =>
+        {
+            if (req.Method is not ("GET" or "HEAD"))
+            {
+                var error = new HttpError(405, "Static files answer GET and HEAD only.");
+                error.Headers["Allow"] = "GET, HEAD";
+                throw error;
+            }
+            var relative = req.Path.TrimStart('/');
+            // Kestrel has decoded %2F and %5C already; any NUL, backslash or ".." segment is an escape attempt.
+            if (relative.Contains('\0', StringComparison.Ordinal) || relative.Contains('\\', StringComparison.Ordinal)
+                || relative.Split('/').Any(s => s is ".." || s.StartsWith("..", StringComparison.Ordinal) && s.Trim('.').Length == 0))
+                throw new HttpError(404);
+            var full = Path.GetFullPath(Path.Combine(root, relative));
+            if (!full.StartsWith(rootWithSeparator, StringComparison.Ordinal) && full != root)
+                throw new HttpError(404);
+            if (Directory.Exists(full)) full = Path.Combine(full, "index.html");
+            if (!System.IO.File.Exists(full)) throw new HttpError(404);
+            res.File(full);
+            return Task.CompletedTask;
+        };
+    }
+}
