@@ -24,6 +24,9 @@ internal static class ResponseWriter
             return Task.CompletedTask;
         }
 
+        if (res.Chunked && res.Kind is (BodyKind.Text or BodyKind.Json or BodyKind.Bytes) && !context.IsHead)
+            return WriteChunkedAsync(context);
+
         switch (res.Kind)
         {
             case BodyKind.None:
@@ -45,6 +48,28 @@ internal static class ResponseWriter
                 return EventStreamSender.SendAsync(context, (IAsyncEnumerable<ServerEvent>)res.Body!, res.Ping);
             default:
                 throw new InvalidOperationException($"Unknown body kind {res.Kind}.");
+        }
+    }
+
+    private static async Task WriteChunkedAsync(RequestContext context)
+    {
+        var res = context.Response;
+        var headers = context.ResponseFeature.Headers;
+        if (headers.ContentType.Count == 0 && res.DefaultMediaType is not null) headers.ContentType = res.DefaultMediaType;
+        headers.ContentLength = null;
+        // Kestrel sets Content-Length itself for a body completed before the first flush: start the response to get chunking.
+        await context.BodyFeature.StartAsync(context.Aborted);
+        switch (res.Kind)
+        {
+            case BodyKind.Text:
+                WriteText(context, (string)res.Body!, res.DefaultMediaType!);
+                break;
+            case BodyKind.Json:
+                WriteJson(context, res.Body!);
+                break;
+            default:
+                WriteBytes(context, (byte[])res.Body!, null);
+                break;
         }
     }
 

@@ -57,7 +57,7 @@ internal static class FormParser
         while (await reader.ReadNextSectionAsync(ct) is { } section)
         {
             if (++count > MaxFields) throw new HttpError(400, $"Form is malformed: more than {MaxFields} parts.");
-            if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.IsFormDisposition())
+            if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
                 throw new HttpError(400, "Form is malformed: every part needs a 'Content-Disposition: form-data; name=...' header.");
 
             var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";

@@ -103,10 +103,14 @@ public class Router
     }
 
     /// <summary>Registers every static method of <typeparamref name="TClass"/> that carries <c>[Route("...")]</c> (attribute routing).</summary>
-    public IReadOnlyList<Route> Routes<TClass>()
+    public IReadOnlyList<Route> Routes<TClass>() => Routes(typeof(TClass));
+
+    /// <summary>Registers every static method of <paramref name="type"/> that carries <c>[Route("...")]</c>; use this form for static classes.</summary>
+    public IReadOnlyList<Route> Routes(Type type)
     {
+        ArgumentNullException.ThrowIfNull(type);
         var added = new List<Route>();
-        foreach (var method in typeof(TClass).GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
+        foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static))
         {
             var attribute = method.GetCustomAttribute<RouteAttribute>();
             if (attribute is null) continue;
@@ -123,7 +127,7 @@ public class Router
             added.Add(route);
         }
         if (added.Count == 0)
-            throw new ArgumentException($"{typeof(TClass).Name} has no static method with a [Route(\"/pattern\")] attribute.", nameof(TClass));
+            throw new ArgumentException($"{type.Name} has no static method with a [Route(\"/pattern\")] attribute.", nameof(type));
         return added;
     }
 
