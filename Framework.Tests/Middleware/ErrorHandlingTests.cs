@@ -1,0 +1,170 @@
+using System.Net;
+using Bocata.Testing;
+using FluentAssertions;
+using Microsoft.Extensions.Logging;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Middleware;
+
+public class ErrorHandlingTests
+{
+    private sealed class PaymentError(string reason) : InvalidOperationException(reason);
+
+    [Test]
+    public async Task HttpError_becomes_json_with_status_and_detail()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/", (req, res) => throw new HttpError(403, detail: "Nope!"));
+        app.Route("/teapot", (req, res) => throw new HttpError(418));
+        await using var client = app.CreateClient();
+
+        var response = await client.GetAsync("/");
+        response.StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        (await response.TextAsync()).Should().Be("""{"error":"403 Forbidden","status":403,"detail":"Nope!"}""");
+        (await (await client.GetAsync("/teapot")).TextAsync()).Should().Be("""{"error":"418 I'm a teapot","status":418}""".Replace("'", "\\u0027"));
+    }
+
+    [Test]
+    public async Task Built_in_html_and_text_handlers_can_replace_json()
+    {
+        var html = TestApps.Quiet();
+        html.ErrorHandler<HttpError>(ErrorHandlers.ToHtml);
+        html.Route("/", (req, res) => throw new HttpError(404, "No <script> here"));
+        var text = TestApps.Quiet();
+        text.ErrorHandler<HttpError>(ErrorHandlers.ToText);
+        text.Route("/", (req, res) => throw new HttpError(409, "Already exists"));
+        await using var htmlClient = html.CreateClient();
+        await using var textClient = text.CreateClient();
+
+        var page = await htmlClient.GetAsync("/");
+        page.Content.Headers.ContentType!.MediaType.Should().Be("text/html");
+        (await page.TextAsync()).Should().Contain("<h1>404 Not Found</h1>").And.Contain("No &lt;script&gt; here");
+        (await (await textClient.GetAsync("/")).TextAsync()).Should().Be("409 Conflict: Already exists");
+    }
+
+    [Test]
+    public async Task Custom_handlers_are_found_through_the_exception_base_classes()
+    {
+        var app = TestApps.Quiet();
+        app.ErrorHandler<InvalidOperationException>((req, res, e) =>
+        {
+            res.StatusCode = 402;
+            res.Json = new { reason = e.Message };
+        });
+        app.Route("/", (req, res) => throw new PaymentError("card declined"));
+        await using var client = app.CreateClient();
+
+        var response = await client.GetAsync("/");
+
+        response.StatusCode.Should().Be(HttpStatusCode.PaymentRequired);
+        (await response.TextAsync()).Should().Be("""{"reason":"card declined"}""");
+    }
+
+    [Test]
+    public async Task A_handler_that_rethrows_ends_in_a_500_not_a_loop()
+    {
+        var app = TestApps.Quiet();
+        var calls = 0;
+        app.ErrorHandler<InvalidOperationException>((req, res, e) =>
+        {
+            calls++;
+            throw e;
+        });
+        app.AddMiddleware<Passthrough>();
+        app.Route("/", (req, res) => throw new InvalidOperationException("again"));
+        await using var client = app.CreateClient();
+
+        var response = await client.GetAsync("/");
+
+        response.StatusCode.Should().Be(HttpStatusCode.InternalServerError);
+        calls.Should().Be(1);
+    }
+
+    [Test]
+    public async Task Unhandled_exceptions_are_a_plain_500_without_the_stack_trace_and_are_logged()
+    {
+        var logs = new ListLoggerProvider();
+        var app = new App();
+        app.Configure(s =>
+        {
+            s.AccessLog = false;
+            s.LoggerFactory = LoggerFactory.Create(b => b.AddProvider(logs));
+        });
+        app.Route("/", (req, res) => throw new NullReferenceException("secret internals"));
+        app.Route("/async", async (req, res) =>
+        {
+            await Task.Yield();
+            throw new FormatException("more secrets");
+        });
+        await using var client = app.CreateClient();
+
+        foreach (var path in new[] { "/", "/async" })
+        {
+            var response = await client.GetAsync(path);
+            response.StatusCode.Should().Be(HttpStatusCode.InternalServerError);
+            response.Content.Headers.ContentType!.MediaType.Should().Be("text/plain");
+            (await response.TextAsync()).Should().Be("500 Internal Server Error");
+        }
+        logs.Messages.Should().Contain(m => m.Contains("secret internals") && m.Contains("at "));
+    }
+
+    [Test]
+    public async Task Redirects_are_302_or_301()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/old", (req, res) => throw new Redirect("/new"));
+        app.Route("/gone", (req, res) => throw new Redirect("https://example.org/", permanent: true));
+        await using var client = app.CreateClient();
+
+        var temporary = await client.GetAsync("/old");
+        temporary.StatusCode.Should().Be(HttpStatusCode.Found);
+        temporary.Headers.Location!.OriginalString.Should().Be("/new");
+        var permanent = await client.GetAsync("/gone");
+        permanent.StatusCode.Should().Be(HttpStatusCode.MovedPermanently);
+        permanent.Headers.Location!.OriginalString.Should().Be("https://example.org/");
+    }
+
+    [Test]
+    public void HttpError_rejects_non_error_statuses() =>
+        FluentActions.Invoking(() => new HttpError(302)).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*Redirect*");
+
+    [Test]
+    public async Task Error_responses_drop_headers_the_handler_had_set()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/", (req, res) =>
+        {
+            res.Headers["X-Partial"] = "1";
+            throw new HttpError(400, "bad");
+        });
+        await using var client = app.CreateClient();
+
+        var response = await client.GetAsync("/");
+        response.Headers.Contains("X-Partial").Should().BeFalse();
+    }
+
+    private sealed class Passthrough : Bocata.Middleware;
+
+    internal sealed class ListLoggerProvider : ILoggerProvider
+    {
+        public List<string> Messages { get; } = [];
+
+        public ILogger CreateLogger(string categoryName) => new ListLogger(this);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class ListLogger(ListLoggerProvider owner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (owner.Messages) owner.Messages.Add($"{logLevel} {formatter(state, exception)} {exception}");
+            }
+        }
+    }
+}
