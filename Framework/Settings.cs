@@ -41,6 +41,9 @@ public sealed class Settings
     /// <summary>How long a graceful stop waits for in-flight requests before aborting them. Default 5 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>A TLS certificate: when set, the app serves HTTPS with HTTP/1.1 and HTTP/2 (negotiated by ALPN).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; set; }
+
     /// <summary>Log one line per request (method, path, status, duration). Default on.</summary>
     public bool AccessLog { get; set; } = true;
 

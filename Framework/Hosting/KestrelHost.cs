@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -34,7 +36,7 @@ internal sealed class KestrelHost : IAsyncDisposable
         limits.MaxConcurrentConnections = settings.MaxConcurrentConnections;
         limits.MaxConcurrentUpgradedConnections = settings.MaxConcurrentConnections;
         options.ApplicationServices = state.Services;
-        Listen(options, host, port);
+        Listen(options, host, port, settings.Certificate);
 
         // One transport factory per server: sharing one between servers has hung them.
         var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions { WaitForDataBeforeAllocatingBuffer = false }), loggers);
@@ -53,24 +55,31 @@ internal sealed class KestrelHost : IAsyncDisposable
         return new KestrelHost(server, address.Replace("[::]", "localhost", StringComparison.Ordinal));
     }
 
-    private static void Listen(KestrelServerOptions options, string host, int port)
+    private static void Listen(KestrelServerOptions options, string host, int port, X509Certificate2? certificate)
     {
+        void Configure(ListenOptions listen)
+        {
+            if (certificate is null) return;
+            listen.Protocols = HttpProtocols.Http1AndHttp2;
+            listen.UseHttps(certificate);
+        }
+
         switch (host)
         {
             case "localhost":
-                if (port == 0) options.Listen(IPAddress.Loopback, 0);
-                else options.ListenLocalhost(port);
+                if (port == 0) options.Listen(IPAddress.Loopback, 0, Configure);
+                else options.ListenLocalhost(port, Configure);
                 break;
             case "0.0.0.0" or "*":
-                options.Listen(IPAddress.Any, port);
+                options.Listen(IPAddress.Any, port, Configure);
                 break;
             case "::":
-                options.Listen(IPAddress.IPv6Any, port);
+                options.Listen(IPAddress.IPv6Any, port, Configure);
                 break;
             default:
                 if (!IPAddress.TryParse(host.Trim('[', ']'), out var ip))
                     throw new ArgumentException($"HOST '{host}' is not an IP address: use 127.0.0.1, 0.0.0.0, ::, localhost or an address of this machine.", nameof(host));
-                options.Listen(ip, port);
+                options.Listen(ip, port, Configure);
                 break;
         }
     }
