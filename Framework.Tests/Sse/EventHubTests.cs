@@ -1,0 +1,181 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Bocata.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Sse;
+
+public class EventHubTests
+{
+    private static async Task<List<ServerEvent>> TakeAsync(IAsyncEnumerable<ServerEvent> events, int count)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var result = new List<ServerEvent>();
+        await foreach (var e in events.WithCancellation(timeout.Token))
+        {
+            result.Add(e);
+            if (result.Count == count) break;
+        }
+        return result;
+    }
+
+    [Test]
+    public async Task Every_subscriber_gets_every_event_in_order_with_increasing_ids()
+    {
+        var hub = new EventHub();
+        var subscribers = Enumerable.Range(0, 3).Select(_ => hub.Subscribe()).ToList();
+        hub.SubscriberCount.Should().Be(3);
+
+        for (var i = 0; i < 5; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
+        var received = await Task.WhenAll(subscribers.Select(s => TakeAsync(s, 5)));
+
+        foreach (var events in received)
+        {
+            events.Select(e => e.Data).Should().Equal("m0", "m1", "m2", "m3", "m4");
+            events.Select(e => e.Id).Should().Equal("1", "2", "3", "4", "5");
+        }
+        hub.SubscriberCount.Should().Be(0, "breaking out of the loop disposes the subscription");
+    }
+
+    [Test]
+    public void An_event_with_its_own_id_keeps_it()
+    {
+        var hub = new EventHub();
+        hub.Publish(new ServerEvent(data: "x", id: "custom")).Id.Should().Be("custom");
+        hub.Publish(new ServerEvent(data: "y")).Id.Should().Be("2");
+    }
+
+    [Test]
+    public async Task A_reconnecting_client_gets_what_it_missed_then_live_events()
+    {
+        var hub = new EventHub(replay: 100);
+        for (var i = 1; i <= 5; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
+
+        var resumed = hub.Subscribe(lastEventId: "2");
+        hub.Publish(new ServerEvent(data: "m6"));
+
+        (await TakeAsync(resumed, 4)).Select(e => e.Data).Should().Equal("m3", "m4", "m5", "m6");
+    }
+
+    [Test]
+    public async Task A_cursor_older_than_the_replay_buffer_gets_all_it_holds()
+    {
+        var hub = new EventHub(replay: 3);
+        for (var i = 1; i <= 10; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
+
+        (await TakeAsync(hub.Subscribe(lastEventId: "1"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
+        (await TakeAsync(hub.Subscribe(lastEventId: "unknown-id"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
+        (await TakeAsync(hub.Subscribe(lastEventId: "9"), 1)).Select(e => e.Data).Should().Equal("m10");
+    }
+
+    [Test]
+    public async Task A_subscriber_that_cannot_keep_up_is_disconnected_and_publishing_never_blocks()
+    {
+        var hub = new EventHub(replay: 10, bufferSize: 16);
+        var stalled = hub.Subscribe();
+        var healthy = hub.Subscribe();
+        var healthyReceived = new List<string?>();
+        var reader = Task.Run(async () =>
+        {
+            await foreach (var e in healthy)
+            {
+                healthyReceived.Add(e.Data);
+                if (healthyReceived.Count == 1000) break;
+            }
+        });
+
+        var stopwatch = Stopwatch.StartNew();
+        for (var i = 0; i < 1000; i++)
+        {
+            hub.Publish(new ServerEvent(data: i.ToString()));
+            if (i % 10 == 0) await Task.Yield();
+        }
+        stopwatch.Stop();
+
+        hub.Evictions.Should().BeGreaterThanOrEqualTo(1);
+        var stalledEvents = new List<ServerEvent>();
+        await foreach (var e in stalled) stalledEvents.Add(e);
+        stalledEvents.Should().HaveCountLessThanOrEqualTo(16, "the queue is bounded; the stream ends after what it held");
+        stalledEvents.Select(e => e.Data).Should().Equal(Enumerable.Range(0, stalledEvents.Count).Select(i => i.ToString()));
+        TestContext.Out.WriteLine($"1000 publishes with a stalled subscriber: {stopwatch.Elapsed.TotalMilliseconds:0.0} ms");
+    }
+
+    [Test]
+    public async Task Concurrent_publishers_keep_ids_unique_and_increasing_per_subscriber()
+    {
+        var hub = new EventHub(bufferSize: 100_000);
+        var subscription = hub.Subscribe();
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(() =>
+        {
+            for (var i = 0; i < 5000; i++) hub.Publish(new ServerEvent(data: $"{t}:{i}"));
+        })));
+
+        var events = await TakeAsync(subscription, 20_000);
+
+        var ids = events.Select(e => long.Parse(e.Id!)).ToList();
+        ids.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems().And.HaveCount(20_000);
+        foreach (var publisher in Enumerable.Range(0, 4))
+        {
+            events.Where(e => e.Data!.StartsWith($"{publisher}:")).Select(e => int.Parse(e.Data![2..]))
+                .Should().BeInAscendingOrder("each publisher's events keep their order");
+        }
+    }
+
+    [Test]
+    public async Task Fan_out_over_http_with_resume_and_live_subscriber_count()
+    {
+        var hub = new EventHub(replay: 100);
+        var app = TestApps.Quiet();
+        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
+        await using var client = app.CreateClient();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var readers = Enumerable.Range(0, 3).Select(_ => TakeAsync(client.EventsAsync("/feed", cancellationToken: cts.Token), 3)).ToList();
+        while (hub.SubscriberCount < 3) await Task.Delay(10, cts.Token);
+        foreach (var word in new[] { "a", "b", "c" }) hub.Publish(new ServerEvent(name: "word", data: word));
+
+        foreach (var events in await Task.WhenAll(readers))
+        {
+            events.Select(e => e.Data).Should().Equal("a", "b", "c");
+            events.Select(e => e.Name).Should().AllBe("word");
+        }
+        var resumed = await TakeAsync(client.EventsAsync("/feed", lastEventId: "1", cancellationToken: cts.Token), 2);
+        resumed.Select(e => e.Data).Should().Equal("b", "c");
+
+        while (hub.SubscriberCount > 0) await Task.Delay(10, cts.Token);
+        hub.SubscriberCount.Should().Be(0);
+    }
+
+    [Test]
+    public async Task Complete_ends_every_subscription()
+    {
+        var hub = new EventHub();
+        var subscription = hub.Subscribe();
+        hub.Publish(new ServerEvent(data: "last"));
+        hub.Complete();
+
+        var events = new List<ServerEvent>();
+        await foreach (var e in subscription) events.Add(e);
+        events.Select(e => e.Data).Should().Equal("last");
+        FluentActions.Invoking(() => hub.Publish(new ServerEvent(data: "x"))).Should().Throw<InvalidOperationException>();
+    }
+
+    [Test]
+    public void Bad_arguments_are_explained()
+    {
+        FluentActions.Invoking(() => new EventHub(replay: -1)).Should().Throw<ArgumentOutOfRangeException>();
+        FluentActions.Invoking(() => new EventHub(bufferSize: 0)).Should().Throw<ArgumentOutOfRangeException>();
+    }
+
+    [Test]
+    public async Task A_cancelled_subscription_unsubscribes_even_if_never_read()
+    {
+        var hub = new EventHub();
+        using var cts = new CancellationTokenSource();
+        _ = hub.Subscribe(cancellationToken: cts.Token);
+        hub.SubscriberCount.Should().Be(1);
+        await cts.CancelAsync();
+        hub.SubscriberCount.Should().Be(0);
+    }
+}
