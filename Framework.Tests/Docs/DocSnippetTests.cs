@@ -1,0 +1,78 @@
+using System.Text.RegularExpressions;
+using FluentAssertions;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Docs;
+
+/// <summary>Every ```csharp block in README.md and docs/ compiles against Bocata, so the docs never lie.</summary>
+public partial class DocSnippetTests
+{
+    private const string GlobalUsings = """
+        global using System;
+        global using System.Collections.Generic;
+        global using System.IO;
+        global using System.Linq;
+        global using System.Net.Http;
+        global using System.Threading;
+        global using System.Threading.Tasks;
+        """;
+
+    private static readonly Lazy<MetadataReference[]> References = new(() =>
+        ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
+            .Append(typeof(App).Assembly.Location)
+            .Distinct()
+            .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path))
+            .ToArray());
+
+    private static string Root => Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", ".."));
+
+    public static IEnumerable<TestCaseData> Snippets()
+    {
+        var files = Directory.GetFiles(Path.Combine(Root, "docs"), "*.md", SearchOption.AllDirectories).Append(Path.Combine(Root, "README.md"));
+        foreach (var file in files.Order(StringComparer.Ordinal))
+        {
+            var index = 0;
+            foreach (Match match in CSharpBlock().Matches(File.ReadAllText(file)))
+            {
+                index++;
+                var name = $"{Path.GetRelativePath(Root, file).Replace('\\', '/')}#{index}";
+                yield return new TestCaseData(name, match.Groups[1].Value).SetName($"Snippet_compiles({name})");
+            }
+        }
+    }
+
+    [Test]
+    public void The_docs_have_snippets() =>
+        Snippets().Count().Should().BeGreaterThan(30);
+
+    [TestCaseSource(nameof(Snippets))]
+    public void Snippet_compiles(string name, string code) =>
+        CompileErrors(name, code).Should().BeEmpty($"the snippet {name} must compile:\n{code}");
+
+    [Test]
+    public void A_snippet_that_misuses_the_api_is_caught() =>
+        CompileErrors("broken", "app.Rout(\"/\", (req, res) => res.Txt = \"x\");").Should().NotBeEmpty();
+
+    private static List<string> CompileErrors(string name, string code)
+    {
+        // A fragment that uses `app` without creating it gets `var app = new App();` in front, as the guides assume.
+        var usesApp = Regex.IsMatch(code, @"\bapp\.") && !Regex.IsMatch(code, @"\bvar app\s*=");
+        var prelude = "using Bocata;\nusing System.Runtime.CompilerServices;\n" + (usesApp ? "var app = new App();\n" : "");
+        var source = prelude + "#line 1\n" + code;
+        var tree = CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest), path: name);
+        var hasStatements = tree.GetRoot().ChildNodes().OfType<GlobalStatementSyntax>().Any();
+        var compilation = CSharpCompilation.Create(
+            "Snippet",
+            [tree, CSharpSyntaxTree.ParseText(GlobalUsings)],
+            References.Value,
+            new CSharpCompilationOptions(hasStatements ? OutputKind.ConsoleApplication : OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+        return compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString()).ToList();
+    }
+
+    [GeneratedRegex("```csharp\\r?\\n(.*?)```", RegexOptions.Singleline)]
+    private static partial Regex CSharpBlock();
+}

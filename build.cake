@@ -1,0 +1,45 @@
+// Bocata's build script: dotnet tool restore && dotnet cake --target=Test
+var target = Argument("target", "Test");
+var configuration = Argument("configuration", "Release");
+var solution = "./Bocata.slnx";
+
+Task("Clean")
+    .Does(() =>
+{
+    CleanDirectories("./**/bin/" + configuration);
+    CleanDirectories("./**/obj/" + configuration);
+    CleanDirectory("./artifacts");
+});
+
+Task("Build")
+    .Does(() =>
+{
+    DotNetBuild(solution, new DotNetBuildSettings { Configuration = configuration });
+});
+
+Task("Test")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    DotNetTest(solution, new DotNetTestSettings { Configuration = configuration, NoBuild = true });
+});
+
+Task("Pack")
+    .IsDependentOn("Test")
+    .Does(() =>
+{
+    DotNetPack("./Framework/Framework.csproj", new DotNetPackSettings
+    {
+        Configuration = configuration,
+        OutputDirectory = "./artifacts",
+    });
+});
+
+Task("Bench")
+    .Does(() =>
+{
+    var exit = StartProcess("bash", new ProcessSettings { Arguments = "Benchmarks/Load/run.sh" });
+    if (exit != 0) throw new Exception($"Benchmarks/Load/run.sh failed with exit code {exit}.");
+});
+
+RunTarget(target);
