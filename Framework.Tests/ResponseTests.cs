@@ -53,6 +53,23 @@ public class ResponseTests
         (await response.TextAsync()).Should().Be(big);
     }
 
+    [TestCase(100)]
+    [TestCase(16 * 1024 + 1)]
+    [TestCase(1_000_000)]
+    public async Task Byte_and_json_bodies_of_any_size_are_sent_whole(int size)
+    {
+        var bytes = new byte[size];
+        Random.Shared.NextBytes(bytes);
+        var app = TestApps.Quiet();
+        app.Route("/bytes", (req, res) => res.Content = bytes);
+        app.Route("/json", (req, res) => res.Json = new { blob = Convert.ToBase64String(bytes) });
+        await using var client = app.CreateClient();
+
+        (await client.GetByteArrayAsync("/bytes")).Should().Equal(bytes);
+        var json = await (await client.GetAsync("/json")).JsonAsync();
+        Convert.FromBase64String(json.GetProperty("blob").GetString()!).Should().Equal(bytes);
+    }
+
     [Test]
     public async Task Status_headers_cookies_attachment_and_chunked()
     {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
 
@@ -119,15 +118,6 @@ internal static class ResponseWriter
         SetContentType(context, mediaType);
         if (!context.Response.Chunked) context.ResponseFeature.Headers.ContentLength = bytes.Length;
         if (context.IsHead || bytes.IsEmpty) return;
-        var writer = context.BodyFeature.Writer;
-        if (bytes.Length <= 16 * 1024)
-        {
-            bytes.CopyTo(writer.GetSpan(bytes.Length));
-            writer.Advance(bytes.Length);
-        }
-        else
-        {
-            writer.Write(bytes);
-        }
+        context.BodyFeature.Writer.WriteAll(bytes);
     }
 }

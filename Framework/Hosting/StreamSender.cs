@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Microsoft.Extensions.Logging;
 
@@ -34,14 +33,14 @@ internal static class StreamSender
                 case IAsyncEnumerable<byte[]> arrays:
                     await foreach (var item in arrays.WithCancellation(ct))
                     {
-                        writer.Write(item);
+                        writer.WriteAll(item);
                         if (!await FlushAsync(context)) break;
                     }
                     break;
                 case IAsyncEnumerable<ReadOnlyMemory<byte>> memories:
                     await foreach (var item in memories.WithCancellation(ct))
                     {
-                        writer.Write(item.Span);
+                        writer.WriteAll(item.Span);
                         if (!await FlushAsync(context)) break;
                     }
                     break;

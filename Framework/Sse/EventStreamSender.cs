@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.Extensions.Logging;
 
 namespace Bocata;
@@ -56,7 +55,7 @@ internal static class EventStreamSender
                         if (TimeProvider.System.GetElapsedTime(lastWrite) >= interval)
                         {
                             // Pings share this loop with events, so they never interleave with an event's lines.
-                            writer.Write(PingBytes);
+                            writer.WriteAll(PingBytes);
                             if (!await StreamSender.FlushAsync(context)) return;
                             lastWrite = TimeProvider.System.GetTimestamp();
                         }

@@ -1,0 +1,80 @@
+// The peer: ASP.NET Core 10 minimal APIs with the same endpoints (TypedResults.ServerSentEvents for SSE).
+using System.Diagnostics;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.ClearProviders();
+builder.WebHost.ConfigureKestrel(o => o.AddServerHeader = false);
+var port = Environment.GetEnvironmentVariable("PORT") ?? "5000";
+builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+var app = builder.Build();
+var hub = new Broadcaster();
+
+app.MapGet("/plaintext", () => "Hello, World!");
+app.MapGet("/json", () => new Greeting("Hello, World!"));
+app.MapGet("/items/{id}", (int id) => new Item(id, "item"));
+app.MapGet("/sse", (CancellationToken ct) => TypedResults.ServerSentEvents(Events(ct)));
+app.MapGet("/hub", (CancellationToken ct) => TypedResults.ServerSentEvents(hub.Subscribe(ct)));
+app.MapPost("/publish", () =>
+{
+    hub.Publish(Stopwatch.GetTimestamp().ToString());
+    return hub.Count.ToString();
+});
+
+app.Run();
+
+static async IAsyncEnumerable<SseItem<string>> Events([EnumeratorCancellation] CancellationToken ct = default)
+{
+    await Task.Yield();
+    while (!ct.IsCancellationRequested)
+        yield return new SseItem<string>("{\"temperature\":10.41549470378961}");
+}
+
+internal sealed record Greeting(string Message);
+
+internal sealed record Item(int Id, string Name);
+
+/// <summary>The same bounded fan-out as Bocata's EventHub, so the SSE scale run compares like with like.</summary>
+internal sealed class Broadcaster
+{
+    private readonly Lock _gate = new();
+    private readonly List<Channel<string>> _subscribers = [];
+
+    public int Count
+    {
+        get
+        {
+            lock (_gate) return _subscribers.Count;
+        }
+    }
+
+    public void Publish(string data)
+    {
+        lock (_gate)
+        {
+            for (var i = _subscribers.Count - 1; i >= 0; i--)
+            {
+                if (_subscribers[i].Writer.TryWrite(data)) continue;
+                _subscribers[i].Writer.TryComplete();
+                _subscribers.RemoveAt(i);
+            }
+        }
+    }
+
+    public async IAsyncEnumerable<SseItem<string>> Subscribe([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var channel = Channel.CreateBounded<string>(new BoundedChannelOptions(64) { SingleReader = true });
+        lock (_gate) _subscribers.Add(channel);
+        try
+        {
+            await foreach (var data in channel.Reader.ReadAllAsync(ct))
+                yield return new SseItem<string>(data);
+        }
+        finally
+        {
+            lock (_gate) _subscribers.Remove(channel);
+        }
+    }
+}
