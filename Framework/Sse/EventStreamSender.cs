@@ -6,6 +6,7 @@ namespace Bocata;
 internal static class EventStreamSender
 {
     public static readonly TimeSpan DefaultPing = TimeSpan.FromSeconds(15);
+    private const int MaxEventsPerFlush = 64;
     private static ReadOnlySpan<byte> PingBytes => ": ping\n\n"u8;
 
     public static async Task SendAsync(RequestContext context, IAsyncEnumerable<ServerEvent> events, TimeSpan? ping)
@@ -32,8 +33,9 @@ internal static class EventStreamSender
             await context.BodyFeature.StartAsync(ct);
             await writer.FlushAsync(ct);
             enumerator = events.GetAsyncEnumerator(ct);
-            var lastWrite = TimeProvider.System.GetTimestamp();
+            var lastWrite = Environment.TickCount64;
             Task? timer = null;
+            var unflushed = 0;
             while (!ct.IsCancellationRequested)
             {
                 var next = enumerator.MoveNextAsync();
@@ -44,20 +46,27 @@ internal static class EventStreamSender
                 }
                 else
                 {
+                    // The generator is about to wait: everything it yielded so far goes out now.
+                    if (unflushed > 0)
+                    {
+                        unflushed = 0;
+                        if (!await StreamSender.FlushAsync(context)) return;
+                        lastWrite = Environment.TickCount64;
+                    }
                     pending = next.AsTask();
                     while (true)
                     {
-                        var idle = TimeProvider.System.GetElapsedTime(lastWrite);
+                        var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - lastWrite);
                         timer ??= Task.Delay(idle >= interval ? TimeSpan.Zero : interval - idle, ct);
                         if (await Task.WhenAny(pending, timer) == pending) break;
                         timer = null;
                         if (ct.IsCancellationRequested) return;
-                        if (TimeProvider.System.GetElapsedTime(lastWrite) >= interval)
+                        if (TimeSpan.FromMilliseconds(Environment.TickCount64 - lastWrite) >= interval)
                         {
                             // Pings share this loop with events, so they never interleave with an event's lines.
                             writer.WriteAll(PingBytes);
                             if (!await StreamSender.FlushAsync(context)) return;
-                            lastWrite = TimeProvider.System.GetTimestamp();
+                            lastWrite = Environment.TickCount64;
                         }
                     }
                     hasNext = await pending;
@@ -66,9 +75,16 @@ internal static class EventStreamSender
                 if (!hasNext) break;
                 var evt = enumerator.Current ?? throw new InvalidOperationException("An event stream yielded null; yield a ServerEvent.");
                 evt.WriteTo(writer);
-                if (!await StreamSender.FlushAsync(context)) break;
-                lastWrite = TimeProvider.System.GetTimestamp();
+                // Events yielded back to back, without the generator awaiting, share one flush (up to a small batch):
+                // none of them waits for an event that is not ready yet.
+                if (++unflushed >= MaxEventsPerFlush)
+                {
+                    unflushed = 0;
+                    if (!await StreamSender.FlushAsync(context)) break;
+                    lastWrite = Environment.TickCount64;
+                }
             }
+            if (unflushed > 0) await StreamSender.FlushAsync(context);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -69,6 +69,14 @@ public sealed class ServerEvent : IEquatable<ServerEvent>
     public void WriteTo(IBufferWriter<byte> writer)
     {
         ArgumentNullException.ThrowIfNull(writer);
+        // Most events are small: one span for the whole event means one GetSpan/Advance pair on the response pipe.
+        var max = MaxByteCount();
+        if (max <= SingleSpanLimit)
+        {
+            var span = writer.GetSpan(max);
+            writer.Advance(Format(span));
+            return;
+        }
         if (Comment is not null) WriteLines(writer, CommentPrefix, Comment);
         if (Id is not null) WriteField(writer, IdPrefix, Id);
         if (Name is not null) WriteField(writer, EventPrefix, Name);
@@ -82,6 +90,65 @@ public sealed class ServerEvent : IEquatable<ServerEvent>
             WriteNewLine(writer);
         }
         WriteNewLine(writer);
+    }
+
+    private const int SingleSpanLimit = 8 * 1024;
+
+    private int MaxByteCount()
+    {
+        // Each line costs at most its prefix (7 bytes), a newline, and 3 bytes per UTF-16 char; a break char splits a line.
+        long total = 1;
+        if (Comment is not null) total += 4L * Comment.Length + 3;
+        if (Id is not null) total += 3L * Id.Length + 5;
+        if (Name is not null) total += 3L * Name.Length + 8;
+        if (Data is not null) total += 9L * Data.Length + 7;
+        if (Retry is not null) total += 19;
+        return total > int.MaxValue ? int.MaxValue : (int)total;
+    }
+
+    private int Format(Span<byte> span)
+    {
+        var pos = 0;
+        if (Comment is not null) pos += FormatLines(span[pos..], CommentPrefix, Comment);
+        if (Id is not null) pos += FormatField(span[pos..], IdPrefix, Id);
+        if (Name is not null) pos += FormatField(span[pos..], EventPrefix, Name);
+        if (Data is not null) pos += FormatLines(span[pos..], DataPrefix, Data);
+        if (Retry is { } retry)
+        {
+            RetryPrefix.CopyTo(span[pos..]);
+            pos += RetryPrefix.Length;
+            retry.TryFormat(span[pos..], out var written, default, CultureInfo.InvariantCulture);
+            pos += written;
+            span[pos++] = (byte)'\n';
+        }
+        span[pos++] = (byte)'\n';
+        return pos;
+    }
+
+    private static int FormatField(Span<byte> span, ReadOnlySpan<byte> prefix, string value)
+    {
+        prefix.CopyTo(span);
+        var pos = prefix.Length + Encoding.UTF8.GetBytes(value, span[prefix.Length..]);
+        span[pos++] = (byte)'\n';
+        return pos;
+    }
+
+    private static int FormatLines(Span<byte> span, ReadOnlySpan<byte> prefix, string value)
+    {
+        var rest = value.AsSpan();
+        var pos = 0;
+        while (true)
+        {
+            var br = rest.IndexOfAny('\r', '\n');
+            prefix.CopyTo(span[pos..]);
+            pos += prefix.Length;
+            var line = br < 0 ? rest : rest[..br];
+            pos += Encoding.UTF8.GetBytes(line, span[pos..]);
+            span[pos++] = (byte)'\n';
+            if (br < 0) return pos;
+            var skip = rest[br] == '\r' && br + 1 < rest.Length && rest[br + 1] == '\n' ? 2 : 1;
+            rest = rest[(br + skip)..];
+        }
     }
 
     /// <summary>The exact wire text, e.g. <c>"id: 1\ndata: hello\n\n"</c>.</summary>
