@@ -46,8 +46,10 @@ run_wrk() { # server endpoint mode seconds -> requests/s
     | awk '/Requests\/sec/ {print $2}'
 }
 
+ONLY=${ONLY:-all}   # all | http | scale
+if [ "$ONLY" = scale ]; then ROUNDS=0; fi
 echo "warming up (tiered JIT needs several rounds)..."
-for _ in 1 2; do for s in "${servers[@]}"; do for e in "${endpoints[@]}"; do for m in plain pipelined; do run_wrk "$s" "$e" "$m" 2 >/dev/null; done; done; done; done
+[ "$ONLY" = scale ] || for _ in 1 2; do for s in "${servers[@]}"; do for e in "${endpoints[@]}"; do for m in plain pipelined; do run_wrk "$s" "$e" "$m" 2 >/dev/null; done; done; done; done
 
 raw_file=$out/raw.tsv
 : >"$raw_file"
@@ -86,7 +88,7 @@ scale=$out/scale.md
   echo "| framework | clients | server memory per connection | publish→receive p50 | p99 | delivered |"
   echo "|---|---:|---:|---:|---:|---:|"
 } >"$scale"
-for s in minimal bocata; do
+[ "$ONLY" = http ] || for s in minimal bocata; do
   line=$(taskset -c 1 dotnet "$(bin SseLoad)" scale "http://127.0.0.1:${PORT[$s]}" "$CLIENTS" 10 "${PID[$s]}" || echo "failed")
   echo "$s: $line"
   echo "$line" | awk -v s="$s" '{for (i=1;i<=NF;i++) {split($i,kv,"="); v[kv[1]]=kv[2]} printf "| %s | %s | %s KB | %s ms | %s ms | %s |\n", s, v["clients"], v["kb_per_conn"], v["p50_ms"], v["p99_ms"], v["delivered"]}' >>"$scale"

@@ -38,8 +38,9 @@ internal sealed class KestrelHost : IAsyncDisposable
         options.ApplicationServices = state.Services;
         Listen(options, host, port, settings.Certificate);
 
-        // One transport factory per server: sharing one between servers has hung them.
-        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions { WaitForDataBeforeAllocatingBuffer = false }), loggers);
+        // One transport factory per server: sharing one between servers has hung them. The default
+        // WaitForDataBeforeAllocatingBuffer (true) keeps idle connections, such as event streams, from holding a receive buffer.
+        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), loggers);
         var server = new KestrelServer(Options.Create(options), transport, loggers);
         try
         {

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Bocata;
 
@@ -81,22 +82,22 @@ internal static class ResponseWriter
     private static void WriteText(RequestContext context, string text, string mediaType)
     {
         SetContentType(context, mediaType);
-        var res = context.Response;
         var writer = context.BodyFeature.Writer;
-        if (text.Length <= 1024 && !res.Chunked)
+        if (context.Response.Chunked)
         {
-            // Small bodies: one encode straight into the pipe.
-            Span<byte> scratch = stackalloc byte[3 * 1024];
-            var n = Encoding.UTF8.GetBytes(text, scratch);
-            context.ResponseFeature.Headers.ContentLength = n;
-            if (context.IsHead) return;
-            var span = writer.GetSpan(n);
-            scratch[..n].CopyTo(span);
+            Encoding.UTF8.GetBytes(text, writer);
+            return;
+        }
+        var length = Encoding.UTF8.GetByteCount(text);
+        // Content-Length first: Kestrel commits the headers as soon as body memory is requested.
+        context.ResponseFeature.Headers.ContentLength = length;
+        if (context.IsHead || length == 0) return;
+        if (length <= 16 * 1024)
+        {
+            var n = Encoding.UTF8.GetBytes(text, writer.GetSpan(length));
             writer.Advance(n);
             return;
         }
-        if (!res.Chunked) context.ResponseFeature.Headers.ContentLength = Encoding.UTF8.GetByteCount(text);
-        if (context.IsHead) return;
         Encoding.UTF8.GetBytes(text, writer);
     }
 
@@ -106,12 +107,22 @@ internal static class ResponseWriter
         buffer.ResetWrittenCount();
         var json = t_jsonWriter ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = BocataJson.Options.Encoder });
         json.Reset(buffer);
-        JsonSerializer.Serialize(json, value, value.GetType(), BocataJson.Options);
+        JsonSerializer.Serialize(json, value, TypeInfo(value.GetType()));
         json.Flush();
         json.Reset(Stream.Null);
         WriteBytes(context, buffer.WrittenSpan, MediaTypes.Json);
         if (buffer.Capacity > 64 * 1024) context.Buffer.Clear();
     }
+
+    private static JsonTypeInfo TypeInfo(Type type)
+    {
+        // Most apps answer with a handful of types: a last-used cache per thread skips the options' type lookup.
+        var cached = t_lastTypeInfo;
+        if (cached is not null && cached.Type == type) return cached;
+        return t_lastTypeInfo = BocataJson.Options.GetTypeInfo(type);
+    }
+
+    [ThreadStatic] private static JsonTypeInfo? t_lastTypeInfo;
 
     private static void WriteBytes(RequestContext context, ReadOnlySpan<byte> bytes, string? mediaType)
     {

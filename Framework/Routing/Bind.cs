@@ -41,14 +41,14 @@ internal static class Bind
     public static bool TryConvert<T>(ReadOnlySpan<char> raw, out T value)
     {
         var inv = CultureInfo.InvariantCulture;
-        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
-        object? boxed = null;
         bool ok;
         // Each branch is a JIT-time constant for value types, so only one survives per instantiation.
         if (typeof(T) == typeof(string)) { value = (T)(object)raw.ToString(); return true; }
         if (typeof(T) == typeof(int)) { ok = int.TryParse(raw, NumberStyles.Integer, inv, out var v); value = (T)(object)v; return ok; }
         if (typeof(T) == typeof(long)) { ok = long.TryParse(raw, NumberStyles.Integer, inv, out var v); value = (T)(object)v; return ok; }
         if (typeof(T) == typeof(Guid)) { ok = Guid.TryParse(raw, out var v); value = (T)(object)v; return ok; }
+        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        object? boxed;
         if (type == typeof(int)) { ok = int.TryParse(raw, NumberStyles.Integer, inv, out var v); boxed = v; }
         else if (type == typeof(long)) { ok = long.TryParse(raw, NumberStyles.Integer, inv, out var v); boxed = v; }
         else if (type == typeof(short)) { ok = short.TryParse(raw, NumberStyles.Integer, inv, out var v); boxed = v; }

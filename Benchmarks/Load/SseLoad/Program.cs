@@ -64,7 +64,7 @@ static async Task<int> ScaleAsync(Uri baseUrl, int clients, int rounds, int pid)
     var before = RssKb(pid);
     var sockets = new List<Socket>(clients);
     for (var i = 0; i < clients; i += 500)
-        sockets.AddRange(await Task.WhenAll(Enumerable.Range(0, Math.Min(500, clients - i)).Select(_ => OpenAsync(new Uri(baseUrl, "/hub")))));
+        sockets.AddRange(await Task.WhenAll(Enumerable.Range(0, Math.Min(500, clients - i)).Select(_ => OpenAsync(new Uri(baseUrl, Environment.GetEnvironmentVariable("HUB_PATH") ?? "/hub")))));
     long measureFrom = long.MaxValue;
     var latencies = new List<double>[clients];
     var received = new int[clients];
@@ -102,7 +102,7 @@ static async Task<int> ScaleAsync(Uri baseUrl, int clients, int rounds, int pid)
     var connected = 0;
     for (var t = 0; t < 300 && connected < clients; t++)
     {
-        connected = int.Parse(await (await http.PostAsync("/publish", null)).Content.ReadAsStringAsync());
+        connected = int.Parse(await (await http.PostAsync(Environment.GetEnvironmentVariable("PUBLISH_PATH") ?? "/publish", null)).Content.ReadAsStringAsync());
         if (connected < clients) await Task.Delay(200);
     }
     await Task.Delay(1000);
@@ -110,7 +110,7 @@ static async Task<int> ScaleAsync(Uri baseUrl, int clients, int rounds, int pid)
     Volatile.Write(ref measureFrom, Stopwatch.GetTimestamp());
     for (var r = 0; r < rounds; r++)
     {
-        await http.PostAsync("/publish", null);
+        await http.PostAsync(Environment.GetEnvironmentVariable("PUBLISH_PATH") ?? "/publish", null);
         await Task.Delay(500);
     }
     await Task.WhenAny(Task.WhenAll(readers), Task.Delay(TimeSpan.FromSeconds(30)));
