@@ -117,3 +117,9 @@ GP
   echo
   cat "$scale"
 } | tee "$out/summary.md"
+
+# Put the summary into docs/performance.md between its results markers.
+awk -v f="$out/summary.md" '
+  /<!-- results:start -->/ {print; while ((getline line < f) > 0) print line; skip=1; next}
+  /<!-- results:end -->/ {skip=0}
+  !skip {print}' docs/performance.md >"$out/performance.md.tmp" && mv "$out/performance.md.tmp" docs/performance.md
