@@ -24,6 +24,8 @@ public sealed class Request
 
     internal IServiceProvider RequestServices => _context.RequestServices;
 
+    internal RequestContext Context => _context;
+
     internal void AddBindingError(string name, string message) => (_bindingErrors ??= new(StringComparer.Ordinal))[name] = message;
 
     internal void ThrowBindingErrors()

@@ -72,6 +72,18 @@ public class ExamplesTests
     }
 
     [Test]
+    public async Task WebSocketEcho_echoes()
+    {
+        await using var example = await ExampleProcess.StartAsync("WebSocketEcho");
+        using var socket = new System.Net.WebSockets.ClientWebSocket();
+        await socket.ConnectAsync(new Uri(example.Url.Replace("http", "ws", StringComparison.Ordinal) + "/echo"), CancellationToken.None);
+        await socket.SendAsync("ping"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+        var buffer = new byte[100];
+        var result = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        System.Text.Encoding.UTF8.GetString(buffer, 0, result.Count).Should().Be("echo: ping");
+    }
+
+    [Test]
     public async Task HelloWorld_answers_and_binds_parameters()
     {
         await using var example = await ExampleProcess.StartAsync("HelloWorld");

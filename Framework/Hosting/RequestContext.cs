@@ -65,6 +65,8 @@ internal sealed class RequestContext
 
     public void Abort() => _lifetime?.Abort();
 
+    public IHttpUpgradeFeature? UpgradeFeature => _features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } f ? f : null;
+
     public ClientAddress ClientAddress()
     {
         var connection = _features.Get<IHttpConnectionFeature>();

@@ -61,6 +61,8 @@ internal sealed class RouteTable
             var query = req.Url.Query;
             throw new Redirect(req.PathBase + path + "/" + query);
         }
+        // A WebSocket handshake to an unknown path is refused like a rejected one (403), as Bocadillo does.
+        if (WebSocketHandshake.IsUpgrade(req)) throw new HttpError(403, "No WebSocket endpoint here.");
         throw new HttpError(404);
     }
 

@@ -131,6 +131,21 @@ public class Router
         return added;
     }
 
+    /// <summary>Adds a WebSocket endpoint: the handler gets the connection, accepted for you unless <paramref name="autoAccept"/> is false.</summary>
+    /// <param name="pattern">The route pattern (same syntax as <c>Route</c>).</param>
+    /// <param name="handler">Runs for the life of the connection.</param>
+    /// <param name="autoAccept">Accept the handshake before calling the handler.</param>
+    /// <param name="valueType">What <c>await foreach</c> yields: "text", "bytes" or "json".</param>
+    /// <param name="caughtCloseCodes">Client close codes that end the handler quietly (default 1000 and 1001).</param>
+    public Route WebSocketRoute(string pattern, Func<WebSocket, Task> handler, bool autoAccept = true, string valueType = "text", int[]? caughtCloseCodes = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        if (valueType is not ("text" or "bytes" or "json"))
+            throw new ArgumentException($"valueType must be \"text\", \"bytes\" or \"json\", not \"{valueType}\".", nameof(valueType));
+        var caught = caughtCloseCodes ?? [1000, 1001];
+        return Add(pattern, (Handler)((req, res) => WebSocketEndpoint.RunAsync(req, res, handler, autoAccept, valueType, caught)), ["GET"], null);
+    }
+
     /// <summary>Includes another router's routes under <paramref name="prefix"/>.</summary>
     public void IncludeRouter(Router router, string prefix = "")
     {
@@ -154,7 +169,7 @@ public class Router
         Mounts.Add((NormalizeMountPrefix(prefix), () => handler));
     }
 
-    private Route Add(string pattern, Delegate handler, string[]? methods, string? name)
+    private protected Route Add(string pattern, Delegate handler, string[]? methods, string? name)
     {
         ArgumentNullException.ThrowIfNull(pattern);
         ArgumentNullException.ThrowIfNull(handler);

@@ -39,6 +39,23 @@ public sealed class TestClient : HttpClient, IAsyncDisposable
         }
     }
 
+    /// <summary>Opens a WebSocket to <paramref name="path"/> on the app; dispose it when done.</summary>
+    public async Task<System.Net.WebSockets.ClientWebSocket> WebSocketConnectAsync(string path, CancellationToken cancellationToken = default)
+    {
+        var socket = new System.Net.WebSockets.ClientWebSocket();
+        var uri = new UriBuilder(new Uri(BaseAddress!, path)) { Scheme = BaseAddress!.Scheme == "https" ? "wss" : "ws" }.Uri;
+        try
+        {
+            await socket.ConnectAsync(uri, cancellationToken);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Stops the server, then disposes the client.</summary>
     public async ValueTask DisposeAsync()
     {
