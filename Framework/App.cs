@@ -191,7 +191,7 @@ public sealed class App : Router
 
     internal Handler Pipeline => Freeze().Pipeline;
 
-    internal IEnumerable<string> RoutePatterns => Freeze().Table.Patterns;
+    internal RouteTable Table => Freeze().Table;
 
     private protected override void OnRouteAdded() => EnsureNotFrozen("Route");
 

@@ -27,6 +27,19 @@ public class RoutingBenchmarks
         return -1;
     }
 
+    private readonly RouteTable _fiftyRoutes = BuildTable();
+
+    private static RouteTable BuildTable()
+    {
+        var app = new App();
+        app.Configure(s => s.LoggerFactory = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        for (var i = 0; i < 50; i++) app.Route($"/resource{i}/{{id}}/detail", (Request req, Response res, int id) => { });
+        return app.Table;
+    }
+
+    [Benchmark]
+    public bool FiftyRouteTableDispatchLookup() => _fiftyRoutes.Match("/resource49/777/detail", _values);
+
     [Benchmark]
     public int BindIntParameter()
     {

@@ -162,6 +162,22 @@ public class RoutingTests
     }
 
     [Test]
+    public async Task Registration_order_decides_between_patterns_with_literal_and_parameter_first_segments()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/{kind}/{pk}", (Request req, Response res, string kind, string pk) => res.Text = $"generic {kind} {pk}");
+        app.Route("/items/{pk}", (Request req, Response res, int pk) => res.Text = $"item {pk}");
+        app.Route("/users/{pk}/profile", (Request req, Response res, int pk) => res.Text = $"profile {pk}");
+        for (var i = 0; i < 30; i++) app.Route($"/r{i}/{{id}}", (Request req, Response res, int id) => res.Text = $"r{id}");
+        await using var client = app.CreateClient();
+
+        (await client.GetStringAsync("/items/3")).Should().Be("generic items 3", "the earlier pattern wins");
+        (await client.GetStringAsync("/users/4/profile")).Should().Be("profile 4");
+        (await client.GetStringAsync("/r29/7")).Should().Be("r7");
+        (await client.GetAsync("/r29/7/8")).StatusCode.Should().Be(HttpStatusCode.NotFound);
+    }
+
+    [Test]
     public async Task Shortcuts_register_their_method()
     {
         var app = TestApps.Quiet();

@@ -24,6 +24,10 @@ internal sealed class RoutePattern
 
     public bool IsStatic => CaptureCount == 0 && !HasWildcard;
 
+    /// <summary>The first path segment when it is plain text (for bucketing), or null when it holds a parameter.</summary>
+    public string? FirstLiteralSegment =>
+        _segments.Length > 1 && _segments[0] is [{ Kind: TokenKind.Literal } only] ? only.Text : null;
+
     private bool HasWildcard { get; init; }
 
     public int IndexOf(string name)

@@ -7,6 +7,9 @@ internal sealed class RouteTable
 {
     private readonly FrozenDictionary<string, Entry> _static;
     private readonly Entry[] _dynamic;
+    private readonly FrozenDictionary<string, Entry[]> _byFirstSegment;
+    private readonly FrozenDictionary<string, Entry[]>.AlternateLookup<ReadOnlySpan<char>> _firstSegmentLookup;
+    private readonly Entry[] _anyFirst;
     private readonly (string Prefix, Handler Handler)[] _mounts;
     private readonly bool _redirectTrailingSlash;
 
@@ -28,6 +31,14 @@ internal sealed class RouteTable
         }
         _static = entries.Where(e => e.Pattern.IsStatic).ToFrozenDictionary(e => e.Pattern.Text, StringComparer.Ordinal);
         _dynamic = [.. entries.Where(e => !e.Pattern.IsStatic)];
+        for (var i = 0; i < _dynamic.Length; i++) _dynamic[i].Order = i;
+        // Patterns are bucketed by a literal first segment so a request only tries the patterns that can match;
+        // patterns starting with a parameter are tried too, merged in registration order.
+        _byFirstSegment = _dynamic.Where(e => e.Pattern.FirstLiteralSegment is not null)
+            .GroupBy(e => e.Pattern.FirstLiteralSegment!, StringComparer.Ordinal)
+            .ToFrozenDictionary(g => g.Key, g => g.ToArray(), StringComparer.Ordinal);
+        _firstSegmentLookup = _byFirstSegment.GetAlternateLookup<ReadOnlySpan<char>>();
+        _anyFirst = [.. _dynamic.Where(e => e.Pattern.FirstLiteralSegment is null)];
         _mounts = [.. mounts.OrderByDescending(m => m.Prefix.Length)];
         _redirectTrailingSlash = redirectTrailingSlash;
     }
@@ -81,13 +92,24 @@ internal sealed class RouteTable
         }
     }
 
-    public IEnumerable<string> Patterns => _static.Keys.Concat(_dynamic.Select(d => d.Pattern.Text));
+    /// <summary>Whether a route matches <paramref name="path"/> (for benchmarks and diagnostics).</summary>
+    internal bool Match(string path, RouteValues values) => Find(path, values) is not null;
 
     private Entry? Find(string path, RouteValues values)
     {
         if (_static.TryGetValue(path, out var entry)) return entry;
-        foreach (var candidate in _dynamic)
+        if (_dynamic.Length == 0 || path.Length == 0) return null;
+        var rest = path.AsSpan(1);
+        var slash = rest.IndexOf('/');
+        var first = slash < 0 ? rest : rest[..slash];
+        var bucket = _firstSegmentLookup.TryGetValue(first, out var found) ? found : [];
+        var any = _anyFirst;
+        int i = 0, j = 0;
+        while (i < bucket.Length || j < any.Length)
+        {
+            var candidate = j >= any.Length || (i < bucket.Length && bucket[i].Order < any[j].Order) ? bucket[i++] : any[j++];
             if (candidate.Pattern.TryMatch(path, values.Captures)) return candidate;
+        }
         return null;
     }
 
@@ -109,6 +131,8 @@ internal sealed class RouteTable
         }
 
         public RoutePattern Pattern { get; }
+
+        public int Order { get; set; }
 
         public string Allow { get; }
 
