@@ -168,13 +168,14 @@ public class RoutingTests
         app.Route("/{kind}/{pk}", (Request req, Response res, string kind, string pk) => res.Text = $"generic {kind} {pk}");
         app.Route("/items/{pk}", (Request req, Response res, int pk) => res.Text = $"item {pk}");
         app.Route("/users/{pk}/profile", (Request req, Response res, int pk) => res.Text = $"profile {pk}");
-        for (var i = 0; i < 30; i++) app.Route($"/r{i}/{{id}}", (Request req, Response res, int id) => res.Text = $"r{id}");
+        for (var i = 0; i < 30; i++) app.Route($"/r{i}/{{id}}/x", (Request req, Response res, int id) => res.Text = $"r{id}");
         await using var client = app.CreateClient();
 
         (await client.GetStringAsync("/items/3")).Should().Be("generic items 3", "the earlier pattern wins");
         (await client.GetStringAsync("/users/4/profile")).Should().Be("profile 4");
-        (await client.GetStringAsync("/r29/7")).Should().Be("r7");
-        (await client.GetAsync("/r29/7/8")).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await client.GetStringAsync("/r29/7/x")).Should().Be("r7");
+        (await client.GetStringAsync("/r29/7")).Should().Be("generic r29 7");
+        (await client.GetAsync("/r29/7/y")).StatusCode.Should().Be(HttpStatusCode.NotFound);
     }
 
     [Test]
