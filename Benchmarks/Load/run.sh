@@ -103,7 +103,8 @@ set title "Throughput relative to raw Kestrel (1.0 = the limit), median of $ROUN
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set yrange [0:1.3]
+set yrange [0:1.8]
+set key top left
 set grid ytics
 set xtics rotate by -20
 plot "$out/chart.dat" using 2:xtic(1) title "ASP.NET Core minimal APIs", "" using 3 title "Bocata"
