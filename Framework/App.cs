@@ -112,6 +112,13 @@ public sealed class App : Router
         else Services.AddScoped(factory);
     }
 
+    /// <summary>Provides a value created by <paramref name="factory"/>: one per request (default) or one for the app.</summary>
+    public void Provide<T>(Func<T> factory, ProviderScope scope = ProviderScope.Request) where T : class
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        Provide<T>(_ => factory(), scope);
+    }
+
     /// <summary>The URL path of the route named <paramref name="name"/>, with <paramref name="values"/> (an anonymous object or dictionary) filled in and escaped.</summary>
     public string UrlFor(string name, object? values = null)
     {

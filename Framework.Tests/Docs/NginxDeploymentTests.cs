@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
+using Bocata.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Docs;
+
+/// <summary>The nginx configuration in docs/guide/deployment.md, run for real in front of an app: events pass through unbuffered.</summary>
+[NonParallelizable]
+public partial class NginxDeploymentTests
+{
+    private const string Nginx = "/usr/sbin/nginx";
+
+    [Test]
+    public async Task The_documented_nginx_config_passes_events_through_as_they_are_sent()
+    {
+        if (!File.Exists(Nginx)) Assert.Ignore($"nginx is not installed at {Nginx} (apt-get install -y nginx-light; .ci/run installs it).");
+
+        var release = new TaskCompletionSource();
+        var app = TestApps.Quiet();
+        app.Route("/", (req, res) => res.Text = $"proxied for {req.Headers["X-Forwarded-For"]}");
+        app.Route("/temperature-feed", (req, res) => res.EventStream(Feed()));
+        async IAsyncEnumerable<ServerEvent> Feed([EnumeratorCancellation] CancellationToken ct = default)
+        {
+            yield return new ServerEvent(json: new { temperature = 10.5 });
+            await release.Task.WaitAsync(ct);
+            yield return new ServerEvent(json: new { temperature = 11.5 });
+        }
+        await using var client = app.CreateClient();
+
+        var dir = Directory.CreateTempSubdirectory("bocata-nginx").FullName;
+        var port = FreePort();
+        var server = NginxBlock().Match(File.ReadAllText(Path.Combine(Root, "docs", "guide", "deployment.md"))).Groups[1].Value
+            .Replace("server 127.0.0.1:8000;", $"server {client.BaseAddress!.Authority};", StringComparison.Ordinal)
+            .Replace("listen 80;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
+        var conf = Path.Combine(dir, "nginx.conf");
+        File.WriteAllText(conf, $$"""
+            pid {{dir}}/nginx.pid;
+            error_log {{dir}}/error.log;
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                client_body_temp_path {{dir}}/body;
+                proxy_temp_path {{dir}}/proxy;
+                fastcgi_temp_path {{dir}}/fastcgi;
+                uwsgi_temp_path {{dir}}/uwsgi;
+                scgi_temp_path {{dir}}/scgi;
+                {{server}}
+            }
+            """);
+        using var nginx = Process.Start(new ProcessStartInfo(Nginx, ["-c", conf, "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await WaitForAsync(http);
+
+            (await http.GetStringAsync("/")).Should().Be("proxied for 127.0.0.1");
+            using var response = await http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead);
+            response.Content.Headers.ContentType!.MediaType.Should().Be("text/event-stream");
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            // The second event is held back by the app: the first must arrive on its own, not buffered by nginx.
+            (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10))).Should().Be("""data: {"temperature":10.5}""");
+            release.SetResult();
+            (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10))).Should().Be("");
+            (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10))).Should().Be("""data: {"temperature":11.5}""");
+        }
+        finally
+        {
+            nginx.Kill();
+            await nginx.WaitForExitAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static string Root => Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", ".."));
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task WaitForAsync(HttpClient http)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                await http.GetAsync("/");
+                return;
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    [GeneratedRegex("```nginx\\r?\\n(.*?)```", RegexOptions.Singleline)]
+    private static partial Regex NginxBlock();
+}
