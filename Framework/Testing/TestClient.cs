@@ -9,7 +9,14 @@ public sealed class TestClient : HttpClient, IAsyncDisposable
     private readonly RunningApp _running;
 
     internal TestClient(RunningApp running)
-        : base(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false, PooledConnectionLifetime = TimeSpan.FromMinutes(1) })
+        : base(new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+            // Leaving a stream early closes the connection at once instead of draining it for up to 2 s: the app sees the disconnect now.
+            MaxResponseDrainSize = 0,
+        })
     {
         _running = running;
         BaseAddress = new Uri(running.Url);
