@@ -17,9 +17,16 @@ public class FaultTests
     {
         private int _live;
         private int _finished;
+        private int _entered;
         public int Live => Volatile.Read(ref _live);
         public int Finished => Volatile.Read(ref _finished);
-        public void Enter() => Interlocked.Increment(ref _live);
+        public int Entered => Volatile.Read(ref _entered);
+
+        public void Enter()
+        {
+            Interlocked.Increment(ref _entered);
+            Interlocked.Increment(ref _live);
+        }
 
         public void Exit()
         {
@@ -81,7 +88,9 @@ public class FaultTests
         }
 
         await WaitUntilAsync(() => counter.Live == 0 && client.Server.OpenStreams == 0, TimeSpan.FromSeconds(30));
-        counter.Finished.Should().Be(1000);
+        // A reset that lands after the headers but before the first MoveNext cancels the stream before the generator starts.
+        counter.Entered.Should().BeGreaterThan(900);
+        counter.Finished.Should().Be(counter.Entered, "every generator that started ran its finally");
         counter.Live.Should().Be(0);
         client.Server.OpenStreams.Should().Be(0);
         (await client.GetAsync("/feed", HttpCompletionOption.ResponseHeadersRead)).StatusCode.Should().Be(HttpStatusCode.OK);
