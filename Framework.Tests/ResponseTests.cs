@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Bocata.Testing;
+using Bocata.Tests.Testing;
 using FluentAssertions;
 using NUnit.Framework;
 
@@ -124,12 +125,7 @@ public class ResponseTests
         (await client.GetStringAsync("/caught")).Should().Be("safe");
         caught.Should().BeOfType<ArgumentException>().Which.Message.Should().Contain("cannot contain CR, LF, NUL");
 
-        var uri = client.BaseAddress!;
-        using var socket = new TcpClient();
-        await socket.ConnectAsync(uri.Host, uri.Port);
-        var stream = socket.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET /uncaught HTTP/1.1\r\nHost: {uri.Authority}\r\nConnection: close\r\n\r\n"));
-        var raw = await new StreamReader(stream).ReadToEndAsync();
+        var raw = await RawHttp.GetAsync(client.BaseAddress!, "/uncaught");
         raw.Should().StartWith("HTTP/1.1 500 ");
         raw.Should().NotContain("hacked").And.NotContain("X-Injected").And.NotContain("X-Name");
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Bocata.Testing;
+using Bocata.Tests.Testing;
 using CsCheck;
 using FluentAssertions;
 using NUnit.Framework;
@@ -21,16 +22,6 @@ public class HostileInputTests
         return app;
     }
 
-    internal static async Task<string> RawAsync(Uri baseAddress, string request)
-    {
-        using var socket = new TcpClient();
-        await socket.ConnectAsync(baseAddress.Host, baseAddress.Port);
-        var stream = socket.GetStream();
-        await stream.WriteAsync(Encoding.Latin1.GetBytes(request));
-        using var reader = new StreamReader(stream, Encoding.Latin1);
-        return await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(15));
-    }
-
     [TestCase("GARBAGE\r\n\r\n")]
     [TestCase("GET\r\n\r\n")]
     [TestCase("GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n")]
@@ -44,7 +35,7 @@ public class HostileInputTests
     {
         await using var client = NewApp().CreateClient();
 
-        var raw = await RawAsync(client.BaseAddress!, request);
+        var raw = await RawHttp.SendAsync(client.BaseAddress!, request);
 
         raw.Should().MatchRegex("^HTTP/1.1 4[0-9][0-9] ", because: "the request was malformed");
         raw.Should().NotContain("   at ", "no stack trace reaches the client");
@@ -55,7 +46,7 @@ public class HostileInputTests
     public async Task An_unknown_http_version_is_505_and_the_server_stays_up()
     {
         await using var client = NewApp().CreateClient();
-        (await RawAsync(client.BaseAddress!, "GET / HTTP/9.9\r\nHost: x\r\n\r\n")).Should().StartWith("HTTP/1.1 505 ");
+        (await RawHttp.SendAsync(client.BaseAddress!, "GET / HTTP/9.9\r\nHost: x\r\n\r\n")).Should().StartWith("HTTP/1.1 505 ");
         (await client.GetStringAsync("/")).Should().Be("alive");
     }
 
@@ -68,9 +59,9 @@ public class HostileInputTests
             s.MaxRequestHeaderCount = 20;
         }).CreateClient();
 
-        var big = await RawAsync(client.BaseAddress!, $"GET / HTTP/1.1\r\nHost: x\r\nX-Big: {new string('a', 8000)}\r\n\r\n");
-        var many = await RawAsync(client.BaseAddress!, "GET / HTTP/1.1\r\nHost: x\r\n" + string.Concat(Enumerable.Range(0, 40).Select(i => $"X-{i}: v\r\n")) + "\r\n");
-        var longPath = await RawAsync(client.BaseAddress!, $"GET /{new string('p', 10_000)} HTTP/1.1\r\nHost: x\r\n\r\n");
+        var big = await RawHttp.SendAsync(client.BaseAddress!, $"GET / HTTP/1.1\r\nHost: x\r\nX-Big: {new string('a', 8000)}\r\n\r\n");
+        var many = await RawHttp.SendAsync(client.BaseAddress!, "GET / HTTP/1.1\r\nHost: x\r\n" + string.Concat(Enumerable.Range(0, 40).Select(i => $"X-{i}: v\r\n")) + "\r\n");
+        var longPath = await RawHttp.SendAsync(client.BaseAddress!, $"GET /{new string('p', 10_000)} HTTP/1.1\r\nHost: x\r\n\r\n");
 
         big.Should().StartWith("HTTP/1.1 431 ");
         many.Should().StartWith("HTTP/1.1 431 ");

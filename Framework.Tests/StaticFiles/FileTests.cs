@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using Bocata.Testing;
+using Bocata.Tests.Testing;
 using FluentAssertions;
 using NUnit.Framework;
 
@@ -90,7 +91,7 @@ public class FileTests
 
         foreach (var attack in new[] { "/assets/../secret.txt", "/assets/%2e%2e/secret.txt", "/assets/..%2fsecret.txt", "/assets/sub/..%2f..%2fsecret.txt", "/assets/..%5csecret.txt", "/assets/%2e%2e%5csecret.txt" })
         {
-            var raw = await RawGetAsync(client.BaseAddress!, attack);
+            var raw = await RawHttp.GetAsync(client.BaseAddress!, attack);
             raw.Should().NotContain("top secret", because: $"{attack} must not escape the folder");
             raw.Should().MatchRegex("^HTTP/1.1 (400|404) ");
         }
@@ -109,14 +110,5 @@ public class FileTests
         await using var client = app.CreateClient();
 
         (await client.GetStringAsync("/files/hello.txt")).Should().Be("0123456789");
-    }
-
-    private static async Task<string> RawGetAsync(Uri baseAddress, string target)
-    {
-        using var socket = new TcpClient();
-        await socket.ConnectAsync(baseAddress.Host, baseAddress.Port);
-        var stream = socket.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {baseAddress.Authority}\r\nConnection: close\r\n\r\n"));
-        return await new StreamReader(stream).ReadToEndAsync();
     }
 }
