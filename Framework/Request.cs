@@ -26,6 +26,8 @@ public sealed class Request
 
     internal RequestContext Context => _context;
 
+    internal string RawTarget => _context.RequestFeature.RawTarget is { Length: > 0 } raw ? raw : PathBase + Path;
+
     internal void AddBindingError(string name, string message) => (_bindingErrors ??= new(StringComparer.Ordinal))[name] = message;
 
     internal void ThrowBindingErrors()

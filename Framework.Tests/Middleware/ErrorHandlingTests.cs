@@ -108,6 +108,31 @@ public class ErrorHandlingTests
         logs.Messages.Should().Contain(m => m.Contains("secret internals") && m.Contains("at "));
     }
 
+    private sealed class Node
+    {
+        public Node? Next { get; set; }
+    }
+
+    [Test]
+    public async Task A_body_that_cannot_be_serialized_is_a_plain_500()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/cycle", (req, res) =>
+        {
+            var node = new Node();
+            node.Next = node;
+            res.Json = node;
+        });
+        app.Route("/", (req, res) => res.Text = "alive");
+        await using var client = app.CreateClient();
+
+        var response = await client.GetAsync("/cycle");
+
+        response.StatusCode.Should().Be(HttpStatusCode.InternalServerError);
+        (await response.TextAsync()).Should().Be("500 Internal Server Error");
+        (await client.GetStringAsync("/")).Should().Be("alive");
+    }
+
     [Test]
     public async Task Redirects_are_302_or_301()
     {

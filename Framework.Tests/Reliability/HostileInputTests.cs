@@ -51,6 +51,20 @@ public class HostileInputTests
     }
 
     [Test]
+    public async Task The_trailing_slash_redirect_keeps_the_encoded_target_and_never_injects_headers()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/{name}/", (Request req, Response res, string name) => res.Text = name);
+        await using var client = app.CreateClient();
+
+        var raw = await RawHttp.GetAsync(client.BaseAddress!, "/a%0d%0aX-Injected:%201?q=1");
+
+        raw.Should().StartWith("HTTP/1.1 302 ");
+        raw.Should().Contain("Location: /a%0d%0aX-Injected:%201/?q=1");
+        raw.Should().NotContain("\r\nX-Injected");
+    }
+
+    [Test]
     public async Task Oversized_headers_and_too_many_headers_are_431()
     {
         await using var client = NewApp(s =>

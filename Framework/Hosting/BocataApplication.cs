@@ -26,15 +26,65 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         if (server.Settings.AccessLog) return ProcessLoggedAsync(context);
         var handled = server.Pipeline(context.Request, context.Response);
         if (handled.IsCompletedSuccessfully && context.Response.BackgroundTasks is null)
-            return ResponseWriter.WriteAsync(context);
+        {
+            try
+            {
+                var written = ResponseWriter.WriteAsync(context);
+                if (written.IsCompletedSuccessfully) return written;
+                return WriteSlowAsync(context, written);
+            }
+            catch (Exception e)
+            {
+                return WriteFailedAsync(context, e);
+            }
+        }
         return ProcessSlowAsync(context, handled);
     }
 
     private async Task ProcessSlowAsync(RequestContext context, Task handled)
     {
         await handled;
-        await ResponseWriter.WriteAsync(context);
+        await WriteSafelyAsync(context);
         await RunBackgroundAsync(context);
+    }
+
+    private async Task WriteSlowAsync(RequestContext context, Task written)
+    {
+        try
+        {
+            await written;
+        }
+        catch (Exception e)
+        {
+            await WriteFailedAsync(context, e);
+        }
+    }
+
+    private async Task WriteSafelyAsync(RequestContext context)
+    {
+        try
+        {
+            await ResponseWriter.WriteAsync(context);
+        }
+        catch (Exception e)
+        {
+            await WriteFailedAsync(context, e);
+        }
+    }
+
+    /// <summary>Writing the response failed (e.g. a value JSON cannot serialize): a plain 500 if nothing was sent yet, else abort.</summary>
+    private Task WriteFailedAsync(RequestContext context, Exception e)
+    {
+        server.Log.LogError(e, "Writing the response to {Method} {Path} failed", context.Request.Method, context.Request.Path);
+        if (context.ResponseFeature.HasStarted)
+        {
+            context.Abort();
+            return Task.CompletedTask;
+        }
+        context.Response.Clear();
+        context.Response.StatusCode = 500;
+        context.Response.Text = "500 Internal Server Error";
+        return ResponseWriter.WriteAsync(context);
     }
 
     private async Task ProcessLoggedAsync(RequestContext context)
@@ -43,7 +93,7 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         await server.Pipeline(context.Request, context.Response);
         try
         {
-            await ResponseWriter.WriteAsync(context);
+            await WriteSafelyAsync(context);
         }
         finally
         {

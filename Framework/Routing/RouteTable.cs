@@ -69,8 +69,10 @@ internal sealed class RouteTable
 
         if (_redirectTrailingSlash && !path.EndsWith('/') && Find(path + "/", req.RouteValues) is not null)
         {
-            var query = req.Url.Query;
-            throw new Redirect(req.PathBase + path + "/" + query);
+            // Built from the raw, still percent-encoded target: a decoded path could hold characters (even CR/LF) a Location header cannot.
+            var raw = req.RawTarget;
+            var queryStart = raw.IndexOf('?', StringComparison.Ordinal);
+            throw new Redirect(queryStart < 0 ? raw + "/" : raw[..queryStart] + "/" + raw[queryStart..]);
         }
         // A WebSocket handshake to an unknown path is refused like a rejected one (403), as Bocadillo does.
         if (WebSocketHandshake.IsUpgrade(req)) throw new HttpError(403, "No WebSocket endpoint here.");
