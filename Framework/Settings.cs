@@ -44,6 +44,21 @@ public sealed class Settings
     /// <summary>A TLS certificate: when set, the app serves HTTPS with HTTP/1.1 and HTTP/2 (negotiated by ALPN).</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; set; }
 
+    /// <summary>Cross-origin requests to allow; null (the default) sends no CORS headers.</summary>
+    public CorsSettings? Cors { get; set; }
+
+    /// <summary>Compress text-like bodies of at least <see cref="GzipMinSize"/> bytes with brotli or gzip, as the client accepts. Never event streams.</summary>
+    public bool Gzip { get; set; }
+
+    /// <summary>Smallest body worth compressing (default 1024 bytes).</summary>
+    public int GzipMinSize { get; set; } = 1024;
+
+    /// <summary>Redirect HTTP to HTTPS (301) and send Strict-Transport-Security on HTTPS responses.</summary>
+    public bool Hsts { get; set; }
+
+    /// <summary>The Strict-Transport-Security max-age (default one year).</summary>
+    public TimeSpan HstsMaxAge { get; set; } = TimeSpan.FromDays(365);
+
     /// <summary>Log one line per request (method, path, status, duration). Default on.</summary>
     public bool AccessLog { get; set; } = true;
 
@@ -56,6 +71,8 @@ public sealed class Settings
         if (MaxRequestHeadersTotalSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxRequestHeadersTotalSize), "MaxRequestHeadersTotalSize must be positive.");
         if (MaxRequestHeaderCount <= 0) throw new ArgumentOutOfRangeException(nameof(MaxRequestHeaderCount), "MaxRequestHeaderCount must be positive.");
         if (StreamWriteTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StreamWriteTimeout), "StreamWriteTimeout must be positive.");
+        if (GzipMinSize < 0) throw new ArgumentOutOfRangeException(nameof(GzipMinSize), "GzipMinSize cannot be negative.");
+        Cors?.Validate();
         if (!StaticRoot.StartsWith('/')) throw new ArgumentException($"StaticRoot '{StaticRoot}' must start with '/'.", nameof(StaticRoot));
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -81,6 +82,11 @@ internal static class ResponseWriter
 
     private static void WriteText(RequestContext context, string text, string mediaType)
     {
+        if (context.Server.Settings.Gzip && text.Length >= context.Server.Settings.GzipMinSize / 3 && !context.Response.Chunked)
+        {
+            WriteBytes(context, Encoding.UTF8.GetBytes(text), mediaType);
+            return;
+        }
         SetContentType(context, mediaType);
         var writer = context.BodyFeature.Writer;
         if (context.Response.Chunked)
@@ -114,6 +120,18 @@ internal static class ResponseWriter
         if (buffer.Capacity > 64 * 1024) context.Buffer.Clear();
     }
 
+    private static byte[]? TryCompress(RequestContext context, ReadOnlySpan<byte> bytes)
+    {
+        var headers = context.ResponseFeature.Headers;
+        if (bytes.Length < context.Server.Settings.GzipMinSize || headers.ContentEncoding.Count > 0 || !Compression.IsCompressible(headers.ContentType)) return null;
+        // Caches must keep compressed and plain variants apart whether or not this client gets compression.
+        headers.Append("Vary", "Accept-Encoding");
+        var encoding = Compression.ChooseEncoding(context.Request.Headers["Accept-Encoding"]);
+        if (encoding is null) return null;
+        headers.ContentEncoding = encoding;
+        return Compression.Compress(bytes, encoding);
+    }
+
     private static JsonTypeInfo TypeInfo(Type type)
     {
         // Most apps answer with a handful of types: a last-used cache per thread skips the options' type lookup.
@@ -127,6 +145,7 @@ internal static class ResponseWriter
     private static void WriteBytes(RequestContext context, ReadOnlySpan<byte> bytes, string? mediaType)
     {
         SetContentType(context, mediaType);
+        if (context.Server.Settings.Gzip && TryCompress(context, bytes) is { } compressed) bytes = compressed;
         if (!context.Response.Chunked) context.ResponseFeature.Headers.ContentLength = bytes.Length;
         if (context.IsHead || bytes.IsEmpty) return;
         context.BodyFeature.Writer.WriteAll(bytes);
