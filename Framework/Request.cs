@@ -40,6 +40,7 @@ public sealed class Request
     internal void Reset()
     {
         _bindingErrors = null;
+        _session = null;
         RouteValues.Clear();
         _body = null;
         _url = null;
@@ -78,6 +79,15 @@ public sealed class Request
 
     /// <summary>The remote address and port.</summary>
     public ClientAddress Client => _client ??= _context.ClientAddress();
+
+    /// <summary>The client's session (when sessions are on: <c>app.Configure(s => s.Sessions = true)</c>).</summary>
+    public Session Session
+    {
+        get => _session ?? throw new InvalidOperationException("Sessions are off: turn them on with app.Configure(s => s.Sessions = true) and set SECRET_KEY.");
+        internal set => _session = value;
+    }
+
+    private Session? _session;
 
     /// <summary>The <c>Last-Event-ID</c> header sent by a reconnecting EventSource, or null.</summary>
     public string? LastEventId => Headers["Last-Event-ID"];

@@ -59,6 +59,15 @@ public sealed class Settings
     /// <summary>The Strict-Transport-Security max-age (default one year).</summary>
     public TimeSpan HstsMaxAge { get; set; } = TimeSpan.FromDays(365);
 
+    /// <summary>Turn on <c>req.Session</c>: values kept in a signed cookie. Needs <see cref="SecretKey"/> or the SECRET_KEY environment variable.</summary>
+    public bool Sessions { get; set; }
+
+    /// <summary>The key that signs session cookies (at least 32 characters); defaults to the SECRET_KEY environment variable.</summary>
+    public string? SecretKey { get; set; }
+
+    /// <summary>How long a session cookie lives (default 14 days).</summary>
+    public TimeSpan SessionMaxAge { get; set; } = TimeSpan.FromDays(14);
+
     /// <summary>Log one line per request (method, path, status, duration). Default on.</summary>
     public bool AccessLog { get; set; } = true;
 

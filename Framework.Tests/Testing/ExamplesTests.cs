@@ -84,6 +84,17 @@ public class ExamplesTests
     }
 
     [Test]
+    public async Task Greeter_renders_its_template_and_counts_visits_in_the_session()
+    {
+        await using var example = await ExampleProcess.StartAsync("Greeter");
+        using var handler = new HttpClientHandler { UseCookies = true };
+        using var http = new HttpClient(handler) { BaseAddress = new Uri(example.Url) };
+
+        (await http.GetStringAsync("/?name=Ana")).Should().Contain("Hello, Ana!").And.Contain("Visit number 1.");
+        (await http.GetStringAsync("/?name=%3Cb%3E")).Should().Contain("Hello, &lt;b&gt;!").And.Contain("Visit number 2.");
+    }
+
+    [Test]
     public async Task HelloWorld_answers_and_binds_parameters()
     {
         await using var example = await ExampleProcess.StartAsync("HelloWorld");

@@ -1,0 +1,98 @@
+using System.Net;
+using Bocata.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Sessions;
+
+public class SessionTests
+{
+    private const string Secret = "0123456789abcdef0123456789abcdef-test-secret";
+
+    private static App NewApp()
+    {
+        var app = TestApps.Quiet(s =>
+        {
+            s.Sessions = true;
+            s.SecretKey = Secret;
+        });
+        app.Route("/visit", (req, res) =>
+        {
+            var visits = req.Session.Get<int>("visits") + 1;
+            req.Session.Set("visits", visits);
+            res.Text = $"{visits}";
+        });
+        app.Route("/logout", (req, res) => req.Session.Clear());
+        return app;
+    }
+
+    private static async Task<(string Body, string? Cookie)> VisitAsync(HttpClient client, string path, string? cookie)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (cookie is not null) request.Headers.Add("Cookie", cookie);
+        var response = await client.SendAsync(request);
+        var setCookie = response.Headers.TryGetValues("Set-Cookie", out var values) ? values.First().Split(';')[0] : null;
+        return (await response.Content.ReadAsStringAsync(), setCookie);
+    }
+
+    [Test]
+    public async Task The_session_survives_requests_in_a_signed_httponly_cookie()
+    {
+        await using var client = NewApp().CreateClient();
+
+        var (first, cookie) = await VisitAsync(client, "/visit", null);
+        var (second, cookie2) = await VisitAsync(client, "/visit", cookie);
+        var (third, _) = await VisitAsync(client, "/visit", cookie2);
+
+        (first, second, third).Should().Be(("1", "2", "3"));
+        var raw = await client.GetAsync("/visit");
+        raw.Headers.GetValues("Set-Cookie").Single().Should().Contain("httponly").And.Contain("samesite=lax");
+    }
+
+    [Test]
+    public async Task A_tampered_cookie_is_ignored()
+    {
+        await using var client = NewApp().CreateClient();
+        var (_, cookie) = await VisitAsync(client, "/visit", null);
+        var (_, cookie2) = await VisitAsync(client, "/visit", cookie);
+        var value = cookie2!["session=".Length..];
+        var forged = SessionCookie.Write(new Dictionary<string, string> { ["visits"] = "1000" }, "another key of at least thirty-two chars"u8.ToArray());
+
+        (await VisitAsync(client, "/visit", "session=" + forged)).Body.Should().Be("1");
+        (await VisitAsync(client, "/visit", "session=" + value[..^2] + "xx")).Body.Should().Be("1");
+        (await VisitAsync(client, "/visit", "session=garbage")).Body.Should().Be("1");
+    }
+
+    [Test]
+    public async Task Clearing_the_session_deletes_the_cookie()
+    {
+        await using var client = NewApp().CreateClient();
+        var (_, cookie) = await VisitAsync(client, "/visit", null);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/logout");
+        request.Headers.Add("Cookie", cookie!);
+
+        var response = await client.SendAsync(request);
+
+        response.Headers.GetValues("Set-Cookie").Single().Should().Contain("max-age=0");
+    }
+
+    [Test]
+    public async Task Sessions_need_a_secret_and_say_so()
+    {
+        Environment.SetEnvironmentVariable("SECRET_KEY", null);
+        var app = TestApps.Quiet(s => s.Sessions = true);
+        app.Route("/", (req, res) => { });
+        FluentActions.Invoking(() => app.CreateClient()).Should().Throw<InvalidOperationException>().WithMessage("*SECRET_KEY*");
+
+        var off = TestApps.Quiet();
+        Exception? error = null;
+        off.Route("/", (req, res) =>
+        {
+            try { _ = req.Session; }
+            catch (Exception e) { error = e; }
+        });
+        await using var client = off.CreateClient();
+        (await client.GetAsync("/")).StatusCode.Should().Be(HttpStatusCode.OK);
+        error.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Contain("s.Sessions = true");
+    }
+}
