@@ -89,6 +89,7 @@ public class FaultTests
 
         await WaitUntilAsync(() => counter.Live == 0 && client.Server.OpenStreams == 0, TimeSpan.FromSeconds(30));
         // A reset that lands after the headers but before the first MoveNext cancels the stream before the generator starts.
+        TestContext.Out.WriteLine($"entered {counter.Entered}, finished {counter.Finished}, live {counter.Live}, open streams {client.Server.OpenStreams}");
         counter.Entered.Should().BeGreaterThan(900);
         counter.Finished.Should().Be(counter.Entered, "every generator that started ran its finally");
         counter.Live.Should().Be(0);

@@ -65,7 +65,7 @@ internal static class StreamSender
     public static async ValueTask<bool> FlushAsync(RequestContext context)
     {
 #pragma warning disable CA2012 // Read once on the synchronous path, converted once on the other.
-        var flush = context.BodyFeature.Writer.FlushAsync();
+        var flush = context.BodyFeature.Writer.FlushAsync(context.Aborted);
         if (flush.IsCompletedSuccessfully)
         {
             var done = flush.Result;

@@ -46,13 +46,17 @@ internal sealed class EventStreamSender : IDisposable
         var ct = context.Aborted;
         var writer = context.BodyFeature.Writer;
         server.StreamOpened();
+        // The generator's own token: cancelled on disconnect or stop, and also whenever this loop ends for another
+        // reason (a failed flush), so a generator left waiting always wakes up, runs its finally, and can be disposed.
+        using var generatorCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         IAsyncEnumerator<ServerEvent>? enumerator = null;
+        Task<bool>? pending = null;
         try
         {
             context.BodyFeature.DisableBuffering();
             await context.BodyFeature.StartAsync(ct);
             await writer.FlushAsync(ct);
-            enumerator = events.GetAsyncEnumerator(ct);
+            enumerator = events.GetAsyncEnumerator(generatorCts.Token);
             // One timer per stream, checking idleness four times per interval: no task or timer is created per event.
             var period = TimeSpan.FromMilliseconds(Math.Max(1, _intervalMs / 4));
             _pingTimer = new Timer(static state => ((EventStreamSender)state!).PingIfIdle(), this, period, period);
@@ -64,7 +68,21 @@ internal sealed class EventStreamSender : IDisposable
                 {
                     // The generator is about to wait: everything it yielded so far goes out now.
                     unflushed = 0;
-                    if (!await FlushLockedAsync()) break;
+                    bool flushed;
+                    try
+                    {
+                        flushed = await FlushLockedAsync();
+                    }
+                    catch
+                    {
+                        pending = next.AsTask();
+                        throw;
+                    }
+                    if (!flushed)
+                    {
+                        pending = next.AsTask();
+                        break;
+                    }
                 }
                 if (!await next) break;
                 var evt = enumerator.Current ?? throw new InvalidOperationException("An event stream yielded null; yield a ServerEvent.");
@@ -97,8 +115,9 @@ internal sealed class EventStreamSender : IDisposable
         finally
         {
             _pingTimer?.Dispose();
+            await generatorCts.CancelAsync();
             server.StreamClosed();
-            if (enumerator is not null) await DisposeAsync(context, enumerator);
+            if (enumerator is not null) await DisposeAsync(context, enumerator, pending);
         }
     }
 
@@ -144,10 +163,27 @@ internal sealed class EventStreamSender : IDisposable
         }
     }
 
-    private static async Task DisposeAsync(RequestContext context, IAsyncEnumerator<ServerEvent> enumerator)
+    private static async Task DisposeAsync(RequestContext context, IAsyncEnumerator<ServerEvent> enumerator, Task<bool>? pending)
     {
         try
         {
+            if (pending is not null)
+            {
+                // A MoveNext is still running: its token is cancelled now, so it ends shortly; an iterator cannot be disposed mid-step.
+                try
+                {
+                    await pending.WaitAsync(TimeSpan.FromSeconds(1));
+                }
+                catch (TimeoutException)
+                {
+                    context.Server.Log.LogWarning("An event stream generator for {Path} ignores its cancellation token and could not be disposed; pass the [EnumeratorCancellation] token to what it awaits.", context.Request.Path);
+                    return;
+                }
+                catch (Exception)
+                {
+                    // It ended with its cancellation (or another) exception: it is finished, disposal is safe.
+                }
+            }
             await enumerator.DisposeAsync();
         }
         catch (Exception e)
