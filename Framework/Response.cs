@@ -84,9 +84,11 @@ public sealed class Response
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var info = new FileInfo(path);
+        // A symbolic link reports its own size and date: send what it points to.
+        if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target) info = target;
         if (!info.Exists) throw new FileNotFoundException($"res.File: no file at '{info.FullName}'.", info.FullName);
         SetBody(BodyKind.File, info, null);
-        if (attach) Attachment = info.Name;
+        if (attach) Attachment = Path.GetFileName(path);
     }
 
     /// <summary>Streams the items as they are produced; each item is written and flushed.</summary>

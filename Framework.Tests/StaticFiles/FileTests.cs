@@ -98,6 +98,21 @@ public class FileTests
     }
 
     [Test]
+    public async Task Symbolic_links_that_leave_the_folder_are_not_followed()
+    {
+        File.CreateSymbolicLink(Path.Combine(_dir, "public", "leak.txt"), Path.Combine(_dir, "secret.txt"));
+        Directory.CreateSymbolicLink(Path.Combine(_dir, "public", "up"), _dir);
+        File.CreateSymbolicLink(Path.Combine(_dir, "public", "alias.txt"), Path.Combine(_dir, "public", "hello.txt"));
+        var app = TestApps.Quiet();
+        app.Mount("/assets", Static.Files(Path.Combine(_dir, "public")));
+        await using var client = app.CreateClient();
+
+        (await client.GetAsync("/assets/leak.txt")).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await client.GetAsync("/assets/up/secret.txt")).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await client.GetStringAsync("/assets/alias.txt")).Should().Be("0123456789", "a link that stays inside the folder is fine");
+    }
+
+    [Test]
     public async Task The_static_folder_setting_serves_files_at_static_root()
     {
         var app = new App();

@@ -3,6 +3,21 @@ namespace Bocata;
 /// <summary>Static file serving: <c>app.Mount("/assets", Static.Files("assets"))</c>.</summary>
 public static class Static
 {
+    // GetFullPath does not follow symbolic links: a link inside the folder (the file or a directory on its path)
+    // that points outside it would still escape, so every link between the file and the root is resolved and checked.
+    private static bool EscapesThroughLink(string full, string root, string rootWithSeparator)
+    {
+        for (FileSystemInfo? entry = new FileInfo(full); entry is not null && entry.FullName.Length > root.Length; entry = Parent(entry))
+        {
+            if (entry.LinkTarget is null) continue;
+            var target = entry.ResolveLinkTarget(returnFinalTarget: true);
+            if (target is null || !(target.FullName.StartsWith(rootWithSeparator, StringComparison.Ordinal) || target.FullName == root)) return true;
+        }
+        return false;
+
+        static FileSystemInfo? Parent(FileSystemInfo entry) => Path.GetDirectoryName(entry.FullName) is { } dir ? new DirectoryInfo(dir) : null;
+    }
+
     /// <summary>A handler serving the files under <paramref name="directory"/>; paths that escape it are 404, directories serve their index.html.</summary>
     public static Handler Files(string directory)
     {
@@ -26,7 +41,7 @@ public static class Static
             if (!full.StartsWith(rootWithSeparator, StringComparison.Ordinal) && full != root)
                 throw new HttpError(404);
             if (Directory.Exists(full)) full = Path.Combine(full, "index.html");
-            if (!System.IO.File.Exists(full)) throw new HttpError(404);
+            if (!System.IO.File.Exists(full) || EscapesThroughLink(full, root, rootWithSeparator)) throw new HttpError(404);
             res.File(full);
             return Task.CompletedTask;
         };
