@@ -109,14 +109,14 @@ public class ViewTests
         var app = TestApps.Quiet();
         var order = new List<string>();
         app.Route("/items/{pk}", (Request req, Response res, int pk) => { order.Add("handler"); res.Text = "ok"; })
-            .Before((req, res, p) => order.Add($"before {p["pk"]}"))
+            .Before((req, res, p) => order.Add($"before {p["pk"]} {p["pk"]!.GetType().Name}"))
             .After(async (req, res, p) => { await Task.Yield(); order.Add("after"); res.Headers["X-After"] = "yes"; });
         app.Route<HookedView>("/hooked/{pk}");
         await using var client = app.CreateClient();
 
         var response = await client.GetAsync("/items/7");
 
-        order.Should().Equal("before 7", "handler", "after");
+        order.Should().Equal("before 7 Int32", "handler", "after");
         response.Headers.GetValues("X-After").Should().Equal("yes");
         var hooked = await client.GetAsync("/hooked/5");
         hooked.Headers.GetValues("X-Hooks").Should().Equal("stamp:5");

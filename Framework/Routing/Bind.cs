@@ -29,6 +29,20 @@ internal static class Bind
 
     public static void Check(Request req) => req.ThrowBindingErrors();
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, Func<string, object?>> BoxedConverters = new();
+
+    /// <summary>Converts a raw value to <paramref name="type"/> for hooks; the raw string when it does not convert (binding then reports the 400).</summary>
+    public static object? ConvertOrRaw(string raw, Type type)
+    {
+        if (type == typeof(string) || !IsConvertible(type)) return raw;
+        var convert = BoxedConverters.GetOrAdd(type, static t =>
+            typeof(Bind).GetMethod(nameof(ConvertBoxed), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+                .MakeGenericMethod(t).CreateDelegate<Func<string, object?>>());
+        return convert(raw);
+    }
+
+    private static object? ConvertBoxed<T>(string raw) => TryConvert(raw.AsSpan(), out T value) ? value : raw;
+
     public static bool IsConvertible(Type type)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;

@@ -20,6 +20,9 @@ public sealed class Route
 
     internal RoutePattern Pattern { get; }
 
+    /// <summary>The handler's parameter types by name, so hooks see converted path parameters.</summary>
+    internal IReadOnlyDictionary<string, Type> ParameterTypes { get; init; } = new Dictionary<string, Type>();
+
     /// <summary>The route's pattern text.</summary>
     public string Path => Pattern.Text;
 
@@ -59,7 +62,7 @@ public sealed class Route
 
     internal Route WithPrefix(string prefix)
     {
-        var route = new Route(prefix + Pattern.Text, Name, _compile, Methods);
+        var route = new Route(prefix + Pattern.Text, Name, _compile, Methods) { ParameterTypes = ParameterTypes };
         route._before.AddRange(_before);
         route._after.AddRange(_after);
         return route;
@@ -74,18 +77,28 @@ public sealed class Route
         var after = _after.ToArray();
         var wrapped = new Dictionary<string, Handler>(handlers.Count, StringComparer.OrdinalIgnoreCase);
         foreach (var (method, inner) in handlers)
-            wrapped[method] = WithHooks(inner, before, after);
+            wrapped[method] = WithHooks(inner, before, after, ParameterTypes);
         return wrapped;
     }
 
-    internal static Handler WithHooks(Handler inner, Hook[] before, Hook[] after) => async (req, res) =>
+    internal static Handler WithHooks(Handler inner, Hook[] before, Hook[] after, IReadOnlyDictionary<string, Type> types) => async (req, res) =>
     {
         var values = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
-        foreach (var pair in req.PathParams) values[pair.Key] = pair.Value;
+        foreach (var pair in req.PathParams)
+            values[pair.Key] = types.TryGetValue(pair.Key, out var type) ? Bind.ConvertOrRaw(pair.Value, type) : pair.Value;
         foreach (var hook in before) await hook(req, res, values);
         await inner(req, res);
         foreach (var hook in after) await hook(req, res, values);
     };
+
+    internal static Dictionary<string, Type> TypesOf(IEnumerable<System.Reflection.MethodInfo> methods)
+    {
+        var types = new Dictionary<string, Type>(StringComparer.OrdinalIgnoreCase);
+        foreach (var method in methods)
+            foreach (var p in method.GetParameters().Skip(2))
+                if (p.Name is { } name) types.TryAdd(name, p.ParameterType);
+        return types;
+    }
 
     internal static Hook[] HookAttributes<TAttribute>(MemberInfo member, Func<TAttribute, Type> hookType) where TAttribute : Attribute
     {

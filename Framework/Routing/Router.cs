@@ -85,11 +85,11 @@ public class Router
                 var handler = ParameterBinder.CompileViewMethod(type, info, compiledPattern, isService);
                 var before = classBefore.Concat(Bocata.Route.HookAttributes<BeforeAttribute>(info, a => a.HookType)).ToArray();
                 var after = Bocata.Route.HookAttributes<AfterAttribute>(info, a => a.HookType).Concat(classAfter).ToArray();
-                if (before.Length > 0 || after.Length > 0) handler = Bocata.Route.WithHooks(handler, before, after);
+                if (before.Length > 0 || after.Length > 0) handler = Bocata.Route.WithHooks(handler, before, after, Bocata.Route.TypesOf([info]));
                 result[verb] = handler;
             }
             return result;
-        }, methods);
+        }, methods) { ParameterTypes = Bocata.Route.TypesOf(handlers.Select(h => h.Info)) };
         Register(route);
         return route;
     }
@@ -120,9 +120,9 @@ public class Router
             var route = new Route(attribute.Pattern, attribute.Name, (pattern, isService) =>
             {
                 var handler = ParameterBinder.CompileStatic(method, pattern, isService);
-                if (before.Length > 0 || after.Length > 0) handler = Bocata.Route.WithHooks(handler, before, after);
+                if (before.Length > 0 || after.Length > 0) handler = Bocata.Route.WithHooks(handler, before, after, Bocata.Route.TypesOf([method]));
                 return verbs.ToDictionary(v => v, _ => handler, StringComparer.OrdinalIgnoreCase);
-            }, verbs);
+            }, verbs) { ParameterTypes = Bocata.Route.TypesOf([method]) };
             Register(route);
             added.Add(route);
         }
@@ -178,7 +178,7 @@ public class Router
         {
             var bound = ParameterBinder.Compile(handler, compiled, isService);
             return verbs.ToDictionary(v => v, _ => bound, StringComparer.OrdinalIgnoreCase);
-        }, verbs);
+        }, verbs) { ParameterTypes = Bocata.Route.TypesOf([handler.Method]) };
         Register(route);
         return route;
     }
