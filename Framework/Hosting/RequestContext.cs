@@ -80,13 +80,26 @@ internal sealed class RequestContext
         return new IPEndPoint(address, connection?.LocalPort ?? 80).ToString();
     }
 
-    public async ValueTask ResetAsync()
+    public ValueTask ResetAsync()
     {
-        if (_scope is { } scope)
+        if (_scope is null)
         {
-            _scope = null;
-            await scope.DisposeAsync();
+            ResetCore();
+            return default;
         }
+        return ResetWithScopeAsync();
+    }
+
+    private async ValueTask ResetWithScopeAsync()
+    {
+        var scope = _scope!.Value;
+        _scope = null;
+        await scope.DisposeAsync();
+        ResetCore();
+    }
+
+    private void ResetCore()
+    {
         _aborted?.Dispose();
         _aborted = null;
         Request.Reset();

@@ -8,11 +8,30 @@ internal static class ExceptionHandling
     public delegate Task ErrorHandler(Request req, Response res, Exception error);
 
     /// <summary>Runs the registered handler for the exception's type (or its nearest base type); a handler's own exception escapes to the outer layer.</summary>
-    public static Handler Inner(Handler next, IReadOnlyDictionary<Type, ErrorHandler> handlers) => async (req, res) =>
+    public static Handler Inner(Handler next, IReadOnlyDictionary<Type, ErrorHandler> handlers) => (req, res) =>
+    {
+        // The common case completes synchronously without an exception: no async state machine for it.
+        var task = Start(next, req, res);
+        return task.IsCompletedSuccessfully ? task : HandleAsync(task, req, res, handlers);
+    };
+
+    private static Task Start(Handler next, Request req, Response res)
     {
         try
         {
-            await next(req, res);
+            return next(req, res);
+        }
+        catch (Exception e)
+        {
+            return Task.FromException(e);
+        }
+    }
+
+    private static async Task HandleAsync(Task task, Request req, Response res, IReadOnlyDictionary<Type, ErrorHandler> handlers)
+    {
+        try
+        {
+            await task;
         }
         catch (Exception e) when (e is not HandlerFailedException && Find(handlers, e.GetType()) is not null)
         {
@@ -29,14 +48,20 @@ internal static class ExceptionHandling
                 throw new HandlerFailedException(failure);
             }
         }
-    };
+    }
 
     /// <summary>Anything unhandled becomes a plain-text 500 for the client and a logged stack trace for the server.</summary>
-    public static Handler Outer(Handler next, ILogger logger) => async (req, res) =>
+    public static Handler Outer(Handler next, ILogger logger) => (req, res) =>
+    {
+        var task = Start(next, req, res);
+        return task.IsCompletedSuccessfully ? task : RecoverAsync(task, req, res, logger);
+    };
+
+    private static async Task RecoverAsync(Task task, Request req, Response res, ILogger logger)
     {
         try
         {
-            await next(req, res);
+            await task;
         }
         catch (OperationCanceledException) when (req.Aborted.IsCancellationRequested)
         {
@@ -52,7 +77,7 @@ internal static class ExceptionHandling
             res.StatusCode = 500;
             res.Text = "500 Internal Server Error";
         }
-    };
+    }
 
     private sealed class HandlerFailedException(Exception inner) : Exception("An error handler failed.", inner);
 
