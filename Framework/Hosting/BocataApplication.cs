@@ -26,26 +26,29 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         if (server.Settings.AccessLog) return ProcessLoggedAsync(context);
         var handled = server.Pipeline(context.Request, context.Response);
         if (handled.IsCompletedSuccessfully && context.Response.BackgroundTasks is null)
-        {
-            try
-            {
-                var written = ResponseWriter.WriteAsync(context);
-                if (written.IsCompletedSuccessfully) return written;
-                return WriteSlowAsync(context, written);
-            }
-            catch (Exception e)
-            {
-                return WriteFailedAsync(context, e);
-            }
-        }
+            return WriteGuarded(context);
         return ProcessSlowAsync(context, handled);
     }
 
     private async Task ProcessSlowAsync(RequestContext context, Task handled)
     {
         await handled;
-        await WriteSafelyAsync(context);
+        await WriteGuarded(context);
         await RunBackgroundAsync(context);
+    }
+
+    /// <summary>Writes the response; a failure while writing becomes a plain 500 (or an abort once started). No state machine when it completes at once.</summary>
+    private Task WriteGuarded(RequestContext context)
+    {
+        try
+        {
+            var written = ResponseWriter.WriteAsync(context);
+            return written.IsCompletedSuccessfully ? written : WriteSlowAsync(context, written);
+        }
+        catch (Exception e)
+        {
+            return WriteFailedAsync(context, e);
+        }
     }
 
     private async Task WriteSlowAsync(RequestContext context, Task written)
@@ -53,18 +56,6 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         try
         {
             await written;
-        }
-        catch (Exception e)
-        {
-            await WriteFailedAsync(context, e);
-        }
-    }
-
-    private async Task WriteSafelyAsync(RequestContext context)
-    {
-        try
-        {
-            await ResponseWriter.WriteAsync(context);
         }
         catch (Exception e)
         {
@@ -93,7 +84,7 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         await server.Pipeline(context.Request, context.Response);
         try
         {
-            await WriteSafelyAsync(context);
+            await WriteGuarded(context);
         }
         finally
         {

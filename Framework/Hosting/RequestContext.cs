@@ -25,7 +25,13 @@ internal sealed class RequestContext
     public IHttpRequestFeature RequestFeature { get; private set; } = null!;
     public IHttpResponseFeature ResponseFeature { get; private set; } = null!;
     public IHttpResponseBodyFeature BodyFeature { get; private set; } = null!;
-    public System.Buffers.ArrayBufferWriter<byte> Buffer { get; } = new(256);
+    public System.Buffers.ArrayBufferWriter<byte> Buffer { get; private set; } = new(256);
+
+    /// <summary>A connection that once answered with a large body should not keep that buffer for every later request.</summary>
+    public void ReleaseLargeBuffer()
+    {
+        if (Buffer.Capacity > 64 * 1024) Buffer = new(256);
+    }
     private IHttpRequestLifetimeFeature? _lifetime;
 
     public void Initialize(IFeatureCollection features)
@@ -41,7 +47,7 @@ internal sealed class RequestContext
         Response.Headers.Attach(ResponseFeature.Headers);
     }
 
-    public bool IsHead => ReferenceEquals(RequestFeature.Method, "HEAD") || RequestFeature.Method == "HEAD";
+    public bool IsHead => RequestFeature.Method == "HEAD";
 
     /// <summary>Cancelled when the client disconnects or the server stops.</summary>
     public CancellationToken Aborted

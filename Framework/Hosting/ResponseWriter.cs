@@ -117,7 +117,7 @@ internal static class ResponseWriter
         json.Flush();
         json.Reset(Stream.Null);
         WriteBytes(context, buffer.WrittenSpan, MediaTypes.Json);
-        if (buffer.Capacity > 64 * 1024) context.Buffer.Clear();
+        context.ReleaseLargeBuffer();
     }
 
     private static byte[]? TryCompress(RequestContext context, ReadOnlySpan<byte> bytes)

@@ -77,6 +77,7 @@ public sealed class ServerEvent : IEquatable<ServerEvent>
             writer.Advance(Format(span));
             return;
         }
+        // Large events are written field by field in bounded chunks rather than into one span the size of the event.
         if (Comment is not null) WriteLines(writer, CommentPrefix, Comment);
         if (Id is not null) WriteField(writer, IdPrefix, Id);
         if (Name is not null) WriteField(writer, EventPrefix, Name);
@@ -168,8 +169,6 @@ public sealed class ServerEvent : IEquatable<ServerEvent>
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(Name, Data, Id, Retry, Comment);
-
-    internal static void WriteComment(IBufferWriter<byte> writer, string comment) => WriteLines(writer, CommentPrefix, comment);
 
     private static void WriteField(IBufferWriter<byte> writer, ReadOnlySpan<byte> prefix, string value)
     {
