@@ -211,7 +211,6 @@ public sealed class App : Router
             var loggers = _settings.LoggerFactory ?? DefaultLoggers();
             Services.AddSingleton(loggers);
             Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-            if (_settings.Certificate is not null) ServiceRegistrationShim.AddKestrelHttps(Services);
             var services = Services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
             bool IsService(Type type) => services.GetService<IServiceProviderIsService>()?.IsService(type) ?? false;
 

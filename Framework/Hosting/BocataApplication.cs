@@ -112,9 +112,5 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         }
     }
 
-    public void DisposeContext(RequestContext context, Exception? exception)
-    {
-        var reset = context.ResetAsync();
-        if (!reset.IsCompletedSuccessfully) reset.AsTask().GetAwaiter().GetResult();
-    }
+    public void DisposeContext(RequestContext context, Exception? exception) => context.Reset();
 }

@@ -1,22 +1,24 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Bocata;
 
-/// <summary>Starts and stops a bare <see cref="KestrelServer"/> (no Generic Host, no WebApplication).</summary>
+/// <summary>Starts and stops Kestrel bare (no Generic Host, no WebApplication), built from Kestrel's own service registrations.</summary>
 internal sealed class KestrelHost : IAsyncDisposable
 {
-    private readonly KestrelServer _server;
+    private readonly IServer _server;
+    private readonly ServiceProvider _services;
 
-    private KestrelHost(KestrelServer server, string url)
+    private KestrelHost(IServer server, ServiceProvider services, string url)
     {
         _server = server;
+        _services = services;
         Url = url;
     }
 
@@ -26,34 +28,35 @@ internal sealed class KestrelHost : IAsyncDisposable
     {
         var settings = state.Settings;
         var loggers = state.Services.GetService(typeof(ILoggerFactory)) as ILoggerFactory ?? throw new InvalidOperationException("No logger factory.");
-        var options = new KestrelServerOptions { AddServerHeader = false };
-        var limits = options.Limits;
-        limits.MaxRequestBodySize = settings.MaxRequestBodySize;
-        limits.MaxRequestHeadersTotalSize = settings.MaxRequestHeadersTotalSize;
-        limits.MaxRequestHeaderCount = settings.MaxRequestHeaderCount;
-        limits.RequestHeadersTimeout = settings.RequestHeadersTimeout;
-        limits.KeepAliveTimeout = settings.KeepAliveTimeout;
-        limits.MaxConcurrentConnections = settings.MaxConcurrentConnections;
-        limits.MaxConcurrentUpgradedConnections = settings.MaxConcurrentConnections;
-        options.ApplicationServices = state.Services;
-        Listen(options, host, port, settings.Certificate);
-
-        // One transport factory per server: sharing one between servers has hung them. The default
-        // WaitForDataBeforeAllocatingBuffer (true) keeps idle connections, such as event streams, from holding a receive buffer.
-        var transport = new SocketTransportFactory(Options.Create(new SocketTransportOptions()), loggers);
-        var server = new KestrelServer(Options.Create(options), transport, loggers);
+        // Built through Kestrel's own service registrations, as the ASP.NET Core host does: its pinned block memory pool
+        // (with idle eviction), its metrics and heartbeat. A transport constructed by hand falls back to a plain array pool
+        // and rents a fresh block for every in-flight send of a broadcast. One provider per server: sharing a transport hangs.
+        var services = ServiceRegistrationShim.KestrelServices(loggers, options =>
+        {
+            options.AddServerHeader = false;
+            var limits = options.Limits;
+            limits.MaxRequestBodySize = settings.MaxRequestBodySize;
+            limits.MaxRequestHeadersTotalSize = settings.MaxRequestHeadersTotalSize;
+            limits.MaxRequestHeaderCount = settings.MaxRequestHeaderCount;
+            limits.RequestHeadersTimeout = settings.RequestHeadersTimeout;
+            limits.KeepAliveTimeout = settings.KeepAliveTimeout;
+            limits.MaxConcurrentConnections = settings.MaxConcurrentConnections;
+            limits.MaxConcurrentUpgradedConnections = settings.MaxConcurrentConnections;
+            Listen(options, host, port, settings.Certificate);
+        });
+        var server = services.GetRequiredService<IServer>();
         try
         {
             await server.StartAsync(new BocataApplication(state), cancellationToken);
         }
         catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
         {
-            server.Dispose();
+            await services.DisposeAsync();
             throw new AddressInUseException($"Bocata cannot listen on {host}:{port}: the address is already in use. Stop the other server or choose another port, e.g. PORT={(port == 65535 ? 8001 : port + 1)}.", e);
         }
         var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
             ?? throw new InvalidOperationException("Kestrel started without an address.");
-        return new KestrelHost(server, address.Replace("[::]", "localhost", StringComparison.Ordinal));
+        return new KestrelHost(server, services, address.Replace("[::]", "localhost", StringComparison.Ordinal));
     }
 
     private static void Listen(KestrelServerOptions options, string host, int port, X509Certificate2? certificate)
@@ -87,11 +90,7 @@ internal sealed class KestrelHost : IAsyncDisposable
 
     public Task StopAsync(CancellationToken cancellationToken) => _server.StopAsync(cancellationToken);
 
-    public ValueTask DisposeAsync()
-    {
-        _server.Dispose();
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => _services.DisposeAsync();
 }
 
 /// <summary>Thrown when the app cannot listen because another process holds the address.</summary>

@@ -10,6 +10,7 @@ internal sealed class RequestContext
 {
     private CancellationTokenSource? _aborted;
     private AsyncServiceScope? _scope;
+    private List<IDisposable>? _disposeAtEnd;
     private IFeatureCollection _features = null!;
 
     public RequestContext(ServerState server)
@@ -67,7 +68,21 @@ internal sealed class RequestContext
 
     public long? MaxRequestBodySize => _features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
 
-    public IServiceProvider RequestServices => (_scope ??= Server.Services.CreateAsyncScope()).ServiceProvider;
+    public IServiceProvider RequestServices
+    {
+        get
+        {
+            if (_scope is { } scope) return scope.ServiceProvider;
+            var created = Server.Services.CreateAsyncScope();
+            _scope = created;
+            // Disposed by Kestrel after the response completed, awaited there: a slow async dispose never blocks a pool thread.
+            ResponseFeature.OnCompleted(static s => ((AsyncServiceScope)s).DisposeAsync().AsTask(), created);
+            return created.ServiceProvider;
+        }
+    }
+
+    /// <summary>Whatever the request created that must end with it (a hub subscription), whichever way the request ended.</summary>
+    public void DisposeAtEnd(IDisposable disposable) => (_disposeAtEnd ??= []).Add(disposable);
 
     public void Abort() => _lifetime?.Abort();
 
@@ -86,21 +101,14 @@ internal sealed class RequestContext
         return new IPEndPoint(address, connection?.LocalPort ?? 80).ToString();
     }
 
-    public ValueTask ResetAsync()
+    public void Reset()
     {
-        if (_scope is null)
-        {
-            ResetCore();
-            return default;
-        }
-        return ResetWithScopeAsync();
-    }
-
-    private async ValueTask ResetWithScopeAsync()
-    {
-        var scope = _scope!.Value;
         _scope = null;
-        await scope.DisposeAsync();
+        if (_disposeAtEnd is { } list)
+        {
+            foreach (var disposable in list) disposable.Dispose();
+            list.Clear();
+        }
         ResetCore();
     }
 

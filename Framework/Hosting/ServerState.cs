@@ -15,6 +15,9 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
     public ILogger Log { get; } = loggers.CreateLogger("Bocata");
     public CancellationToken Stopping => _stopping.Token;
 
+    /// <summary>One tick for every open stream (pings, stuck flushes) instead of a timer each.</summary>
+    public Heartbeat Heartbeat { get; } = new();
+
     /// <summary>Live event and response streams, so stop can report what it cancelled.</summary>
     public int OpenStreams => Volatile.Read(ref _openStreams);
     private int _openStreams;
@@ -24,5 +27,9 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
 
     public void SignalStop() => _stopping.Cancel();
 
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose()
+    {
+        Heartbeat.Dispose();
+        _stopping.Dispose();
+    }
 }

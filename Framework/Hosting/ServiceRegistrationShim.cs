@@ -1,11 +1,13 @@
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Bocata;
 
 /// <summary>
-/// Kestrel's HTTPS services are registered only through <c>IWebHostBuilder.UseKestrelHttpsConfiguration()</c>. This shim
-/// forwards that registration into Bocata's own service collection; nothing else of the web host is used or built.
+/// Kestrel's services are registered only through <c>IWebHostBuilder</c> extensions (<c>UseKestrelCore</c>, <c>UseKestrelHttpsConfiguration</c>).
+/// This shim forwards those registrations into a service collection of Bocata's own; nothing else of the web host is used or built.
 /// </summary>
 internal sealed class ServiceRegistrationShim(IServiceCollection services) : IWebHostBuilder
 {
@@ -31,8 +33,18 @@ internal sealed class ServiceRegistrationShim(IServiceCollection services) : IWe
 
     public IWebHostBuilder UseSetting(string key, string? value) => this;
 
-    public static void AddKestrelHttps(IServiceCollection services)
+    /// <summary>Kestrel and its transport, memory pool, metrics and HTTPS services, registered exactly as <c>UseKestrel</c> registers them.</summary>
+    public static ServiceProvider KestrelServices(ILoggerFactory loggers, Action<KestrelServerOptions> configure)
     {
+        var services = new ServiceCollection();
+        services.AddSingleton(loggers);
+        services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        services.AddOptions();
+        services.AddMetrics();
+        // Kestrel reports bad requests to diagnostic listeners under the host's name; free while nobody listens.
+        var diagnostics = new System.Diagnostics.DiagnosticListener("Microsoft.AspNetCore");
+        services.AddSingleton(diagnostics);
+        services.AddSingleton<System.Diagnostics.DiagnosticSource>(diagnostics);
         // Kestrel's HTTPS initializer reads the environment name (for development certificates, which Bocata does not use).
         services.AddSingleton<Microsoft.Extensions.Hosting.IHostEnvironment>(new Microsoft.Extensions.Hosting.Internal.HostingEnvironment
         {
@@ -41,7 +53,7 @@ internal sealed class ServiceRegistrationShim(IServiceCollection services) : IWe
             ContentRootPath = AppContext.BaseDirectory,
             ContentRootFileProvider = new Microsoft.Extensions.FileProviders.NullFileProvider(),
         });
-        services.AddMetrics();
-        new ServiceRegistrationShim(services).UseKestrelCore().UseKestrelHttpsConfiguration();
+        new ServiceRegistrationShim(services).UseKestrelCore().UseKestrelHttpsConfiguration().ConfigureKestrel(configure);
+        return services.BuildServiceProvider();
     }
 }

@@ -1,51 +1,53 @@
+using System.Buffers;
 using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 
 namespace Bocata;
 
 /// <summary>Broadcasts events to many subscribers, numbers them, and replays what a reconnecting client missed (<c>Last-Event-ID</c>).</summary>
-/// <remarks>Every subscriber gets every event in order through a bounded queue; a subscriber whose queue is full is disconnected
-/// (its stream ends, the browser reconnects and resumes from the replay buffer), so publishing never waits on a slow reader.</remarks>
+/// <remarks>Each event is encoded once into a ring of frames; a subscriber is a cursor into that ring, not a queue of copies.
+/// A subscriber that falls more than <c>bufferSize</c> events behind (or whose connection stops taking data) is disconnected:
+/// its stream ends, the browser reconnects and resumes from the replay window, so publishing never waits on a slow reader.</remarks>
 public sealed class EventHub
 {
     private readonly Lock _gate = new();
-    private readonly (long Seq, ServerEvent Event)[] _ring;
-    private readonly int _bufferSize;
-    private readonly List<Subscriber> _subscribers = [];
-    private long _seq;
-    private bool _completed;
+    private readonly HubFrame?[] _ring;
+    private readonly long _mask;
+    private readonly int _replay;
+    private readonly Dictionary<string, long> _ownIds = new(StringComparer.Ordinal);
+    private readonly Stack<int> _freeSlots = new();
+    private readonly ArrayBufferWriter<byte> _encoder = new(256);
+    private HubSubscription?[] _slots = new HubSubscription?[16];
+    private int _slotsUsed;
+    private int _count;
+    private long _head;
+    private long _evictions;
+    private volatile bool _completed;
 
-    /// <summary>Creates a hub keeping the last <paramref name="replay"/> events for resumption and at most <paramref name="bufferSize"/> undelivered events per subscriber.</summary>
+    /// <summary>Creates a hub keeping the last <paramref name="replay"/> events for resumption and letting a subscriber fall at most <paramref name="bufferSize"/> events behind.</summary>
     public EventHub(int replay = 1000, int bufferSize = 1024)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(replay);
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
-        _ring = new (long, ServerEvent)[replay];
-        _bufferSize = bufferSize;
+        _replay = replay;
+        MaxLag = Math.Max(replay, bufferSize);
+        var capacity = (int)Math.Min(1 << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)MaxLag));
+        _ring = new HubFrame?[capacity];
+        _mask = capacity - 1;
     }
 
     /// <summary>The number of live subscribers.</summary>
-    public int SubscriberCount
-    {
-        get
-        {
-            lock (_gate) return _subscribers.Count;
-        }
-    }
+    public int SubscriberCount => Volatile.Read(ref _count);
 
     /// <summary>How many subscribers were disconnected because they could not keep up.</summary>
     public long Evictions => Interlocked.Read(ref _evictions);
-    private long _evictions;
 
     /// <summary>The sequence number of the last published event (0 before the first).</summary>
-    public long LastSequence
-    {
-        get
-        {
-            lock (_gate) return _seq;
-        }
-    }
+    public long LastSequence => Volatile.Read(ref _head);
+
+    /// <summary>How far (in events) a subscriber may fall behind the newest event before it is disconnected.</summary>
+    internal long MaxLag { get; }
+
+    internal bool IsCompleted => _completed;
 
     /// <summary>Sends <paramref name="evt"/> to every subscriber. An event without an id gets the next number of the hub's sequence. Never blocks on readers.</summary>
     public ServerEvent Publish(ServerEvent evt)
@@ -54,116 +56,113 @@ public sealed class EventHub
         lock (_gate)
         {
             if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
-            var seq = ++_seq;
-            if (evt.Id is null) evt = evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
-            if (_ring.Length > 0) _ring[(seq - 1) % _ring.Length] = (seq, evt);
-            for (var i = _subscribers.Count - 1; i >= 0; i--)
-            {
-                var subscriber = _subscribers[i];
-                if (subscriber.Queue.Writer.TryWrite(evt)) continue;
-                // Full queue: this reader cannot keep up. End its stream rather than grow memory; it resumes with Last-Event-ID.
-                subscriber.Queue.Writer.TryComplete();
-                _subscribers.RemoveAt(i);
-                Interlocked.Increment(ref _evictions);
-            }
-            return evt;
+            var seq = _head + 1;
+            var ownId = evt.Id is not null;
+            if (!ownId) evt = evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
+            // Encoded once here; every subscriber writes these same bytes.
+            _encoder.ResetWrittenCount();
+            evt.WriteTo(_encoder);
+            var frame = new HubFrame(seq, evt, _encoder.WrittenSpan.ToArray(), ownId);
+            ref var slot = ref _ring[seq & _mask];
+            if (slot is { OwnId: true } old && _ownIds.TryGetValue(old.Event.Id!, out var at) && at == old.Seq) _ownIds.Remove(old.Event.Id!);
+            Volatile.Write(ref slot, frame);
+            if (ownId) _ownIds[evt.Id!] = seq;
+            if (_encoder.Capacity > 64 * 1024) _encoder.Clear();
+            Volatile.Write(ref _head, seq);
         }
+        WakeAll();
+        return evt;
     }
 
+    /// <summary>Publishes <paramref name="evt"/> and returns it with its id (the hub's number when it had none). The way to publish on every hub.</summary>
+    public Task<ServerEvent> PublishAsync(ServerEvent evt) => Task.FromResult(Publish(evt));
+
     /// <summary>Subscribes for the request: replays what its <c>Last-Event-ID</c> missed, then streams live events until the client leaves.</summary>
+    /// <remarks>The subscription belongs to the request: it is removed when the request ends, even if it was never read (HEAD, an exception, a replaced body).</remarks>
     public IAsyncEnumerable<ServerEvent> Subscribe(Request req)
     {
         ArgumentNullException.ThrowIfNull(req);
-        return Subscribe(req.LastEventId, req.Aborted);
+        var subscription = Add(req.LastEventId, req.Aborted);
+        req.Context.DisposeAtEnd(subscription);
+        return subscription;
     }
 
-    /// <summary>Subscribes now: events after <paramref name="lastEventId"/> still in the replay buffer come first (all of it when the id is older than the buffer), then live events.</summary>
-    public IAsyncEnumerable<ServerEvent> Subscribe(string? lastEventId = null, CancellationToken cancellationToken = default)
-    {
-        var subscriber = new Subscriber(_bufferSize);
-        ServerEvent[] backlog;
-        lock (_gate)
-        {
-            backlog = lastEventId is null ? [] : ReplayAfter(lastEventId);
-            if (_completed) subscriber.Queue.Writer.TryComplete();
-            else _subscribers.Add(subscriber);
-        }
-        // Registered at once (not on first read) so nothing published between the handler and the first write is lost.
-        subscriber.Registration = cancellationToken.Register(() => Remove(subscriber));
-        return ReadAsync(subscriber, backlog, cancellationToken);
-    }
+    /// <summary>Subscribes now: events after <paramref name="lastEventId"/> still in the replay window come first (all of it when the id is unknown or older), then live events.</summary>
+    public IAsyncEnumerable<ServerEvent> Subscribe(string? lastEventId = null, CancellationToken cancellationToken = default) =>
+        Add(lastEventId, cancellationToken);
 
-    /// <summary>Ends every subscription (their streams finish) and refuses further publishing.</summary>
+    /// <summary>Ends every subscription (their streams finish after what was already published) and refuses further publishing.</summary>
     public void Complete()
     {
+        lock (_gate) _completed = true;
+        WakeAll();
+    }
+
+    private HubSubscription Add(string? lastEventId, CancellationToken cancellationToken)
+    {
+        HubSubscription subscription;
         lock (_gate)
         {
-            _completed = true;
-            foreach (var subscriber in _subscribers) subscriber.Queue.Writer.TryComplete();
-            _subscribers.Clear();
-        }
-    }
-
-    private async IAsyncEnumerable<ServerEvent> ReadAsync(Subscriber subscriber, ServerEvent[] backlog, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            foreach (var evt in backlog)
+            // Registered at once, at a fixed cursor, so nothing published between the handler and the first write is lost.
+            subscription = new HubSubscription(this, StartCursor(lastEventId));
+            if (!_completed)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                yield return evt;
-            }
-            var reader = subscriber.Queue.Reader;
-            while (await reader.WaitToReadAsync(cancellationToken))
-            {
-                while (reader.TryRead(out var evt)) yield return evt;
+                var index = _freeSlots.Count > 0 ? _freeSlots.Pop() : _slotsUsed++;
+                if (index == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);
+                subscription.Slot = index;
+                Volatile.Write(ref _slots[index], subscription);
+                _count++;
             }
         }
-        finally
+        subscription.Watch(cancellationToken);
+        return subscription;
+    }
+
+    /// <summary>O(1): the subscription's slot is cleared and reused.</summary>
+    internal void Remove(HubSubscription subscription)
+    {
+        lock (_gate)
         {
-            Remove(subscriber);
+            var index = subscription.Slot;
+            if (index < 0 || _slots[index] != subscription) return;
+            Volatile.Write(ref _slots[index], null);
+            subscription.Slot = -1;
+            _freeSlots.Push(index);
+            _count--;
         }
     }
 
-    private void Remove(Subscriber subscriber)
+    internal void CountEviction() => Interlocked.Increment(ref _evictions);
+
+    /// <summary>The frame numbered <paramref name="seq"/>, or null once the ring has overwritten it.</summary>
+    internal HubFrame? FrameAt(long seq)
     {
-        lock (_gate) _subscribers.Remove(subscriber);
-        subscriber.Queue.Writer.TryComplete();
-        subscriber.Registration.Dispose();
+        var frame = Volatile.Read(ref _ring[seq & _mask]);
+        return frame is not null && frame.Seq == seq ? frame : null;
     }
 
-    private ServerEvent[] ReplayAfter(string lastEventId)
+    private void WakeAll()
     {
-        var count = (int)Math.Min(_seq, _ring.Length);
-        if (count == 0) return [];
-        var oldest = _seq - count + 1;
-        long from = oldest;
-        var found = false;
-        for (var seq = _seq; seq >= oldest; seq--)
-        {
-            if (_ring[(seq - 1) % _ring.Length].Event.Id == lastEventId)
-            {
-                from = seq + 1;
-                found = true;
-                break;
-            }
-        }
-        if (!found && long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n <= _seq)
-            from = Math.Max(n + 1, oldest);
-        var result = new ServerEvent[_seq - from + 1];
-        for (var seq = from; seq <= _seq; seq++) result[seq - from] = _ring[(seq - 1) % _ring.Length].Event;
-        return result;
+        // Orders the head written above before each subscriber's state is read (see HubSubscription's attach).
+        Interlocked.MemoryBarrier();
+        var slots = Volatile.Read(ref _slots);
+        var used = Math.Min(Volatile.Read(ref _slotsUsed), slots.Length);
+        for (var i = 0; i < used; i++) Volatile.Read(ref slots[i])?.Wake();
     }
 
-    private sealed class Subscriber(int capacity)
+    /// <summary>The sequence number after which a subscriber starts. O(1): hub numbers index the ring, publishers' own ids a map.</summary>
+    private long StartCursor(string? lastEventId)
     {
-        public Channel<ServerEvent> Queue { get; } = Channel.CreateBounded<ServerEvent>(new BoundedChannelOptions(capacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-
-        public CancellationTokenRegistration Registration { get; set; }
+        if (lastEventId is null) return _head;
+        var oldest = Math.Max(1, _head - _replay + 1);
+        if (_ownIds.TryGetValue(lastEventId, out var own) && own >= oldest) return own;
+        // A number is the hub's only if the frame it names carries it: a publisher's own id "7" is not hub number 7.
+        if (long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+            && n >= oldest && n <= _head && FrameAt(n) is { OwnId: false })
+            return n;
+        return oldest - 1;
     }
 }
+
+/// <summary>One published event and its wire bytes, encoded once.</summary>
+internal sealed record HubFrame(long Seq, ServerEvent Event, byte[] Bytes, bool OwnId);

@@ -1,30 +1,46 @@
 using Microsoft.Extensions.Logging;
 
+// CA2012: a step is read only once it completed, observed through exactly one OnCompleted.
+#pragma warning disable CA2012
+
 namespace Bocata;
 
-/// <summary>Writes <c>res.EventStream(...)</c>: SSE headers at once, each event flushed as it is yielded, pings when idle, cleanup on disconnect or stop.</summary>
-internal sealed class EventStreamSender : IDisposable
+/// <summary>
+/// Writes <c>res.EventStream(...)</c>: SSE headers at once, each event flushed as it is yielded, pings when idle, cleanup on
+/// disconnect or stop. One loop owns the response writer: the app-wide heartbeat only wakes it to ping, so nothing can
+/// write to the connection once the loop has ended (not even into the next request on a keep-alive connection).
+/// </summary>
+internal sealed class EventStreamSender : IHeartbeatClient
 {
     public static readonly TimeSpan DefaultPing = TimeSpan.FromSeconds(15);
-    private const int MaxEventsPerFlush = 64;
-    private static ReadOnlySpan<byte> PingBytes => ": ping\n\n"u8;
+    // Back-to-back events share a flush until this many bytes are waiting: bounded by bytes, not by count.
+    internal const int MaxUnflushedBytes = 64 * 1024;
+    internal static ReadOnlySpan<byte> PingBytes => ": ping\n\n"u8;
 
     private readonly RequestContext _context;
     private readonly long _intervalMs;
-    // Events and pings write to one pipe from two places (this loop and the ping timer): one writer at a time,
-    // and always whole events, so a ping can never land inside an event.
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private Timer? _pingTimer;
+    private readonly StreamSignal _signal = new();
+    private readonly Action _onStep;
     private long _lastWrite;
+    private int _pingDue;
+    private int _stepDone;
+    private TaskCompletionSource? _stepWaiter;
+    private CancellationToken _aborted;
 
     private EventStreamSender(RequestContext context, TimeSpan ping)
     {
         _context = context;
         _intervalMs = Math.Max(1, (long)ping.TotalMilliseconds);
         _lastWrite = Environment.TickCount64;
+        _onStep = OnStep;
     }
 
-    public static async Task SendAsync(RequestContext context, IAsyncEnumerable<ServerEvent> events, TimeSpan? ping)
+    public HeartbeatNode? HeartbeatNode { get; set; }
+
+    /// <summary>Test hook: runs on the heartbeat thread before a ping is requested (the old design wrote pings from here).</summary>
+    internal static Func<Task>? BeforePingRequestForTests { get; set; }
+
+    public static Task SendAsync(RequestContext context, IAsyncEnumerable<ServerEvent> events, TimeSpan? ping)
     {
         var headers = context.ResponseFeature.Headers;
         headers.ContentType = MediaTypes.EventStream;
@@ -33,10 +49,25 @@ internal sealed class EventStreamSender : IDisposable
         headers["X-Accel-Buffering"] = "no";
         headers.ContentLength = null;
         headers.ContentEncoding = default;
-        if (context.IsHead) return;
+        if (context.IsHead) return Task.CompletedTask;
+        if (context.Server.Stopping.IsCancellationRequested) return RefuseWhileStoppingAsync(context);
+        if (events is HubSubscription subscription) return subscription.SendAsync(context, ping ?? DefaultPing);
+        return new EventStreamSender(context, ping ?? DefaultPing).RunAsync(events);
+    }
 
-        using var sender = new EventStreamSender(context, ping ?? DefaultPing);
-        await sender.RunAsync(events);
+    /// <summary>A stream opened while the app stops would hold the stop open until its timeout: 503 and come back later.</summary>
+    private static Task RefuseWhileStoppingAsync(RequestContext context)
+    {
+        var feature = context.ResponseFeature;
+        feature.StatusCode = 503;
+        feature.Headers.ContentType = MediaTypes.Text;
+        feature.Headers.CacheControl = "no-store";
+        feature.Headers.RetryAfter = "1";
+        feature.Headers.Remove("X-Accel-Buffering");
+        var body = "503 Service Unavailable: the server is restarting; reconnect shortly."u8;
+        feature.Headers.ContentLength = body.Length;
+        context.BodyFeature.Writer.WriteAll(body);
+        return Task.CompletedTask;
     }
 
     private async Task RunAsync(IAsyncEnumerable<ServerEvent> events)
@@ -49,61 +80,50 @@ internal sealed class EventStreamSender : IDisposable
         // The generator's own token: cancelled on disconnect or stop, and also whenever this loop ends for another
         // reason (a failed flush), so a generator left waiting always wakes up, runs its finally, and can be disposed.
         using var generatorCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        _aborted = ct;
         IAsyncEnumerator<ServerEvent>? enumerator = null;
-        Task<bool>? pending = null;
+        var stepPending = false;
         try
         {
             context.BodyFeature.DisableBuffering();
             await context.BodyFeature.StartAsync(ct);
             await writer.FlushAsync(ct);
+            _lastWrite = Environment.TickCount64;
+            server.Heartbeat.Add(this, TimeSpan.FromMilliseconds(_intervalMs));
             enumerator = events.GetAsyncEnumerator(generatorCts.Token);
-            // One timer per stream, checking idleness four times per interval: no task or timer is created per event.
-            var period = TimeSpan.FromMilliseconds(Math.Max(1, _intervalMs / 4));
-            _pingTimer = new Timer(static state => ((EventStreamSender)state!).PingIfIdle(), this, period, period);
-            var unflushed = 0;
+            var unflushed = 0L;
             while (!ct.IsCancellationRequested)
             {
                 var next = enumerator.MoveNextAsync();
-                if (!next.IsCompleted && unflushed > 0)
+                if (!next.IsCompleted)
                 {
-                    // The generator is about to wait: everything it yielded so far goes out now.
-                    unflushed = 0;
-                    bool flushed;
-                    try
+                    // The generator is about to wait. Its step is observed once, from here on, whatever ends the wait.
+                    Volatile.Write(ref _stepDone, 0);
+                    _signal.Reset();
+                    next.GetAwaiter().UnsafeOnCompleted(_onStep);
+                    stepPending = true;
+                    if (unflushed > 0)
                     {
-                        flushed = await FlushLockedAsync();
+                        // Everything it yielded so far goes out now.
+                        unflushed = 0;
+                        if (!await FlushAsync()) break;
                     }
-                    catch
-                    {
-                        pending = next.AsTask();
-                        throw;
-                    }
-                    if (!flushed)
-                    {
-                        pending = next.AsTask();
-                        break;
-                    }
+                    if (!await WaitForStepAsync(ct)) break;
+                    stepPending = false;
                 }
-                if (!await next) break;
+                if (!next.GetAwaiter().GetResult()) break;
                 var evt = enumerator.Current ?? throw new InvalidOperationException("An event stream yielded null; yield a ServerEvent.");
-                await _writeLock.WaitAsync(CancellationToken.None);
-                try
-                {
-                    evt.WriteTo(writer);
-                }
-                finally
-                {
-                    _writeLock.Release();
-                }
-                // Events yielded back to back, without the generator awaiting, share one flush (up to a small batch):
-                // none of them waits for an event that is not ready yet.
-                if (++unflushed >= MaxEventsPerFlush)
+                var before = writer.UnflushedBytes;
+                evt.WriteTo(writer);
+                unflushed += writer.UnflushedBytes - before;
+                // Events yielded back to back, without the generator awaiting, share one flush until the bytes bound.
+                if (unflushed >= MaxUnflushedBytes)
                 {
                     unflushed = 0;
-                    if (!await FlushLockedAsync()) break;
+                    if (!await FlushAsync()) break;
                 }
             }
-            if (unflushed > 0) await FlushLockedAsync();
+            if (unflushed > 0 && !ct.IsCancellationRequested) await FlushAsync();
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -114,84 +134,95 @@ internal sealed class EventStreamSender : IDisposable
         }
         finally
         {
-            _pingTimer?.Dispose();
+            _signal.Close();
+            server.Heartbeat.Remove(this);
             await generatorCts.CancelAsync();
             server.StreamClosed();
-            if (enumerator is not null) await DisposeAsync(context, enumerator, pending);
+            if (enumerator is not null) await DisposeAsync(enumerator, stepPending);
         }
     }
 
-    private async ValueTask<bool> FlushLockedAsync()
+    /// <summary>
+    /// Waits for the generator's step, writing pings while it is idle. The step's completion is observed exactly once
+    /// (one registration per step); the heartbeat only sets a flag and wakes this loop. False when the stream must end.
+    /// </summary>
+    private async ValueTask<bool> WaitForStepAsync(CancellationToken ct)
     {
-        await _writeLock.WaitAsync(CancellationToken.None);
-        try
+        while (true)
         {
-            var ok = await StreamSender.FlushAsync(_context);
-            Volatile.Write(ref _lastWrite, Environment.TickCount64);
-            return ok;
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
-    private void PingIfIdle()
-    {
-        if (Environment.TickCount64 - Volatile.Read(ref _lastWrite) < _intervalMs) return;
-        // Busy writing or flushing means data is moving: no ping needed now.
-        if (!_writeLock.Wait(0)) return;
-        _ = PingAsync();
-    }
-
-    private async Task PingAsync()
-    {
-        try
-        {
-            if (_context.Aborted.IsCancellationRequested) return;
-            _context.BodyFeature.Writer.WriteAll(PingBytes);
-            await StreamSender.FlushAsync(_context);
-            Volatile.Write(ref _lastWrite, Environment.TickCount64);
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or InvalidOperationException)
-        {
-            // The stream ended while the ping was being written.
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
-    private static async Task DisposeAsync(RequestContext context, IAsyncEnumerator<ServerEvent> enumerator, Task<bool>? pending)
-    {
-        try
-        {
-            if (pending is not null)
+            await _signal.WaitAsync();
+            if (Volatile.Read(ref _stepDone) == 1) return true;
+            if (ct.IsCancellationRequested) return false;
+            _signal.Reset();
+            if (Interlocked.Exchange(ref _pingDue, 0) == 1 && Environment.TickCount64 - Volatile.Read(ref _lastWrite) >= _intervalMs)
             {
-                // A MoveNext is still running: its token is cancelled now, so it ends shortly; an iterator cannot be disposed mid-step.
+                _context.BodyFeature.Writer.WriteAll(PingBytes);
+                if (!await FlushAsync()) return false;
+            }
+            // A step that completed while this loop was pinging found the signal already set: look again before waiting.
+            if (Volatile.Read(ref _stepDone) == 1) return true;
+        }
+    }
+
+    private void OnStep()
+    {
+        Volatile.Write(ref _stepDone, 1);
+        Volatile.Read(ref _stepWaiter)?.TrySetResult();
+        _signal.Set(inline: true);
+    }
+
+    public void OnHeartbeat(long nowMs)
+    {
+        // A generator that honours its token ends its step itself on disconnect or stop (and wakes this loop at once);
+        // one that ignores it is left behind here, at the next tick.
+        if (_aborted.IsCancellationRequested)
+        {
+            _signal.Set();
+            return;
+        }
+        if (nowMs - Volatile.Read(ref _lastWrite) < _intervalMs) return;
+        if (BeforePingRequestForTests is { } hook) hook().GetAwaiter().GetResult();
+        Volatile.Write(ref _pingDue, 1);
+        _signal.Set();
+    }
+
+    private async ValueTask<bool> FlushAsync()
+    {
+        var ok = await StreamSender.FlushAsync(_context);
+        Volatile.Write(ref _lastWrite, Environment.TickCount64);
+        return ok;
+    }
+
+    /// <summary>Disposes the generator; a step still running gets up to a second to notice its cancelled token first.</summary>
+    private async Task DisposeAsync(IAsyncEnumerator<ServerEvent> enumerator, bool stepPending)
+    {
+        var context = _context;
+        try
+        {
+            if (stepPending && Volatile.Read(ref _stepDone) == 0)
+            {
+                var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Volatile.Write(ref _stepWaiter, waiter);
+                if (Volatile.Read(ref _stepDone) == 1) waiter.TrySetResult();
                 try
                 {
-                    await pending.WaitAsync(TimeSpan.FromSeconds(1));
+                    // A MoveNext is still running: its token is cancelled now, so it ends shortly; an iterator cannot be disposed mid-step.
+                    await waiter.Task.WaitAsync(TimeSpan.FromSeconds(1));
                 }
                 catch (TimeoutException)
                 {
                     context.Server.Log.LogWarning("An event stream generator for {Path} ignores its cancellation token and could not be disposed; pass the [EnumeratorCancellation] token to what it awaits.", context.Request.Path);
                     return;
                 }
-                catch (Exception)
-                {
-                    // It ended with its cancellation (or another) exception: it is finished, disposal is safe.
-                }
             }
             await enumerator.DisposeAsync();
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             context.Server.Log.LogError(e, "Disposing the event stream generator for {Path} failed", context.Request.Path);
         }
+        catch (OperationCanceledException)
+        {
+        }
     }
-
-    // The semaphore is not disposed: a ping that raced with the end of the stream may still release it (it has no wait handle to free).
-    public void Dispose() => _pingTimer?.Dispose();
 }
