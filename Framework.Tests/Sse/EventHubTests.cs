@@ -1,3 +1,4 @@
+using CsCheck;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Bocata.Testing;
@@ -177,5 +178,57 @@ public class EventHubTests
         hub.SubscriberCount.Should().Be(1);
         await cts.CancelAsync();
         hub.SubscriberCount.Should().Be(0);
+    }
+}
+
+public class EventHubReplayTests
+{
+    private static List<ServerEvent> Drain(IAsyncEnumerable<ServerEvent> subscription)
+    {
+        // Everything already published is available without waiting; stop at the first wait.
+        var result = new List<ServerEvent>();
+        var e = subscription.GetAsyncEnumerator();
+        while (true)
+        {
+            var next = e.MoveNextAsync();
+            if (!next.IsCompleted || !next.Result) break;
+            result.Add(e.Current);
+        }
+        e.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return result;
+    }
+
+    [Test]
+    public void A_publishers_own_numeric_ids_are_never_taken_for_hub_numbers()
+    {
+        var hub = new EventHub(replay: 10);
+        hub.Publish(new ServerEvent(data: "a", id: "100"));
+        hub.Publish(new ServerEvent(data: "b", id: "200"));
+        hub.Publish(new ServerEvent(data: "c", id: "300"));
+
+        Drain(hub.Subscribe(lastEventId: "200")).Select(e => e.Data).Should().Equal("c");
+        Drain(hub.Subscribe(lastEventId: "1")).Select(e => e.Data).Should().Equal(["a", "b", "c"], "\"1\" names no event this hub sent: the client gets all it holds");
+        Drain(hub.Subscribe(lastEventId: "2")).Select(e => e.Data).Should().Equal("a", "b", "c");
+    }
+
+    [Test]
+    public void Replay_matches_a_simple_model_for_any_mix_of_ids()
+    {
+        // Model: the last `replay` events; resume after the newest event carrying that id, else all of them.
+        Gen.Select(Gen.Int[1, 8], Gen.Int[0, 61].Array[0, 40], Gen.Int[0, 45])
+            .Sample((replay, publishes, resumeAt) =>
+            {
+                var hub = new EventHub(replay: replay, bufferSize: 64);
+                var sent = new List<ServerEvent>();
+                // 0-30: an event the hub numbers; 31-61: the publisher's own id p0..p30 (repeats allowed).
+                foreach (var n in publishes)
+                    sent.Add(hub.Publish(new ServerEvent(data: sent.Count.ToString(), id: n > 30 ? $"p{n - 31}" : null)));
+                var window = sent.Skip(Math.Max(0, sent.Count - replay)).ToList();
+                var lastId = resumeAt < sent.Count ? sent[resumeAt].Id : $"{resumeAt}";
+                var at = window.FindLastIndex(e => e.Id == lastId);
+                var expected = at >= 0 ? window.Skip(at + 1).ToList() : window;
+                // A numeric id older than the window, or an own id repeated later, is still "unknown or older": all of the window.
+                Drain(hub.Subscribe(lastEventId: lastId)).Select(e => e.Data).Should().Equal(expected.Select(e => e.Data));
+            }, iter: 2000);
     }
 }

@@ -32,6 +32,7 @@ internal sealed class Heartbeat : IDisposable
     private HeartbeatNode? _first;
     private TimeSpan _period;
     private int _count;
+    private int _ticking;
 
     public Heartbeat()
     {
@@ -81,11 +82,20 @@ internal sealed class Heartbeat : IDisposable
 
     private void Tick()
     {
-        var now = Environment.TickCount64;
-        lock (_gate)
+        // A tick still walking the list (a slow machine, thousands of streams) is not joined by the next one.
+        if (Interlocked.Exchange(ref _ticking, 1) == 1) return;
+        try
         {
-            // Clients only set a flag and wake their owner (continuations run asynchronously), so the walk is short.
-            for (var node = _first; node is not null; node = node.Next) node.Client.OnHeartbeat(now);
+            var now = Environment.TickCount64;
+            lock (_gate)
+            {
+                // Clients only set a flag and wake their owner (continuations run asynchronously), so the walk is short.
+                for (var node = _first; node is not null; node = node.Next) node.Client.OnHeartbeat(now);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _ticking, 0);
         }
     }
 

@@ -38,7 +38,7 @@ internal sealed class EventStreamSender : IHeartbeatClient
     public HeartbeatNode? HeartbeatNode { get; set; }
 
     /// <summary>Test hook: runs on the heartbeat thread before a ping is requested (the old design wrote pings from here).</summary>
-    internal static Func<Task>? BeforePingRequestForTests { get; set; }
+    internal static Action? BeforePingRequestForTests { get; set; }
 
     public static Task SendAsync(RequestContext context, IAsyncEnumerable<ServerEvent> events, TimeSpan? ping)
     {
@@ -181,7 +181,7 @@ internal sealed class EventStreamSender : IHeartbeatClient
             return;
         }
         if (nowMs - Volatile.Read(ref _lastWrite) < _intervalMs) return;
-        if (BeforePingRequestForTests is { } hook) hook().GetAwaiter().GetResult();
+        BeforePingRequestForTests?.Invoke();
         Volatile.Write(ref _pingDue, 1);
         _signal.Set();
     }
