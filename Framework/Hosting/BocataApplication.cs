@@ -23,17 +23,36 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
 
     public Task ProcessRequestAsync(RequestContext context)
     {
-        if (server.Settings.AccessLog) return ProcessLoggedAsync(context);
+        var log = server.AccessLog;
+        var start = log is null ? 0 : Stopwatch.GetTimestamp();
         var handled = server.Pipeline(context.Request, context.Response);
         if (handled.IsCompletedSuccessfully && context.Response.BackgroundTasks is null)
-            return WriteGuarded(context);
-        return ProcessSlowAsync(context, handled);
+        {
+            // The common case, a handler that completes at once: no async state machine at all.
+            var written = WriteGuarded(context);
+            if (!written.IsCompletedSuccessfully) return FinishAsync(context, written, start);
+            log?.Write(context.Request.Method, context.Request.PathBase, context.Request.Path, context.ResponseFeature.StatusCode, start);
+            return Task.CompletedTask;
+        }
+        return ProcessSlowAsync(context, handled, start);
     }
 
-    private async Task ProcessSlowAsync(RequestContext context, Task handled)
+    private async Task FinishAsync(RequestContext context, Task written, long start)
+    {
+        try
+        {
+            await written;
+        }
+        finally
+        {
+            server.AccessLog?.Write(context.Request.Method, context.Request.PathBase, context.Request.Path, context.ResponseFeature.StatusCode, start);
+        }
+    }
+
+    private async Task ProcessSlowAsync(RequestContext context, Task handled, long start)
     {
         await handled;
-        await WriteGuarded(context);
+        await FinishAsync(context, WriteGuarded(context), start);
         await RunBackgroundAsync(context);
     }
 
@@ -76,23 +95,6 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         context.Response.StatusCode = 500;
         context.Response.Text = "500 Internal Server Error";
         return ResponseWriter.WriteAsync(context);
-    }
-
-    private async Task ProcessLoggedAsync(RequestContext context)
-    {
-        var start = Stopwatch.GetTimestamp();
-        await server.Pipeline(context.Request, context.Response);
-        try
-        {
-            await WriteGuarded(context);
-        }
-        finally
-        {
-            var request = context.Request;
-            server.AccessLog.LogInformation("{Method} {Path} {Status} {Elapsed:0.0} ms",
-                request.Method, request.PathBase + request.Path, context.ResponseFeature.StatusCode, Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-        }
-        await RunBackgroundAsync(context);
     }
 
     private async Task RunBackgroundAsync(RequestContext context)

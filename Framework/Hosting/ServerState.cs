@@ -11,7 +11,7 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
     public Handler Pipeline { get; } = pipeline;
     public Settings Settings { get; } = settings;
     public IServiceProvider Services { get; } = services;
-    public ILogger AccessLog { get; } = loggers.CreateLogger("Bocata.Access");
+    public AccessLog? AccessLog { get; } = AccessLog.Create(settings, loggers);
     public ILogger Log { get; } = loggers.CreateLogger("Bocata");
     public CancellationToken Stopping => _stopping.Token;
 
@@ -30,6 +30,7 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
     public void Dispose()
     {
         Heartbeat.Dispose();
+        AccessLog?.Dispose();
         _stopping.Dispose();
     }
 }
