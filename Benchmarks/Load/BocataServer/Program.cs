@@ -4,10 +4,13 @@ using System.Runtime.CompilerServices;
 using Bocata;
 
 var app = new App();
+// ACCESS_LOG=1 runs the default configuration (console access log on) for the "default" row of the benchmark.
+var defaults = Environment.GetEnvironmentVariable("ACCESS_LOG") == "1";
 app.Configure(s =>
 {
-    s.AccessLog = false;
     s.StaticDir = null;
+    if (defaults) return;
+    s.AccessLog = false;
     s.LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(_ => { });
 });
 var hub = new EventHub(replay: 16, bufferSize: 64);
@@ -23,6 +26,9 @@ app.Post("/publish", (req, res) =>
     res.Text = hub.SubscriberCount.ToString();
 });
 
+// Server-side counters for the scale run: bytes allocated, GC counts and pause, CPU time.
+app.Route("/stats", (req, res) => res.Text = Stats.Line());
+
 app.Run();
 
 static async IAsyncEnumerable<ServerEvent> Events([EnumeratorCancellation] CancellationToken ct = default)
@@ -35,3 +41,10 @@ static async IAsyncEnumerable<ServerEvent> Events([EnumeratorCancellation] Cance
 internal sealed record Greeting(string Message);
 
 internal sealed record Item(int Id, string Name);
+
+internal static class Stats
+{
+    public static string Line() =>
+        $"alloc={GC.GetTotalAllocatedBytes(false)} gen0={GC.CollectionCount(0)} gen1={GC.CollectionCount(1)} gen2={GC.CollectionCount(2)} " +
+        $"pause_ms={GC.GetTotalPauseDuration().TotalMilliseconds:0} cpu_ms={Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds:0}";
+}

@@ -56,6 +56,12 @@ static long RssKb(int pid)
     return 0;
 }
 
+static async Task<Dictionary<string, double>> StatsAsync(HttpClient http)
+{
+    var line = await http.GetStringAsync("/stats");
+    return line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=')).ToDictionary(kv => kv[0], kv => double.Parse(kv[1], System.Globalization.CultureInfo.InvariantCulture));
+}
+
 static async Task<int> ScaleAsync(Uri baseUrl, int clients, int rounds, int pid)
 {
     using var http = new HttpClient { BaseAddress = baseUrl };
@@ -107,6 +113,7 @@ static async Task<int> ScaleAsync(Uri baseUrl, int clients, int rounds, int pid)
     }
     await Task.Delay(1000);
     var after = RssKb(pid);
+    var statsBefore = await StatsAsync(http);
     Volatile.Write(ref measureFrom, Stopwatch.GetTimestamp());
     for (var r = 0; r < rounds; r++)
     {
@@ -114,9 +121,13 @@ static async Task<int> ScaleAsync(Uri baseUrl, int clients, int rounds, int pid)
         await Task.Delay(500);
     }
     await Task.WhenAny(Task.WhenAll(readers), Task.Delay(TimeSpan.FromSeconds(30)));
+    var statsAfter = await StatsAsync(http);
     var all = latencies.Where(l => l is not null).SelectMany(l => l).Order().ToArray();
+    double Delta(string key) => statsAfter[key] - statsBefore[key];
+    var server = $"cpu_ms_per_publish={Delta("cpu_ms") / rounds:0.0} bytes_per_event={Delta("alloc") / Math.Max(1, all.Length):0} " +
+                 $"gen0={Delta("gen0"):0} gen1={Delta("gen1"):0} gen2={Delta("gen2"):0} gc_pause_ms={Delta("pause_ms"):0}";
     double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
-    Console.WriteLine($"clients={connected} kb_per_conn={(after - before) / (double)clients:0.0} p50_ms={P(0.50):0.0} p99_ms={P(0.99):0.0} delivered={all.Length}/{(long)clients * rounds}");
+    Console.WriteLine($"clients={connected} kb_per_conn={(after - before) / (double)clients:0.0} p50_ms={P(0.50):0.0} p99_ms={P(0.99):0.0} delivered={all.Length}/{(long)clients * rounds} {server}");
     foreach (var s in sockets) s.Dispose();
     return 0;
 }
