@@ -19,20 +19,32 @@ public sealed class EventHub
     private HubSubscription?[] _slots = new HubSubscription?[16];
     private int _slotsUsed;
     private int _count;
+    private readonly IEventBackplane? _backplane;
+    private readonly Dictionary<(long, long), Task<HubFrame[]>> _historyReads = [];
     private long _head;
+    private long _localOldest = 1;
     private long _evictions;
     private volatile bool _completed;
 
-    /// <summary>Creates a hub keeping the last <paramref name="replay"/> events for resumption and letting a subscriber fall at most <paramref name="bufferSize"/> events behind.</summary>
-    public EventHub(int replay = 1000, int bufferSize = 1024)
+    /// <summary>Creates a hub keeping the last <paramref name="replay"/> events for resumption and letting a subscriber fall at most
+    /// <paramref name="bufferSize"/> events behind. With a <paramref name="backplane"/> (e.g. <c>RedisBackplane</c>), every instance
+    /// on it is one hub: publish with <see cref="PublishAsync"/>.</summary>
+    public EventHub(int replay = 1000, int bufferSize = 1024, IEventBackplane? backplane = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(replay);
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
         _replay = replay;
-        MaxLag = Math.Max(replay, bufferSize);
+        // A resumed subscriber starts up to `replay` behind and may then fall `bufferSize` further behind.
+        MaxLag = (long)replay + bufferSize;
         var capacity = (int)Math.Min(1 << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)MaxLag));
         _ring = new HubFrame?[capacity];
         _mask = capacity - 1;
+        if (backplane is not null)
+        {
+            _backplane = backplane;
+            _head = backplane.Attach(new BackplaneSink(this));
+            _localOldest = _head + 1;
+        }
     }
 
     /// <summary>The number of live subscribers.</summary>
@@ -50,32 +62,56 @@ public sealed class EventHub
     internal bool IsCompleted => _completed;
 
     /// <summary>Sends <paramref name="evt"/> to every subscriber. An event without an id gets the next number of the hub's sequence. Never blocks on readers.</summary>
+    /// <exception cref="InvalidOperationException">The hub was completed, or it is shared through a backplane (use <see cref="PublishAsync"/>).</exception>
     public ServerEvent Publish(ServerEvent evt)
     {
         ArgumentNullException.ThrowIfNull(evt);
+        if (_backplane is not null)
+            throw new InvalidOperationException("This EventHub is shared across instances through a backplane: publish with `await hub.PublishAsync(evt)`, which returns once every instance can see the event.");
         lock (_gate)
         {
             if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
-            var seq = _head + 1;
-            var ownId = evt.Id is not null;
-            if (!ownId) evt = evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
-            // Encoded once here; every subscriber writes these same bytes.
-            _encoder.ResetWrittenCount();
-            evt.WriteTo(_encoder);
-            var frame = new HubFrame(seq, evt, _encoder.WrittenSpan.ToArray(), ownId);
-            ref var slot = ref _ring[seq & _mask];
-            if (slot is { OwnId: true } old && _ownIds.TryGetValue(old.Event.Id!, out var at) && at == old.Seq) _ownIds.Remove(old.Event.Id!);
-            Volatile.Write(ref slot, frame);
-            if (ownId) _ownIds[evt.Id!] = seq;
-            if (_encoder.Capacity > 64 * 1024) _encoder.Clear();
-            Volatile.Write(ref _head, seq);
+            evt = Append(_head + 1, evt);
         }
         WakeAll();
         return evt;
     }
 
-    /// <summary>Publishes <paramref name="evt"/> and returns it with its id (the hub's number when it had none). The way to publish on every hub.</summary>
-    public Task<ServerEvent> PublishAsync(ServerEvent evt) => Task.FromResult(Publish(evt));
+    /// <summary>Publishes <paramref name="evt"/> and returns it with its id (the hub's number when it had none). The way to publish on every hub,
+    /// including one shared across instances: then it completes once the backplane has numbered and retained the event, and fails
+    /// (within the backplane's timeout) when it cannot.</summary>
+    public async Task<ServerEvent> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        if (_backplane is null) return Publish(evt);
+        if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
+        var seq = await _backplane.PublishAsync(evt, cancellationToken);
+        return evt.Id is null ? evt.WithId(seq.ToString(CultureInfo.InvariantCulture)) : evt;
+    }
+
+    /// <summary>Numbers, encodes and stores one event as frame <paramref name="seq"/>. Under the lock; the caller wakes subscribers.</summary>
+    private ServerEvent Append(long seq, ServerEvent evt)
+    {
+        var ownId = evt.Id is not null;
+        if (!ownId) evt = evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
+        var frame = Encode(seq, evt, ownId);
+        ref var slot = ref _ring[seq & _mask];
+        if (slot is { OwnId: true } old && _ownIds.TryGetValue(old.Event.Id!, out var at) && at == old.Seq) _ownIds.Remove(old.Event.Id!);
+        Volatile.Write(ref slot, frame);
+        if (ownId) _ownIds[evt.Id!] = seq;
+        Volatile.Write(ref _head, seq);
+        return evt;
+    }
+
+    /// <summary>Encoded once here; every subscriber writes these same bytes.</summary>
+    private HubFrame Encode(long seq, ServerEvent evt, bool ownId)
+    {
+        _encoder.ResetWrittenCount();
+        evt.WriteTo(_encoder);
+        var frame = new HubFrame(seq, evt, _encoder.WrittenSpan.ToArray(), ownId);
+        if (_encoder.Capacity > 64 * 1024) _encoder.Clear();
+        return frame;
+    }
 
     /// <summary>Subscribes for the request: replays what its <c>Last-Event-ID</c> missed, then streams live events until the client leaves.</summary>
     /// <remarks>The subscription belongs to the request: it is removed when the request ends, even if it was never read (HEAD, an exception, a replaced body).</remarks>
@@ -104,7 +140,10 @@ public sealed class EventHub
         lock (_gate)
         {
             // Registered at once, at a fixed cursor, so nothing published between the handler and the first write is lost.
-            subscription = new HubSubscription(this, StartCursor(lastEventId));
+            // Events older than this instance's ring come from the backplane's history first: no gap, no duplicate.
+            var cursor = StartCursor(lastEventId);
+            var history = cursor < _localOldest - 1 ? ReadHistoryAsync(cursor + 1, _localOldest - 1) : null;
+            subscription = new HubSubscription(this, Math.Max(cursor, _localOldest - 1), history);
             if (!_completed)
             {
                 var index = _freeSlots.Count > 0 ? _freeSlots.Pop() : _slotsUsed++;
@@ -157,10 +196,77 @@ public sealed class EventHub
         var oldest = Math.Max(1, _head - _replay + 1);
         if (_ownIds.TryGetValue(lastEventId, out var own) && own >= oldest) return own;
         // A number is the hub's only if the frame it names carries it: a publisher's own id "7" is not hub number 7.
-        if (long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n)
-            && n >= oldest && n <= _head && FrameAt(n) is { OwnId: false })
+        // Numbers older than this instance's ring (another instance sent them) are checked against the backplane's history instead.
+        if (long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= oldest - 1 && n <= _head
+            && (n < _localOldest || FrameAt(n) is { OwnId: false }))
             return n;
         return oldest - 1;
+    }
+
+    /// <summary>Events this instance never held, from the backplane; one read serves every client asking for the same range (a reconnect storm).</summary>
+    private Task<HubFrame[]> ReadHistoryAsync(long from, long to)
+    {
+        if (_historyReads.TryGetValue((from, to), out var pending)) return pending;
+        var read = ReadAndEncodeAsync(from, to);
+        _historyReads[(from, to)] = read;
+        _ = read.ContinueWith(_ =>
+        {
+            lock (_gate) _historyReads.Remove((from, to));
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return read;
+    }
+
+    private async Task<HubFrame[]> ReadAndEncodeAsync(long from, long to)
+    {
+        var events = await _backplane!.ReadAsync(from, to);
+        var frames = new HubFrame[events.Count];
+        lock (_gate)
+        {
+            for (var i = 0; i < frames.Length; i++)
+            {
+                var (seq, evt) = events[i];
+                var ownId = evt.Id is not null;
+                frames[i] = Encode(seq, ownId ? evt : evt.WithId(seq.ToString(CultureInfo.InvariantCulture)), ownId);
+            }
+        }
+        return frames;
+    }
+
+    /// <summary>Events arriving from the backplane, in the global order.</summary>
+    private void Deliver(long seq, ServerEvent evt)
+    {
+        lock (_gate)
+        {
+            if (seq <= _head) return;
+            // A number skipped for good (trimmed before it could be read): this instance's own frames start after it.
+            if (seq != _head + 1) _localOldest = seq;
+            Append(seq, evt);
+        }
+        WakeAll();
+    }
+
+    /// <summary>The backplane's sequence restarted: end every open stream (ids must never go backwards on one) and start over after <paramref name="last"/>.</summary>
+    private void Reset(long last)
+    {
+        HubSubscription?[] slots;
+        lock (_gate)
+        {
+            slots = [.. _slots];
+            Array.Clear(_ring);
+            _ownIds.Clear();
+            Volatile.Write(ref _head, last);
+            _localOldest = last + 1;
+        }
+        foreach (var subscription in slots) subscription?.Dispose();
+    }
+
+    private sealed class BackplaneSink(EventHub hub) : IEventBackplaneSink
+    {
+        public long LastSequence => hub.LastSequence;
+
+        public void Deliver(long sequence, ServerEvent evt) => hub.Deliver(sequence, evt);
+
+        public void Reset(long lastSequence) => hub.Reset(lastSequence);
     }
 }
 

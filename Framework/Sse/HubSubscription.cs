@@ -46,10 +46,16 @@ internal sealed class HubSubscription : IAsyncEnumerable<ServerEvent>, IAsyncEnu
     private CancellationToken _readerToken;
     private CancellationTokenRegistration _readerWatch;
 
-    public HubSubscription(EventHub hub, long cursor)
+    // Events before the cursor that this instance never held, read from the backplane; written before the ring.
+    private readonly Task<HubFrame[]>? _historyRead;
+    private HubFrame[]? _history;
+    private int _historyIndex;
+
+    public HubSubscription(EventHub hub, long cursor, Task<HubFrame[]>? history = null)
     {
         _hub = hub;
         _cursor = cursor;
+        _historyRead = history;
     }
 
     internal int Slot { get; set; } = -1;
@@ -117,6 +123,11 @@ internal sealed class HubSubscription : IAsyncEnumerable<ServerEvent>, IAsyncEnu
     {
         frame = null;
         if (Volatile.Read(ref _endRequested) == 1) return Next.End;
+        if (_history is { } history && _historyIndex < history.Length)
+        {
+            frame = history[_historyIndex++];
+            return Next.Frame;
+        }
         var head = _hub.LastSequence;
         if (_cursor >= head) return _hub.IsCompleted ? Next.End : Next.None;
         frame = head - _cursor > _hub.MaxLag ? null : _hub.FrameAt(_cursor + 1);
@@ -143,6 +154,7 @@ internal sealed class HubSubscription : IAsyncEnumerable<ServerEvent>, IAsyncEnu
             context.BodyFeature.DisableBuffering();
             await context.BodyFeature.StartAsync(ct);
             await context.BodyFeature.Writer.FlushAsync(ct);
+            if (_historyRead is not null) _history = await _historyRead.WaitAsync(ct);
             _context = context;
             _writer = context.BodyFeature.Writer;
             _intervalMs = Math.Max(1, (long)ping.TotalMilliseconds);
@@ -162,6 +174,11 @@ internal sealed class HubSubscription : IAsyncEnumerable<ServerEvent>, IAsyncEnu
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+        }
+        catch (Exception e) when (_writer is null)
+        {
+            // The history could not be read (the backplane is unreachable): end the stream; the client retries.
+            server.Log.LogWarning(e, "Could not read the event history for {Path}; the stream is ended so the client retries", context.Request.Path);
         }
         finally
         {
@@ -283,6 +300,7 @@ internal sealed class HubSubscription : IAsyncEnumerable<ServerEvent>, IAsyncEnu
 
     public ValueTask<bool> MoveNextAsync()
     {
+        if (_historyRead is not null && _history is null) return ReadHistoryThenMoveNextAsync();
         while (true)
         {
             _readerToken.ThrowIfCancellationRequested();
@@ -298,6 +316,12 @@ internal sealed class HubSubscription : IAsyncEnumerable<ServerEvent>, IAsyncEnu
             if (_cursor < _hub.LastSequence || _hub.IsCompleted || Volatile.Read(ref _endRequested) == 1 || _readerToken.IsCancellationRequested) continue;
             return WaitThenMoveNextAsync();
         }
+    }
+
+    private async ValueTask<bool> ReadHistoryThenMoveNextAsync()
+    {
+        _history = await _historyRead!.WaitAsync(_readerToken);
+        return await MoveNextAsync();
     }
 
     private async ValueTask<bool> WaitThenMoveNextAsync()

@@ -1,0 +1,29 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Bocata.Redis;
+
+/// <summary>How an event travels through Redis: its fields as compact JSON (the id only when the publisher gave one).</summary>
+internal static class EventCodec
+{
+    public static string Encode(ServerEvent evt) =>
+        JsonSerializer.Serialize(new Fields(evt.Name, evt.Data, evt.Id, evt.Retry, evt.Comment), CodecContext.Default.Fields);
+
+    public static ServerEvent Decode(string payload)
+    {
+        var f = JsonSerializer.Deserialize(payload, CodecContext.Default.Fields)
+            ?? throw new InvalidDataException("An event in Redis is not a JSON object.");
+        return new ServerEvent(name: f.N, data: f.D, id: f.I, retry: f.R, comment: f.C);
+    }
+
+    internal sealed record Fields(
+        [property: JsonPropertyName("n")] string? N,
+        [property: JsonPropertyName("d")] string? D,
+        [property: JsonPropertyName("i")] string? I,
+        [property: JsonPropertyName("r")] int? R,
+        [property: JsonPropertyName("c")] string? C);
+}
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(EventCodec.Fields))]
+internal sealed partial class CodecContext : JsonSerializerContext;

@@ -1,0 +1,37 @@
+namespace Bocata;
+
+/// <summary>
+/// Carries an <see cref="EventHub"/>'s events between instances (e.g. <c>Bocata.Redis.RedisBackplane</c>): one global order,
+/// numbered by the backplane, with history for <c>Last-Event-ID</c> resumption. The hub keeps its ring, cursors, eviction,
+/// replay and pings; the backplane only numbers, carries and retains events.
+/// </summary>
+public interface IEventBackplane : IAsyncDisposable
+{
+    /// <summary>Starts delivering every event published by any instance to <paramref name="sink"/>, in the global order, each
+    /// number once. Returns the last number already used, after which delivery starts.</summary>
+    long Attach(IEventBackplaneSink sink);
+
+    /// <summary>Publishes <paramref name="evt"/> for every instance; returns its number. Fails (never hangs, never drops
+    /// silently) when the backplane cannot confirm it.</summary>
+    Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default);
+
+    /// <summary>The retained events numbered <paramref name="from"/> to <paramref name="to"/> (inclusive), in order.</summary>
+    Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Where a backplane delivers events: the hub of this instance.</summary>
+public interface IEventBackplaneSink
+{
+    /// <summary>The last number delivered here.</summary>
+    long LastSequence { get; }
+
+    /// <summary>The next event of the global order (numbers only increase; a skipped number was lost for good).</summary>
+    void Deliver(long sequence, ServerEvent evt);
+
+    /// <summary>The backplane's sequence restarted (its store lost its data): open streams end so clients resynchronise,
+    /// and numbering continues after <paramref name="lastSequence"/>.</summary>
+    void Reset(long lastSequence);
+}
+
+/// <summary>An event as the backplane retains it, with its global number.</summary>
+public readonly record struct BackplaneEvent(long Sequence, ServerEvent Event);
