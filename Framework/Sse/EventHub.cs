@@ -11,7 +11,6 @@ public sealed class EventHub
 {
     private readonly Lock _gate = new();
     private readonly HubFrame?[] _ring;
-    private readonly long _mask;
     private readonly int _replay;
     private readonly Dictionary<string, long> _ownIds = new(StringComparer.Ordinal);
     private readonly Stack<int> _freeSlots = new();
@@ -34,11 +33,9 @@ public sealed class EventHub
         ArgumentOutOfRangeException.ThrowIfNegative(replay);
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
         _replay = replay;
-        // A resumed subscriber starts up to `replay` behind and may then fall `bufferSize` further behind.
-        MaxLag = (long)replay + bufferSize;
-        var capacity = (int)Math.Min(1 << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)MaxLag));
-        _ring = new HubFrame?[capacity];
-        _mask = capacity - 1;
+        // Exactly as many frames as anyone may need (a resume window, or a subscriber's lag), so memory is what was asked for.
+        MaxLag = Math.Max(replay, bufferSize);
+        _ring = new HubFrame?[MaxLag];
         if (backplane is not null)
         {
             _backplane = backplane;
@@ -95,7 +92,7 @@ public sealed class EventHub
         var ownId = evt.Id is not null;
         if (!ownId) evt = evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
         var frame = Encode(seq, evt, ownId);
-        ref var slot = ref _ring[seq & _mask];
+        ref var slot = ref _ring[seq % _ring.Length];
         if (slot is { OwnId: true } old && _ownIds.TryGetValue(old.Event.Id!, out var at) && at == old.Seq) _ownIds.Remove(old.Event.Id!);
         Volatile.Write(ref slot, frame);
         if (ownId) _ownIds[evt.Id!] = seq;
@@ -176,7 +173,7 @@ public sealed class EventHub
     /// <summary>The frame numbered <paramref name="seq"/>, or null once the ring has overwritten it.</summary>
     internal HubFrame? FrameAt(long seq)
     {
-        var frame = Volatile.Read(ref _ring[seq & _mask]);
+        var frame = Volatile.Read(ref _ring[seq % _ring.Length]);
         return frame is not null && frame.Seq == seq ? frame : null;
     }
 

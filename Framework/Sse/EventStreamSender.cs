@@ -136,8 +136,10 @@ internal sealed class EventStreamSender : IHeartbeatClient
         {
             _signal.Close();
             server.Heartbeat.Remove(this);
-            await generatorCts.CancelAsync();
             server.StreamClosed();
+            // Synchronous: when this loop runs inside the token's own cancellation (the generator just ended on it),
+            // awaiting CancelAsync would wait for that very cancellation to return.
+            if (!generatorCts.IsCancellationRequested) generatorCts.Cancel();
             if (enumerator is not null) await DisposeAsync(enumerator, stepPending);
         }
     }
