@@ -17,7 +17,7 @@ internal sealed partial class ExampleProcess : IAsyncDisposable
 
     public string Url { get; }
 
-    public static async Task<ExampleProcess> StartAsync(string name)
+    public static async Task<ExampleProcess> StartAsync(string name, IReadOnlyDictionary<string, string>? environment = null)
     {
         var testDir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
         var configuration = testDir.Parent!.Name;
@@ -33,6 +33,7 @@ internal sealed partial class ExampleProcess : IAsyncDisposable
         };
         start.Environment["PORT"] = "0";
         start.Environment["HOST"] = "127.0.0.1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
         var process = Process.Start(start)!;
         var urlFound = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>
@@ -44,6 +45,14 @@ internal sealed partial class ExampleProcess : IAsyncDisposable
         process.BeginErrorReadLine();
         var url = await urlFound.Task.WaitAsync(TimeSpan.FromSeconds(30));
         return new ExampleProcess(process, url);
+    }
+
+    /// <summary>Kills the process at once, as a crash would (no graceful stop).</summary>
+    public async Task KillAsync()
+    {
+        if (_process.HasExited) return;
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,47 @@
+// The TemperatureFeed page served by several instances behind a load balancer: one EventHub across them on Redis.
+// Each instance publishes its own readings; every browser sees every reading, in one order, whichever instance it reached,
+// and keeps its place (Last-Event-ID) when it is moved to another instance. Start two with nginx: bash Examples/ScaleOut/run.sh
+using Bocata;
+using Bocata.Redis;
+
+var instance = Environment.GetEnvironmentVariable("INSTANCE") ?? Environment.MachineName;
+var redis = Environment.GetEnvironmentVariable("REDIS") ?? "127.0.0.1:6379";
+var hub = new EventHub(replay: 1000, backplane: await RedisBackplane.ConnectAsync(redis, topic: Environment.GetEnvironmentVariable("TOPIC") ?? "temperatures"));
+
+var app = new App();
+
+app.Route("/temperature-feed", (req, res) =>
+{
+    res.Headers["X-Instance"] = instance;
+    res.EventStream(hub.Subscribe(req));
+});
+
+var wwwroot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+app.Route("/", (req, res) => res.File(Path.Combine(wwwroot, "index.html"), attach: false));
+app.Mount("/assets", Static.Files(wwwroot));
+
+// This instance's sensor: a reading every 100 ms, published to every instance.
+using var stop = new CancellationTokenSource();
+var sensor = Task.Run(async () =>
+{
+    while (!stop.IsCancellationRequested)
+    {
+        var temperature = 10 + 2 * (2 * Random.Shared.NextDouble() - 1);
+        try
+        {
+            await hub.PublishAsync(new ServerEvent(json: new { temperature, instance }));
+        }
+        catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisException)
+        {
+            Console.Error.WriteLine($"{instance}: Redis is unreachable, this reading is not published ({e.Message})");
+        }
+        await Task.Delay(100, stop.Token).ContinueWith(_ => { });
+    }
+});
+app.On("shutdown", async () =>
+{
+    await stop.CancelAsync();
+    await sensor;
+});
+
+app.Run();

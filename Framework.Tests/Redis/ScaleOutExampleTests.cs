@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.ServerSentEvents;
+using System.Net.Sockets;
+using Bocata.Tests.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Redis;
+
+/// <summary>Examples/ScaleOut as a user runs it: two instances on Redis behind a real nginx (round-robin, no sticky sessions).</summary>
+[NonParallelizable]
+public class ScaleOutExampleTests
+{
+    private const string Nginx = "/usr/sbin/nginx";
+
+    [Test]
+    public async Task A_client_keeps_every_event_in_order_when_its_instance_is_killed()
+    {
+        if (!File.Exists(Nginx)) Assert.Ignore($"nginx is not installed at {Nginx} (apt-get install -y nginx-light; .ci/run installs it).");
+        var redis = await RedisServer.SharedAsync();
+        var environment = new Dictionary<string, string> { ["REDIS"] = redis.Endpoint, ["TOPIC"] = RedisServer.Topic() };
+        await using var a = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "a" });
+        await using var b = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "b" });
+        var instances = new Dictionary<string, ExampleProcess> { ["a"] = a, ["b"] = b };
+
+        var dir = Directory.CreateTempSubdirectory("bocata-scaleout").FullName;
+        var port = FreePort();
+        var conf = File.ReadAllText(Path.Combine(Root, "Examples", "ScaleOut", "nginx.conf"))
+            .Replace("__DIR__", dir).Replace("__PORT_A__", new Uri(a.Url).Port.ToString()).Replace("__PORT_B__", new Uri(b.Url).Port.ToString())
+            .Replace("__PORT__", port.ToString());
+        File.WriteAllText(Path.Combine(dir, "nginx.conf"), conf);
+        using var nginx = Process.Start(new ProcessStartInfo(Nginx, ["-c", Path.Combine(dir, "nginx.conf"), "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await WaitForAsync(http);
+            (await http.GetStringAsync("/")).Should().Contain("EventSource", "the page is served through nginx");
+
+            // An EventSource's behaviour: read, and on any end reconnect with the last id seen.
+            var ids = new List<long>();
+            var servedBy = new List<string>();
+            string? lastId = null;
+            var killed = false;
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (ids.Count < 60)
+            {
+                try
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Get, "/temperature-feed");
+                    if (lastId is not null) request.Headers.Add("Last-Event-ID", lastId);
+                    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        await Task.Delay(100, cts.Token);
+                        continue;
+                    }
+                    var instance = response.Headers.GetValues("X-Instance").Single();
+                    servedBy.Add(instance);
+                    await using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
+                    await foreach (var item in SseParser.Create(stream).EnumerateAsync(cts.Token))
+                    {
+                        ids.Add(long.Parse(item.EventId!));
+                        lastId = item.EventId;
+                        if (ids.Count == 20 && !killed)
+                        {
+                            killed = true;
+                            await instances[instance].KillAsync();
+                        }
+                        if (ids.Count >= 60) break;
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException && !cts.IsCancellationRequested)
+                {
+                    await Task.Delay(100, cts.Token);
+                }
+            }
+
+            killed.Should().BeTrue();
+            servedBy.Should().HaveCountGreaterThanOrEqualTo(2, "the client reconnected after its instance died");
+            servedBy.Last().Should().NotBe(servedBy.First(), "the survivor serves the reconnect");
+            ids.Zip(ids.Skip(1)).Should().AllSatisfy(p => p.Second.Should().Be(p.First + 1, "every event, in order, none twice, across the failover"));
+        }
+        finally
+        {
+            nginx.Kill();
+            await nginx.WaitForExitAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task WaitForAsync(HttpClient http)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                await http.GetAsync("/");
+                return;
+            }
+            catch (HttpRequestException)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    private static string Root => Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", ".."));
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
