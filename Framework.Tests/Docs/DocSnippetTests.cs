@@ -23,6 +23,8 @@ public partial class DocSnippetTests
     private static readonly Lazy<MetadataReference[]> References = new(() =>
         ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Append(typeof(App).Assembly.Location)
+            .Append(typeof(Bocata.Redis.RedisBackplane).Assembly.Location)
+            .Append(typeof(StackExchange.Redis.ConnectionMultiplexer).Assembly.Location)
             .Distinct()
             .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path))
             .ToArray());
