@@ -49,6 +49,7 @@ public sealed class RedisBackplane : IEventBackplane
     private string? _epoch;
     private Task? _pump;
     private Timer? _check;
+    private byte[]? _scriptHash;
 
     /// <summary>Shares <paramref name="redis"/> (this backplane does not close it). Every instance using <paramref name="topic"/> is one hub.</summary>
     public RedisBackplane(IConnectionMultiplexer redis, string topic) : this(redis, topic, ownsConnection: false)
@@ -123,19 +124,42 @@ public sealed class RedisBackplane : IEventBackplane
     {
         ArgumentNullException.ThrowIfNull(evt);
         var sink = _sink ?? throw new InvalidOperationException("Give this backplane to an EventHub before publishing: new EventHub(backplane: ...).");
-        var payload = EventCodec.Encode(evt);
-        var floor = sink.LastSequence;
-        var result = _redis.GetDatabase().ScriptEvaluateAsync(PublishScript,
-            [_sequenceKey, _streamKey, _epochKey],
-            [payload, StreamMaxLength, Guid.NewGuid().ToString("N"), floor, _channel.ToString()]);
+        RedisKey[] keys = [_sequenceKey, _streamKey, _epochKey];
+        RedisValue[] values = [EventCodec.Encode(evt), StreamMaxLength, Guid.NewGuid().ToString("N"), sink.LastSequence, _channel.ToString()];
         try
         {
-            return (long)await result.WaitAsync(PublishTimeout, cancellationToken);
+            return (long)await EvaluateAsync(keys, values).WaitAsync(PublishTimeout, cancellationToken);
         }
         catch (TimeoutException e)
         {
             throw new TimeoutException($"Redis did not confirm the publish to topic '{Topic}' within {PublishTimeout.TotalSeconds:0.###} s; the event may not have been published. Retry, or check that Redis is reachable.", e);
         }
+    }
+
+    /// <summary>The script by its hash (EVALSHA: Redis runs the compiled script, the body is not resent); loaded again after a Redis restart.</summary>
+    private async Task<RedisResult> EvaluateAsync(RedisKey[] keys, RedisValue[] values)
+    {
+        var db = _redis.GetDatabase();
+        var hash = _scriptHash ??= await LoadScriptAsync();
+        try
+        {
+            return await db.ScriptEvaluateAsync(hash, keys, values);
+        }
+        catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            _scriptHash = hash = await LoadScriptAsync();
+            return await db.ScriptEvaluateAsync(hash, keys, values);
+        }
+    }
+
+    private async Task<byte[]> LoadScriptAsync()
+    {
+        foreach (var endpoint in _redis.GetEndPoints())
+        {
+            var server = _redis.GetServer(endpoint);
+            if (server.IsConnected && !server.IsReplica) return await server.ScriptLoadAsync(PublishScript);
+        }
+        throw new InvalidOperationException($"No connected Redis primary to publish to topic '{Topic}': check that Redis is reachable.");
     }
 
     /// <inheritdoc />

@@ -171,12 +171,14 @@ public sealed class EventHub
     internal void CountEviction() => Interlocked.Increment(ref _evictions);
 
     /// <summary>The frame numbered <paramref name="seq"/>, or null once the ring has overwritten it.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal HubFrame? FrameAt(long seq)
     {
         var frame = Volatile.Read(ref _ring[seq % _ring.Length]);
         return frame is not null && frame.Seq == seq ? frame : null;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void WakeAll()
     {
         // Orders the head written above before each subscriber's state is read (see HubSubscription's attach).

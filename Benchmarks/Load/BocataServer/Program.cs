@@ -2,6 +2,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Bocata;
+using Bocata.Redis;
 
 var app = new App();
 // ACCESS_LOG=1 runs the default configuration (console access log on) for the "default" row of the benchmark.
@@ -13,17 +14,31 @@ app.Configure(s =>
     s.AccessLog = false;
     s.LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(_ => { });
 });
-var hub = new EventHub(replay: 16, bufferSize: 64);
+// REDIS=host:port puts the hub on the Redis backplane (the scale-out runs); BUFFER sizes each subscriber's allowed lag.
+var buffer = int.Parse(Environment.GetEnvironmentVariable("BUFFER") ?? "64");
+var redis = Environment.GetEnvironmentVariable("REDIS");
+var hub = redis is null
+    ? new EventHub(replay: 16, bufferSize: buffer)
+    : new EventHub(replay: 16, bufferSize: buffer, backplane: await RedisBackplane.ConnectAsync(redis, Environment.GetEnvironmentVariable("TOPIC") ?? "bench"));
 
 app.Route("/plaintext", (req, res) => res.Text = "Hello, World!");
 app.Route("/json", (req, res) => res.Json = new Greeting("Hello, World!"));
 app.Route("/items/{id}", (Request req, Response res, int id) => res.Json = new Item(id, "item"));
 app.Route("/sse", (req, res) => res.EventStream(Events()));
 app.Route("/hub", (req, res) => res.EventStream(hub.Subscribe(req)));
-app.Post("/publish", (req, res) =>
+app.Post("/publish", async (req, res) =>
 {
-    hub.Publish(new ServerEvent(data: Stopwatch.GetTimestamp().ToString()));
+    await hub.PublishAsync(new ServerEvent(data: Stopwatch.GetTimestamp().ToString()));
     res.Text = hub.SubscriberCount.ToString();
+});
+app.Get("/count", (req, res) => res.Text = hub.SubscriberCount.ToString());
+// n events published at once (pipelined to Redis on a distributed hub): the backplane's throughput without HTTP per event.
+app.Post("/publish-burst", async (Request req, Response res, int n = 1000) =>
+{
+    var all = new Task<ServerEvent>[Math.Clamp(n, 1, 100_000)];
+    for (var i = 0; i < all.Length; i++) all[i] = hub.PublishAsync(new ServerEvent(data: Stopwatch.GetTimestamp().ToString()));
+    await Task.WhenAll(all);
+    res.Text = all.Length.ToString();
 });
 
 // Server-side counters for the scale run: bytes allocated, GC counts and pause, CPU time.

@@ -23,6 +23,7 @@ app.MapPost("/publish", () =>
     return hub.Count.ToString();
 });
 
+app.MapGet("/count", () => hub.Count.ToString());
 app.MapGet("/stats", () =>
     $"alloc={GC.GetTotalAllocatedBytes(false)} gen0={GC.CollectionCount(0)} gen1={GC.CollectionCount(1)} gen2={GC.CollectionCount(2)} " +
     $"pause_ms={GC.GetTotalPauseDuration().TotalMilliseconds:0} cpu_ms={Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds:0}");

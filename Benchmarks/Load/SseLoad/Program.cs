@@ -1,14 +1,19 @@
 // SSE load client. Two modes:
 //   rate URL SECONDS            one stream, counts events per second (after a warm-up second)
-//   scale BASE CLIENTS ROUNDS PID   CLIENTS connections to BASE/hub, ROUNDS publishes; prints memory per connection and latency p50/p99
+//   scale BASE[,BASE2] CLIENTS ROUNDS PID[,PID2]   CLIENTS connections split over the bases' /hub, ROUNDS publishes on the first;
+//                                 prints memory per connection, latency p50/p99 and the first server's CPU, allocations and GCs
+//   cross A B SUBSCRIBERS RATE SECONDS   subscribers split over A and B, RATE publishes/s on A: latency on B (across instances) and on A
+//   throughput A B SUBSCRIBERS SECONDS  bursts of publishes on A and B as fast as they complete: events/s through the backplane, loss
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 
 var mode = args[0];
 if (mode == "rate") return await RateAsync(new Uri(args[1]), double.Parse(args[2]));
-if (mode == "scale") return await ScaleAsync(new Uri(args[1]), int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]));
-Console.Error.WriteLine("usage: rate URL SECONDS | scale BASE CLIENTS ROUNDS SERVER_PID");
+if (mode == "scale") return await ScaleAsync(args[1].Split(',').Select(b => new Uri(b)).ToArray(), int.Parse(args[2]), int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray());
+if (mode == "cross") return await CrossAsync(new Uri(args[1]), new Uri(args[2]), int.Parse(args[3]), int.Parse(args[4]), double.Parse(args[5]));
+if (mode == "throughput") return await ThroughputAsync(new Uri(args[1]), new Uri(args[2]), int.Parse(args[3]), double.Parse(args[4]));
+Console.Error.WriteLine("usage: rate URL SECONDS | scale BASE[,BASE2] CLIENTS ROUNDS PID[,PID2] | cross A B SUBSCRIBERS RATE SECONDS | throughput A B SUBSCRIBERS SECONDS");
 return 2;
 
 static async Task<Socket> OpenAsync(Uri url)
@@ -62,15 +67,16 @@ static async Task<Dictionary<string, double>> StatsAsync(HttpClient http)
     return line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(kv => kv.Split('=')).ToDictionary(kv => kv[0], kv => double.Parse(kv[1], System.Globalization.CultureInfo.InvariantCulture));
 }
 
-static async Task<int> ScaleAsync(Uri baseUrl, int clients, int rounds, int pid)
+static async Task<int> ScaleAsync(Uri[] bases, int clients, int rounds, int[] pids)
 {
+    var baseUrl = bases[0];
     using var http = new HttpClient { BaseAddress = baseUrl };
     GC.Collect();
     await Task.Delay(500);
-    var before = RssKb(pid);
+    var before = pids.Sum(RssKb);
     var sockets = new List<Socket>(clients);
     for (var i = 0; i < clients; i += 500)
-        sockets.AddRange(await Task.WhenAll(Enumerable.Range(0, Math.Min(500, clients - i)).Select(_ => OpenAsync(new Uri(baseUrl, Environment.GetEnvironmentVariable("HUB_PATH") ?? "/hub")))));
+        sockets.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(500, clients - i)).Select(k => OpenAsync(new Uri(bases[k % bases.Length], Environment.GetEnvironmentVariable("HUB_PATH") ?? "/hub")))));
     long measureFrom = long.MaxValue;
     var latencies = new List<double>[clients];
     var received = new int[clients];
@@ -108,11 +114,13 @@ static async Task<int> ScaleAsync(Uri baseUrl, int clients, int rounds, int pid)
     var connected = 0;
     for (var t = 0; t < 300 && connected < clients; t++)
     {
-        connected = int.Parse(await (await http.PostAsync(Environment.GetEnvironmentVariable("PUBLISH_PATH") ?? "/publish", null)).Content.ReadAsStringAsync());
+        await http.PostAsync(Environment.GetEnvironmentVariable("PUBLISH_PATH") ?? "/publish", null);
+        connected = 0;
+        foreach (var b in bases) connected += int.Parse(await http.GetStringAsync(new Uri(b, "/count")));
         if (connected < clients) await Task.Delay(200);
     }
     await Task.Delay(1000);
-    var after = RssKb(pid);
+    var after = pids.Sum(RssKb);
     var statsBefore = await StatsAsync(http);
     Volatile.Write(ref measureFrom, Stopwatch.GetTimestamp());
     for (var r = 0; r < rounds; r++)
@@ -130,4 +138,158 @@ static async Task<int> ScaleAsync(Uri baseUrl, int clients, int rounds, int pid)
     Console.WriteLine($"clients={connected} kb_per_conn={(after - before) / (double)clients:0.0} p50_ms={P(0.50):0.0} p99_ms={P(0.99):0.0} delivered={all.Length}/{(long)clients * rounds} {server}");
     foreach (var s in sockets) s.Dispose();
     return 0;
+}
+
+/// <summary>One SSE subscriber on a raw socket: records each event's id and its latency from the timestamp in its data.</summary>
+sealed class Subscriber(Socket socket)
+{
+    public List<double> Latencies { get; } = [];
+    public List<long> Ids { get; } = [];
+
+    public static async Task<Subscriber> OpenAsync(Uri url)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(url.Host, url.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nAccept: text/event-stream\r\n\r\n"));
+        return new Subscriber(socket);
+    }
+
+    public async Task ReadAsync(long measureFrom, CancellationToken ct)
+    {
+        var buffer = new byte[64 * 1024];
+        var text = new StringBuilder();
+        long id = 0;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var n = await socket.ReceiveAsync(buffer, ct);
+                if (n == 0) return;
+                var now = Stopwatch.GetTimestamp();
+                text.Append(Encoding.ASCII.GetString(buffer, 0, n));
+                var all = text.ToString();
+                var start = 0;
+                int end;
+                while ((end = all.IndexOf('\n', start)) >= 0)
+                {
+                    var line = all.AsSpan(start, end - start);
+                    start = end + 1;
+                    if (line.StartsWith("id: ")) id = long.Parse(line[4..]);
+                    else if (line.StartsWith("data: ") && long.TryParse(line[6..], out var sent))
+                    {
+                        lock (Ids) Ids.Add(id);
+                        if (sent >= measureFrom) Latencies.Add(Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds);
+                    }
+                }
+                text.Clear().Append(all, start, all.Length - start);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+}
+
+static partial class Program
+{
+    static double Percentile(IEnumerable<double> values, double q)
+    {
+        var all = values.Order().ToArray();
+        return all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+    }
+
+    static async Task<List<Subscriber>> SubscribeAsync(Uri a, Uri b, int count)
+    {
+        var subscribers = new List<Subscriber>();
+        for (var i = 0; i < count; i++) subscribers.Add(await Subscriber.OpenAsync(new Uri(i % 2 == 0 ? a : b, "/hub")));
+        using var http = new HttpClient();
+        for (var t = 0; t < 100; t++)
+        {
+            var n = int.Parse(await http.GetStringAsync(new Uri(a, "/count"))) + int.Parse(await http.GetStringAsync(new Uri(b, "/count")));
+            if (n >= count) break;
+            await Task.Delay(100);
+        }
+        return subscribers;
+    }
+
+    static async Task<int> CrossAsync(Uri a, Uri b, int count, double rate, double seconds)
+    {
+        var subscribers = await SubscribeAsync(a, b, count);
+        using var cts = new CancellationTokenSource();
+        using (var warm = new HttpClient { BaseAddress = a })
+        {
+            // Warm-up (unmeasured): tiered compilation settles first.
+            var until = Stopwatch.StartNew();
+            while (until.Elapsed < TimeSpan.FromSeconds(3)) await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => warm.PostAsync("/publish", null)));
+        }
+        await Task.Delay(1000);
+        var from = Stopwatch.GetTimestamp();
+        var readers = subscribers.Select(s => Task.Run(() => s.ReadAsync(from, cts.Token))).ToArray();
+        using var http = new HttpClient { BaseAddress = a };
+        var clock = Stopwatch.StartNew();
+        long published = 0;
+        // A steady rate: each publish waits for its turn on the schedule, several in flight so one slow reply does not stall it.
+        var inFlight = new List<Task>();
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            var due = TimeSpan.FromSeconds(published / rate);
+            if (clock.Elapsed < due) await Task.Delay(due - clock.Elapsed);
+            inFlight.Add(http.PostAsync("/publish", null));
+            published++;
+            if (inFlight.Count > 64) { await Task.WhenAll(inFlight); inFlight.Clear(); }
+        }
+        await Task.WhenAll(inFlight);
+        await Task.Delay(1000);
+        await cts.CancelAsync();
+        await Task.WhenAll(readers);
+        var across = subscribers.Where((_, i) => i % 2 == 1).SelectMany(s => s.Latencies).ToList();
+        var local = subscribers.Where((_, i) => i % 2 == 0).SelectMany(s => s.Latencies).ToList();
+        Console.WriteLine($"subscribers={count} rate={published / clock.Elapsed.TotalSeconds:0} cross_p50_ms={Percentile(across, 0.5):0.00} cross_p99_ms={Percentile(across, 0.99):0.00} " +
+                          $"local_p50_ms={Percentile(local, 0.5):0.00} local_p99_ms={Percentile(local, 0.99):0.00} delivered={across.Count + local.Count}/{published * count}");
+        return 0;
+    }
+
+    static async Task<int> ThroughputAsync(Uri a, Uri b, int count, double seconds)
+    {
+        var subscribers = await SubscribeAsync(a, b, count);
+        using var cts = new CancellationTokenSource();
+        var readers = subscribers.Select(s => Task.Run(() => s.ReadAsync(long.MaxValue, cts.Token))).ToArray();
+        using var http = new HttpClient();
+        long published = 0;
+        // Two publishers, one per instance, each sending bursts of 1,000 as fast as they complete.
+        async Task<double> RunAsync(double duration)
+        {
+            var clock = Stopwatch.StartNew();
+            var before = Interlocked.Read(ref published);
+            await Task.WhenAll(new[] { a, b }.Select(async target =>
+            {
+                while (clock.Elapsed.TotalSeconds < duration)
+                {
+                    var text = await (await http.PostAsync(new Uri(target, "/publish-burst?n=1000"), null)).Content.ReadAsStringAsync();
+                    Interlocked.Add(ref published, long.Parse(text));
+                }
+            }));
+            return (Interlocked.Read(ref published) - before) / clock.Elapsed.TotalSeconds;
+        }
+        // Warm-up: the JIT's tiered compilation settles before anything is measured (the events still count for loss).
+        await RunAsync(5);
+        var measuredFrom = Interlocked.Read(ref published);
+        var clock = Stopwatch.StartNew();
+        var publishRate = await RunAsync(seconds);
+        var elapsed = clock.Elapsed.TotalSeconds;
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(30) && subscribers.Any(s => { lock (s.Ids) return s.Ids.Count < published; })) await Task.Delay(100);
+        var drained = clock.Elapsed.TotalSeconds;
+        var measured = published - measuredFrom;
+        await cts.CancelAsync();
+        await Task.WhenAll(readers);
+        var complete = subscribers.Count(s => s.Ids.Count == published && s.Ids.Zip(s.Ids.Skip(1)).All(p => p.Second == p.First + 1));
+        Console.WriteLine($"subscribers={count} published={published} publish_events_per_s={publishRate:0} delivered_events_per_s={measured / drained:0} " +
+                          $"complete_in_order={complete}/{count} lost={subscribers.Sum(s => published - s.Ids.Count)}");
+        return 0;
+    }
 }

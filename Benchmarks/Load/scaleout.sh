@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Scale-out benchmark: Bocata instances sharing one hub through a throwaway redis-server.
+# Servers and Redis on core 0, the load client on core 1. Prints one markdown table into results/scaleout.md.
+# Usage: bash Benchmarks/Load/scaleout.sh     (CLIENTS=10000 DURATION=10 to change the defaults)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=Benchmarks/Load
+out=$here/results
+mkdir -p "$out"
+CLIENTS=${CLIENTS:-10000}
+DURATION=${DURATION:-10}
+command -v redis-server >/dev/null 2>&1 || { echo "installing redis-server"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+ulimit -n 65536 2>/dev/null || true
+for p in BocataServer SseLoad; do dotnet build -c Release --nologo -v q "$here/$p/$p.csproj" >/dev/null; done
+bin() { echo "$here/$1/bin/Release/net10.0/$1.dll"; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+taskset -c 0 redis-server --port 6399 --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 &
+pids+=($!)
+sleep 0.5
+start() { # name port env... -> pid
+  local port=$1; shift
+  env PORT="$port" HOST=127.0.0.1 DOTNET_gcServer=0 "$@" taskset -c 0 dotnet "$(bin BocataServer)" >/dev/null 2>&1 &
+  local pid=$!
+  pids+=($pid)
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/plaintext" >/dev/null && break; sleep 0.2; done
+  echo "$pid"
+}
+stop() { kill "$@" 2>/dev/null || true; sleep 1; }
+load() { taskset -c 1 dotnet "$(bin SseLoad)" "$@"; }
+kv() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1==k {print $2}'; }
+
+a=$(start 5021 REDIS=127.0.0.1:6399 TOPIC=cross BUFFER=100000); b=$(start 5022 REDIS=127.0.0.1:6399 TOPIC=cross BUFFER=100000)
+cross=$(load cross http://127.0.0.1:5021 http://127.0.0.1:5022 100 1000 "$DURATION"); echo "cross: $cross"
+through=$(load throughput http://127.0.0.1:5021 http://127.0.0.1:5022 200 "$DURATION"); echo "throughput: $through"
+stop "$a" "$b"
+
+m=$(start 5023); mem=$(load scale http://127.0.0.1:5023 "$CLIENTS" 10 "$m"); echo "one instance, in memory: $mem"; stop "$m"
+r=$(start 5024 REDIS=127.0.0.1:6399 TOPIC=scale1); red=$(load scale http://127.0.0.1:5024 "$CLIENTS" 10 "$r"); echo "one instance, Redis backplane: $red"; stop "$r"
+a=$(start 5025 REDIS=127.0.0.1:6399 TOPIC=scale2); b=$(start 5026 REDIS=127.0.0.1:6399 TOPIC=scale2)
+two=$(load scale http://127.0.0.1:5025,http://127.0.0.1:5026 "$CLIENTS" 10 "$a,$b"); echo "two instances, Redis backplane: $two"; stop "$a" "$b"
+
+{
+  echo "Machine: $(nproc) cores, .NET $(dotnet --version), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2). Servers and Redis on core 0, load client on core 1."
+  echo
+  echo "| measurement | result |"
+  echo "|---|---|"
+  echo "| publish→receive across instances, 100 subscribers, $(kv "$cross" rate) events/s | p50 $(kv "$cross" cross_p50_ms) ms, p99 $(kv "$cross" cross_p99_ms) ms (same instance: p50 $(kv "$cross" local_p50_ms) ms, p99 $(kv "$cross" local_p99_ms) ms); delivered $(kv "$cross" delivered) |"
+  echo "| sustained through Redis, 2 instances × 100 subscribers | $(kv "$through" publish_events_per_s) events/s published, $(kv "$through" delivered_events_per_s) events/s delivered to all; in order and complete: $(kv "$through" complete_in_order), lost $(kv "$through" lost) |"
+  echo "| $CLIENTS subscribers, one instance, in-memory hub | p50 $(kv "$mem" p50_ms) ms, p99 $(kv "$mem" p99_ms) ms, $(kv "$mem" kb_per_conn) KB per connection |"
+  echo "| $CLIENTS subscribers, one instance, Redis backplane | p50 $(kv "$red" p50_ms) ms, p99 $(kv "$red" p99_ms) ms, $(kv "$red" kb_per_conn) KB per connection |"
+  echo "| $CLIENTS subscribers split over two instances, Redis backplane | p50 $(kv "$two" p50_ms) ms, p99 $(kv "$two" p99_ms) ms, $(kv "$two" kb_per_conn) KB per connection; delivered $(kv "$two" delivered) |"
+} | tee "$out/scaleout.md"
