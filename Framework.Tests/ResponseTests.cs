@@ -206,6 +206,27 @@ public class ResponseTests
     }
 
     [Test]
+    public async Task Background_work_registered_before_an_error_still_runs()
+    {
+        // Bocadillo runs background tasks even when the handler raised and an error handler answered.
+        var app = TestApps.Quiet();
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        app.Route("/", (req, res) =>
+        {
+            res.Background(() =>
+            {
+                ran.SetResult();
+                return Task.CompletedTask;
+            });
+            throw new HttpError(409, "conflict");
+        });
+        await using var client = app.CreateClient();
+
+        (await client.GetAsync("/")).StatusCode.Should().Be(System.Net.HttpStatusCode.Conflict);
+        await ran.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Test]
     public async Task A_failing_background_task_does_not_affect_the_response()
     {
         var app = TestApps.Quiet();

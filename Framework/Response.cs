@@ -22,7 +22,9 @@ public sealed class Response
     /// <summary>Clears status, headers and body (used before an error handler writes its own response).</summary>
     internal void Clear()
     {
+        // Background tasks survive an error (Bocadillo runs them): set the list aside so Reset cannot empty it.
         var keepBackground = _background;
+        _background = null;
         Reset();
         _background = keepBackground;
         Headers.Clear();

@@ -33,8 +33,9 @@ load() { taskset -c 1 dotnet "$(bin SseLoad)" "$@"; }
 kv() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1==k {print $2}'; }
 
 a=$(start 5021 REDIS=127.0.0.1:6399 TOPIC=cross BUFFER=100000); b=$(start 5022 REDIS=127.0.0.1:6399 TOPIC=cross BUFFER=100000)
-cross=$(load cross http://127.0.0.1:5021 http://127.0.0.1:5022 100 1000 "$DURATION"); echo "cross: $cross"
+# Throughput first: it also warms both servers (tiered JIT) before latency is measured.
 through=$(load throughput http://127.0.0.1:5021 http://127.0.0.1:5022 200 "$DURATION"); echo "throughput: $through"
+cross=$(load cross http://127.0.0.1:5021 http://127.0.0.1:5022 100 1000 "$DURATION"); echo "cross: $cross"
 stop "$a" "$b"
 
 m=$(start 5023); mem=$(load scale http://127.0.0.1:5023 "$CLIENTS" 10 "$m"); echo "one instance, in memory: $mem"; stop "$m"
@@ -53,3 +54,9 @@ two=$(load scale http://127.0.0.1:5025,http://127.0.0.1:5026 "$CLIENTS" 10 "$a,$
   echo "| $CLIENTS subscribers, one instance, Redis backplane | p50 $(kv "$red" p50_ms) ms, p99 $(kv "$red" p99_ms) ms, $(kv "$red" kb_per_conn) KB per connection |"
   echo "| $CLIENTS subscribers split over two instances, Redis backplane | p50 $(kv "$two" p50_ms) ms, p99 $(kv "$two" p99_ms) ms, $(kv "$two" kb_per_conn) KB per connection; delivered $(kv "$two" delivered) |"
 } | tee "$out/scaleout.md"
+
+# Put the table into docs/performance.md between its scale-out markers.
+awk -v f="$out/scaleout.md" '
+  /<!-- scaleout:start -->/ {print; while ((getline line < f) > 0) print line; skip=1; next}
+  /<!-- scaleout:end -->/ {skip=0}
+  !skip {print}' docs/performance.md >"$out/performance.md.tmp" && mv "$out/performance.md.tmp" docs/performance.md

@@ -232,3 +232,80 @@ public class EventHubReplayTests
             }, iter: 2000);
     }
 }
+
+public class EventHubMisuseTests
+{
+    /// <summary>A backplane that numbers and delivers at once, in process: enough to check the hub's rules about it.</summary>
+    private sealed class LoopbackBackplane : IEventBackplane
+    {
+        private readonly List<BackplaneEvent> _log = [];
+        private IEventBackplaneSink? _sink;
+
+        public long Attach(IEventBackplaneSink sink)
+        {
+            _sink = sink;
+            return 0;
+        }
+
+        public Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default)
+        {
+            var seq = _log.Count + 1L;
+            _log.Add(new BackplaneEvent(seq, evt));
+            _sink!.Deliver(seq, evt);
+            return Task.FromResult(seq);
+        }
+
+        public Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default) =>
+            Task.FromResult<IReadOnlyList<BackplaneEvent>>(_log.Where(e => e.Sequence >= from && e.Sequence <= to).ToList());
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    [Test]
+    public async Task Publish_on_a_shared_hub_explains_that_PublishAsync_is_the_way()
+    {
+        var hub = new EventHub(backplane: new LoopbackBackplane());
+        FluentActions.Invoking(() => hub.Publish(new ServerEvent(data: "x"))).Should().Throw<InvalidOperationException>().WithMessage("*await hub.PublishAsync(evt)*");
+        (await hub.PublishAsync(new ServerEvent(data: "x"))).Id.Should().Be("1");
+        hub.LastSequence.Should().Be(1);
+    }
+
+    [Test]
+    public async Task A_subscription_is_read_once_and_says_so()
+    {
+        var hub = new EventHub();
+        var subscription = hub.Subscribe();
+        await using var first = subscription.GetAsyncEnumerator();
+        FluentActions.Invoking(() => subscription.GetAsyncEnumerator()).Should().Throw<InvalidOperationException>().WithMessage("*call hub.Subscribe again*");
+    }
+
+    [Test]
+    public async Task A_resume_on_a_shared_hub_reads_older_events_from_the_backplane()
+    {
+        var backplane = new LoopbackBackplane();
+        var first = new EventHub(backplane: backplane);
+        for (var i = 1; i <= 5; i++) await first.PublishAsync(new ServerEvent(data: $"m{i}"));
+        // A second hub (another instance) attaches later: events 1-5 are only in the backplane's history.
+        var later = new EventHub(backplane: new ForwardingBackplane(backplane, attachAt: 5));
+
+        var events = new List<string?>();
+        await foreach (var e in later.Subscribe(lastEventId: "2"))
+        {
+            events.Add(e.Data);
+            if (events.Count == 3) break;
+        }
+        events.Should().Equal("m3", "m4", "m5");
+    }
+
+    /// <summary>Reads another backplane's history; attaches at a given number, as an instance started late does.</summary>
+    private sealed class ForwardingBackplane(IEventBackplane inner, long attachAt) : IEventBackplane
+    {
+        public long Attach(IEventBackplaneSink sink) => attachAt;
+
+        public Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default) => inner.PublishAsync(evt, cancellationToken);
+
+        public Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default) => inner.ReadAsync(from, to, cancellationToken);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

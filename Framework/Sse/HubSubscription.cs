@@ -2,18 +2,16 @@ using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
-// CA2012: a flush result is read only once it completed, or through its awaiter once.
-#pragma warning disable CA2012
-
 namespace Bocata;
 
 /// <summary>
 /// A cursor into an <see cref="EventHub"/>'s ring of frames. Served by <c>res.EventStream</c>, it writes the shared frames
-/// straight into the response pipe: whoever wins the Idle→Busy exchange (the publisher, or a heartbeat work item) drains
-/// the cursor, so there is one writer at a time, no copy per subscriber and no thread-pool hop per event. Once Ended, no
-/// one writes again. Enumerated directly (<c>await foreach</c>), it yields the hub's <see cref="ServerEvent"/>s.
+/// straight into the response pipe: whoever wins the Idle→Busy exchange (a work item queued by a publish or by the heartbeat)
+/// drains the cursor, so there is one writer at a time, no copy per subscriber, and one flush for everything published
+/// since the last drain. Once Ended, no one writes again. Enumerated directly (<c>await foreach</c>), it yields the hub's
+/// <see cref="ServerEvent"/>s.
 /// </summary>
-internal sealed class HubSubscription : IAsyncEnumerable<ServerEvent>, IAsyncEnumerator<ServerEvent>, IHeartbeatClient, IThreadPoolWorkItem, IDisposable
+internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, IAsyncEnumerator<ServerEvent>, IHeartbeatClient, IThreadPoolWorkItem, IDisposable
 {
     // Unattached: no response owns it yet (or it is enumerated); wakes only signal a reader.
     private const int Idle = 0, Busy = 1, BusyAgain = 2, Ended = 3, Unattached = 4;
@@ -146,189 +144,6 @@ internal sealed class HubSubscription : IAsyncEnumerable<ServerEvent>, IAsyncEnu
         }
         Volatile.Write(ref _cursor, _cursor + 1);
         return Next.Frame;
-    }
-
-    // ---- Served as a response: frames written straight into the pipe --------------------------------------------
-
-    public async Task SendAsync(RequestContext context, TimeSpan ping)
-    {
-        if (_enumerated || _writer is not null) throw new InvalidOperationException("A hub subscription can be sent once; call hub.Subscribe again for another stream.");
-        var server = context.Server;
-        var ct = context.Aborted;
-        server.StreamOpened();
-        try
-        {
-            context.BodyFeature.DisableBuffering();
-            await context.BodyFeature.StartAsync(ct);
-            await context.BodyFeature.Writer.FlushAsync(ct);
-            if (_historyRead is not null) _history = await _historyRead.WaitAsync(ct);
-            _context = context;
-            _writer = context.BodyFeature.Writer;
-            _intervalMs = Math.Max(1, (long)ping.TotalMilliseconds);
-            _lastWrite = Environment.TickCount64;
-            _done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _afterFlush = AfterFlush;
-            // From here publishers and the heartbeat drain this cursor; the exchange orders it after the head they wrote.
-            Interlocked.Exchange(ref _state, Busy);
-            using (ct.UnsafeRegister(static s => ((HubSubscription)s!).Dispose(), this))
-            {
-                var heartbeat = TimeSpan.FromMilliseconds(Math.Min(_intervalMs, (long)server.Settings.StreamWriteTimeout.TotalMilliseconds));
-                server.Heartbeat.Add(this, heartbeat);
-                // This request holds the Busy state it was created with: drain the backlog, then let publishers in.
-                Drain();
-                await _done.Task;
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-        catch (Exception e) when (_writer is null)
-        {
-            // The history could not be read (the backplane is unreachable): end the stream; the client retries.
-            server.Log.LogWarning(e, "Could not read the event history for {Path}; the stream is ended so the client retries", context.Request.Path);
-        }
-        finally
-        {
-            server.Heartbeat.Remove(this);
-            Dispose();
-            server.StreamClosed();
-        }
-    }
-
-    /// <summary>Runs only while this thread holds Busy: writes frames from the cursor, flushes, then releases or ends.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // The delivery loop: optimized at once, not after tiering catches up under load.
-    private void Drain()
-    {
-        var writer = _writer!;
-        try
-        {
-            while (true)
-            {
-                var (next, written) = WriteFrames(writer);
-                if (next == Next.End && written == 0)
-                {
-                    End();
-                    return;
-                }
-                if (written == 0 && Interlocked.Exchange(ref _pingDue, 0) == 1)
-                {
-                    writer.WriteAll(EventStreamSender.PingBytes);
-                    written = EventStreamSender.PingBytes.Length;
-                }
-                if (written > 0)
-                {
-                    Volatile.Write(ref _lastWrite, Environment.TickCount64);
-                    var flush = writer.FlushAsync();
-                    if (!flush.IsCompleted)
-                    {
-                        // The client is not taking data as fast as it comes: finish when the pipe drains (or the heartbeat aborts it).
-                        Volatile.Write(ref _flushStarted, Environment.TickCount64);
-                        _flush = flush.GetAwaiter();
-                        _flush.UnsafeOnCompleted(_afterFlush!);
-                        return;
-                    }
-                    if (Finished(flush.GetAwaiter().GetResult())) return;
-                    if (next != Next.None) continue; // stopped at the bytes bound, or flushed the last frames before ending
-                }
-                if (Interlocked.CompareExchange(ref _state, Idle, Busy) == Busy) return;
-                Volatile.Write(ref _state, Busy); // BusyAgain: something arrived while draining
-            }
-        }
-        catch (Exception e)
-        {
-            _context?.Server.Log.LogDebug(e, "Hub stream for {Path} ended while writing", _context.Request.Path);
-            End();
-        }
-    }
-
-    [ThreadStatic] private static HubFrame[]? t_batch;
-    private const int BatchBytes = 16 * 1024;
-
-    /// <summary>Writes the frames after the cursor, up to the unflushed-bytes bound. Small frames that arrived together are copied
-    /// into one span of the response pipe (one GetSpan/Advance for the batch, not one per frame).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // The delivery loop: optimized at once, not after tiering catches up under load.
-    private (Next Next, long Written) WriteFrames(PipeWriter writer)
-    {
-        var batch = t_batch ??= new HubFrame[64];
-        long written = 0;
-        var next = Next.None;
-        while (written < EventStreamSender.MaxUnflushedBytes)
-        {
-            var count = 0;
-            var bytes = 0;
-            while (count < batch.Length && bytes < BatchBytes && (next = TryNext(out var frame)) == Next.Frame)
-            {
-                batch[count++] = frame!;
-                bytes += frame!.Bytes.Length;
-            }
-            if (count == 0) break;
-            if (bytes <= BatchBytes)
-            {
-                var span = writer.GetSpan(bytes);
-                var at = 0;
-                for (var i = 0; i < count; i++)
-                {
-                    batch[i].Bytes.CopyTo(span[at..]);
-                    at += batch[i].Bytes.Length;
-                }
-                writer.Advance(bytes);
-            }
-            else
-            {
-                for (var i = 0; i < count; i++) writer.WriteAll(batch[i].Bytes);
-            }
-            Array.Clear(batch, 0, count);
-            written += bytes;
-            if (next != Next.Frame) break;
-        }
-        return (next, written);
-    }
-
-    private void AfterFlush()
-    {
-        Volatile.Write(ref _flushStarted, 0);
-        try
-        {
-            if (Finished(_flush.GetResult())) return;
-        }
-        catch (Exception)
-        {
-            End();
-            return;
-        }
-        Drain();
-    }
-
-    private bool Finished(FlushResult result)
-    {
-        if (!result.IsCompleted && !result.IsCanceled) return false;
-        End();
-        return true;
-    }
-
-    /// <summary>Only the Busy holder gets here: the state becomes Ended for good, and the request may complete.</summary>
-    private void End()
-    {
-        Volatile.Write(ref _state, Ended);
-        _done?.TrySetResult();
-    }
-
-    public void OnHeartbeat(long nowMs)
-    {
-        var flushStarted = Volatile.Read(ref _flushStarted);
-        var context = _context;
-        if (flushStarted != 0 && context is not null && nowMs - flushStarted > (long)context.Server.Settings.StreamWriteTimeout.TotalMilliseconds)
-        {
-            Volatile.Write(ref _flushStarted, 0);
-            context.Server.Log.LogWarning("Client {Client} did not read {Path} for {Timeout}; disconnecting it", context.Request.Client, context.Request.Path, context.Server.Settings.StreamWriteTimeout);
-            Evict();
-            context.Abort();
-            return;
-        }
-        if (Volatile.Read(ref _state) != Idle || nowMs - Volatile.Read(ref _lastWrite) < _intervalMs) return;
-        Volatile.Write(ref _pingDue, 1);
-        // Pings are written by a drain on the thread pool, never on the heartbeat's thread.
-        if (Interlocked.CompareExchange(ref _state, Busy, Idle) == Idle) ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
 
     // ---- Enumerated directly -------------------------------------------------------------------------------------

@@ -1,0 +1,73 @@
+using System.Globalization;
+
+namespace Bocata;
+
+/// <summary>The hub's side of a backplane: events arriving in the global order, history for resumption, a restarted sequence.</summary>
+public sealed partial class EventHub
+{
+    /// <summary>Events this instance never held, from the backplane; one read serves every client asking for the same range (a reconnect storm).</summary>
+    private Task<HubFrame[]> ReadHistoryAsync(long from, long to)
+    {
+        if (_historyReads.TryGetValue((from, to), out var pending)) return pending;
+        var read = ReadAndEncodeAsync(from, to);
+        _historyReads[(from, to)] = read;
+        _ = read.ContinueWith(_ =>
+        {
+            lock (_gate) _historyReads.Remove((from, to));
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return read;
+    }
+
+    private async Task<HubFrame[]> ReadAndEncodeAsync(long from, long to)
+    {
+        var events = await _backplane!.ReadAsync(from, to);
+        var frames = new HubFrame[events.Count];
+        lock (_gate)
+        {
+            for (var i = 0; i < frames.Length; i++)
+            {
+                var (seq, evt) = events[i];
+                var ownId = evt.Id is not null;
+                frames[i] = Encode(seq, ownId ? evt : evt.WithId(seq.ToString(CultureInfo.InvariantCulture)), ownId);
+            }
+        }
+        return frames;
+    }
+
+    /// <summary>Events arriving from the backplane, in the global order.</summary>
+    private void Deliver(long seq, ServerEvent evt)
+    {
+        lock (_gate)
+        {
+            if (seq <= _head) return;
+            // A number skipped for good (trimmed before it could be read): this instance's own frames start after it.
+            if (seq != _head + 1) _localOldest = seq;
+            Append(seq, evt);
+        }
+        WakeAll();
+    }
+
+    /// <summary>The backplane's sequence restarted: end every open stream (ids must never go backwards on one) and start over after <paramref name="last"/>.</summary>
+    private void Reset(long last)
+    {
+        HubSubscription?[] slots;
+        lock (_gate)
+        {
+            slots = [.. _slots];
+            Array.Clear(_ring);
+            _ownIds.Clear();
+            Volatile.Write(ref _head, last);
+            _localOldest = last + 1;
+        }
+        foreach (var subscription in slots) subscription?.Dispose();
+    }
+
+    private sealed class BackplaneSink(EventHub hub) : IEventBackplaneSink
+    {
+        public long LastSequence => hub.LastSequence;
+
+        public void Deliver(long sequence, ServerEvent evt) => hub.Deliver(sequence, evt);
+
+        public void Reset(long lastSequence) => hub.Reset(lastSequence);
+    }
+}
