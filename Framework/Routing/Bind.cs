@@ -58,13 +58,13 @@ internal static class Bind
         bool ok;
         // Each branch is a JIT-time constant for value types, so only one survives per instantiation.
         if (typeof(T) == typeof(string)) { value = (T)(object)raw.ToString(); return true; }
-        if (typeof(T) == typeof(int)) { ok = int.TryParse(raw, NumberStyles.Integer, inv, out var v); value = (T)(object)v; return ok; }
-        if (typeof(T) == typeof(long)) { ok = long.TryParse(raw, NumberStyles.Integer, inv, out var v); value = (T)(object)v; return ok; }
+        if (typeof(T) == typeof(int)) { ok = TryParseInt(raw, out var v); value = (T)(object)v; return ok; }
+        if (typeof(T) == typeof(long)) { ok = TryParseLong(raw, out var v); value = (T)(object)v; return ok; }
         if (typeof(T) == typeof(Guid)) { ok = Guid.TryParse(raw, out var v); value = (T)(object)v; return ok; }
         var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
         object? boxed;
-        if (type == typeof(int)) { ok = int.TryParse(raw, NumberStyles.Integer, inv, out var v); boxed = v; }
-        else if (type == typeof(long)) { ok = long.TryParse(raw, NumberStyles.Integer, inv, out var v); boxed = v; }
+        if (type == typeof(int)) { ok = TryParseInt(raw, out var v); boxed = v; }
+        else if (type == typeof(long)) { ok = TryParseLong(raw, out var v); boxed = v; }
         else if (type == typeof(short)) { ok = short.TryParse(raw, NumberStyles.Integer, inv, out var v); boxed = v; }
         else if (type == typeof(double)) { ok = double.TryParse(raw, NumberStyles.Float, inv, out var v) && double.IsFinite(v); boxed = v; }
         else if (type == typeof(float)) { ok = float.TryParse(raw, NumberStyles.Float, inv, out var v) && float.IsFinite(v); boxed = v; }
@@ -81,17 +81,43 @@ internal static class Bind
         return ok;
     }
 
+    // Bocadillo converts with Python's int(float(...)) semantics for decimals: "4.2" is 4 (truncated toward zero).
+    private static bool TryParseInt(ReadOnlySpan<char> raw, out int value)
+    {
+        if (int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out value)) return true;
+        var ok = TryParseTruncated(raw, int.MinValue, int.MaxValue, out var d);
+        value = ok ? (int)d : 0;
+        return ok;
+    }
+
+    private static bool TryParseLong(ReadOnlySpan<char> raw, out long value)
+    {
+        if (long.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out value)) return true;
+        var ok = TryParseTruncated(raw, long.MinValue, long.MaxValue, out var d);
+        value = ok ? (long)d : 0;
+        return ok;
+    }
+
+    private static bool TryParseTruncated(ReadOnlySpan<char> raw, double min, double max, out double value)
+    {
+        value = 0;
+        if (!double.TryParse(raw, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var d)) return false;
+        value = Math.Truncate(d);
+        return double.IsFinite(value) && value >= min && value <= max;
+    }
+
     private static bool IsNumeric(ReadOnlySpan<char> raw) => raw.Length > 0 && (char.IsAsciiDigit(raw[0]) || raw[0] == '-');
 
+    // Bocadillo's boolean: true/false/1/0 in any case, and empty (false); "yes", "on" and the like are refused.
     private static bool TryParseBool(ReadOnlySpan<char> raw, out bool value)
     {
-        if (raw.Equals("true", StringComparison.OrdinalIgnoreCase) || raw.SequenceEqual("1") || raw.Equals("yes", StringComparison.OrdinalIgnoreCase) || raw.Equals("on", StringComparison.OrdinalIgnoreCase))
+        if (raw.Equals("true", StringComparison.OrdinalIgnoreCase) || raw.SequenceEqual("1"))
         {
             value = true;
             return true;
         }
         value = false;
-        return raw.Equals("false", StringComparison.OrdinalIgnoreCase) || raw.SequenceEqual("0") || raw.Equals("no", StringComparison.OrdinalIgnoreCase) || raw.Equals("off", StringComparison.OrdinalIgnoreCase);
+        return raw.IsEmpty || raw.Equals("false", StringComparison.OrdinalIgnoreCase) || raw.SequenceEqual("0");
     }
 
     public static string ErrorMessage(Type type)
@@ -99,7 +125,7 @@ internal static class Bind
         type = Nullable.GetUnderlyingType(type) ?? type;
         if (type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(double) || type == typeof(float) || type == typeof(decimal))
             return "Must be a number.";
-        if (type == typeof(bool)) return "Must be a boolean (true or false).";
+        if (type == typeof(bool)) return "Must be a boolean.";
         if (type == typeof(Guid)) return "Must be a UUID.";
         if (type == typeof(DateOnly)) return "Must be a date (YYYY-MM-DD).";
         if (type == typeof(TimeOnly)) return "Must be a time (HH:MM[:SS]).";

@@ -40,8 +40,8 @@ internal sealed class RoutePattern
     public static RoutePattern Parse(string pattern)
     {
         ArgumentNullException.ThrowIfNull(pattern);
-        if (!pattern.StartsWith('/'))
-            throw new ArgumentException($"Route pattern '{pattern}' must start with '/'. Example: \"/items/{{pk}}\".", nameof(pattern));
+        // Bocadillo reads "foo" as "/foo".
+        if (!pattern.StartsWith('/')) pattern = "/" + pattern;
 
         var rawSegments = pattern[1..].Split('/');
         var segments = new Token[rawSegments.Length][];
@@ -131,13 +131,13 @@ internal sealed class RoutePattern
             if (pos > path.Length) return false;
             var end = path.IndexOf('/', pos);
             if (end < 0) end = path.Length;
-            if (!MatchTokens(path, pos, end, tokens, 0, captures)) return false;
+            if (!MatchTokens(path, pos, end, tokens, 0, captures, s == _segments.Length - 1)) return false;
             pos = end + 1;
         }
         return pos == path.Length + 1;
     }
 
-    private static bool MatchTokens(string path, int start, int end, Token[] tokens, int ti, Span<int> captures)
+    private static bool MatchTokens(string path, int start, int end, Token[] tokens, int ti, Span<int> captures, bool lastSegment)
     {
         if (ti == tokens.Length) return start == end;
         var token = tokens[ti];
@@ -145,12 +145,13 @@ internal sealed class RoutePattern
         if (token.Kind == TokenKind.Literal)
         {
             return segment.StartsWith(token.Text, StringComparison.Ordinal)
-                && MatchTokens(path, start + token.Text.Length, end, tokens, ti + 1, captures);
+                && MatchTokens(path, start + token.Text.Length, end, tokens, ti + 1, captures, lastSegment);
         }
 
         if (ti == tokens.Length - 1)
         {
-            if (segment.IsEmpty) return false;
+            // A named parameter needs a non-empty segment; an anonymous wildcard {} ending the pattern also matches an empty one ("/{}" answers "/").
+            if (segment.IsEmpty && (token.Index >= 0 || !lastSegment)) return false;
             Capture(token, start, segment.Length, captures);
             return true;
         }
@@ -162,7 +163,7 @@ internal sealed class RoutePattern
             if (found < 0) return false;
             k += found;
             Capture(token, start, k, captures);
-            if (MatchTokens(path, start + k, end, tokens, ti + 1, captures)) return true;
+            if (MatchTokens(path, start + k, end, tokens, ti + 1, captures, lastSegment)) return true;
         }
         return false;
     }

@@ -49,6 +49,8 @@ internal sealed class EventStreamSender : IHeartbeatClient
         headers["X-Accel-Buffering"] = "no";
         headers.ContentLength = null;
         headers.ContentEncoding = default;
+        // As Bocadillo (Starlette) sends it; a hop-by-hop header, so HTTP/1.1 only (illegal on HTTP/2).
+        if (context.RequestFeature.Protocol == "HTTP/1.1") headers.Connection = "keep-alive";
         if (context.IsHead) return Task.CompletedTask;
         if (context.Server.Stopping.IsCancellationRequested) return RefuseWhileStoppingAsync(context);
         if (events is HubSubscription subscription) return subscription.SendAsync(context, ping ?? DefaultPing);
@@ -64,6 +66,7 @@ internal sealed class EventStreamSender : IHeartbeatClient
         feature.Headers.CacheControl = "no-store";
         feature.Headers.RetryAfter = "1";
         feature.Headers.Remove("X-Accel-Buffering");
+        feature.Headers.Remove("Connection");
         var body = "503 Service Unavailable: the server is restarting; reconnect shortly."u8;
         feature.Headers.ContentLength = body.Length;
         context.BodyFeature.Writer.WriteAll(body);

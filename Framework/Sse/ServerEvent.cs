@@ -98,7 +98,7 @@ public sealed class ServerEvent : IEquatable<ServerEvent>
     private int MaxByteCount()
     {
         // Each line costs at most its prefix (7 bytes), a newline, and 3 bytes per UTF-16 char; a break char splits a line.
-        long total = 1;
+        long total = 2;
         if (Comment is not null) total += 4L * Comment.Length + 3;
         if (Id is not null) total += 3L * Id.Length + 5;
         if (Name is not null) total += 3L * Name.Length + 8;
@@ -122,6 +122,8 @@ public sealed class ServerEvent : IEquatable<ServerEvent>
             pos += written;
             span[pos++] = (byte)'\n';
         }
+        // An event with no field at all is "\n\n", as Bocadillo writes it (a blank line clients ignore).
+        if (pos == 0) span[pos++] = (byte)'\n';
         span[pos++] = (byte)'\n';
         return pos;
     }

@@ -1,0 +1,85 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using Bocata.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Routing;
+
+/// <summary>Behaviours a Bocadillo app ported line by line relies on (Bocadillo 0.18's tests and docs).</summary>
+public class BocadilloFidelityTests
+{
+    [Test]
+    public async Task A_pattern_without_a_leading_slash_is_rooted()
+    {
+        var app = TestApps.Quiet();
+        app.Route("foo", (req, res) => res.Text = "foo");
+        await using var client = app.CreateClient();
+        (await client.GetStringAsync("/foo")).Should().Be("foo");
+    }
+
+    [Test]
+    public async Task A_root_wildcard_answers_the_root_too()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/{}", (req, res) => res.Text = $"wildcard {req.Path}");
+        await using var client = app.CreateClient();
+        (await client.GetStringAsync("/")).Should().Be("wildcard /");
+        (await client.GetStringAsync("/anything")).Should().Be("wildcard /anything");
+    }
+
+    [TestCase("4", "4")]
+    [TestCase("4.2", "4")]
+    [TestCase("-4.7", "-4")]
+    public async Task Integers_are_truncated_as_Bocadillo_converts_them(string raw, string expected)
+    {
+        var app = TestApps.Quiet();
+        app.Route("/n/{x}", (Request req, Response res, int x) => res.Text = x.ToString());
+        await using var client = app.CreateClient();
+        (await client.GetStringAsync($"/n/{raw}")).Should().Be(expected);
+    }
+
+    [TestCase("true", "True")]
+    [TestCase("TRUE", "True")]
+    [TestCase("1", "True")]
+    [TestCase("False", "False")]
+    [TestCase("0", "False")]
+    [TestCase("", "False")]
+    public async Task Booleans_accept_true_false_one_zero_and_empty(string raw, string expected)
+    {
+        var app = TestApps.Quiet();
+        app.Route("/b", (Request req, Response res, bool flag = true) => res.Text = flag.ToString());
+        await using var client = app.CreateClient();
+        (await client.GetStringAsync($"/b?flag={raw}")).Should().Be(expected);
+    }
+
+    [TestCase("yes")]
+    [TestCase("no")]
+    [TestCase("on")]
+    [TestCase("off")]
+    public async Task Other_boolean_spellings_are_a_400(string raw)
+    {
+        var app = TestApps.Quiet();
+        app.Route("/b/{flag}", (Request req, Response res, bool flag) => res.Text = flag.ToString());
+        await using var client = app.CreateClient();
+        using var response = await client.GetAsync($"/b/{raw}");
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await response.Content.ReadAsStringAsync()).Should().Contain("\"flag\":\"Must be a boolean.\"");
+    }
+
+    [Test]
+    public async Task An_event_stream_says_connection_keep_alive_on_http_1_1()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/feed", (req, res) => res.EventStream(One()));
+        static async IAsyncEnumerable<ServerEvent> One([EnumeratorCancellation] CancellationToken ct = default)
+        {
+            await Task.Yield();
+            yield return new ServerEvent(data: "x");
+        }
+        await using var client = app.CreateClient();
+        using var response = await client.GetAsync("/feed", HttpCompletionOption.ResponseHeadersRead);
+        response.Headers.Connection.Should().Contain("keep-alive");
+        new ServerEvent().ToString().Should().Be("\n\n", "an empty event is a blank line, as in Bocadillo");
+    }
+}
