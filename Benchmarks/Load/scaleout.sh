@@ -33,8 +33,9 @@ load() { taskset -c 1 dotnet "$(bin SseLoad)" "$@"; }
 kv() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1==k {print $2}'; }
 
 a=$(start 5021 REDIS=127.0.0.1:6399 TOPIC=cross BUFFER=100000); b=$(start 5022 REDIS=127.0.0.1:6399 TOPIC=cross BUFFER=100000)
-# Throughput first: it also warms both servers (tiered JIT) before latency is measured.
 through=$(load throughput http://127.0.0.1:5021 http://127.0.0.1:5022 200 "$DURATION"); echo "throughput: $through"
+stop "$a" "$b"
+a=$(start 5021 REDIS=127.0.0.1:6399 TOPIC=latency BUFFER=1024); b=$(start 5022 REDIS=127.0.0.1:6399 TOPIC=latency BUFFER=1024)
 cross=$(load cross http://127.0.0.1:5021 http://127.0.0.1:5022 100 1000 "$DURATION"); echo "cross: $cross"
 stop "$a" "$b"
 
@@ -48,7 +49,7 @@ two=$(load scale http://127.0.0.1:5025,http://127.0.0.1:5026 "$CLIENTS" 10 "$a,$
   echo
   echo "| measurement | result |"
   echo "|---|---|"
-  echo "| publish→receive across instances, 100 subscribers, $(kv "$cross" rate) events/s | p50 $(kv "$cross" cross_p50_ms) ms, p99 $(kv "$cross" cross_p99_ms) ms (same instance: p50 $(kv "$cross" local_p50_ms) ms, p99 $(kv "$cross" local_p99_ms) ms); delivered $(kv "$cross" delivered) |"
+  echo "| publish→receive across instances, 100 subscribers, $(kv "$cross" rate) events/s | p50 $(kv "$cross" cross_p50_ms) ms, p99 $(kv "$cross" cross_p99_ms) ms (same instance: p50 $(kv "$cross" local_p50_ms) ms, p99 $(kv "$cross" local_p99_ms) ms); delivered $(kv "$cross" delivered); TCP retransmits on loopback during the run: $(kv "$cross" tcp_retransmits) |"
   echo "| sustained through Redis, 2 instances × 100 subscribers | $(kv "$through" publish_events_per_s) events/s published, $(kv "$through" delivered_events_per_s) events/s delivered to all; in order and complete: $(kv "$through" complete_in_order), lost $(kv "$through" lost) |"
   echo "| $CLIENTS subscribers, one instance, in-memory hub | p50 $(kv "$mem" p50_ms) ms, p99 $(kv "$mem" p99_ms) ms, $(kv "$mem" kb_per_conn) KB per connection |"
   echo "| $CLIENTS subscribers, one instance, Redis backplane | p50 $(kv "$red" p50_ms) ms, p99 $(kv "$red" p99_ms) ms, $(kv "$red" kb_per_conn) KB per connection |"

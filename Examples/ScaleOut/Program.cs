@@ -1,4 +1,4 @@
-// The TemperatureFeed page served by several instances behind a load balancer: one EventHub across them on Redis.
+// The TemperatureFeed page (its wwwroot, linked) served by several instances behind a load balancer: one EventHub across them on Redis.
 // Each instance publishes its own readings; every browser sees every reading, in one order, whichever instance it reached,
 // and keeps its place (Last-Event-ID) when it is moved to another instance. Start two with nginx: bash Examples/ScaleOut/run.sh
 using Bocata;

@@ -33,8 +33,8 @@ public partial class NginxDeploymentTests
         await using var client = app.CreateClient();
 
         var dir = Directory.CreateTempSubdirectory("bocata-nginx").FullName;
-        var port = FreePort();
-        var server = NginxBlock().Match(File.ReadAllText(Path.Combine(Root, "docs", "guide", "deployment.md"))).Groups[1].Value
+        var port = TestApps.FreePort();
+        var server = NginxBlock().Match(File.ReadAllText(Path.Combine(TestApps.Root, "docs", "guide", "deployment.md"))).Groups[1].Value
             .Replace("server 127.0.0.1:8000;", $"server {client.BaseAddress!.Authority};", StringComparison.Ordinal)
             .Replace("listen 80;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
         var conf = Path.Combine(dir, "nginx.conf");
@@ -56,7 +56,7 @@ public partial class NginxDeploymentTests
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            await WaitForAsync(http);
+            await TestApps.WaitForServerAsync(http);
 
             (await http.GetStringAsync("/")).Should().Be("proxied for 127.0.0.1");
             using var response = await http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead);
@@ -73,31 +73,6 @@ public partial class NginxDeploymentTests
             nginx.Kill();
             await nginx.WaitForExitAsync();
             Directory.Delete(dir, recursive: true);
-        }
-    }
-
-    private static string Root => Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", ".."));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static async Task WaitForAsync(HttpClient http)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                await http.GetAsync("/");
-                return;
-            }
-            catch (HttpRequestException)
-            {
-                await Task.Delay(100);
-            }
         }
     }
 

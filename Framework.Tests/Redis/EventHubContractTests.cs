@@ -29,24 +29,6 @@ public class EventHubContractTests(string backplane)
         _owned.Clear();
     }
 
-    private static async Task<List<ServerEvent>> TakeAsync(IAsyncEnumerable<ServerEvent> events, int count)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var result = new List<ServerEvent>();
-        await foreach (var e in events.WithCancellation(timeout.Token))
-        {
-            result.Add(e);
-            if (result.Count == count) break;
-        }
-        return result;
-    }
-
-    private static async Task UntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!condition()) await Task.Delay(5, timeout.Token);
-    }
-
     [Test]
     public async Task PublishAsync_numbers_events_and_every_subscriber_gets_them_in_order()
     {
@@ -56,7 +38,7 @@ public class EventHubContractTests(string backplane)
         for (var i = 0; i < 5; i++) ids.Add((await hub.PublishAsync(new ServerEvent(data: $"m{i}"))).Id);
 
         ids.Select(id => long.Parse(id!)).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
-        foreach (var events in await Task.WhenAll(subscribers.Select(s => TakeAsync(s, 5))))
+        foreach (var events in await Task.WhenAll(subscribers.Select(s => TestApps.TakeAsync(s, 5))))
         {
             events.Select(e => e.Data).Should().Equal("m0", "m1", "m2", "m3", "m4");
             events.Select(e => e.Id).Should().Equal(ids);
@@ -69,12 +51,12 @@ public class EventHubContractTests(string backplane)
         var hub = await NewHubAsync();
         var sent = new List<ServerEvent>();
         for (var i = 1; i <= 5; i++) sent.Add(await hub.PublishAsync(new ServerEvent(data: $"m{i}")));
-        await UntilAsync(() => hub.LastSequence == long.Parse(sent[^1].Id!));
+        await TestApps.UntilAsync(() => hub.LastSequence == long.Parse(sent[^1].Id!));
 
         var resumed = hub.Subscribe(lastEventId: sent[1].Id);
         await hub.PublishAsync(new ServerEvent(data: "m6"));
 
-        (await TakeAsync(resumed, 4)).Select(e => e.Data).Should().Equal("m3", "m4", "m5", "m6");
+        (await TestApps.TakeAsync(resumed, 4)).Select(e => e.Data).Should().Equal("m3", "m4", "m5", "m6");
     }
 
     [Test]
@@ -83,11 +65,11 @@ public class EventHubContractTests(string backplane)
         var hub = await NewHubAsync(replay: 3);
         ServerEvent last = null!;
         for (var i = 1; i <= 10; i++) last = await hub.PublishAsync(new ServerEvent(data: $"m{i}"));
-        await UntilAsync(() => hub.LastSequence == long.Parse(last.Id!));
+        await TestApps.UntilAsync(() => hub.LastSequence == long.Parse(last.Id!));
 
-        (await TakeAsync(hub.Subscribe(lastEventId: "unknown-id"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
+        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "unknown-id"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
         var tooOld = (long.Parse(last.Id!) - 9).ToString();
-        (await TakeAsync(hub.Subscribe(lastEventId: tooOld), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
+        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: tooOld), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
     }
 
     [Test]
@@ -99,8 +81,8 @@ public class EventHubContractTests(string backplane)
         await using var client = app.CreateClient();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
-        var readers = Enumerable.Range(0, 3).Select(_ => TakeAsync(client.EventsAsync("/feed", cancellationToken: cts.Token), 3)).ToList();
-        await UntilAsync(() => hub.SubscriberCount == 3);
+        var readers = Enumerable.Range(0, 3).Select(_ => TestApps.TakeAsync(client.EventsAsync("/feed", cancellationToken: cts.Token), 3)).ToList();
+        await TestApps.UntilAsync(() => hub.SubscriberCount == 3);
         foreach (var word in new[] { "a", "b", "c" }) await hub.PublishAsync(new ServerEvent(name: "word", data: word));
 
         foreach (var events in await Task.WhenAll(readers))

@@ -39,14 +39,14 @@ internal sealed class RedisServer : IAsyncDisposable
     public static async Task<RedisServer> StartDedicatedAsync(int? port = null)
     {
         if (Binary is null) Assert.Ignore("redis-server is not installed: `apt-get install redis-server` (CI installs it) to run the Redis fault tests.");
-        return await StartAsync(port ?? FreePort());
+        return await StartAsync(port ?? TestApps.FreePort());
     }
 
     private static async Task<RedisServer?> StartOrFindAsync()
     {
         if (Environment.GetEnvironmentVariable("BOCATA_REDIS") is { Length: > 0 } endpoint) return new RedisServer(endpoint, null);
         if (Binary is null) return null;
-        return await StartAsync(FreePort());
+        return await StartAsync(TestApps.FreePort());
     }
 
     private static async Task<RedisServer> StartAsync(int port)
@@ -84,13 +84,6 @@ internal sealed class RedisServer : IAsyncDisposable
         ConnectionMultiplexer.ConnectAsync($"{Endpoint},allowAdmin=true,abortConnect=false");
 
     public static string Topic() => "test-" + Guid.NewGuid().ToString("N")[..12];
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static void Kill(Process process)
     {

@@ -25,8 +25,8 @@ public class ScaleOutExampleTests
         var instances = new Dictionary<string, ExampleProcess> { ["a"] = a, ["b"] = b };
 
         var dir = Directory.CreateTempSubdirectory("bocata-scaleout").FullName;
-        var port = FreePort();
-        var conf = File.ReadAllText(Path.Combine(Root, "Examples", "ScaleOut", "nginx.conf"))
+        var port = TestApps.FreePort();
+        var conf = File.ReadAllText(Path.Combine(TestApps.Root, "Examples", "ScaleOut", "nginx.conf"))
             .Replace("__DIR__", dir).Replace("__PORT_A__", new Uri(a.Url).Port.ToString()).Replace("__PORT_B__", new Uri(b.Url).Port.ToString())
             .Replace("__PORT__", port.ToString());
         File.WriteAllText(Path.Combine(dir, "nginx.conf"), conf);
@@ -34,7 +34,7 @@ public class ScaleOutExampleTests
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            await WaitForAsync(http);
+            await TestApps.WaitForServerAsync(http);
             (await http.GetStringAsync("/")).Should().Contain("EventSource", "the page is served through nginx");
 
             // An EventSource's behaviour: read, and on any end reconnect with the last id seen.
@@ -89,28 +89,4 @@ public class ScaleOutExampleTests
         }
     }
 
-    private static async Task WaitForAsync(HttpClient http)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            try
-            {
-                await http.GetAsync("/");
-                return;
-            }
-            catch (HttpRequestException)
-            {
-                await Task.Delay(100);
-            }
-        }
-    }
-
-    private static string Root => Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", ".."));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -36,24 +36,6 @@ public class ScaleOutTests
         return new Instance(app, hub, backplane, client);
     }
 
-    private static async Task<List<ServerEvent>> TakeAsync(IAsyncEnumerable<ServerEvent> events, int count, TimeSpan? within = null)
-    {
-        using var timeout = new CancellationTokenSource(within ?? TimeSpan.FromSeconds(15));
-        var result = new List<ServerEvent>();
-        await foreach (var e in events.WithCancellation(timeout.Token))
-        {
-            result.Add(e);
-            if (result.Count == count) break;
-        }
-        return result;
-    }
-
-    private static async Task UntilAsync(Func<bool> condition, int seconds = 10)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-        while (!condition()) await Task.Delay(5, timeout.Token);
-    }
-
     [Test]
     public async Task Every_client_on_every_instance_gets_every_event_once_in_one_order_with_the_same_ids()
     {
@@ -62,8 +44,8 @@ public class ScaleOutTests
         var instances = new List<Instance>();
         for (var i = 0; i < 3; i++) instances.Add(await StartAsync(redis.Endpoint, topic));
 
-        var readers = instances.SelectMany(x => Enumerable.Range(0, 2).Select(_ => TakeAsync(x.Client.EventsAsync("/feed"), 30))).ToList();
-        foreach (var x in instances) await UntilAsync(() => x.Hub.SubscriberCount == 2);
+        var readers = instances.SelectMany(x => Enumerable.Range(0, 2).Select(_ => TestApps.TakeAsync(x.Client.EventsAsync("/feed"), 30))).ToList();
+        foreach (var x in instances) await TestApps.UntilAsync(() => x.Hub.SubscriberCount == 2);
         // Publishers on all three instances at once.
         await Task.WhenAll(instances.Select((x, n) => Task.Run(async () =>
         {
@@ -92,8 +74,8 @@ public class ScaleOutTests
 
         // Instance B starts after those events: its ring is empty, so the resume is served from the Redis stream.
         var b = await StartAsync(redis.Endpoint, topic);
-        var resumed = TakeAsync(b.Client.EventsAsync("/feed", lastEventId: sent[4].Id), 16);
-        await UntilAsync(() => b.Hub.SubscriberCount == 1);
+        var resumed = TestApps.TakeAsync(b.Client.EventsAsync("/feed", lastEventId: sent[4].Id), 16);
+        await TestApps.UntilAsync(() => b.Hub.SubscriberCount == 1);
         sent.Add(await a.Hub.PublishAsync(new ServerEvent(data: "live")));
 
         (await resumed).Select(e => e.Data).Should().Equal(sent.Skip(5).Select(e => e.Data));
@@ -114,7 +96,7 @@ public class ScaleOutTests
 
         // 40 clients resume from the same id on B at once, as after an instance died.
         var subscriptions = Enumerable.Range(0, 40).Select(_ => b.Hub.Subscribe(lastEventId: "10")).ToList();
-        var all = await Task.WhenAll(subscriptions.Select(s => TakeAsync(s, 40)));
+        var all = await Task.WhenAll(subscriptions.Select(s => TestApps.TakeAsync(s, 40)));
 
         all.Should().AllSatisfy(events => events.Select(e => e.Data).Should().Equal(Enumerable.Range(10, 40).Select(i => $"e{i}")));
         var stats = (string)(await admin.GetServer(redis.Endpoint).ExecuteAsync("INFO", "commandstats"))!;
@@ -131,15 +113,15 @@ public class ScaleOutTests
         var topic = RedisServer.Topic();
         var a = await StartAsync(redis.Endpoint, topic);
         var b = await StartAsync(redis.Endpoint, topic);
-        var reader = TakeAsync(b.Client.EventsAsync("/feed"), 20, TimeSpan.FromSeconds(20));
-        await UntilAsync(() => b.Hub.SubscriberCount == 1);
+        var reader = TestApps.TakeAsync(b.Client.EventsAsync("/feed"), 20, TimeSpan.FromSeconds(20));
+        await TestApps.UntilAsync(() => b.Hub.SubscriberCount == 1);
 
         for (var i = 0; i < 10; i++) await a.Hub.PublishAsync(new ServerEvent(data: $"e{i}"));
         // Drop every pub/sub connection, then publish while they reconnect: those messages never reach pub/sub subscribers.
         await admin.GetServer(redis.Endpoint).ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
         for (var i = 10; i < 20; i++) await a.Hub.PublishAsync(new ServerEvent(data: $"e{i}"));
         var published = DateTime.UtcNow;
-        await UntilAsync(() => b.Hub.LastSequence == 20);
+        await TestApps.UntilAsync(() => b.Hub.LastSequence == 20);
         var repairedAfter = DateTime.UtcNow - published;
 
         (await reader).Select(e => e.Data).Should().Equal(Enumerable.Range(0, 20).Select(i => $"e{i}"));
@@ -154,9 +136,9 @@ public class ScaleOutTests
             await db.ExecuteAsync("XADD", $"bocata:{{{topic}}}:stream", $"{n}-0", "e", $"{{\"d\":\"silent{i}\"}}");
         }
         var silent = DateTime.UtcNow;
-        await UntilAsync(() => b.Hub.LastSequence == 23);
+        await TestApps.UntilAsync(() => b.Hub.LastSequence == 23);
         var silentRepairedAfter = DateTime.UtcNow - silent;
-        var late = await TakeAsync(b.Hub.Subscribe(lastEventId: "20"), 3);
+        var late = await TestApps.TakeAsync(b.Hub.Subscribe(lastEventId: "20"), 3);
         late.Select(e => e.Data).Should().Equal("silent0", "silent1", "silent2");
         TestContext.Out.WriteLine($"silent loss: repaired after {silentRepairedAfter.TotalMilliseconds:0} ms");
         silentRepairedAfter.Should().BeLessThan(TimeSpan.FromSeconds(2), "the stored number is checked every second");
@@ -173,7 +155,7 @@ public class ScaleOutTests
         await tcp.ConnectAsync(a.Client.BaseAddress!.Host, a.Client.BaseAddress.Port);
         var stream = tcp.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET /feed HTTP/1.1\r\nHost: {a.Client.BaseAddress.Authority}\r\n\r\n"));
-        await UntilAsync(() => a.Hub.SubscriberCount == 1);
+        await TestApps.UntilAsync(() => a.Hub.SubscriberCount == 1);
 
         await admin.GetServer(redis.Endpoint).ExecuteAsync("CLIENT", "PAUSE", "3000", "ALL");
         var publish = a.Hub.PublishAsync(new ServerEvent(data: "during the pause"));
@@ -211,9 +193,9 @@ public class ScaleOutTests
             }
             ended.TrySetResult();
         });
-        await UntilAsync(() => b.Hub.SubscriberCount == 1);
+        await TestApps.UntilAsync(() => b.Hub.SubscriberCount == 1);
         for (var i = 0; i < 10; i++) await a.Hub.PublishAsync(new ServerEvent(data: $"before {i}"));
-        await UntilAsync(() => b.Hub.LastSequence == 10);
+        await TestApps.UntilAsync(() => b.Hub.LastSequence == 10);
 
         // Redis dies without saving and comes back empty on the same port.
         await redis.DisposeAsync();
@@ -232,7 +214,7 @@ public class ScaleOutTests
             }
         }
         published.Should().Be(5, "publishing works again once Redis is back");
-        await Task.WhenAny(ended.Task, UntilAsync(() => { lock (ids) return ids.Count >= 15; }, 15));
+        await Task.WhenAny(ended.Task, TestApps.UntilAsync(() => { lock (ids) return ids.Count >= 15; }, TimeSpan.FromSeconds(15)));
         await cts.CancelAsync();
         await reader;
 
@@ -250,7 +232,7 @@ public class ScaleOutTests
         await admin.GetDatabase().ExecuteAsync("XTRIM", $"bocata:{{{topic}}}:stream", "MAXLEN", "10");
 
         var b = await StartAsync(redis.Endpoint, topic);
-        var resumed = await TakeAsync(b.Hub.Subscribe(lastEventId: "5"), 10);
+        var resumed = await TestApps.TakeAsync(b.Hub.Subscribe(lastEventId: "5"), 10);
 
         resumed.Select(e => e.Data).Should().Equal(Enumerable.Range(91, 10).Select(i => $"e{i}"));
     }

@@ -9,18 +9,6 @@ namespace Bocata.Tests.Sse;
 
 public class EventHubTests
 {
-    private static async Task<List<ServerEvent>> TakeAsync(IAsyncEnumerable<ServerEvent> events, int count)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        var result = new List<ServerEvent>();
-        await foreach (var e in events.WithCancellation(timeout.Token))
-        {
-            result.Add(e);
-            if (result.Count == count) break;
-        }
-        return result;
-    }
-
     [Test]
     public async Task Every_subscriber_gets_every_event_in_order_with_increasing_ids()
     {
@@ -29,7 +17,7 @@ public class EventHubTests
         hub.SubscriberCount.Should().Be(3);
 
         for (var i = 0; i < 5; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
-        var received = await Task.WhenAll(subscribers.Select(s => TakeAsync(s, 5)));
+        var received = await Task.WhenAll(subscribers.Select(s => TestApps.TakeAsync(s, 5)));
 
         foreach (var events in received)
         {
@@ -56,7 +44,7 @@ public class EventHubTests
         var resumed = hub.Subscribe(lastEventId: "2");
         hub.Publish(new ServerEvent(data: "m6"));
 
-        (await TakeAsync(resumed, 4)).Select(e => e.Data).Should().Equal("m3", "m4", "m5", "m6");
+        (await TestApps.TakeAsync(resumed, 4)).Select(e => e.Data).Should().Equal("m3", "m4", "m5", "m6");
     }
 
     [Test]
@@ -65,9 +53,9 @@ public class EventHubTests
         var hub = new EventHub(replay: 3);
         for (var i = 1; i <= 10; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
 
-        (await TakeAsync(hub.Subscribe(lastEventId: "1"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
-        (await TakeAsync(hub.Subscribe(lastEventId: "unknown-id"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
-        (await TakeAsync(hub.Subscribe(lastEventId: "9"), 1)).Select(e => e.Data).Should().Equal("m10");
+        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "1"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
+        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "unknown-id"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
+        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "9"), 1)).Select(e => e.Data).Should().Equal("m10");
     }
 
     [Test]
@@ -112,7 +100,7 @@ public class EventHubTests
             for (var i = 0; i < 5000; i++) hub.Publish(new ServerEvent(data: $"{t}:{i}"));
         })));
 
-        var events = await TakeAsync(subscription, 20_000);
+        var events = await TestApps.TakeAsync(subscription, 20_000);
 
         var ids = events.Select(e => long.Parse(e.Id!)).ToList();
         ids.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems().And.HaveCount(20_000);
@@ -132,7 +120,7 @@ public class EventHubTests
         await using var client = app.CreateClient();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
-        var readers = Enumerable.Range(0, 3).Select(_ => TakeAsync(client.EventsAsync("/feed", cancellationToken: cts.Token), 3)).ToList();
+        var readers = Enumerable.Range(0, 3).Select(_ => TestApps.TakeAsync(client.EventsAsync("/feed", cancellationToken: cts.Token), 3)).ToList();
         while (hub.SubscriberCount < 3) await Task.Delay(10, cts.Token);
         foreach (var word in new[] { "a", "b", "c" }) hub.Publish(new ServerEvent(name: "word", data: word));
 
@@ -141,7 +129,7 @@ public class EventHubTests
             events.Select(e => e.Data).Should().Equal("a", "b", "c");
             events.Select(e => e.Name).Should().AllBe("word");
         }
-        var resumed = await TakeAsync(client.EventsAsync("/feed", lastEventId: "1", cancellationToken: cts.Token), 2);
+        var resumed = await TestApps.TakeAsync(client.EventsAsync("/feed", lastEventId: "1", cancellationToken: cts.Token), 2);
         resumed.Select(e => e.Data).Should().Equal("b", "c");
 
         while (hub.SubscriberCount > 0) await Task.Delay(10, cts.Token);

@@ -159,7 +159,7 @@ public class SseEngineTests
         for (var i = 0; i < 20; i++) (await client.GetAsync("/throws")).StatusCode.Should().Be(HttpStatusCode.InternalServerError);
         for (var i = 0; i < 20; i++) (await client.GetStringAsync("/replaced")).Should().Be("replaced by middleware");
 
-        await WaitForAsync(() => hub.SubscriberCount == 0, TimeSpan.FromSeconds(5));
+        await TestApps.UntilAsync(() => hub.SubscriberCount == 0, TimeSpan.FromSeconds(5));
         hub.SubscriberCount.Should().Be(0, "140 requests that never streamed must leave no subscription behind");
     }
 
@@ -172,7 +172,7 @@ public class SseEngineTests
         await using var client = app.CreateClient();
         using var stalled = await RawConnection.OpenAsync(client.BaseAddress!);
         await stalled.SendAsync($"GET /feed HTTP/1.1\r\nHost: {client.BaseAddress!.Authority}\r\n\r\n");
-        await WaitForAsync(() => hub.SubscriberCount == 1, TimeSpan.FromSeconds(5));
+        await TestApps.UntilAsync(() => hub.SubscriberCount == 1, TimeSpan.FromSeconds(5));
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var received = 0;
         var healthy = Task.Run(async () =>
@@ -180,7 +180,7 @@ public class SseEngineTests
             await foreach (var e in client.EventsAsync("/feed", cancellationToken: cts.Token))
                 if (++received == 200) break;
         });
-        await WaitForAsync(() => hub.SubscriberCount == 2, TimeSpan.FromSeconds(5));
+        await TestApps.UntilAsync(() => hub.SubscriberCount == 2, TimeSpan.FromSeconds(5));
 
         var big = new string('x', 32 * 1024);
         for (var i = 0; i < 200; i++)
@@ -191,7 +191,7 @@ public class SseEngineTests
         await healthy.WaitAsync(cts.Token);
 
         received.Should().Be(200);
-        await WaitForAsync(() => hub.SubscriberCount == 0, TimeSpan.FromSeconds(10));
+        await TestApps.UntilAsync(() => hub.SubscriberCount == 0, TimeSpan.FromSeconds(10));
         hub.Evictions.Should().BeGreaterThanOrEqualTo(1, "the reader that stopped reading was disconnected");
     }
 
@@ -262,7 +262,7 @@ public class SseEngineTests
             (await fresh.GetStringAsync("/plain").WaitAsync(TimeSpan.FromSeconds(5))).Should().Be("fine");
             disposed.Value.Should().Be(0, "every dispose is still waiting on the gate");
             gate.SetResult();
-            await WaitForAsync(() => disposed.Value == 64, TimeSpan.FromSeconds(10));
+            await TestApps.UntilAsync(() => disposed.Value == 64, TimeSpan.FromSeconds(10));
             disposed.Value.Should().Be(64, "each request's scope is disposed once the response is done");
         }
         finally
@@ -272,9 +272,4 @@ public class SseEngineTests
         }
     }
 
-    internal static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)
-    {
-        var until = DateTime.UtcNow + timeout;
-        while (!condition() && DateTime.UtcNow < until) await Task.Delay(10);
-    }
 }

@@ -216,6 +216,14 @@ static partial class Program
         return subscribers;
     }
 
+    /// <summary>TCP segments the kernel retransmitted (all sockets): on loopback, each is a dropped packet and a 200 ms+ stall.</summary>
+    static long Retransmits()
+    {
+        var lines = File.ReadAllLines("/proc/net/snmp").Where(l => l.StartsWith("Tcp:", StringComparison.Ordinal)).ToArray();
+        var names = lines[0].Split(' ');
+        return long.Parse(lines[1].Split(' ')[Array.IndexOf(names, "RetransSegs")]);
+    }
+
     static async Task<int> CrossAsync(Uri a, Uri b, int count, double rate, double seconds)
     {
         var subscribers = await SubscribeAsync(a, b, count);
@@ -228,6 +236,7 @@ static partial class Program
         }
         await Task.Delay(1000);
         var from = Stopwatch.GetTimestamp();
+        var retransmitsBefore = Retransmits();
         var readers = subscribers.Select(s => Task.Run(() => s.ReadAsync(from, cts.Token))).ToArray();
         using var http = new HttpClient { BaseAddress = a };
         var clock = Stopwatch.StartNew();
@@ -249,7 +258,7 @@ static partial class Program
         var across = subscribers.Where((_, i) => i % 2 == 1).SelectMany(s => s.Latencies).ToList();
         var local = subscribers.Where((_, i) => i % 2 == 0).SelectMany(s => s.Latencies).ToList();
         Console.WriteLine($"subscribers={count} rate={published / clock.Elapsed.TotalSeconds:0} cross_p50_ms={Percentile(across, 0.5):0.00} cross_p99_ms={Percentile(across, 0.99):0.00} " +
-                          $"local_p50_ms={Percentile(local, 0.5):0.00} local_p99_ms={Percentile(local, 0.99):0.00} delivered={across.Count + local.Count}/{published * count}");
+                          $"local_p50_ms={Percentile(local, 0.5):0.00} local_p99_ms={Percentile(local, 0.99):0.00} delivered={across.Count + local.Count}/{published * count} tcp_retransmits={Retransmits() - retransmitsBefore}");
         return 0;
     }
 
