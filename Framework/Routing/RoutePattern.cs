@@ -131,41 +131,77 @@ internal sealed class RoutePattern
             if (pos > path.Length) return false;
             var end = path.IndexOf('/', pos);
             if (end < 0) end = path.Length;
-            if (!MatchTokens(path, pos, end, tokens, 0, captures, s == _segments.Length - 1)) return false;
+            if (!MatchTokens(path, pos, end, tokens, captures, s == _segments.Length - 1)) return false;
             pos = end + 1;
         }
         return pos == path.Length + 1;
     }
 
-    private static bool MatchTokens(string path, int start, int end, Token[] tokens, int ti, Span<int> captures, bool lastSegment)
+    /// <summary>
+    /// Matches one segment's tokens (literals and parameters, never two parameters side by side) in linear time: a pass from
+    /// the right finds, for each literal, the latest place it can start and still leave the rest matchable; a pass from the
+    /// left then puts each literal at its earliest place within that bound. That is the lazy, leftmost result Bocadillo's
+    /// patterns give (<c>{a}.{ext}</c> on "report.tar.gz" is "report" + "tar.gz"), without retrying split points.
+    /// </summary>
+    private static bool MatchTokens(string path, int start, int end, Token[] tokens, Span<int> captures, bool lastSegment)
     {
-        if (ti == tokens.Length) return start == end;
-        var token = tokens[ti];
-        var segment = path.AsSpan(start, end - start);
-        if (token.Kind == TokenKind.Literal)
+        var segment = path.AsSpan(0, end);
+        var n = tokens.Length;
+        Span<int> latest = n <= 16 ? stackalloc int[n] : new int[n];
+        for (var i = n - 1; i >= 0; i--)
         {
-            return segment.StartsWith(token.Text, StringComparison.Ordinal)
-                && MatchTokens(path, start + token.Text.Length, end, tokens, ti + 1, captures, lastSegment);
+            if (tokens[i].Kind != TokenKind.Literal) continue;
+            var text = tokens[i].Text;
+            if (i == n - 1)
+            {
+                latest[i] = end - text.Length;
+                if (latest[i] < start || !segment[latest[i]..].SequenceEqual(text)) return false;
+            }
+            else
+            {
+                // The parameter after this literal needs at least one character before the next literal's latest start (or the end).
+                var limit = (i + 2 < n ? latest[i + 2] : end) - 1;
+                if (limit - text.Length < start) return false;
+                var at = segment[start..limit].LastIndexOf(text, StringComparison.Ordinal);
+                if (at < 0) return false;
+                latest[i] = start + at;
+            }
         }
 
-        if (ti == tokens.Length - 1)
+        var pos = start;
+        for (var i = 0; i < n; i++)
         {
-            // A named parameter needs a non-empty segment; an anonymous wildcard {} ending the pattern also matches an empty one ("/{}" answers "/").
-            if (segment.IsEmpty && (token.Index >= 0 || !lastSegment)) return false;
-            Capture(token, start, segment.Length, captures);
-            return true;
+            var token = tokens[i];
+            if (token.Kind == TokenKind.Literal)
+            {
+                var text = token.Text;
+                int at;
+                if (i == 0) at = start;
+                else if (i == n - 1) at = end - text.Length;
+                else
+                {
+                    var found = pos + 1 <= latest[i] ? segment[(pos + 1)..(latest[i] + text.Length)].IndexOf(text, StringComparison.Ordinal) : -1;
+                    if (found < 0) return false;
+                    at = pos + 1 + found;
+                }
+                if (at > latest[i] || !segment[at..].StartsWith(text, StringComparison.Ordinal)) return false;
+                if (i > 0)
+                {
+                    if (at - pos < 1) return false;
+                    Capture(tokens[i - 1], pos, at - pos, captures);
+                }
+                pos = at + text.Length;
+            }
+            else if (i == n - 1)
+            {
+                // A named parameter needs a non-empty segment; an anonymous wildcard {} ending the pattern also matches an empty one ("/{}" answers "/").
+                if (pos == end && (token.Index >= 0 || !lastSegment)) return false;
+                if (pos > end) return false;
+                Capture(token, pos, end - pos, captures);
+                pos = end;
+            }
         }
-
-        var next = tokens[ti + 1].Text;
-        for (var k = 1; k < segment.Length; k++)
-        {
-            var found = segment[k..].IndexOf(next, StringComparison.Ordinal);
-            if (found < 0) return false;
-            k += found;
-            Capture(token, start, k, captures);
-            if (MatchTokens(path, start + k, end, tokens, ti + 1, captures, lastSegment)) return true;
-        }
-        return false;
+        return pos == end;
     }
 
     private static void Capture(Token token, int start, int length, Span<int> captures)
