@@ -170,3 +170,61 @@ public class FaultTests
         foreach (var response in responses) response.Dispose();
     }
 }
+
+/// <summary>The hub's memory is bounded by bytes: a huge event is held once, the ring keeps at most its byte budget.</summary>
+[NonParallelizable]
+public class HubMemoryTests
+{
+    [Test]
+    public async Task A_huge_event_to_idle_subscribers_is_held_once_not_once_per_subscriber()
+    {
+        var hub = new EventHub(replay: 10);
+        var app = TestApps.Quiet();
+        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
+        await using var client = app.CreateClient();
+        var sockets = new List<TcpClient>();
+        try
+        {
+            // Ten subscribers that read their headers, then never read again.
+            for (var i = 0; i < 10; i++)
+            {
+                var tcp = new TcpClient();
+                tcp.ReceiveBufferSize = 4096;
+                await tcp.ConnectAsync(client.BaseAddress!.Host, client.BaseAddress.Port);
+                await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"GET /feed HTTP/1.1\r\nHost: {client.BaseAddress.Authority}\r\n\r\n"));
+                sockets.Add(tcp);
+            }
+            await TestApps.UntilAsync(() => hub.SubscriberCount == 10);
+            var before = GC.GetTotalMemory(forceFullCollection: true);
+
+            // 20 MB of text (40 MB as a .NET string, 20 MB encoded): the old path put a full copy in each connection's pipe.
+            hub.Publish(new ServerEvent(data: new string('x', 20_000_000)));
+            await Task.Delay(500);
+            var grownMb = (GC.GetTotalMemory(forceFullCollection: true) - before) / 1024.0 / 1024.0;
+
+            TestContext.Out.WriteLine($"one 20 MB event, 10 idle subscribers: heap grew {grownMb:0} MB");
+            grownMb.Should().BeLessThan(100, "the frame is shared (≈60 MB with its string); each connection holds at most 64 KB of it unflushed");
+        }
+        finally
+        {
+            foreach (var tcp in sockets) tcp.Dispose();
+        }
+    }
+
+    [Test]
+    public void The_ring_keeps_at_most_its_byte_budget_oldest_first()
+    {
+        var hub = new EventHub(replay: 100) { MaxBytes = 1_000_000 };
+        for (var i = 1; i <= 10; i++) hub.Publish(new ServerEvent(data: $"m{i}:" + new string('x', 150_000)));
+
+        var held = new List<string>();
+        var e = hub.Subscribe(lastEventId: "1").GetAsyncEnumerator();
+        while (true)
+        {
+            var next = e.MoveNextAsync();
+            if (!next.IsCompleted || !next.Result) break;
+            held.Add(e.Current.Data![..e.Current.Data!.IndexOf(':')]);
+        }
+        held.Should().Equal(["m9", "m10"], "each frame costs ≈450 KB (its bytes and its string): two fit in 1 MB");
+    }
+}

@@ -56,6 +56,8 @@ public sealed partial class EventHub
             slots = [.. _slots];
             Array.Clear(_ring);
             _ownIds.Clear();
+            _ringBytes = 0;
+            _retainedFrom = last + 1;
             Volatile.Write(ref _head, last);
             _localOldest = last + 1;
         }

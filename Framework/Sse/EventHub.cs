@@ -14,7 +14,7 @@ public sealed partial class EventHub
     private readonly int _replay;
     private readonly Dictionary<string, long> _ownIds = new(StringComparer.Ordinal);
     private readonly Stack<int> _freeSlots = new();
-    private readonly ArrayBufferWriter<byte> _encoder = new(256);
+    private ArrayBufferWriter<byte> _encoder = new(256);
     private HubSubscription?[] _slots = new HubSubscription?[16];
     private int _slotsUsed;
     private int _count;
@@ -22,6 +22,8 @@ public sealed partial class EventHub
     private readonly Dictionary<(long, long), Task<HubFrame[]>> _historyReads = [];
     private long _head;
     private long _localOldest = 1;
+    private long _retainedFrom = 1;
+    private long _ringBytes;
     private long _evictions;
     private volatile bool _completed;
 
@@ -43,6 +45,9 @@ public sealed partial class EventHub
             _localOldest = _head + 1;
         }
     }
+
+    /// <summary>At most this many bytes of events are kept for replay and slow readers (default 64 MB); past it the oldest go first.</summary>
+    public long MaxBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>The number of live subscribers.</summary>
     public int SubscriberCount => Volatile.Read(ref _count);
@@ -92,12 +97,29 @@ public sealed partial class EventHub
         var ownId = evt.Id is not null;
         if (!ownId) evt = evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
         var frame = Encode(seq, evt, ownId);
-        ref var slot = ref _ring[seq % _ring.Length];
-        if (slot is { OwnId: true } old && _ownIds.TryGetValue(old.Event.Id!, out var at) && at == old.Seq) _ownIds.Remove(old.Event.Id!);
-        Volatile.Write(ref slot, frame);
+        Drop(seq - _ring.Length);
+        Volatile.Write(ref _ring[seq % _ring.Length], frame);
+        _ringBytes += frame.Size;
         if (ownId) _ownIds[evt.Id!] = seq;
         Volatile.Write(ref _head, seq);
+        // Bounded by bytes as well as by count: the oldest frames go first, the newest always stays.
+        while (_ringBytes > MaxBytes && _retainedFrom < seq) Drop(_retainedFrom);
         return evt;
+    }
+
+    /// <summary>Forgets frame <paramref name="seq"/> (and every older one): subscribers still needing it are evicted and resume.</summary>
+    private void Drop(long seq)
+    {
+        if (seq < _retainedFrom) return;
+        ref var slot = ref _ring[seq % _ring.Length];
+        if (slot is { } old && old.Seq == seq)
+        {
+            _ringBytes -= old.Size;
+            if (old.OwnId && _ownIds.TryGetValue(old.Event.Id!, out var at) && at == seq) _ownIds.Remove(old.Event.Id!);
+            Volatile.Write(ref slot, null);
+        }
+        _retainedFrom = seq + 1;
+        if (_localOldest < _retainedFrom && _backplane is not null) _localOldest = _retainedFrom;
     }
 
     /// <summary>Encoded once here; every subscriber writes these same bytes.</summary>
@@ -106,7 +128,8 @@ public sealed partial class EventHub
         _encoder.ResetWrittenCount();
         evt.WriteTo(_encoder);
         var frame = new HubFrame(seq, evt, _encoder.WrittenSpan.ToArray(), ownId);
-        if (_encoder.Capacity > 64 * 1024) _encoder.Clear();
+        // Clear() would keep a huge buffer's capacity: after a large event, let it go.
+        if (_encoder.Capacity > 64 * 1024) _encoder = new ArrayBufferWriter<byte>(256);
         return frame;
     }
 
@@ -193,6 +216,8 @@ public sealed partial class EventHub
     {
         if (lastEventId is null) return _head;
         var oldest = Math.Max(1, _head - _replay + 1);
+        // On one instance, what the byte budget dropped is gone; across instances the backplane's history still has it.
+        if (_backplane is null) oldest = Math.Max(oldest, _retainedFrom);
         if (_ownIds.TryGetValue(lastEventId, out var own) && own >= oldest) return own;
         // A number is the hub's only if the frame it names carries it: a publisher's own id "7" is not hub number 7.
         // Numbers older than this instance's ring (another instance sent them) are checked against the backplane's history instead.
@@ -204,4 +229,8 @@ public sealed partial class EventHub
 }
 
 /// <summary>One published event and its wire bytes, encoded once.</summary>
-internal sealed record HubFrame(long Seq, ServerEvent Event, byte[] Bytes, bool OwnId);
+internal sealed record HubFrame(long Seq, ServerEvent Event, byte[] Bytes, bool OwnId)
+{
+    /// <summary>What keeping this frame costs: its bytes and its event's text (UTF-16).</summary>
+    public long Size { get; } = Bytes.Length + 2L * ((Event.Data?.Length ?? 0) + (Event.Comment?.Length ?? 0)) + 64;
+}

@@ -104,8 +104,13 @@ internal sealed partial class HubSubscription
     [ThreadStatic] private static HubFrame[]? t_batch;
     private const int BatchBytes = 16 * 1024;
 
+    // A frame larger than a batch, written across flushes: at most the unflushed-bytes bound sits in this connection's
+    // pipe at a time, so a 20 MB event to 40 idle subscribers costs the one shared frame, not 40 copies of it.
+    private HubFrame? _partial;
+    private int _partialOffset;
+
     /// <summary>Writes the frames after the cursor, up to the unflushed-bytes bound. Small frames that arrived together are copied
-    /// into one span of the response pipe (one GetSpan/Advance for the batch, not one per frame).</summary>
+    /// into one span of the response pipe (one GetSpan/Advance for the batch, not one per frame); a large one goes in slices.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // The delivery loop: optimized at once, not after tiering catches up under load.
     private (Next Next, long Written) WriteFrames(PipeWriter writer)
     {
@@ -114,15 +119,31 @@ internal sealed partial class HubSubscription
         var next = Next.None;
         while (written < EventStreamSender.MaxUnflushedBytes)
         {
+            if (_partial is { } partial)
+            {
+                var slice = (int)Math.Min(partial.Bytes.Length - _partialOffset, EventStreamSender.MaxUnflushedBytes - written);
+                writer.WriteAll(partial.Bytes.AsSpan(_partialOffset, slice));
+                written += slice;
+                _partialOffset += slice;
+                if (_partialOffset < partial.Bytes.Length) return (Next.Frame, written);
+                _partial = null;
+                _partialOffset = 0;
+                continue;
+            }
             var count = 0;
             var bytes = 0;
+            HubFrame? large = null;
             while (count < batch.Length && bytes < BatchBytes && (next = TryNext(out var frame)) == Next.Frame)
             {
-                batch[count++] = frame!;
-                bytes += frame!.Bytes.Length;
+                if (frame!.Bytes.Length > BatchBytes)
+                {
+                    large = frame;
+                    break;
+                }
+                batch[count++] = frame;
+                bytes += frame.Bytes.Length;
             }
-            if (count == 0) break;
-            if (bytes <= BatchBytes)
+            if (count > 0)
             {
                 var span = writer.GetSpan(bytes);
                 var at = 0;
@@ -132,16 +153,18 @@ internal sealed partial class HubSubscription
                     at += batch[i].Bytes.Length;
                 }
                 writer.Advance(bytes);
+                Array.Clear(batch, 0, count);
+                written += bytes;
             }
-            else
+            if (large is not null)
             {
-                for (var i = 0; i < count; i++) writer.WriteAll(batch[i].Bytes);
+                _partial = large;
+                _partialOffset = 0;
+                continue;
             }
-            Array.Clear(batch, 0, count);
-            written += bytes;
-            if (next != Next.Frame) break;
+            if (count == 0 || next != Next.Frame) break;
         }
-        return (next, written);
+        return (_partial is not null ? Next.Frame : next, written);
     }
 
     private void AfterFlush()
