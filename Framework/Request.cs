@@ -22,6 +22,11 @@ public sealed class Request
 
     internal RouteValues RouteValues { get; } = new();
 
+    // The route that matched (its pattern, under the mount it was found in): the `http.route` of metrics and traces.
+    internal RoutePattern? MatchedPattern { get; set; }
+    internal string MatchedBase { get; set; } = "";
+    internal string? Route => MatchedPattern is null ? null : MatchedBase.Length == 0 ? MatchedPattern.Text : MatchedBase + MatchedPattern.Text;
+
     internal IServiceProvider RequestServices => _context.RequestServices;
 
     internal RequestContext Context => _context;
@@ -48,6 +53,8 @@ public sealed class Request
         _client = null;
         _form = null;
         _bodyStreamed = false;
+        MatchedPattern = null;
+        MatchedBase = "";
         PathParams = RouteValues.Empty;
         Path = "/";
         PathBase = "";

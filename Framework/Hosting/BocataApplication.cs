@@ -23,6 +23,7 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
 
     public Task ProcessRequestAsync(RequestContext context)
     {
+        if (Telemetry.RequestsObserved) return ProcessObservedAsync(context);
         var log = server.AccessLog;
         var start = log is null ? 0 : Stopwatch.GetTimestamp();
         var handled = server.Pipeline(context.Request, context.Response);
@@ -47,6 +48,27 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         {
             server.AccessLog?.Write(context.Request.Method, context.Request.PathBase, context.Request.Path, context.ResponseFeature.StatusCode, start);
         }
+    }
+
+    /// <summary>The same request path, measured: a server activity (continuing the caller's trace) and the request metrics.</summary>
+    private async Task ProcessObservedAsync(RequestContext context)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var req = context.Request;
+        var method = new KeyValuePair<string, object?>("http.request.method", req.Method);
+        Telemetry.ActiveRequests.Add(1, method);
+        var activity = Telemetry.StartRequest(req);
+        try
+        {
+            await server.Pipeline(req, context.Response);
+            await FinishAsync(context, WriteGuarded(context), start);
+        }
+        finally
+        {
+            Telemetry.EndRequest(activity, req, context.ResponseFeature.StatusCode, start);
+            Telemetry.ActiveRequests.Add(-1, method);
+        }
+        await RunBackgroundAsync(context);
     }
 
     private async Task ProcessSlowAsync(RequestContext context, Task handled, long start)

@@ -22,8 +22,17 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
     public int OpenStreams => Volatile.Read(ref _openStreams);
     private int _openStreams;
 
-    public void StreamOpened() => Interlocked.Increment(ref _openStreams);
-    public void StreamClosed() => Interlocked.Decrement(ref _openStreams);
+    public void StreamOpened()
+    {
+        Interlocked.Increment(ref _openStreams);
+        Telemetry.ActiveStreams.Add(1);
+    }
+
+    public void StreamClosed()
+    {
+        Interlocked.Decrement(ref _openStreams);
+        Telemetry.ActiveStreams.Add(-1);
+    }
 
     public void SignalStop() => _stopping.Cancel();
 

@@ -72,6 +72,7 @@ internal static class ExceptionHandling
         catch (Exception e)
         {
             if (e is HandlerFailedException { InnerException: { } inner }) e = inner;
+            System.Diagnostics.Activity.Current?.AddException(e);
             logger.LogError(e, "Unhandled exception in {Method} {Path}", req.Method, req.PathBase + req.Path);
             res.Clear();
             res.StatusCode = 500;

@@ -58,6 +58,8 @@ internal sealed class RouteTable
             }
             req.RouteValues.Set(path, entry.Pattern);
             req.PathParams = req.RouteValues;
+            req.MatchedPattern = entry.Pattern;
+            req.MatchedBase = req.PathBase;
             return handler(req, res);
         }
 

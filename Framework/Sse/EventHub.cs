@@ -171,6 +171,7 @@ public sealed partial class EventHub
                 subscription.Slot = index;
                 Volatile.Write(ref _slots[index], subscription);
                 _count++;
+                Telemetry.HubSubscribers.Add(1);
             }
         }
         subscription.Watch(cancellationToken);
@@ -188,10 +189,15 @@ public sealed partial class EventHub
             subscription.Slot = -1;
             _freeSlots.Push(index);
             _count--;
+            Telemetry.HubSubscribers.Add(-1);
         }
     }
 
-    internal void CountEviction() => Interlocked.Increment(ref _evictions);
+    internal void CountEviction()
+    {
+        Interlocked.Increment(ref _evictions);
+        Telemetry.HubEvictions.Add(1);
+    }
 
     /// <summary>The frame numbered <paramref name="seq"/>, or null once the ring has overwritten it.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]

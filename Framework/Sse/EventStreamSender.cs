@@ -118,6 +118,7 @@ internal sealed class EventStreamSender : IHeartbeatClient
                 var evt = enumerator.Current ?? throw new InvalidOperationException("An event stream yielded null; yield a ServerEvent.");
                 var before = writer.UnflushedBytes;
                 evt.WriteTo(writer);
+                Telemetry.EventsSent.Add(1);
                 unflushed += writer.UnflushedBytes - before;
                 // Events yielded back to back, without the generator awaiting, share one flush until the bytes bound.
                 if (unflushed >= MaxUnflushedBytes)

@@ -154,10 +154,12 @@ internal sealed partial class HubSubscription
                 }
                 writer.Advance(bytes);
                 Array.Clear(batch, 0, count);
+                Telemetry.EventsSent.Add(count);
                 written += bytes;
             }
             if (large is not null)
             {
+                Telemetry.EventsSent.Add(1);
                 _partial = large;
                 _partialOffset = 0;
                 continue;

@@ -44,7 +44,9 @@ public sealed class WebSocket : IAsyncEnumerable<object>
     public async Task AcceptAsync()
     {
         if (_rejected) throw new InvalidOperationException("This WebSocket was rejected; it cannot be accepted.");
-        _socket ??= await _accept();
+        if (_socket is not null) return;
+        _socket = await _accept();
+        Telemetry.WebSocketConnections.Add(1);
     }
 
     /// <summary>Refuses the handshake with 403 Forbidden.</summary>

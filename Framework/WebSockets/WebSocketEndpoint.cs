@@ -43,7 +43,11 @@ internal static class WebSocketEndpoint
         }
         finally
         {
-            ws.RawSocket?.Dispose();
+            if (ws.RawSocket is not null)
+            {
+                Telemetry.WebSocketConnections.Add(-1);
+                ws.RawSocket.Dispose();
+            }
         }
     }
 }

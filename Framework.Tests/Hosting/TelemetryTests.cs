@@ -1,0 +1,132 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Bocata.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Hosting;
+
+/// <summary>Metrics on Meter("Bocata") and traces on ActivitySource("Bocata"), as OpenTelemetry's HTTP conventions name them.</summary>
+[NonParallelizable]
+public class TelemetryTests
+{
+    private sealed record Measurement(string Instrument, double Value, Dictionary<string, object?> Tags);
+
+    private static MeterListener Listen(ConcurrentQueue<Measurement> into)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "Bocata") l.EnableMeasurementEvents(instrument);
+            },
+        };
+        void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var copy = new Dictionary<string, object?>();
+            foreach (var tag in tags) copy[tag.Key] = tag.Value;
+            into.Enqueue(new Measurement(instrument.Name, value, copy));
+        }
+        listener.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+        listener.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
+        listener.Start();
+        return listener;
+    }
+
+    [Test]
+    public async Task Request_duration_is_recorded_in_seconds_with_method_status_and_the_route_pattern()
+    {
+        var measurements = new ConcurrentQueue<Measurement>();
+        using var listener = Listen(measurements);
+        var app = TestApps.Quiet();
+        app.Route("/items/{pk}", (Request req, Response res, int pk) => res.Json = new { pk });
+        await using var client = app.CreateClient();
+
+        (await client.GetAsync("/items/42")).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await client.GetAsync("/items/nope")).StatusCode.Should().Be(HttpStatusCode.BadRequest);
+
+        var durations = measurements.Where(m => m.Instrument == "http.server.request.duration").ToList();
+        durations.Should().Contain(m => (string?)m.Tags["http.route"] == "/items/{pk}" && (int?)m.Tags["http.response.status_code"] == 200 && (string?)m.Tags["http.request.method"] == "GET");
+        durations.Should().Contain(m => (string?)m.Tags["http.route"] == "/items/{pk}" && (int?)m.Tags["http.response.status_code"] == 400);
+        durations.Should().OnlyContain(m => m.Value > 0 && m.Value < 10, "seconds, not milliseconds");
+        var active = measurements.Where(m => m.Instrument == "http.server.active_requests").Sum(m => m.Value);
+        active.Should().Be(0, "every request that was counted in was counted out");
+        measurements.Should().Contain(m => m.Instrument == "http.server.active_requests" && m.Value == 1);
+    }
+
+    [Test]
+    public async Task A_server_activity_continues_the_callers_traceparent_and_records_exceptions()
+    {
+        var activities = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Bocata",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activities.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        var app = TestApps.Quiet();
+        app.Route("/orders/{id}", (Request req, Response res, int id) => res.Text = $"order {id}");
+        app.Route("/boom", (req, res) => throw new InvalidOperationException("kaput"));
+        await using var client = app.CreateClient();
+
+        var traceId = ActivityTraceId.CreateRandom();
+        var parentSpan = ActivitySpanId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/orders/7");
+        request.Headers.Add("traceparent", $"00-{traceId}-{parentSpan}-01");
+        (await client.SendAsync(request)).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await client.GetAsync("/boom")).StatusCode.Should().Be(HttpStatusCode.InternalServerError);
+        await TestApps.UntilAsync(() => activities.Count >= 2);
+
+        var order = activities.Single(a => (string?)a.GetTagItem("http.route") == "/orders/{id}");
+        order.Kind.Should().Be(ActivityKind.Server);
+        order.TraceId.Should().Be(traceId);
+        order.ParentSpanId.Should().Be(parentSpan);
+        order.DisplayName.Should().Be("GET /orders/{id}");
+        order.GetTagItem("http.response.status_code").Should().Be(200);
+
+        var boom = activities.Single(a => (string?)a.GetTagItem("http.route") == "/boom");
+        boom.Status.Should().Be(ActivityStatusCode.Error);
+        boom.Events.Should().Contain(e => e.Name == "exception");
+        boom.Parent.Should().BeNull("no traceparent: a new trace");
+    }
+
+    [Test]
+    public async Task Streams_events_hub_subscribers_and_websockets_are_counted()
+    {
+        var measurements = new ConcurrentQueue<Measurement>();
+        using var listener = Listen(measurements);
+        var hub = new EventHub();
+        var app = TestApps.Quiet();
+        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
+        app.WebSocketRoute("/echo", async ws =>
+        {
+            await foreach (var message in ws) await ws.SendTextAsync((string)message);
+        });
+        await using var client = app.CreateClient();
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var reading = client.EventsAsync("/feed", cancellationToken: cts.Token).TakeAsync(3);
+        await TestApps.UntilAsync(() => hub.SubscriberCount == 1);
+        for (var i = 0; i < 3; i++) hub.Publish(new ServerEvent(data: $"e{i}"));
+        (await reading).Should().HaveCount(3);
+        using (var ws = await client.WebSocketConnectAsync("/echo"))
+        {
+            await ws.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        }
+        await TestApps.UntilAsync(() => hub.SubscriberCount == 0 && client.Server.OpenStreams == 0);
+        await Task.Delay(100);
+
+        double Sum(string name) => measurements.Where(m => m.Instrument == name).Sum(m => m.Value);
+        Sum("bocata.sse.events_sent").Should().BeGreaterThanOrEqualTo(3);
+        measurements.Should().Contain(m => m.Instrument == "bocata.sse.active_streams" && m.Value == 1);
+        Sum("bocata.sse.active_streams").Should().Be(0);
+        measurements.Should().Contain(m => m.Instrument == "bocata.hub.subscribers" && m.Value == 1);
+        Sum("bocata.hub.subscribers").Should().Be(0);
+        measurements.Should().Contain(m => m.Instrument == "bocata.websocket.connections" && m.Value == 1);
+        Sum("bocata.websocket.connections").Should().Be(0);
+    }
+}

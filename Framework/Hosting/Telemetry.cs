@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Bocata;
+
+/// <summary>
+/// Bocata's metrics (<c>Meter("Bocata")</c>, OpenTelemetry HTTP semantic conventions) and traces (<c>ActivitySource("Bocata")</c>).
+/// Every instrument is checked for a listener first: with nobody listening, a request pays a few field reads.
+/// </summary>
+internal static class Telemetry
+{
+    public const string Name = "Bocata";
+
+    public static readonly Meter Meter = new(Name, typeof(Telemetry).Assembly.GetName().Version?.ToString(3));
+    public static readonly ActivitySource Source = new(Name, typeof(Telemetry).Assembly.GetName().Version?.ToString(3));
+
+    public static readonly Histogram<double> RequestDuration = Meter.CreateHistogram(
+        "http.server.request.duration", unit: "s", description: "Duration of HTTP server requests.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] });
+
+    public static readonly UpDownCounter<long> ActiveRequests = Meter.CreateUpDownCounter<long>(
+        "http.server.active_requests", unit: "{request}", description: "Number of active HTTP server requests.");
+
+    public static readonly UpDownCounter<long> ActiveStreams = Meter.CreateUpDownCounter<long>(
+        "bocata.sse.active_streams", unit: "{stream}", description: "Event streams open now.");
+
+    public static readonly Counter<long> EventsSent = Meter.CreateCounter<long>(
+        "bocata.sse.events_sent", unit: "{event}", description: "Server-sent events written to clients.");
+
+    public static readonly UpDownCounter<long> HubSubscribers = Meter.CreateUpDownCounter<long>(
+        "bocata.hub.subscribers", unit: "{subscriber}", description: "Live EventHub subscribers, all hubs.");
+
+    public static readonly Counter<long> HubEvictions = Meter.CreateCounter<long>(
+        "bocata.hub.evictions", unit: "{subscriber}", description: "EventHub subscribers disconnected because they could not keep up.");
+
+    public static readonly UpDownCounter<long> WebSocketConnections = Meter.CreateUpDownCounter<long>(
+        "bocata.websocket.connections", unit: "{connection}", description: "WebSocket connections open now.");
+
+    /// <summary>True when anything listens to request metrics or traces: only then does a request take the measured path.</summary>
+    public static bool RequestsObserved => RequestDuration.Enabled || ActiveRequests.Enabled || Source.HasListeners();
+
+    /// <summary>Starts the request's server activity, continuing the caller's W3C <c>traceparent</c>/<c>tracestate</c> when valid.</summary>
+    public static Activity? StartRequest(Request req)
+    {
+        if (!Source.HasListeners()) return null;
+        var headers = req.Headers;
+        ActivityContext.TryParse(headers["traceparent"], headers["tracestate"], isRemote: true, out var parent);
+        var activity = Source.StartActivity(ActivityKind.Server, parent, name: req.Method);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("http.request.method", req.Method);
+            activity.SetTag("url.path", req.PathBase + req.Path);
+            activity.SetTag("url.scheme", req.Url.Scheme);
+        }
+        return activity;
+    }
+
+    /// <summary>Ends the request: the activity gets its route and status, the duration histogram its measurement.</summary>
+    public static void EndRequest(Activity? activity, Request req, int status, long startTimestamp)
+    {
+        var route = req.Route;
+        if (activity is not null)
+        {
+            if (route is not null)
+            {
+                activity.DisplayName = $"{req.Method} {route}";
+                activity.SetTag("http.route", route);
+            }
+            activity.SetTag("http.response.status_code", status);
+            if (status >= 500) activity.SetStatus(ActivityStatusCode.Error);
+            activity.Dispose();
+        }
+        if (RequestDuration.Enabled)
+        {
+            var tags = new TagList
+            {
+                { "http.request.method", req.Method },
+                { "http.response.status_code", status },
+            };
+            if (route is not null) tags.Add("http.route", route);
+            RequestDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, tags);
+        }
+    }
+}
