@@ -49,8 +49,8 @@ internal static class Telemetry
         if (activity is { IsAllDataRequested: true })
         {
             activity.SetTag("http.request.method", req.Method);
-            activity.SetTag("url.path", req.PathBase + req.Path);
-            activity.SetTag("url.scheme", req.Url.Scheme);
+            activity.SetTag("url.path", req.PathBase.Length == 0 ? req.Path : req.PathBase + req.Path);
+            activity.SetTag("url.scheme", req.Context.Server.Settings.Certificate is null ? "http" : "https");
         }
         return activity;
     }
@@ -63,7 +63,7 @@ internal static class Telemetry
         {
             if (route is not null)
             {
-                activity.DisplayName = $"{req.Method} {route}";
+                activity.DisplayName = req.MatchedPattern!.DisplayName(req.Method, route);
                 activity.SetTag("http.route", route);
             }
             activity.SetTag("http.response.status_code", status);

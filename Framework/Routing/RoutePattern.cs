@@ -30,6 +30,19 @@ internal sealed class RoutePattern
 
     private bool HasWildcard { get; init; }
 
+    private sealed record SpanName(string Method, string Route, string Name);
+
+    private SpanName? _spanName;
+
+    /// <summary>"GET /items/{pk}": a trace's span name, kept (one reference, swapped whole) for the last method and mount it was built for.</summary>
+    public string DisplayName(string method, string route)
+    {
+        if (Volatile.Read(ref _spanName) is { } cached && cached.Method == method && cached.Route == route) return cached.Name;
+        var name = method + " " + route;
+        Volatile.Write(ref _spanName, new SpanName(method, route, name));
+        return name;
+    }
+
     public int IndexOf(string name)
     {
         for (var i = 0; i < ParameterNames.Length; i++)
