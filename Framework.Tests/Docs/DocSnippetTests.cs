@@ -25,6 +25,9 @@ public partial class DocSnippetTests
             .Append(typeof(App).Assembly.Location)
             .Append(typeof(Bocata.Redis.RedisBackplane).Assembly.Location)
             .Append(typeof(StackExchange.Redis.ConnectionMultiplexer).Assembly.Location)
+            .Append(typeof(OpenTelemetry.Sdk).Assembly.Location)
+            .Append(typeof(OpenTelemetry.Metrics.MeterProviderBuilder).Assembly.Location)
+            .Append(typeof(OpenTelemetry.Metrics.PrometheusHttpListenerMeterProviderBuilderExtensions).Assembly.Location)
             .Distinct()
             .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path))
             .ToArray());
