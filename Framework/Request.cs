@@ -120,24 +120,28 @@ public sealed class Request
         return BodyEncoding().GetString(bytes);
     }
 
-    /// <summary>The body deserialized from JSON; malformed JSON is <c>HttpError(400, "JSON is malformed.")</c>.</summary>
+    /// <summary>The body deserialized from JSON and validated: malformed JSON is <c>HttpError(400, "JSON is malformed.")</c>; missing
+    /// <c>required</c> members and failed DataAnnotations are <c>HttpError(400)</c> whose detail maps each member to its message.</summary>
     public async Task<T> JsonAsync<T>()
     {
         var bytes = await BodyAsync();
+        T? value;
         try
         {
-            var value = JsonSerializer.Deserialize<T>(bytes, BocataJson.Options);
-            if (value is null) throw new HttpError(400, "JSON is malformed.");
-            return value;
+            value = JsonSerializer.Deserialize<T>(bytes, BocataJson.Options);
         }
         catch (JsonException)
         {
-            throw new HttpError(400, "JSON is malformed.");
+            // `required` members absent from the body: say which, as validation does, rather than "malformed".
+            throw JsonValidation.MissingRequired(typeof(T), bytes) ?? new HttpError(400, "JSON is malformed.");
         }
         catch (NotSupportedException)
         {
             throw new HttpError(400, "JSON is malformed.");
         }
+        if (value is null) throw new HttpError(400, "JSON is malformed.");
+        JsonValidation.Validate(value);
+        return value;
     }
 
     /// <summary>The body parsed as a JSON document.</summary>
