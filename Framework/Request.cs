@@ -202,12 +202,18 @@ public sealed class Request
     private Uri BuildUrl()
     {
         var f = _context.RequestFeature;
+        var scheme = f.Scheme;
         var host = Headers["Host"];
+        if (_context.FromTrustedProxy)
+        {
+            scheme = Forwarding.Scheme(Headers["X-Forwarded-Proto"]) ?? scheme;
+            host = Forwarding.Host(Headers["X-Forwarded-Host"]) ?? host;
+        }
         if (string.IsNullOrEmpty(host)) host = _context.LocalAuthority();
         var target = string.IsNullOrEmpty(f.RawTarget) ? f.PathBase + f.Path + f.QueryString : f.RawTarget;
-        return Uri.TryCreate($"{f.Scheme}://{host}{target}", UriKind.Absolute, out var uri)
+        return Uri.TryCreate($"{scheme}://{host}{target}", UriKind.Absolute, out var uri)
             ? uri
-            : new Uri($"{f.Scheme}://{_context.LocalAuthority()}/");
+            : new Uri($"{scheme}://{_context.LocalAuthority()}/");
     }
 
     private Dictionary<string, string> ParseCookies()

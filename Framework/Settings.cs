@@ -68,6 +68,11 @@ public sealed class Settings
     /// <summary>How long a session cookie lives (default 14 days).</summary>
     public TimeSpan SessionMaxAge { get; set; } = TimeSpan.FromDays(14);
 
+    /// <summary>Proxies (addresses such as <c>"10.0.0.2"</c>, or networks such as <c>"10.0.0.0/8"</c>) whose <c>X-Forwarded-For</c>,
+    /// <c>X-Forwarded-Proto</c> and <c>X-Forwarded-Host</c> headers are believed. Empty by default: from anyone else those headers
+    /// are ignored, so a client cannot claim another address or HTTPS.</summary>
+    public IList<string> TrustedProxies { get; set; } = new List<string>();
+
     /// <summary>Log one line per request (method, path, status, duration). Default on.</summary>
     public bool AccessLog { get; set; } = true;
 
@@ -82,6 +87,7 @@ public sealed class Settings
         if (StreamWriteTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StreamWriteTimeout), "StreamWriteTimeout must be positive.");
         if (GzipMinSize < 0) throw new ArgumentOutOfRangeException(nameof(GzipMinSize), "GzipMinSize cannot be negative.");
         Cors?.Validate();
+        _ = Forwarding.ParseProxies(TrustedProxies);
         if (!StaticRoot.StartsWith('/')) throw new ArgumentException($"StaticRoot '{StaticRoot}' must start with '/'.", nameof(StaticRoot));
     }
 }

@@ -91,8 +91,13 @@ internal sealed class RequestContext
     public ClientAddress ClientAddress()
     {
         var connection = _features.Get<IHttpConnectionFeature>();
+        if (FromTrustedProxy && Forwarding.Client(Server.TrustedProxies, Request.Headers["X-Forwarded-For"]) is { } client)
+            return new ClientAddress(client, 0);
         return new ClientAddress(connection?.RemoteIpAddress?.ToString() ?? "", connection?.RemotePort ?? 0);
     }
+
+    /// <summary>The connection comes from a configured proxy: its X-Forwarded-* headers are believed.</summary>
+    public bool FromTrustedProxy => Server.TrustedProxies.Length > 0 && Forwarding.IsTrusted(Server.TrustedProxies, _features.Get<IHttpConnectionFeature>()?.RemoteIpAddress);
 
     public string LocalAuthority()
     {

@@ -12,6 +12,9 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
     public Settings Settings { get; } = settings;
     public IServiceProvider Services { get; } = services;
     public AccessLog? AccessLog { get; } = AccessLog.Create(settings, loggers);
+
+    /// <summary>Where forwarded headers may come from (parsed once).</summary>
+    public System.Net.IPNetwork[] TrustedProxies { get; } = Forwarding.ParseProxies(settings.TrustedProxies);
     public ILogger Log { get; } = loggers.CreateLogger("Bocata");
     public CancellationToken Stopping => _stopping.Token;
 
