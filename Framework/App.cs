@@ -226,7 +226,7 @@ public sealed class App : Router
             try
             {
                 for (var i = _middleware.Count - 1; i >= 0; i--) pipeline = _middleware[i](pipeline);
-                if (_settings.Sessions) pipeline = SessionCookie.Wrap(pipeline, SessionKey(), _settings.SessionMaxAge);
+                if (_settings.Sessions) pipeline = SessionCookie.Wrap(pipeline, SessionKeys(), _settings.SessionMaxAge, _settings.Clock);
                 if (_settings.Cors is { } cors) pipeline = Cors.Wrap(pipeline, cors);
                 if (_settings.Hsts) pipeline = Hsts.Wrap(pipeline, _settings.HstsMaxAge);
                 if (!_settings.AllowedHosts.Contains("*")) pipeline = HostFilter.Wrap(pipeline, [.. _settings.AllowedHosts]);
@@ -244,12 +244,13 @@ public sealed class App : Router
         }
     }
 
-    private byte[] SessionKey()
+    private SessionKeys SessionKeys()
     {
         var secret = _settings.SecretKey ?? Environment.GetEnvironmentVariable("SECRET_KEY");
         if (string.IsNullOrEmpty(secret) || secret.Length < 32)
             throw new InvalidOperationException("Sessions need a secret of at least 32 characters: set the SECRET_KEY environment variable or s.SecretKey in app.Configure (e.g. from `openssl rand -base64 48`).");
-        return System.Text.Encoding.UTF8.GetBytes(secret);
+        var previous = _settings.PreviousSecretKeys.Where(k => !string.IsNullOrEmpty(k)).Select(SessionCookie.DeriveKey).ToList();
+        return new SessionKeys(SessionCookie.DeriveKey(secret), previous);
     }
 
     private IEnumerable<(string Prefix, Route Route)> AllRoutes()

@@ -65,8 +65,16 @@ public sealed class Settings
     /// <summary>The key that signs session cookies (at least 32 characters); defaults to the SECRET_KEY environment variable.</summary>
     public string? SecretKey { get; set; }
 
-    /// <summary>How long a session cookie lives (default 14 days).</summary>
+    /// <summary>How long a session cookie lives (default 14 days): enforced on the server from the cookie's signed issue time,
+    /// so a captured cookie stops working then, whatever the browser keeps.</summary>
     public TimeSpan SessionMaxAge { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>Secrets you rotated away from: cookies they signed are still accepted (and re-signed with <see cref="SecretKey"/>
+    /// when the session changes), nothing new is signed with them. Remove them after <see cref="SessionMaxAge"/>.</summary>
+    public IList<string> PreviousSecretKeys { get; set; } = new List<string>();
+
+    /// <summary>The clock sessions read (tests give a fake one); the system clock by default.</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
 
     /// <summary>Proxies (addresses such as <c>"10.0.0.2"</c>, or networks such as <c>"10.0.0.0/8"</c>) whose <c>X-Forwarded-For</c>,
     /// <c>X-Forwarded-Proto</c> and <c>X-Forwarded-Host</c> headers are believed. Empty by default: from anyone else those headers

@@ -56,7 +56,7 @@ public class SessionTests
         var (_, cookie) = await VisitAsync(client, "/visit", null);
         var (_, cookie2) = await VisitAsync(client, "/visit", cookie);
         var value = cookie2!["session=".Length..];
-        var forged = SessionCookie.Write(new Dictionary<string, string> { ["visits"] = "1000" }, "another key of at least thirty-two chars"u8.ToArray());
+        var forged = SessionCookie.Write(new Dictionary<string, string> { ["visits"] = "1000" }, SessionCookie.DeriveKey("another key of at least thirty-two chars"), DateTimeOffset.UtcNow);
 
         (await VisitAsync(client, "/visit", "session=" + forged)).Body.Should().Be("1");
         (await VisitAsync(client, "/visit", "session=" + value[..^2] + "xx")).Body.Should().Be("1");
@@ -94,5 +94,79 @@ public class SessionTests
         await using var client = off.CreateClient();
         (await client.GetAsync("/")).StatusCode.Should().Be(HttpStatusCode.OK);
         error.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Contain("s.Sessions = true");
+    }
+
+    private sealed class FakeClock(DateTimeOffset start) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = start;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Test]
+    public async Task A_cookie_older_than_SessionMaxAge_is_an_empty_session_on_the_server()
+    {
+        var clock = new FakeClock(DateTimeOffset.UtcNow);
+        var app = TestApps.Quiet(s =>
+        {
+            s.Sessions = true;
+            s.SecretKey = Secret;
+            s.SessionMaxAge = TimeSpan.FromHours(1);
+            s.Clock = clock;
+        });
+        app.Route("/visit", (req, res) =>
+        {
+            var visits = req.Session.Get<int>("visits") + 1;
+            req.Session.Set("visits", visits);
+            res.Text = $"{visits}";
+        });
+        await using var client = app.CreateClient();
+        var (_, captured) = await VisitAsync(client, "/visit", null);
+        (await VisitAsync(client, "/visit", captured)).Body.Should().Be("2", "fresh: still valid");
+
+        // The browser would have dropped it; an attacker who captured it replays it after the hour.
+        clock.Now += TimeSpan.FromHours(1) + TimeSpan.FromMinutes(1);
+        (await VisitAsync(client, "/visit", captured)).Body.Should().Be("1", "the signed issue time is older than SessionMaxAge");
+    }
+
+    [Test]
+    public async Task Rotated_secrets_still_verify_but_never_sign()
+    {
+        const string oldSecret = "an-older-secret-of-at-least-32-characters!";
+        var oldCookie = "session=" + SessionCookie.Write(new Dictionary<string, string> { ["visits"] = "41" }, SessionCookie.DeriveKey(oldSecret), DateTimeOffset.UtcNow);
+        var app = TestApps.Quiet(s =>
+        {
+            s.Sessions = true;
+            s.SecretKey = Secret;
+            s.PreviousSecretKeys = [oldSecret];
+        });
+        app.Route("/visit", (req, res) =>
+        {
+            var visits = req.Session.Get<int>("visits") + 1;
+            req.Session.Set("visits", visits);
+            res.Text = $"{visits}";
+        });
+        await using var client = app.CreateClient();
+
+        var (body, renewed) = await VisitAsync(client, "/visit", oldCookie);
+        body.Should().Be("42", "a cookie signed with a previous secret is accepted");
+        var withoutOld = TestApps.Quiet(s =>
+        {
+            s.Sessions = true;
+            s.SecretKey = Secret;
+        });
+        withoutOld.Route("/visit", (req, res) => res.Text = $"{req.Session.Get<int>("visits")}");
+        await using var current = withoutOld.CreateClient();
+        (await VisitAsync(current, "/visit", renewed)).Body.Should().Be("42", "the renewed cookie is signed with the current secret");
+        (await VisitAsync(current, "/visit", oldCookie)).Body.Should().Be("0", "once the old secret is removed, its cookies are void");
+    }
+
+    [Test]
+    public async Task The_signing_key_is_derived_never_the_secret_itself()
+    {
+        // A cookie signed with the raw secret (the old format) must not verify.
+        var raw = "session=" + SessionCookie.Write(new Dictionary<string, string> { ["visits"] = "9" }, System.Text.Encoding.UTF8.GetBytes(Secret), DateTimeOffset.UtcNow);
+        await using var client = NewApp().CreateClient();
+        (await VisitAsync(client, "/visit", raw)).Body.Should().Be("1");
     }
 }

@@ -5,23 +5,35 @@ using Microsoft.AspNetCore.WebUtilities;
 
 namespace Bocata;
 
-/// <summary>Signed session cookies: base64url(JSON) "." base64url(HMAC-SHA256). A cookie whose signature does not verify is ignored.</summary>
+/// <summary>
+/// Signed session cookies: base64url(JSON {values, issued-at}) "." base64url(HMAC-SHA256). The HMAC key is derived from the
+/// secret with a purpose label (never the secret itself); a cookie whose signature does not verify, or older than
+/// <c>SessionMaxAge</c> by its signed issue time, is an empty session. Previous secrets verify but never sign (rotation).
+/// </summary>
 internal static class SessionCookie
 {
     public const string Name = "session";
+    private static readonly byte[] Purpose = "Bocata session cookie v2"u8.ToArray();
+    // A clock a little ahead on another instance must not void fresh cookies.
+    private static readonly TimeSpan Skew = TimeSpan.FromMinutes(5);
 
-    public static Handler Wrap(Handler next, byte[] key, TimeSpan maxAge) => async (req, res) =>
+    public static Handler Wrap(Handler next, SessionKeys keys, TimeSpan maxAge, TimeProvider? clock = null) => async (req, res) =>
     {
-        req.Session = new Session(Read(req.Cookies.TryGetValue(Name, out var cookie) ? cookie : null, key));
+        var now = (clock ?? TimeProvider.System).GetUtcNow();
+        req.Session = new Session(Read(req.Cookies.TryGetValue(Name, out var cookie) ? cookie : null, keys, maxAge, now));
         await next(req, res);
         if (req.Session is { Modified: true } session)
         {
             if (session.Count == 0) res.Cookies.Delete(Name);
-            else res.Cookies.Set(Name, Write(session.Snapshot, key), maxAge: maxAge, secure: req.Url.Scheme == Uri.UriSchemeHttps, httpOnly: true, sameSite: "Lax");
+            else res.Cookies.Set(Name, Write(session.Snapshot, keys.Current, now), maxAge: maxAge, secure: req.Url.Scheme == Uri.UriSchemeHttps, httpOnly: true, sameSite: "Lax");
         }
     };
 
-    public static Dictionary<string, string> Read(string? cookie, byte[] key)
+    /// <summary>The signing key for a secret: HKDF-SHA256 with Bocata's purpose label.</summary>
+    public static byte[] DeriveKey(string secret) =>
+        HKDF.DeriveKey(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(secret), 32, info: Purpose);
+
+    public static Dictionary<string, string> Read(string? cookie, SessionKeys keys, TimeSpan maxAge, DateTimeOffset now)
     {
         var empty = new Dictionary<string, string>(StringComparer.Ordinal);
         if (string.IsNullOrEmpty(cookie)) return empty;
@@ -31,19 +43,39 @@ internal static class SessionCookie
         {
             var payload = Encoding.ASCII.GetBytes(cookie[..dot]);
             var signature = WebEncoders.Base64UrlDecode(cookie[(dot + 1)..]);
-            if (!CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(key, payload), signature)) return empty;
-            return JsonSerializer.Deserialize<Dictionary<string, string>>(WebEncoders.Base64UrlDecode(cookie[..dot])) ?? empty;
+            if (!keys.Verifies(payload, signature)) return empty;
+            var data = JsonSerializer.Deserialize<Payload>(WebEncoders.Base64UrlDecode(cookie[..dot]));
+            if (data?.V is null || data.Iat is not { } issued) return empty;
+            var age = now - DateTimeOffset.FromUnixTimeSeconds(issued);
+            if (age > maxAge || age < -Skew) return empty;
+            return new Dictionary<string, string>(data.V, StringComparer.Ordinal);
         }
-        catch (Exception e) when (e is FormatException or JsonException)
+        catch (Exception e) when (e is FormatException or JsonException or ArgumentException)
         {
             return empty;
         }
     }
 
-    public static string Write(Dictionary<string, string> values, byte[] key)
+    public static string Write(Dictionary<string, string> values, byte[] key, DateTimeOffset issuedAt)
     {
-        var payload = WebEncoders.Base64UrlEncode(JsonSerializer.SerializeToUtf8Bytes(values));
+        var payload = WebEncoders.Base64UrlEncode(JsonSerializer.SerializeToUtf8Bytes(new Payload(values, issuedAt.ToUnixTimeSeconds())));
         var signature = WebEncoders.Base64UrlEncode(HMACSHA256.HashData(key, Encoding.ASCII.GetBytes(payload)));
         return payload + "." + signature;
+    }
+
+    private sealed record Payload(Dictionary<string, string>? V, long? Iat);
+}
+
+/// <summary>The key that signs session cookies, and the keys of previous secrets that still verify them.</summary>
+internal sealed class SessionKeys(byte[] current, IReadOnlyList<byte[]> previous)
+{
+    public byte[] Current { get; } = current;
+
+    public bool Verifies(byte[] payload, byte[] signature)
+    {
+        if (CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(Current, payload), signature)) return true;
+        foreach (var key in previous)
+            if (CryptographicOperations.FixedTimeEquals(HMACSHA256.HashData(key, payload), signature)) return true;
+        return false;
     }
 }
