@@ -81,8 +81,9 @@ public sealed class Response
         set => Headers["Content-Disposition"] = value is null ? null : ContentDisposition.Attachment(value);
     }
 
-    /// <summary>Sends a file: content type from its extension, ETag and Last-Modified, 304 and Range (206) support.</summary>
-    public void File(string path, bool attach = false)
+    /// <summary>Sends a file: content type from its extension, ETag and Last-Modified, 304 and Range (206) support. As in Bocadillo,
+    /// it is an attachment (a download, <c>Content-Disposition: attachment</c>) unless <paramref name="attach"/> is false (shown inline).</summary>
+    public void File(string path, bool attach = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var info = new FileInfo(path);

@@ -31,7 +31,7 @@ static Task<double> GetTemperature()
 
 // The page at / draws the feed live with the browser's EventSource (wwwroot/index.html and chart.js, no CDN).
 var wwwroot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
-app.Route("/", (req, res) => res.File(Path.Combine(wwwroot, "index.html")));
+app.Route("/", (req, res) => res.File(Path.Combine(wwwroot, "index.html"), attach: false));
 app.Mount("/assets", Static.Files(wwwroot));
 
 app.Run();

@@ -150,8 +150,28 @@ public class ErrorHandlingTests
     }
 
     [Test]
-    public void HttpError_rejects_non_error_statuses() =>
-        FluentActions.Invoking(() => new HttpError(302)).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*Redirect*");
+    public void HttpError_rejects_what_is_not_an_http_status()
+    {
+        FluentActions.Invoking(() => new HttpError(99)).Should().Throw<ArgumentOutOfRangeException>().WithMessage("*Redirect*");
+        FluentActions.Invoking(() => new HttpError(600)).Should().Throw<ArgumentOutOfRangeException>();
+    }
+
+    [Test]
+    public async Task HttpError_takes_any_status_and_reads_like_Bocadillos()
+    {
+        // Bocadillo allows HTTPError(201); str(HTTPError(404)) is "404 Not Found"; the status is `status_code`.
+        var error = new HttpError(404);
+        error.ToString().Should().Be("404 Not Found");
+        error.StatusCode.Should().Be(404);
+        error.Status.Should().Be(404);
+
+        var app = TestApps.Quiet();
+        app.Route("/created", (req, res) => throw new HttpError(201, "made"));
+        await using var client = app.CreateClient();
+        using var response = await client.GetAsync("/created");
+        response.StatusCode.Should().Be(HttpStatusCode.Created);
+        (await response.JsonAsync()).GetProperty("error").GetString().Should().Be("201 Created");
+    }
 
     [Test]
     public async Task Error_responses_drop_headers_the_handler_had_set()

@@ -82,4 +82,24 @@ public class BocadilloFidelityTests
         response.Headers.Connection.Should().Contain("keep-alive");
         new ServerEvent().ToString().Should().Be("\n\n", "an empty event is a blank line, as in Bocadillo");
     }
+
+    [Test]
+    public async Task A_file_is_an_attachment_unless_attach_is_false()
+    {
+        var dir = Directory.CreateTempSubdirectory("bocata-attach").FullName;
+        var path = Path.Combine(dir, "report.txt");
+        await File.WriteAllTextAsync(path, "numbers");
+        var app = TestApps.Quiet();
+        app.Route("/download", (req, res) => res.File(path));
+        app.Route("/inline", (req, res) => res.File(path, attach: false));
+        await using var client = app.CreateClient();
+
+        using var download = await client.GetAsync("/download");
+        download.Content.Headers.ContentDisposition!.DispositionType.Should().Be("attachment");
+        download.Content.Headers.ContentDisposition.FileName.Should().Be("report.txt");
+        using var inline = await client.GetAsync("/inline");
+        inline.Content.Headers.ContentDisposition.Should().BeNull();
+        (await inline.Content.ReadAsStringAsync()).Should().Be("numbers");
+        Directory.Delete(dir, recursive: true);
+    }
 }

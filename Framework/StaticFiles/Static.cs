@@ -42,7 +42,7 @@ public static class Static
                 throw new HttpError(404);
             if (Directory.Exists(full)) full = Path.Combine(full, "index.html");
             if (!System.IO.File.Exists(full) || EscapesThroughLink(full, root, rootWithSeparator)) throw new HttpError(404);
-            res.File(full);
+            res.File(full, attach: false);
             return Task.CompletedTask;
         };
     }
