@@ -220,7 +220,9 @@ public sealed class App : Router
             var table = new RouteTable(AllRoutes().Select(r => r.Prefix.Length == 0 ? r.Route : r.Route.WithPrefix(r.Prefix)), mounts, IsService, _settings.RedirectTrailingSlash);
 
             var errorHandlers = new Dictionary<Type, ExceptionHandling.ErrorHandler>(_errorHandlers);
-            Handler pipeline = ExceptionHandling.Inner(table.DispatchAsync, errorHandlers);
+            // With middleware, a handler's exception passes through it (Bocadillo: after_dispatch does not run when dispatch raised)
+            // and is turned into a response outside it, by the same error handlers.
+            Handler pipeline = _middleware.Count > 0 ? table.DispatchAsync : ExceptionHandling.Inner(table.DispatchAsync, errorHandlers);
             var frozen = new Frozen(pipeline, table, loggers, services);
             _frozen = frozen;
             try

@@ -6,7 +6,7 @@ public abstract class Middleware
     /// <summary>Runs before the route's handler. Return a response (usually <paramref name="res"/>) to answer now and skip the handler.</summary>
     public virtual Task<Response?> BeforeDispatchAsync(Request req, Response res) => Task.FromResult<Response?>(null);
 
-    /// <summary>Runs after the handler (and the error handlers), before the response is written.</summary>
+    /// <summary>Runs after the handler, before the response is written; not when dispatching raised (an error handler answers then, as in Bocadillo).</summary>
     public virtual Task AfterDispatchAsync(Request req, Response res) => Task.CompletedTask;
 
     internal Handler Wrap(Handler next) => async (req, res) =>
