@@ -102,4 +102,39 @@ public class BocadilloFidelityTests
         (await inline.Content.ReadAsStringAsync()).Should().Be("numbers");
         Directory.Delete(dir, recursive: true);
     }
+
+    [Test]
+    public async Task A_websocket_handshake_to_an_http_route_is_403_and_the_handler_never_runs()
+    {
+        var ran = false;
+        var app = TestApps.Quiet();
+        app.Route("/page", (req, res) =>
+        {
+            ran = true;
+            res.Text = "page";
+        });
+        app.Route("/both", (req, res) => res.Text = "http side");
+        app.WebSocketRoute("/both", async ws => await ws.SendTextAsync(ws.Url.ToString()));
+        await using var client = app.CreateClient();
+
+        var refused = await FluentActions.Awaiting(() => client.WebSocketConnectAsync("/page")).Should().ThrowAsync<System.Net.WebSockets.WebSocketException>();
+        ran.Should().BeFalse("the HTTP handler must not run for a handshake");
+        (await client.GetStringAsync("/both")).Should().Be("http side", "HTTP and WebSocket handlers can share a pattern");
+
+        using var ws = await client.WebSocketConnectAsync("/both");
+        var buffer = new byte[256];
+        var received = await ws.ReceiveAsync(buffer, CancellationToken.None);
+        System.Text.Encoding.UTF8.GetString(buffer, 0, received.Count).Should().Be($"ws://{client.BaseAddress!.Authority}/both", "ws.Url has the ws scheme");
+    }
+
+    [Test]
+    public async Task A_plain_get_to_a_websocket_route_is_426_upgrade_required()
+    {
+        var app = TestApps.Quiet();
+        app.WebSocketRoute("/chat", async ws => await ws.CloseAsync());
+        await using var client = app.CreateClient();
+        using var response = await client.GetAsync("/chat");
+        response.StatusCode.Should().Be((HttpStatusCode)426);
+        response.Headers.Upgrade.ToString().Should().Be("websocket");
+    }
 }

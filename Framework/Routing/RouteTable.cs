@@ -49,7 +49,16 @@ internal sealed class RouteTable
         var entry = Find(path, req.RouteValues);
         if (entry is not null)
         {
-            var handler = entry.HandlerFor(req.Method);
+            var upgrade = WebSocketHandshake.IsUpgrade(req);
+            var handler = upgrade ? entry.WebSocket : entry.HandlerFor(req.Method);
+            // A WebSocket handshake to a route that only speaks HTTP is refused (403, Bocadillo's rule); no HTTP handler runs.
+            if (upgrade && handler is null) throw new HttpError(403, "This route does not accept WebSocket connections.");
+            if (handler is null && req.Method is "GET" or "HEAD" && entry.WebSocket is not null)
+            {
+                var upgradeRequired = new HttpError(426, "This endpoint speaks WebSocket: connect with a WebSocket client (Upgrade: websocket).");
+                upgradeRequired.Headers["Upgrade"] = "websocket";
+                throw upgradeRequired;
+            }
             if (handler is null)
             {
                 var error = new HttpError(405, $"Method {req.Method} is not allowed on {path}.");
@@ -117,6 +126,9 @@ internal sealed class RouteTable
         return null;
     }
 
+    /// <summary>The key WebSocket handlers are registered under (not an HTTP method: no request carries it).</summary>
+    internal const string WebSocketMethod = "WEBSOCKET";
+
     private sealed class Entry
     {
         private readonly string[] _methods;
@@ -128,13 +140,19 @@ internal sealed class RouteTable
             Pattern = pattern;
             handlers.TryGetValue("*", out _any);
             handlers.Remove("*");
+            if (handlers.Remove(WebSocketMethod, out var webSocket)) WebSocket = webSocket;
             if (!handlers.ContainsKey("HEAD") && handlers.TryGetValue("GET", out var get)) handlers["HEAD"] = get;
             _methods = [.. handlers.Keys];
             _handlers = [.. handlers.Values];
-            Allow = _any is not null ? "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" : string.Join(", ", _methods.Order(StringComparer.Ordinal));
+            var http = _methods.Order(StringComparer.Ordinal).ToList();
+            if (WebSocket is not null && !http.Contains("GET")) http.Insert(0, "GET");
+            Allow = _any is not null ? "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS" : string.Join(", ", http);
         }
 
         public RoutePattern Pattern { get; }
+
+        /// <summary>The route's WebSocket handler, reached only by a handshake.</summary>
+        public Handler? WebSocket { get; }
 
         public int Order { get; set; }
 

@@ -143,7 +143,8 @@ public class Router
         if (valueType is not ("text" or "bytes" or "json"))
             throw new ArgumentException($"valueType must be \"text\", \"bytes\" or \"json\", not \"{valueType}\".", nameof(valueType));
         var caught = caughtCloseCodes ?? [1000, 1001];
-        return Add(pattern, (Handler)((req, res) => WebSocketEndpoint.RunAsync(req, res, handler, autoAccept, valueType, caught)), ["GET"], null);
+        // Registered under its own key, beside any HTTP handlers of the same pattern: the handshake reaches only this one.
+        return Add(pattern, (Handler)((req, res) => WebSocketEndpoint.RunAsync(req, res, handler, autoAccept, valueType, caught)), [RouteTable.WebSocketMethod], null);
     }
 
     /// <summary>Includes another router's routes under <paramref name="prefix"/>.</summary>

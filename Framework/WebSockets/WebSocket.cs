@@ -21,7 +21,9 @@ public sealed class WebSocket : IAsyncEnumerable<object>
     }
 
     /// <summary>The URL the client connected to.</summary>
-    public Uri Url => _request.Url;
+    public Uri Url => _url ??= new UriBuilder(_request.Url) { Scheme = _request.Url.Scheme == Uri.UriSchemeHttps ? "wss" : "ws" }.Uri;
+
+    private Uri? _url;
 
     /// <summary>The handshake request's headers.</summary>
     public Headers Headers => _request.Headers;
