@@ -137,4 +137,19 @@ public class BocadilloFidelityTests
         response.StatusCode.Should().Be((HttpStatusCode)426);
         response.Headers.Upgrade.ToString().Should().Be("websocket");
     }
+
+    [Test]
+    public async Task Routes_match_in_registration_order_a_wildcard_first_shadows_a_literal()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/items/{name}", (Request req, Response res, string name) => res.Text = $"pattern {name}");
+        app.Route("/items/special", (req, res) => res.Text = "literal");
+        app.Route("/other/special", (req, res) => res.Text = "literal first");
+        app.Route("/other/{name}", (Request req, Response res, string name) => res.Text = $"pattern {name}");
+        await using var client = app.CreateClient();
+
+        (await client.GetStringAsync("/items/special")).Should().Be("pattern special", "the wildcard was registered first");
+        (await client.GetStringAsync("/other/special")).Should().Be("literal first");
+        (await client.GetStringAsync("/other/x")).Should().Be("pattern x");
+    }
 }

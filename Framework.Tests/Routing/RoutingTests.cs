@@ -148,7 +148,7 @@ public class RoutingTests
     }
 
     [Test]
-    public async Task Static_routes_win_over_patterns_and_patterns_match_in_order()
+    public async Task Routes_match_in_registration_order_static_or_not()
     {
         var app = TestApps.Quiet();
         app.Route("/items/{pk}", (Request req, Response res, string pk) => res.Text = $"item {pk}");
@@ -156,7 +156,7 @@ public class RoutingTests
         app.Route("/{path:path}", (Request req, Response res, string path) => res.Text = $"fallback {path}");
         await using var client = app.CreateClient();
 
-        (await client.GetStringAsync("/items/new")).Should().Be("new form");
+        (await client.GetStringAsync("/items/new")).Should().Be("item new", "the pattern was registered first (Bocadillo's order)");
         (await client.GetStringAsync("/items/7")).Should().Be("item 7");
         (await client.GetStringAsync("/a/b/c")).Should().Be("fallback a/b/c");
     }

@@ -29,9 +29,13 @@ internal sealed class RouteTable
             }
             entries.Add(new Entry(group.First().Pattern, handlers));
         }
-        _static = entries.Where(e => e.Pattern.IsStatic).ToFrozenDictionary(e => e.Pattern.Text, StringComparer.Ordinal);
+        for (var i = 0; i < entries.Count; i++) entries[i].Order = i;
         _dynamic = [.. entries.Where(e => !e.Pattern.IsStatic)];
-        for (var i = 0; i < _dynamic.Length; i++) _dynamic[i].Order = i;
+        // Routes match in registration order (Bocadillo's rule). A literal path is looked up directly unless a pattern
+        // registered before it matches that very path: then the pattern always wins and the literal route is unreachable.
+        var captures = new int[32];
+        _static = entries.Where(e => e.Pattern.IsStatic && !_dynamic.Any(d => d.Order < e.Order && d.Pattern.TryMatch(e.Pattern.Text, captures)))
+            .ToFrozenDictionary(e => e.Pattern.Text, StringComparer.Ordinal);
         // Patterns are bucketed by a literal first segment so a request only tries the patterns that can match;
         // patterns starting with a parameter are tried too, merged in registration order.
         _byFirstSegment = _dynamic.Where(e => e.Pattern.FirstLiteralSegment is not null)
