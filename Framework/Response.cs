@@ -64,11 +64,11 @@ public sealed class Response
         set => SetBody(BodyKind.Json, value, MediaTypes.Json);
     }
 
-    /// <summary>A raw byte body (set Content-Type yourself).</summary>
+    /// <summary>A raw byte body; set Content-Type yourself (it is <c>text/plain</c> otherwise, as in Bocadillo).</summary>
     public byte[]? Content
     {
         get => Kind == BodyKind.Bytes ? (byte[]?)Body : null;
-        set => SetBody(BodyKind.Bytes, value, null);
+        set => SetBody(BodyKind.Bytes, value, "text/plain");
     }
 
     /// <summary>When true, no Content-Length is sent and the body is sent chunked.</summary>

@@ -152,4 +152,23 @@ public class BocadilloFidelityTests
         (await client.GetStringAsync("/other/special")).Should().Be("literal first");
         (await client.GetStringAsync("/other/x")).Should().Be("pattern x");
     }
+
+    [Test]
+    public async Task Content_without_a_content_type_is_text_plain_and_chunked_is_chunked_even_when_empty()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/content", (req, res) => res.Content = "Something magical"u8.ToArray());
+        app.Route("/css", (req, res) =>
+        {
+            res.Content = "h1 { color: gold; }"u8.ToArray();
+            res.Headers["Content-Type"] = "text/css";
+        });
+        app.Route("/chunked", (req, res) => res.Chunked = true);
+        await using var client = app.CreateClient();
+
+        (await client.GetAsync("/content")).Content.Headers.ContentType!.ToString().Should().Be("text/plain");
+        (await client.GetAsync("/css")).Content.Headers.ContentType!.ToString().Should().Be("text/css");
+        var raw = await Testing.RawHttp.GetAsync(client.BaseAddress!, "/chunked");
+        raw.Should().Contain("Transfer-Encoding: chunked").And.NotContain("Content-Length");
+    }
 }

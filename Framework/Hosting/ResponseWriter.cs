@@ -25,7 +25,8 @@ internal static class ResponseWriter
             return Task.CompletedTask;
         }
 
-        if (res.Chunked && res.Kind is (BodyKind.Text or BodyKind.Json or BodyKind.Bytes) && !context.IsHead)
+        // "Chunked" means no Content-Length, even for an empty body (Bocadillo sends Transfer-Encoding: chunked then too).
+        if (res.Chunked && res.Kind is (BodyKind.None or BodyKind.Text or BodyKind.Json or BodyKind.Bytes) && !context.IsHead)
             return WriteChunkedAsync(context);
 
         switch (res.Kind)
@@ -39,7 +40,7 @@ internal static class ResponseWriter
                 WriteJson(context, res.Body!);
                 return Task.CompletedTask;
             case BodyKind.Bytes:
-                WriteBytes(context, (byte[])res.Body!, null);
+                WriteBytes(context, (byte[])res.Body!, res.DefaultMediaType);
                 return Task.CompletedTask;
             case BodyKind.File:
                 return FileSender.SendAsync(context, (FileInfo)res.Body!);
@@ -68,8 +69,8 @@ internal static class ResponseWriter
             case BodyKind.Json:
                 WriteJson(context, res.Body!);
                 break;
-            default:
-                WriteBytes(context, (byte[])res.Body!, null);
+            case BodyKind.Bytes:
+                WriteBytes(context, (byte[])res.Body!, res.DefaultMediaType);
                 break;
         }
     }
