@@ -81,6 +81,16 @@ public sealed class Response
         set => Headers["Content-Disposition"] = value is null ? null : ContentDisposition.Attachment(value);
     }
 
+    /// <summary>Sends the file <paramref name="relativePath"/> names under <paramref name="root"/> — the safe form for a path that came
+    /// from the request (<c>{name:path}</c>): an absolute path, <c>..</c>, or a link leading out of <paramref name="root"/> is a 404.</summary>
+    public void File(string root, string relativePath, bool attach = true)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        ArgumentNullException.ThrowIfNull(relativePath);
+        var (full, withSeparator) = Static.Root(root);
+        File(Static.Resolve(full, withSeparator, relativePath, directoryIndex: false) ?? throw new HttpError(404), attach);
+    }
+
     /// <summary>Sends a file: content type from its extension, ETag and Last-Modified, 304 and Range (206) support. As in Bocadillo,
     /// it is an attachment (a download, <c>Content-Disposition: attachment</c>) unless <paramref name="attach"/> is false (shown inline).</summary>
     public void File(string path, bool attach = true)

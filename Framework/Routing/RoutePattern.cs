@@ -136,6 +136,8 @@ internal sealed class RoutePattern
             var tokens = _segments[s];
             if (_tail && s == _segments.Length - 1)
             {
+                // The rest of the path never holds an empty segment: "/files//etc/passwd" would make it absolute.
+                if (pos < path.Length && path[pos] == '/' || path.AsSpan(pos).Contains("//", StringComparison.Ordinal)) return false;
                 var index = tokens[0].Index;
                 captures[2 * index] = pos;
                 captures[2 * index + 1] = path.Length - pos;

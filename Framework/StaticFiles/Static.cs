@@ -18,12 +18,33 @@ public static class Static
         static FileSystemInfo? Parent(FileSystemInfo entry) => Path.GetDirectoryName(entry.FullName) is { } dir ? new DirectoryInfo(dir) : null;
     }
 
+    /// <summary>The file <paramref name="relative"/> names under <paramref name="root"/>, or null if it does not exist or would escape
+    /// it (an absolute path, a ".." segment, NUL, a backslash, or a symbolic link leading out).</summary>
+    internal static string? Resolve(string root, string rootWithSeparator, string relative, bool directoryIndex)
+    {
+        // Kestrel has decoded %2F and %5C already; any NUL, backslash or ".." segment is an escape attempt.
+        if (relative.Length == 0 && !directoryIndex) return null;
+        if (Path.IsPathRooted(relative) || relative.Contains('\0', StringComparison.Ordinal) || relative.Contains('\\', StringComparison.Ordinal)
+            || relative.Split('/').Any(s => s is ".." || s.StartsWith("..", StringComparison.Ordinal) && s.Trim('.').Length == 0))
+            return null;
+        var full = Path.GetFullPath(Path.Combine(root, relative));
+        if (!full.StartsWith(rootWithSeparator, StringComparison.Ordinal) && full != root) return null;
+        if (directoryIndex && Directory.Exists(full)) full = Path.Combine(full, "index.html");
+        if (!System.IO.File.Exists(full) || EscapesThroughLink(full, root, rootWithSeparator)) return null;
+        return full;
+    }
+
+    internal static (string Root, string RootWithSeparator) Root(string directory)
+    {
+        var root = Path.GetFullPath(directory);
+        return (root, root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar);
+    }
+
     /// <summary>A handler serving the files under <paramref name="directory"/>; paths that escape it are 404, directories serve their index.html.</summary>
     public static Handler Files(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        var root = Path.GetFullPath(directory);
-        var rootWithSeparator = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
+        var (root, rootWithSeparator) = Root(directory);
         return (req, res) =>
         {
             if (req.Method is not ("GET" or "HEAD"))
@@ -32,16 +53,7 @@ public static class Static
                 error.Headers["Allow"] = "GET, HEAD";
                 throw error;
             }
-            var relative = req.Path.TrimStart('/');
-            // Kestrel has decoded %2F and %5C already; any NUL, backslash or ".." segment is an escape attempt.
-            if (relative.Contains('\0', StringComparison.Ordinal) || relative.Contains('\\', StringComparison.Ordinal)
-                || relative.Split('/').Any(s => s is ".." || s.StartsWith("..", StringComparison.Ordinal) && s.Trim('.').Length == 0))
-                throw new HttpError(404);
-            var full = Path.GetFullPath(Path.Combine(root, relative));
-            if (!full.StartsWith(rootWithSeparator, StringComparison.Ordinal) && full != root)
-                throw new HttpError(404);
-            if (Directory.Exists(full)) full = Path.Combine(full, "index.html");
-            if (!System.IO.File.Exists(full) || EscapesThroughLink(full, root, rootWithSeparator)) throw new HttpError(404);
+            var full = Resolve(root, rootWithSeparator, req.Path.TrimStart('/'), directoryIndex: true) ?? throw new HttpError(404);
             res.File(full, attach: false);
             return Task.CompletedTask;
         };
