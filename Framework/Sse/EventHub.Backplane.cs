@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Bocata;
 
 /// <summary>The hub's side of a backplane: events arriving in the global order, history for resumption, a restarted sequence.</summary>
@@ -24,12 +22,7 @@ public sealed partial class EventHub
         var frames = new HubFrame[events.Count];
         lock (_gate)
         {
-            for (var i = 0; i < frames.Length; i++)
-            {
-                var (seq, evt) = events[i];
-                var ownId = evt.Id is not null;
-                frames[i] = Encode(seq, ownId ? evt : evt.WithId(seq.ToString(CultureInfo.InvariantCulture)), ownId);
-            }
+            for (var i = 0; i < frames.Length; i++) frames[i] = Encode(events[i].Sequence, events[i].Event);
         }
         return frames;
     }

@@ -36,8 +36,8 @@ public sealed partial class EventHub
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
         _replay = replay;
         // Exactly as many frames as anyone may need (a resume window, or a subscriber's lag), so memory is what was asked for.
-        MaxLag = Math.Max(replay, bufferSize);
-        _ring = new HubFrame?[MaxLag];
+        // A subscriber whose next frame the ring no longer holds is too far behind, and is evicted.
+        _ring = new HubFrame?[Math.Max(replay, bufferSize)];
         if (backplane is not null)
         {
             _backplane = backplane;
@@ -57,9 +57,6 @@ public sealed partial class EventHub
 
     /// <summary>The sequence number of the last published event (0 before the first).</summary>
     public long LastSequence => Volatile.Read(ref _head);
-
-    /// <summary>How far (in events) a subscriber may fall behind the newest event before it is disconnected.</summary>
-    internal long MaxLag { get; }
 
     internal bool IsCompleted => _completed;
 
@@ -94,13 +91,12 @@ public sealed partial class EventHub
     /// <summary>Numbers, encodes and stores one event as frame <paramref name="seq"/>. Under the lock; the caller wakes subscribers.</summary>
     private ServerEvent Append(long seq, ServerEvent evt)
     {
-        var ownId = evt.Id is not null;
-        if (!ownId) evt = evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
-        var frame = Encode(seq, evt, ownId);
+        var frame = Encode(seq, evt);
+        evt = frame.Event;
         Drop(seq - _ring.Length);
         Volatile.Write(ref _ring[seq % _ring.Length], frame);
         _ringBytes += frame.Size;
-        if (ownId) _ownIds[evt.Id!] = seq;
+        if (frame.OwnId) _ownIds[evt.Id!] = seq;
         Volatile.Write(ref _head, seq);
         // Bounded by bytes as well as by count: the oldest frames go first, the newest always stays.
         while (_ringBytes > MaxBytes && _retainedFrom < seq) Drop(_retainedFrom);
@@ -123,8 +119,11 @@ public sealed partial class EventHub
     }
 
     /// <summary>Encoded once here; every subscriber writes these same bytes.</summary>
-    private HubFrame Encode(long seq, ServerEvent evt, bool ownId)
+    /// <summary>An event without an id gets the hub's number <paramref name="seq"/>; a publisher's own id is kept and marked as such.</summary>
+    private HubFrame Encode(long seq, ServerEvent evt)
     {
+        var ownId = evt.Id is not null;
+        if (!ownId) evt = evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
         _encoder.ResetWrittenCount();
         evt.WriteTo(_encoder);
         var frame = new HubFrame(seq, evt, _encoder.WrittenSpan.ToArray(), ownId);

@@ -93,8 +93,9 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
             var state = Volatile.Read(ref _state);
             if (state == Unattached)
             {
-                // Nobody is draining this cursor: a reader that stopped reading is found here, at publish time.
-                if (_hub.LastSequence - Volatile.Read(ref _cursor) > _hub.MaxLag) Evict();
+                // Nobody is draining this cursor: a reader whose next frame the ring no longer holds is found here, at publish time.
+                var cursor = Volatile.Read(ref _cursor);
+                if (cursor < _hub.LastSequence && _hub.FrameAt(cursor + 1) is null) Evict();
                 _signal.Set();
                 return;
             }
@@ -135,10 +136,11 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         }
         var head = _hub.LastSequence;
         if (_cursor >= head) return _hub.IsCompleted ? Next.End : Next.None;
-        frame = head - _cursor > _hub.MaxLag ? null : _hub.FrameAt(_cursor + 1);
+        frame = _hub.FrameAt(_cursor + 1);
         if (frame is null)
         {
-            // Too far behind: end the stream rather than grow memory; the client resumes with Last-Event-ID.
+            // Too far behind (the ring overwrote or dropped the next frame): end the stream rather than grow memory;
+            // the client resumes with Last-Event-ID.
             Evict();
             return Next.End;
         }
