@@ -43,7 +43,7 @@ public sealed class RedisBackplane : IEventBackplane
     private readonly RedisChannel _channel;
     private readonly SemaphoreSlim _order = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ILogger _log;
+    private ILogger? _log;
     private ChannelMessageQueue? _messages;
     private IEventBackplaneSink? _sink;
     private string? _epoch;
@@ -69,7 +69,6 @@ public sealed class RedisBackplane : IEventBackplane
         _streamKey = prefix + "stream";
         _epochKey = prefix + "epoch";
         _channel = RedisChannel.Literal(prefix + "events");
-        _log = NullLogger.Instance;
     }
 
     /// <summary>Connects to Redis (<paramref name="configuration"/> is a StackExchange.Redis configuration string, e.g. <c>"127.0.0.1:6379"</c>).</summary>
@@ -99,7 +98,8 @@ public sealed class RedisBackplane : IEventBackplane
     /// <summary>Where to log repairs and faults.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
-    private ILogger Log => LoggerFactory?.CreateLogger("Bocata.Redis") ?? _log;
+    // Created once, on first use (LoggerFactory is set by an initializer, after the constructor).
+    private ILogger Log => _log ??= LoggerFactory?.CreateLogger("Bocata.Redis") ?? NullLogger.Instance;
 
     /// <inheritdoc />
     public long Attach(IEventBackplaneSink sink)

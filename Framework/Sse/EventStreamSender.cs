@@ -42,6 +42,7 @@ internal sealed class EventStreamSender : IHeartbeatClient
 
     public static Task SendAsync(RequestContext context, IAsyncEnumerable<ServerEvent> events, TimeSpan? ping)
     {
+        if (!context.IsHead && context.Server.Stopping.IsCancellationRequested) return RefuseWhileStoppingAsync(context);
         var headers = context.ResponseFeature.Headers;
         headers.ContentType = MediaTypes.EventStream;
         if (headers.CacheControl.Count == 0) headers.CacheControl = "no-cache";
@@ -52,7 +53,6 @@ internal sealed class EventStreamSender : IHeartbeatClient
         // As Bocadillo (Starlette) sends it; a hop-by-hop header, so HTTP/1.1 only (illegal on HTTP/2).
         if (context.RequestFeature.Protocol == "HTTP/1.1") headers.Connection = "keep-alive";
         if (context.IsHead) return Task.CompletedTask;
-        if (context.Server.Stopping.IsCancellationRequested) return RefuseWhileStoppingAsync(context);
         if (events is HubSubscription subscription) return subscription.SendAsync(context, ping ?? DefaultPing);
         return new EventStreamSender(context, ping ?? DefaultPing).RunAsync(events);
     }
@@ -65,12 +65,18 @@ internal sealed class EventStreamSender : IHeartbeatClient
         feature.Headers.ContentType = MediaTypes.Text;
         feature.Headers.CacheControl = "no-store";
         feature.Headers.RetryAfter = "1";
-        feature.Headers.Remove("X-Accel-Buffering");
-        feature.Headers.Remove("Connection");
         var body = "503 Service Unavailable: the server is restarting; reconnect shortly."u8;
         feature.Headers.ContentLength = body.Length;
         context.BodyFeature.Writer.WriteAll(body);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Commits the SSE headers at once (the browser's <c>onopen</c> fires now), unbuffered from here on.</summary>
+    internal static async Task StartAsync(RequestContext context, CancellationToken ct)
+    {
+        context.BodyFeature.DisableBuffering();
+        await context.BodyFeature.StartAsync(ct);
+        await context.BodyFeature.Writer.FlushAsync(ct);
     }
 
     private async Task RunAsync(IAsyncEnumerable<ServerEvent> events)
@@ -88,9 +94,7 @@ internal sealed class EventStreamSender : IHeartbeatClient
         var stepPending = false;
         try
         {
-            context.BodyFeature.DisableBuffering();
-            await context.BodyFeature.StartAsync(ct);
-            await writer.FlushAsync(ct);
+            await StartAsync(context, ct);
             _lastWrite = Environment.TickCount64;
             server.Heartbeat.Add(this, TimeSpan.FromMilliseconds(_intervalMs));
             enumerator = events.GetAsyncEnumerator(generatorCts.Token);

@@ -18,9 +18,7 @@ internal sealed partial class HubSubscription
         server.StreamOpened();
         try
         {
-            context.BodyFeature.DisableBuffering();
-            await context.BodyFeature.StartAsync(ct);
-            await context.BodyFeature.Writer.FlushAsync(ct);
+            await EventStreamSender.StartAsync(context, ct);
             if (_historyRead is not null) _history = await _historyRead.WaitAsync(ct);
             _context = context;
             _writer = context.BodyFeature.Writer;
