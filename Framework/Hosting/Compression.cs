@@ -7,24 +7,30 @@ namespace Bocata;
 /// <summary>Response compression (brotli preferred, then gzip) for buffered text-like bodies; never event streams.</summary>
 internal static class Compression
 {
+    /// <summary>The server's choice from an Accept-Encoding value (RFC 9110 section 12.5.3): a named coding's weight overrides
+    /// <c>*</c>, <c>q=0</c> means never, and ties go to the server's preference (brotli, then gzip).</summary>
     public static string? ChooseEncoding(string? acceptEncoding)
     {
-        if (acceptEncoding is null || !StringWithQualityHeaderValue.TryParseList([acceptEncoding], out var values)) return null;
-        double Quality(string name)
+        if (string.IsNullOrEmpty(acceptEncoding) || !StringWithQualityHeaderValue.TryParseList([acceptEncoding], out var values)) return null;
+        double? star = null, br = null, gzip = null;
+        foreach (var v in values)
         {
-            foreach (var v in values)
-                if (v.Value.Equals(name, StringComparison.OrdinalIgnoreCase) || v.Value == "*") return v.Quality ?? 1;
-            return 0;
+            var q = v.Quality ?? 1;
+            var name = v.Value.AsSpan();
+            if (name.SequenceEqual("*")) star ??= q;
+            else if (name.Equals("br", StringComparison.OrdinalIgnoreCase)) br ??= q;
+            else if (name.Equals("gzip", StringComparison.OrdinalIgnoreCase) || name.Equals("x-gzip", StringComparison.OrdinalIgnoreCase)) gzip ??= q;
         }
-        var br = Quality("br");
-        var gzip = Quality("gzip");
-        if (br <= 0 && gzip <= 0) return null;
-        return br >= gzip ? "br" : "gzip";
+        var brQuality = br ?? star ?? 0;
+        var gzipQuality = gzip ?? star ?? 0;
+        if (brQuality <= 0 && gzipQuality <= 0) return null;
+        return brQuality >= gzipQuality ? "br" : "gzip";
     }
 
+    /// <summary>Text-like media types, and a body that declares none (Bocadillo compresses those too); never event streams.</summary>
     public static bool IsCompressible(string? contentType)
     {
-        if (contentType is null) return false;
+        if (contentType is null) return true;
         var mediaType = contentType.Split(';', 2)[0].Trim();
         if (mediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase)) return false;
         return mediaType.StartsWith("text/", StringComparison.OrdinalIgnoreCase)

@@ -6,9 +6,13 @@ using System.Text.Json.Serialization.Metadata;
 namespace Bocata;
 
 /// <summary>The one place that writes a <see cref="Response"/> to Kestrel: status, headers, Content-Length and the HEAD/204/304 rules.</summary>
+/// <remarks>A buffered body (text, JSON, bytes or none) is decided in one pass before any header goes out: its bytes, then its
+/// encoding (compression), then its framing (Content-Length or chunked), then whether a body is sent at all (HEAD). Files,
+/// streams and event streams have their own senders, which are never compressed.</remarks>
 internal static class ResponseWriter
 {
     [ThreadStatic] private static Utf8JsonWriter? t_jsonWriter;
+    [ThreadStatic] private static JsonTypeInfo? t_lastTypeInfo;
 
     public static Task WriteAsync(RequestContext context)
     {
@@ -18,97 +22,112 @@ internal static class ResponseWriter
         feature.StatusCode = res.StatusCode;
         var status = res.StatusCode;
         // RFC 9110 sections 6.4.1 and 15.3.5/15.4.5: 1xx, 204 and 304 never have content.
-        var bodyless = status < 200 || status == 204 || status == 304;
-        if (bodyless)
+        if (status < 200 || status == 204 || status == 304)
         {
             feature.Headers.ContentLength = null;
             return Task.CompletedTask;
         }
-
-        // "Chunked" means no Content-Length, even for an empty body (Bocadillo sends Transfer-Encoding: chunked then too).
-        if (res.Chunked && res.Kind is (BodyKind.None or BodyKind.Text or BodyKind.Json or BodyKind.Bytes) && !context.IsHead)
-            return WriteChunkedAsync(context);
-
-        switch (res.Kind)
+        return res.Kind switch
         {
-            case BodyKind.None:
-                return Task.CompletedTask;
-            case BodyKind.Text:
-                WriteText(context, (string)res.Body!, res.DefaultMediaType!);
-                return Task.CompletedTask;
-            case BodyKind.Json:
-                WriteJson(context, res.Body!);
-                return Task.CompletedTask;
-            case BodyKind.Bytes:
-                WriteBytes(context, (byte[])res.Body!, res.DefaultMediaType);
-                return Task.CompletedTask;
-            case BodyKind.File:
-                return FileSender.SendAsync(context, (FileInfo)res.Body!);
-            case BodyKind.Stream:
-                return StreamSender.SendAsync(context, res.Body!);
-            case BodyKind.EventStream:
-                return EventStreamSender.SendAsync(context, (IAsyncEnumerable<ServerEvent>)res.Body!, res.Ping);
-            default:
-                throw new InvalidOperationException($"Unknown body kind {res.Kind}.");
-        }
+            BodyKind.None or BodyKind.Text or BodyKind.Json or BodyKind.Bytes => WriteBuffered(context),
+            BodyKind.File => FileSender.SendAsync(context, (FileInfo)res.Body!),
+            BodyKind.Stream => StreamSender.SendAsync(context, res.Body!),
+            BodyKind.EventStream => EventStreamSender.SendAsync(context, (IAsyncEnumerable<ServerEvent>)res.Body!, res.Ping),
+            _ => throw new InvalidOperationException($"Unknown body kind {res.Kind}."),
+        };
     }
 
-    private static async Task WriteChunkedAsync(RequestContext context)
+    private static Task WriteBuffered(RequestContext context)
     {
         var res = context.Response;
         var headers = context.ResponseFeature.Headers;
-        if (headers.ContentType.Count == 0 && res.DefaultMediaType is not null) headers.ContentType = res.DefaultMediaType;
-        headers.ContentLength = null;
-        // Kestrel sets Content-Length itself for a body completed before the first flush: start the response to get chunking.
-        await context.BodyFeature.StartAsync(context.Aborted);
+        if (res.DefaultMediaType is not null && headers.ContentType.Count == 0) headers.ContentType = res.DefaultMediaType;
+
+        // 1. The bytes. Text that cannot be compressed is encoded straight into the pipe later; everything else is bytes now.
+        var encoding = context.Server.Settings.Gzip ? ChooseEncoding(context, res) : null;
+        string? text = null;
+        ReadOnlySpan<byte> bytes = default;
         switch (res.Kind)
         {
+            case BodyKind.Text when encoding is null:
+                text = (string)res.Body!;
+                break;
             case BodyKind.Text:
-                WriteText(context, (string)res.Body!, res.DefaultMediaType!);
+                bytes = Encoding.UTF8.GetBytes((string)res.Body!);
                 break;
             case BodyKind.Json:
-                WriteJson(context, res.Body!);
+                bytes = SerializeJson(context, res.Body!);
                 break;
             case BodyKind.Bytes:
-                WriteBytes(context, (byte[])res.Body!, res.DefaultMediaType);
+                bytes = (byte[])res.Body!;
                 break;
         }
+
+        // 2. The encoding: compressed only when the body turned out big enough (Bocadillo: at least GzipMinSize bytes, even 0).
+        if (encoding is not null && bytes.Length >= context.Server.Settings.GzipMinSize)
+        {
+            headers.ContentEncoding = encoding;
+            bytes = Compression.Compress(bytes, encoding);
+        }
+
+        // 3. The framing. Chunked means no Content-Length, even for an empty body (Bocadillo sends Transfer-Encoding: chunked too).
+        if (res.Chunked)
+        {
+            headers.ContentLength = null;
+            if (context.IsHead) return Done(context);
+            // Kestrel sets Content-Length itself for a body completed before the first flush: start the response to get chunking.
+            var body = text is null ? bytes.ToArray() : Encoding.UTF8.GetBytes(text);
+            context.ReleaseLargeBuffer();
+            return WriteChunkedAsync(context, body);
+        }
+        var length = text is null ? bytes.Length : Encoding.UTF8.GetByteCount(text);
+        // Content-Length first: Kestrel commits the headers as soon as body memory is requested.
+        headers.ContentLength = length;
+
+        // 4. The body, unless HEAD.
+        if (!context.IsHead && length > 0)
+        {
+            var writer = context.BodyFeature.Writer;
+            if (text is null) writer.WriteAll(bytes);
+            else if (length <= 16 * 1024) writer.Advance(Encoding.UTF8.GetBytes(text, writer.GetSpan(length)));
+            else Encoding.UTF8.GetBytes(text, writer);
+        }
+        return Done(context);
     }
 
-    private static void SetContentType(RequestContext context, string? mediaType)
+    private static Task Done(RequestContext context)
+    {
+        context.ReleaseLargeBuffer();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The content coding for this response, or null: decided from the settings, the content type and the client's
+    /// Accept-Encoding alone, so that the size check after serialization is the only thing left.</summary>
+    private static string? ChooseEncoding(RequestContext context, Response res)
     {
         var headers = context.ResponseFeature.Headers;
-        if (mediaType is not null && headers.ContentType.Count == 0) headers.ContentType = mediaType;
+        if (headers.ContentEncoding.Count > 0 || !Compression.IsCompressible(headers.ContentType.Count == 0 ? null : headers.ContentType.ToString())) return null;
+        // Skip bodies that cannot reach the threshold (text is at most 3 bytes per char) without encoding them.
+        var atMost = res.Kind switch
+        {
+            BodyKind.None => 0,
+            BodyKind.Text => ((string)res.Body!).Length * 3L,
+            BodyKind.Bytes => ((byte[])res.Body!).Length,
+            _ => long.MaxValue,
+        };
+        if (atMost < context.Server.Settings.GzipMinSize) return null;
+        // Caches must keep compressed and plain variants apart whether or not this client gets compression.
+        headers.Append("Vary", "Accept-Encoding");
+        return Compression.ChooseEncoding(context.Request.Headers["Accept-Encoding"]);
     }
 
-    private static void WriteText(RequestContext context, string text, string mediaType)
+    private static async Task WriteChunkedAsync(RequestContext context, byte[] body)
     {
-        if (context.Server.Settings.Gzip && text.Length >= context.Server.Settings.GzipMinSize / 3 && !context.Response.Chunked)
-        {
-            WriteBytes(context, Encoding.UTF8.GetBytes(text), mediaType);
-            return;
-        }
-        SetContentType(context, mediaType);
-        var writer = context.BodyFeature.Writer;
-        if (context.Response.Chunked)
-        {
-            Encoding.UTF8.GetBytes(text, writer);
-            return;
-        }
-        var length = Encoding.UTF8.GetByteCount(text);
-        // Content-Length first: Kestrel commits the headers as soon as body memory is requested.
-        context.ResponseFeature.Headers.ContentLength = length;
-        if (context.IsHead || length == 0) return;
-        if (length <= 16 * 1024)
-        {
-            var n = Encoding.UTF8.GetBytes(text, writer.GetSpan(length));
-            writer.Advance(n);
-            return;
-        }
-        Encoding.UTF8.GetBytes(text, writer);
+        await context.BodyFeature.StartAsync(context.Aborted);
+        if (body.Length > 0) context.BodyFeature.Writer.WriteAll(body);
     }
 
-    private static void WriteJson(RequestContext context, object value)
+    private static ReadOnlySpan<byte> SerializeJson(RequestContext context, object value)
     {
         var buffer = context.Buffer;
         buffer.ResetWrittenCount();
@@ -117,20 +136,7 @@ internal static class ResponseWriter
         JsonSerializer.Serialize(json, value, TypeInfo(value.GetType()));
         json.Flush();
         json.Reset(Stream.Null);
-        WriteBytes(context, buffer.WrittenSpan, MediaTypes.Json);
-        context.ReleaseLargeBuffer();
-    }
-
-    private static byte[]? TryCompress(RequestContext context, ReadOnlySpan<byte> bytes)
-    {
-        var headers = context.ResponseFeature.Headers;
-        if (bytes.Length < context.Server.Settings.GzipMinSize || headers.ContentEncoding.Count > 0 || !Compression.IsCompressible(headers.ContentType)) return null;
-        // Caches must keep compressed and plain variants apart whether or not this client gets compression.
-        headers.Append("Vary", "Accept-Encoding");
-        var encoding = Compression.ChooseEncoding(context.Request.Headers["Accept-Encoding"]);
-        if (encoding is null) return null;
-        headers.ContentEncoding = encoding;
-        return Compression.Compress(bytes, encoding);
+        return buffer.WrittenSpan;
     }
 
     private static JsonTypeInfo TypeInfo(Type type)
@@ -139,16 +145,5 @@ internal static class ResponseWriter
         var cached = t_lastTypeInfo;
         if (cached is not null && cached.Type == type) return cached;
         return t_lastTypeInfo = BocataJson.Options.GetTypeInfo(type);
-    }
-
-    [ThreadStatic] private static JsonTypeInfo? t_lastTypeInfo;
-
-    private static void WriteBytes(RequestContext context, ReadOnlySpan<byte> bytes, string? mediaType)
-    {
-        SetContentType(context, mediaType);
-        if (context.Server.Settings.Gzip && TryCompress(context, bytes) is { } compressed) bytes = compressed;
-        if (!context.Response.Chunked) context.ResponseFeature.Headers.ContentLength = bytes.Length;
-        if (context.IsHead || bytes.IsEmpty) return;
-        context.BodyFeature.Writer.WriteAll(bytes);
     }
 }
