@@ -14,7 +14,7 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         // Kestrel keeps one host context per connection (and per HTTP/2 stream) for reuse: no per-request allocation of our wrappers.
         RequestContext context;
         if (contextFeatures is IHostContextContainer<RequestContext> container)
-            context = container.HostContext ??= new RequestContext(server);
+            context = container.HostContext is { IsAbandoned: false } reused ? reused : container.HostContext = new RequestContext(server);
         else
             context = new RequestContext(server);
         context.Initialize(contextFeatures);

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -106,6 +107,12 @@ internal sealed class RequestContext
         return new IPEndPoint(address, connection?.LocalPort ?? 80).ToString();
     }
 
+    /// <summary>True once a stream outlived its request (a generator that ignores its token still holds <c>req</c> and <c>res</c>):
+    /// the context is detached from Kestrel's features at the end of the request and never reused for another one.</summary>
+    public bool IsAbandoned { get; private set; }
+
+    public void Abandon() => IsAbandoned = true;
+
     public void Reset()
     {
         _scope = null;
@@ -115,6 +122,17 @@ internal sealed class RequestContext
             list.Clear();
         }
         ResetCore();
+        if (IsAbandoned) Initialize(Detached());
+    }
+
+    /// <summary>Empty features of our own: what an abandoned <c>req</c> reads from now on, whatever Kestrel does with its own.</summary>
+    private static FeatureCollection Detached()
+    {
+        var features = new FeatureCollection();
+        features.Set<IHttpRequestFeature>(new HttpRequestFeature { Method = "", Path = "/" });
+        features.Set<IHttpResponseFeature>(new HttpResponseFeature());
+        features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(Stream.Null));
+        return features;
     }
 
     private void ResetCore()

@@ -221,6 +221,8 @@ internal sealed class EventStreamSender : IHeartbeatClient
                 }
                 catch (TimeoutException)
                 {
+                    // It still holds req and res: they must never show the next request Kestrel serves on this connection.
+                    context.Abandon();
                     context.Server.Log.LogWarning("An event stream generator for {Path} ignores its cancellation token and could not be disposed; pass the [EnumeratorCancellation] token to what it awaits.", context.Request.Path);
                     return;
                 }
