@@ -54,3 +54,49 @@ public class TemplatesTests
         await FluentActions.Awaiting(() => templates.RenderStringAsync("{% for %}")).Should().ThrowAsync<InvalidOperationException>().WithMessage("*Template error*");
     }
 }
+
+/// <summary>Review defect 7: a template reads the model's own members, not every public property reachable from it.</summary>
+public class TemplateMemberAccessTests
+{
+    public sealed record Secret(string Password);
+    public sealed record Item(string Title, object Extra);
+    public sealed record Todo(string Title, bool Done);
+    public sealed record Board(string Name, List<Todo> Todos, Dictionary<string, Todo> ByKey);
+
+    [Test]
+    public async Task An_object_held_through_an_object_member_is_not_readable_unless_allowed()
+    {
+        var templates = new Bocata.Templates("templates");
+        var model = new { item = new Item("title", new Secret("hunter2")) };
+
+        (await templates.RenderStringAsync("{{ item.Title }}|{{ item.Extra.Password }}", model)).Should().Be("title|");
+
+        templates.Allow<Secret>();
+        (await templates.RenderStringAsync("{{ item.Title }}|{{ item.Extra.Password }}", model)).Should().Be("title|hunter2");
+    }
+
+    [Test]
+    public async Task Framework_objects_in_the_model_render_but_their_members_are_unreachable()
+    {
+        var templates = new Bocata.Templates("templates");
+        var app = new App();
+        var model = new { type = typeof(string), app, when = new DateTime(2026, 1, 2, 0, 0, 0, DateTimeKind.Utc) };
+
+        var output = await templates.RenderStringAsync("[{{ type.Assembly.Location }}][{{ type.Name }}][{{ app.Settings }}][{{ when | date: '%Y' }}]", model);
+
+        output.Should().Be("[][][][2026]");
+    }
+
+    [Test]
+    public async Task The_models_own_types_lists_dictionaries_and_nested_anonymous_objects_stay_readable()
+    {
+        var templates = new Bocata.Templates("templates");
+        var board = new Board("home", [new Todo("a", true), new Todo("b", false)], new() { ["k"] = new Todo("c", true) });
+        var model = new { board, extra = (object)new { note = "anonymous" } };
+
+        var output = await templates.RenderStringAsync(
+            "{{ board.Name }}:{% for t in board.Todos %}{{ t.Title }}{% if t.Done %}+{% endif %}{% endfor %}:{{ board.ByKey.k.Title }}:{{ extra.note }}", model);
+
+        output.Should().Be("home:a+b:c:anonymous");
+    }
+}

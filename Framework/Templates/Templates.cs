@@ -5,12 +5,15 @@ using Microsoft.Extensions.FileProviders;
 
 namespace Bocata;
 
-/// <summary>Liquid templates (rendered by Fluid) from a folder: <c>res.Html = await templates.RenderAsync("index.html", new { name })</c>. Output is HTML-escaped.</summary>
+/// <summary>Liquid templates (rendered by Fluid) from a folder: <c>res.Html = await templates.RenderAsync("index.html", new { name })</c>.
+/// Output is HTML-escaped. A template reads the model's own members only (its types and the app types they are built from);
+/// widen that with <see cref="Allow{T}"/>.</summary>
 public sealed class Templates
 {
     private static readonly FluidParser Parser = new();
     private readonly string _root;
     private readonly TemplateOptions _options;
+    private readonly ModelMemberAccess _members = new();
     private readonly ConcurrentDictionary<string, (DateTime Modified, IFluidTemplate Template)> _cache = new(StringComparer.Ordinal);
 
     /// <summary>Uses the templates under <paramref name="directory"/> (default "templates").</summary>
@@ -18,16 +21,27 @@ public sealed class Templates
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         _root = Path.GetFullPath(directory);
-        _options = new TemplateOptions { MemberAccessStrategy = new UnsafeMemberAccessStrategy() };
+        _options = new TemplateOptions { MemberAccessStrategy = _members };
         if (Directory.Exists(_root)) _options.FileProvider = new PhysicalFileProvider(_root);
+    }
+
+    /// <summary>Lets templates read the public properties of <typeparamref name="T"/> wherever it appears — for a type that
+    /// the model holds through an <c>object</c> or interface member, or a framework type you choose to expose.</summary>
+    public Templates Allow<T>() => Allow(typeof(T));
+
+    /// <inheritdoc cref="Allow{T}"/>
+    public Templates Allow(Type type)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        _members.Allow(type);
+        return this;
     }
 
     /// <summary>Renders the template file <paramref name="name"/> with the properties of <paramref name="model"/> as variables.</summary>
     public async Task<string> RenderAsync(string name, object? model = null)
     {
         var template = Load(name);
-        var context = model is null ? new TemplateContext(_options) : new TemplateContext(model, _options);
-        return await template.RenderAsync(context, HtmlEncoder.Default);
+        return await template.RenderAsync(Context(model), HtmlEncoder.Default);
     }
 
     /// <summary>Renders template text (not a file) with <paramref name="model"/>.</summary>
@@ -35,8 +49,14 @@ public sealed class Templates
     {
         if (!Parser.TryParse(source, out var template, out var error))
             throw new InvalidOperationException($"Template error: {error}");
-        var context = model is null ? new TemplateContext(_options) : new TemplateContext(model, _options);
-        return await template.RenderAsync(context, HtmlEncoder.Default);
+        return await template.RenderAsync(Context(model), HtmlEncoder.Default);
+    }
+
+    private TemplateContext Context(object? model)
+    {
+        if (model is null) return new TemplateContext(_options);
+        _members.AllowGraph(model.GetType());
+        return new TemplateContext(model, _options);
     }
 
     private IFluidTemplate Load(string name)
