@@ -106,7 +106,7 @@ public sealed class Request
     public async Task<byte[]> BodyAsync()
     {
         if (_body is not null) return _body;
-        if (_bodyStreamed) throw new InvalidOperationException("The body was already consumed by StreamAsync(); call BodyAsync() before streaming, or stream only.");
+        if (_bodyStreamed) throw new InvalidOperationException("The body was already consumed by StreamAsync() or FormAsync(); call BodyAsync() first if you need the bytes too.");
         using var buffer = new MemoryStream();
         await foreach (var chunk in ReadChunksAsync())
             buffer.Write(chunk.Span);
@@ -151,8 +151,26 @@ public sealed class Request
     public async Task<Form> FormAsync()
     {
         if (_form is not null) return _form;
-        var bytes = await BodyAsync();
-        return _form = await FormParser.ParseAsync(Headers["Content-Type"], bytes, Aborted);
+        if (_bodyStreamed) throw new InvalidOperationException("The body was already consumed by StreamAsync(); read the form first, or stream only.");
+        // Parsed as it arrives (never the whole body in memory) unless BodyAsync already buffered it.
+        Stream source;
+        if (_body is not null) source = new MemoryStream(_body, writable: false);
+        else
+        {
+            _bodyStreamed = true;
+            source = _context.BodyReader.AsStream(leaveOpen: true);
+        }
+        await using (source)
+        {
+            try
+            {
+                return _form = await FormParser.ParseAsync(Headers["Content-Type"], source, _context.Server.Settings, _context.DisposeAtEnd, Aborted);
+            }
+            catch (BadHttpRequestException e)
+            {
+                throw BodyReadError(e);
+            }
+        }
     }
 
     /// <summary>Streams the body chunk by chunk as it arrives, without buffering it.</summary>
@@ -180,9 +198,7 @@ public sealed class Request
             }
             catch (BadHttpRequestException e)
             {
-                throw new HttpError(e.StatusCode, e.StatusCode == 413
-                    ? $"Request body too large: the limit is {_context.MaxRequestBodySize} bytes."
-                    : e.Message);
+                throw BodyReadError(e);
             }
             var buffer = result.Buffer;
             foreach (var segment in buffer) yield return segment;
@@ -190,6 +206,14 @@ public sealed class Request
             if (result.IsCompleted || result.IsCanceled) break;
         }
     }
+
+    /// <summary>Kestrel's refusal of the body (too large, too slow, malformed chunking) as a 4xx with our own words.</summary>
+    private HttpError BodyReadError(BadHttpRequestException e) => new(e.StatusCode, e.StatusCode switch
+    {
+        413 => $"Request body too large: the limit is {_context.MaxRequestBodySize} bytes.",
+        408 => "The request body arrived too slowly.",
+        _ => "The request body is malformed.",
+    });
 
     private Encoding BodyEncoding()
     {

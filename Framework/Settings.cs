@@ -20,6 +20,20 @@ public sealed class Settings
     /// <summary>Largest accepted request body in bytes; larger bodies get 413. Default 30 MB; null means no limit.</summary>
     public long? MaxRequestBodySize { get; set; } = 30_000_000;
 
+    /// <summary>Most fields and parts in one form (400 past it). Default 1024.</summary>
+    public int MaxFormFields { get; set; } = 1024;
+
+    /// <summary>Largest value of one form field that is not a file, in bytes (413 past it). Default 1 MB.</summary>
+    public int MaxFormFieldSize { get; set; } = 1024 * 1024;
+
+    /// <summary>Largest uploaded file in a multipart form, in bytes (413 past it). Default 30 MB; the whole body stays bounded by
+    /// <see cref="MaxRequestBodySize"/>.</summary>
+    public long MaxFormFileSize { get; set; } = 30_000_000;
+
+    /// <summary>An uploaded file larger than this many bytes is kept in a temporary file (deleted when the request ends)
+    /// instead of memory. Default 64 KB.</summary>
+    public int FormMemoryThreshold { get; set; } = 64 * 1024;
+
     /// <summary>Largest total size of the request line and headers (431 past it). Default 32 KB.</summary>
     public int MaxRequestHeadersTotalSize { get; set; } = 32 * 1024;
 
@@ -93,6 +107,10 @@ public sealed class Settings
         if (MaxRequestHeadersTotalSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxRequestHeadersTotalSize), "MaxRequestHeadersTotalSize must be positive.");
         if (MaxRequestHeaderCount <= 0) throw new ArgumentOutOfRangeException(nameof(MaxRequestHeaderCount), "MaxRequestHeaderCount must be positive.");
         if (StreamWriteTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StreamWriteTimeout), "StreamWriteTimeout must be positive.");
+        if (MaxFormFields <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFields), "MaxFormFields must be positive.");
+        if (MaxFormFieldSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFieldSize), "MaxFormFieldSize must be positive.");
+        if (MaxFormFileSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFileSize), "MaxFormFileSize must be positive.");
+        if (FormMemoryThreshold < 0) throw new ArgumentOutOfRangeException(nameof(FormMemoryThreshold), "FormMemoryThreshold cannot be negative.");
         if (GzipMinSize < 0) throw new ArgumentOutOfRangeException(nameof(GzipMinSize), "GzipMinSize cannot be negative.");
         Cors?.Validate();
         _ = Forwarding.ParseProxies(TrustedProxies);

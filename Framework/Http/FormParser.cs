@@ -4,33 +4,52 @@ using Microsoft.Net.Http.Headers;
 
 namespace Bocata;
 
+/// <summary>
+/// Reads a form from the request body as it arrives, never the whole body at once: urlencoded through WebUtilities'
+/// <see cref="FormReader"/>, multipart part by part through <see cref="MultipartReader"/>, each file kept in memory up to
+/// <see cref="Settings.FormMemoryThreshold"/> and in a temporary file past it (deleted when the request ends). Every size and
+/// count is bounded; errors are 400/413 with our own messages, never an exception's.
+/// </summary>
 internal static class FormParser
 {
-    private const int MaxFields = 1024;
-    private const int MaxBoundaryLength = 200;
+    private const int MaxBoundaryLength = 70; // RFC 2046 section 5.1.1
+    private const int MaxKeyLength = 2048;
 
-    public static async Task<Form> ParseAsync(string? contentType, byte[] body, CancellationToken ct)
+    // keepUntilEnd takes a temporary file's stream, to dispose (and delete) when the request ends.
+    public static async Task<Form> ParseAsync(string? contentType, Stream body, Settings settings, Action<IDisposable> keepUntilEnd, CancellationToken ct)
     {
         if (contentType is null || !MediaTypeHeaderValue.TryParse(contentType, out var mediaType))
             throw new HttpError(415, "Expected a form body: Content-Type must be application/x-www-form-urlencoded or multipart/form-data.");
-
         try
         {
             if (mediaType.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
-                return await ParseUrlEncodedAsync(body, ct);
+                return await ParseUrlEncodedAsync(settings, body, ct);
             if (mediaType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
-                return await ParseMultipartAsync(mediaType, body, ct);
+                return await ParseMultipartAsync(settings, keepUntilEnd, mediaType, body, ct);
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or FormatException or DecoderFallbackException)
+        catch (InvalidDataException e) when (e.Message.Contains("length limit", StringComparison.Ordinal))
         {
-            throw new HttpError(400, $"Form is malformed: {e.Message}");
+            throw new HttpError(413, $"A form field is too large: the limit is {settings.MaxFormFieldSize} bytes per value.");
+        }
+        catch (InvalidDataException e) when (e.Message.Contains("count limit", StringComparison.Ordinal))
+        {
+            throw new HttpError(400, $"Form is malformed: more than {settings.MaxFormFields} fields.");
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or FormatException or DecoderFallbackException && e is not Microsoft.AspNetCore.Http.BadHttpRequestException)
+        {
+            throw new HttpError(400, "Form is malformed: it is not valid application/x-www-form-urlencoded or multipart/form-data.");
         }
         throw new HttpError(415, $"Expected a form body: Content-Type must be application/x-www-form-urlencoded or multipart/form-data, not {mediaType.MediaType}.");
     }
 
-    private static async Task<Form> ParseUrlEncodedAsync(byte[] body, CancellationToken ct)
+    private static async Task<Form> ParseUrlEncodedAsync(Settings settings, Stream body, CancellationToken ct)
     {
-        using var reader = new FormReader(new MemoryStream(body, writable: false)) { ValueCountLimit = MaxFields };
+        using var reader = new FormReader(body)
+        {
+            ValueCountLimit = settings.MaxFormFields,
+            ValueLengthLimit = settings.MaxFormFieldSize,
+            KeyLengthLimit = MaxKeyLength,
+        };
         var parsed = await reader.ReadFormAsync(ct);
         var fields = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var pair in parsed)
@@ -42,7 +61,7 @@ internal static class FormParser
         return new Form(fields, []);
     }
 
-    private static async Task<Form> ParseMultipartAsync(MediaTypeHeaderValue mediaType, byte[] body, CancellationToken ct)
+    private static async Task<Form> ParseMultipartAsync(Settings settings, Action<IDisposable> keepUntilEnd, MediaTypeHeaderValue mediaType, Stream body, CancellationToken ct)
     {
         var boundary = HeaderUtilities.RemoveQuotes(mediaType.Boundary).Value;
         if (string.IsNullOrEmpty(boundary))
@@ -50,31 +69,101 @@ internal static class FormParser
         if (boundary.Length > MaxBoundaryLength)
             throw new HttpError(400, $"Form is malformed: the multipart boundary is longer than {MaxBoundaryLength} characters.");
 
-        var reader = new MultipartReader(boundary, new MemoryStream(body, writable: false));
+        var reader = new MultipartReader(boundary, body);
         var fields = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         var files = new List<UploadedFile>();
         var count = 0;
         while (await reader.ReadNextSectionAsync(ct) is { } section)
         {
-            if (++count > MaxFields) throw new HttpError(400, $"Form is malformed: more than {MaxFields} parts.");
+            if (++count > settings.MaxFormFields) throw new HttpError(400, $"Form is malformed: more than {settings.MaxFormFields} parts.");
             if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
                 throw new HttpError(400, "Form is malformed: every part needs a 'Content-Disposition: form-data; name=...' header.");
 
             var name = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
-            using var buffer = new MemoryStream();
-            await section.Body.CopyToAsync(buffer, ct);
             if (disposition.IsFileDisposition())
             {
                 var fileName = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value ?? "";
-                files.Add(new UploadedFile(name, fileName, section.ContentType ?? "application/octet-stream", buffer.ToArray()));
+                files.Add(await ReadFileAsync(settings, keepUntilEnd, section, name, fileName, ct));
             }
             else
             {
-                var text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+                var text = await ReadFieldAsync(settings, section.Body, ct);
                 if (!fields.TryGetValue(name, out var list)) fields[name] = list = [];
                 list.Add(text);
             }
         }
         return new Form(fields, files);
+    }
+
+    private static async Task<string> ReadFieldAsync(Settings settings, Stream part, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await part.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > settings.MaxFormFieldSize)
+                throw new HttpError(413, $"A form field is too large: the limit is {settings.MaxFormFieldSize} bytes per value.");
+            buffer.Write(chunk, 0, read);
+        }
+        return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    private static async Task<UploadedFile> ReadFileAsync(Settings settings, Action<IDisposable> keepUntilEnd, MultipartSection section, string name, string fileName, CancellationToken ct)
+    {
+        var contentType = section.ContentType ?? "application/octet-stream";
+        // Memory up to the threshold, then a temporary file (as ASP.NET Core's form reader does), deleted when the request ends.
+        var memory = new MemoryStream();
+        FileStream? file = null;
+        TemporaryFile? temporary = null;
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            long length = 0;
+            int read;
+            while ((read = await section.Body.ReadAsync(chunk, ct)) > 0)
+            {
+                length += read;
+                if (length > settings.MaxFormFileSize)
+                    throw new HttpError(413, $"An uploaded file is too large: the limit is {settings.MaxFormFileSize} bytes per file.");
+                if (file is null && length > settings.FormMemoryThreshold)
+                {
+                    temporary = new TemporaryFile();
+                    keepUntilEnd(temporary);
+                    file = new FileStream(temporary.Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read | FileShare.Delete, 64 * 1024, FileOptions.Asynchronous);
+                    await file.WriteAsync(memory.GetBuffer().AsMemory(0, (int)memory.Length), ct);
+                }
+                if (file is null) memory.Write(chunk, 0, read);
+                else await file.WriteAsync(chunk.AsMemory(0, read), ct);
+            }
+            if (file is null) return new UploadedFile(name, fileName, contentType, memory.ToArray());
+            await file.FlushAsync(ct);
+            return new UploadedFile(name, fileName, contentType, temporary!.Path, length);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
+            if (file is not null) await file.DisposeAsync();
+        }
+    }
+
+    /// <summary>An upload's temporary file: deleted when the request ends, whichever way it ends.</summary>
+    private sealed class TemporaryFile : IDisposable
+    {
+        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"bocata-upload-{Guid.NewGuid():N}.tmp");
+
+        public void Dispose()
+        {
+            try
+            {
+                File.Delete(Path);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
     }
 }
