@@ -34,6 +34,15 @@ public sealed class Settings
     /// instead of memory. Default 64 KB.</summary>
     public int FormMemoryThreshold { get; set; } = 64 * 1024;
 
+    /// <summary>Slowest accepted request body upload, in bytes per second, after <see cref="RequestBodyGracePeriod"/>: a client
+    /// trickling a body slower than this is disconnected (a slow-upload attack holds a connection and a handler). Default 240;
+    /// null turns the check off.</summary>
+    public double? MinRequestBodyDataRate { get; set; } = 240;
+
+    /// <summary>How long a request body may arrive slower than <see cref="MinRequestBodyDataRate"/> before the client is
+    /// disconnected. Default 5 s (more than 1 s).</summary>
+    public TimeSpan RequestBodyGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Largest total size of the request line and headers (431 past it). Default 32 KB.</summary>
     public int MaxRequestHeadersTotalSize { get; set; } = 32 * 1024;
 
@@ -107,6 +116,8 @@ public sealed class Settings
         if (MaxRequestHeadersTotalSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxRequestHeadersTotalSize), "MaxRequestHeadersTotalSize must be positive.");
         if (MaxRequestHeaderCount <= 0) throw new ArgumentOutOfRangeException(nameof(MaxRequestHeaderCount), "MaxRequestHeaderCount must be positive.");
         if (StreamWriteTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StreamWriteTimeout), "StreamWriteTimeout must be positive.");
+        if (MinRequestBodyDataRate is <= 0) throw new ArgumentOutOfRangeException(nameof(MinRequestBodyDataRate), "MinRequestBodyDataRate must be positive (bytes per second), or null to turn the check off.");
+        if (RequestBodyGracePeriod <= TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(RequestBodyGracePeriod), "RequestBodyGracePeriod must be more than 1 second (Kestrel checks rates once a second).");
         if (MaxFormFields <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFields), "MaxFormFields must be positive.");
         if (MaxFormFieldSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFieldSize), "MaxFormFieldSize must be positive.");
         if (MaxFormFileSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFileSize), "MaxFormFileSize must be positive.");

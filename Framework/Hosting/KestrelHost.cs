@@ -40,6 +40,7 @@ internal sealed class KestrelHost : IAsyncDisposable
             limits.MaxRequestHeaderCount = settings.MaxRequestHeaderCount;
             limits.RequestHeadersTimeout = settings.RequestHeadersTimeout;
             limits.KeepAliveTimeout = settings.KeepAliveTimeout;
+            limits.MinRequestBodyDataRate = settings.MinRequestBodyDataRate is { } rate ? new MinDataRate(rate, settings.RequestBodyGracePeriod) : null;
             limits.MaxConcurrentConnections = settings.MaxConcurrentConnections;
             limits.MaxConcurrentUpgradedConnections = settings.MaxConcurrentConnections;
             Listen(options, host, port, settings.Certificate);
