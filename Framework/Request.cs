@@ -53,6 +53,8 @@ public sealed class Request
         _client = null;
         _form = null;
         _bodyStreamed = false;
+        _hasRouteBodyLimit = false;
+        _routeBodyLimit = null;
         MatchedPattern = null;
         MatchedBase = "";
         PathParams = RouteValues.Empty;
@@ -103,14 +105,60 @@ public sealed class Request
     public CancellationToken Aborted => _context.Aborted;
 
     /// <summary>The request body's bytes (read once, then cached).</summary>
-    public async Task<byte[]> BodyAsync()
+    public Task<byte[]> BodyAsync() => ReadBodyAsync(null, null);
+
+    /// <summary>Reads the body into one buffer: exactly its size when Content-Length says it, refusing a declared or actual size
+    /// over <paramref name="limit"/> (413) before buffering more than that.</summary>
+    private async Task<byte[]> ReadBodyAsync(long? limit, string? what)
     {
-        if (_body is not null) return _body;
+        if (_body is not null)
+        {
+            if (limit is { } max && _body.Length > max) throw TooLarge(max, what);
+            return _body;
+        }
         if (_bodyStreamed) throw new InvalidOperationException("The body was already consumed by StreamAsync() or FormAsync(); call BodyAsync() first if you need the bytes too.");
-        using var buffer = new MemoryStream();
+        var declared = _context.RequestFeature.Headers.ContentLength;
+        if (limit is { } declaredMax && declared > declaredMax) throw TooLarge(declaredMax, what);
+        _bodyStreamed = true;
+        if (declared is { } length and <= int.MaxValue)
+        {
+            var exact = new byte[length];
+            var filled = 0;
+            await foreach (var chunk in ReadChunksAsync())
+            {
+                // Kestrel never delivers more than Content-Length; the guard keeps a miscount from overrunning.
+                if (filled + chunk.Length > exact.Length) throw new HttpError(400, "The request body is longer than its Content-Length.");
+                chunk.Span.CopyTo(exact.AsSpan(filled));
+                filled += chunk.Length;
+            }
+            _bodyStreamed = false;
+            return _body = filled == exact.Length ? exact : exact[..filled];
+        }
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(16 * 1024);
         await foreach (var chunk in ReadChunksAsync())
-            buffer.Write(chunk.Span);
-        return _body = buffer.ToArray();
+        {
+            if (limit is { } max && buffer.WrittenCount + chunk.Length > max) throw TooLarge(max, what);
+            System.Buffers.BuffersExtensions.Write(buffer, chunk.Span);
+        }
+        _bodyStreamed = false;
+        return _body = buffer.WrittenSpan.ToArray();
+    }
+
+    private static HttpError TooLarge(long limit, string? what) =>
+        new(413, $"{what ?? "Request body"} too large: the limit is {limit} bytes.");
+
+    /// <summary>The JSON limit for this request: the route's <c>MaxBodySize</c>, else <see cref="Settings.MaxJsonBodySize"/>.</summary>
+    private long? JsonLimit => _hasRouteBodyLimit ? _routeBodyLimit : _context.Server.Settings.MaxJsonBodySize;
+
+    private bool _hasRouteBodyLimit;
+    private long? _routeBodyLimit;
+
+    /// <summary>A route's <c>MaxBodySize</c>: the raw limit (Kestrel's, while the body is unread) and the JSON limit.</summary>
+    internal void SetBodyLimit(long? bytes)
+    {
+        _hasRouteBodyLimit = true;
+        _routeBodyLimit = bytes;
+        _context.SetMaxRequestBodySize(bytes);
     }
 
     /// <summary>The request body decoded as text (charset from Content-Type, UTF-8 by default).</summary>
@@ -124,7 +172,7 @@ public sealed class Request
     /// <c>required</c> members and failed DataAnnotations are <c>HttpError(400)</c> whose detail maps each member to its message.</summary>
     public async Task<T> JsonAsync<T>()
     {
-        var bytes = await BodyAsync();
+        var bytes = await ReadBodyAsync(JsonLimit, "JSON body");
         T? value;
         try
         {

@@ -20,6 +20,11 @@ public sealed class Settings
     /// <summary>Largest accepted request body in bytes; larger bodies get 413. Default 30 MB; null means no limit.</summary>
     public long? MaxRequestBodySize { get; set; } = 30_000_000;
 
+    /// <summary>Largest body <c>req.JsonAsync()</c> parses, in bytes (413 past it, before the rest is read). A parsed document costs
+    /// several times its size in memory, so this is far below <see cref="MaxRequestBodySize"/>. Default 1 MB; null means only
+    /// <see cref="MaxRequestBodySize"/> applies. Raise it for one route with <c>app.Post(...).MaxBodySize(bytes)</c>.</summary>
+    public long? MaxJsonBodySize { get; set; } = 1024 * 1024;
+
     /// <summary>Most fields and parts in one form (400 past it). Default 1024.</summary>
     public int MaxFormFields { get; set; } = 1024;
 
@@ -118,6 +123,7 @@ public sealed class Settings
         if (StreamWriteTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StreamWriteTimeout), "StreamWriteTimeout must be positive.");
         if (MinRequestBodyDataRate is <= 0) throw new ArgumentOutOfRangeException(nameof(MinRequestBodyDataRate), "MinRequestBodyDataRate must be positive (bytes per second), or null to turn the check off.");
         if (RequestBodyGracePeriod <= TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(RequestBodyGracePeriod), "RequestBodyGracePeriod must be more than 1 second (Kestrel checks rates once a second).");
+        if (MaxJsonBodySize is <= 0) throw new ArgumentOutOfRangeException(nameof(MaxJsonBodySize), "MaxJsonBodySize must be positive, or null for no JSON-specific limit.");
         if (MaxFormFields <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFields), "MaxFormFields must be positive.");
         if (MaxFormFieldSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFieldSize), "MaxFormFieldSize must be positive.");
         if (MaxFormFileSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFileSize), "MaxFormFileSize must be positive.");

@@ -69,6 +69,12 @@ internal sealed class RequestContext
 
     public long? MaxRequestBodySize => _features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
 
+    /// <summary>Kestrel's raw body limit for this request; it can change only until the body starts being read.</summary>
+    public void SetMaxRequestBodySize(long? bytes)
+    {
+        if (_features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature) feature.MaxRequestBodySize = bytes;
+    }
+
     public IServiceProvider RequestServices
     {
         get

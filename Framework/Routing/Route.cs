@@ -60,9 +60,23 @@ public sealed class Route
         return After((req, res, p) => { hook(req, res, p); return Task.CompletedTask; });
     }
 
+    /// <summary>The largest request body this route accepts, in bytes — raw (<see cref="Settings.MaxRequestBodySize"/>) and parsed
+    /// by <c>req.JsonAsync()</c> (<see cref="Settings.MaxJsonBodySize"/>) — for an upload or import endpoint that needs more (or less)
+    /// than the app-wide limits; null means no limit. Like ASP.NET Core's <c>[RequestSizeLimit]</c>.</summary>
+    public Route MaxBodySize(long? bytes)
+    {
+        if (bytes is < 0) throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "MaxBodySize must be a number of bytes (>= 0), or null for no limit.");
+        _limitsBody = true;
+        _maxBodySize = bytes;
+        return this;
+    }
+
+    private bool _limitsBody;
+    private long? _maxBodySize;
+
     internal Route WithPrefix(string prefix)
     {
-        var route = new Route(prefix + Pattern.Text, Name, _compile, Methods) { ParameterTypes = ParameterTypes };
+        var route = new Route(prefix + Pattern.Text, Name, _compile, Methods) { ParameterTypes = ParameterTypes, _limitsBody = _limitsBody, _maxBodySize = _maxBodySize };
         route._before.AddRange(_before);
         route._after.AddRange(_after);
         return route;
@@ -72,6 +86,16 @@ public sealed class Route
     internal Dictionary<string, Handler> Build(Func<Type, bool> isService)
     {
         var handlers = _compile(Pattern, isService);
+        if (_limitsBody)
+        {
+            var limit = _maxBodySize;
+            foreach (var (method, inner) in handlers.ToList())
+                handlers[method] = (req, res) =>
+                {
+                    req.SetBodyLimit(limit);
+                    return inner(req, res);
+                };
+        }
         if (_before.Count == 0 && _after.Count == 0) return handlers;
         var before = _before.ToArray();
         var after = _after.ToArray();
