@@ -23,7 +23,7 @@ public sealed class App : Router
         ErrorHandler<Redirect>((req, res, redirect) =>
         {
             res.StatusCode = redirect.Permanent ? 301 : 302;
-            res.Headers["Location"] = redirect.Url;
+            res.Headers["Location"] = UrlEncoding.Location(redirect.Url);
         });
     }
 

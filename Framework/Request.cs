@@ -263,13 +263,29 @@ public sealed class Request
         _ => "The request body is malformed.",
     });
 
+    /// <summary>The charset the Content-Type names (UTF-8 when none): a charset .NET does not know, or UTF-7 (a classic filter
+    /// bypass), is 415 rather than a guess.</summary>
     private Encoding BodyEncoding()
     {
         var contentType = Headers["Content-Type"];
-        if (contentType is not null && Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var mt) && mt.Encoding is { } enc)
-            return enc;
-        return Encoding.UTF8;
+        if (contentType is null || !Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var mediaType)) return Encoding.UTF8;
+        var charset = Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(mediaType.Charset).ToString();
+        if (charset.Length == 0) return Encoding.UTF8;
+        if (!charset.Replace("-", "", StringComparison.Ordinal).Equals("utf7", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                return Encoding.GetEncoding(charset);
+            }
+            catch (ArgumentException)
+            {
+            }
+        }
+        throw new HttpError(415, $"Unsupported charset '{Sanitize(charset)}': send the body as UTF-8.");
     }
+
+    private static string Sanitize(string value) =>
+        value.Length <= 40 && value.All(c => c is > ' ' and < (char)127) ? value : "(invalid)";
 
     private Uri BuildUrl()
     {
@@ -282,10 +298,23 @@ public sealed class Request
             host = Forwarding.Host(Headers["X-Forwarded-Host"]) ?? host;
         }
         if (string.IsNullOrEmpty(host)) host = _context.LocalAuthority();
-        var target = string.IsNullOrEmpty(f.RawTarget) ? f.PathBase + f.Path + f.QueryString : f.RawTarget;
+        var target = f.RawTarget is ['/', ..] raw ? raw : AbsoluteFormPath(f.RawTarget) ?? f.PathBase + f.Path + f.QueryString;
         return Uri.TryCreate($"{scheme}://{host}{target}", UriKind.Absolute, out var uri)
             ? uri
             : new Uri($"{scheme}://{_context.LocalAuthority()}/");
+    }
+
+    /// <summary>The path and query of an absolute-form target (<c>GET http://host/path?q HTTP/1.1</c>, RFC 9112 section 3.2.2;
+    /// Kestrel has already checked that it names the Host), or null for any other form.</summary>
+    private static string? AbsoluteFormPath(string? target)
+    {
+        if (string.IsNullOrEmpty(target)) return null;
+        var scheme = target.IndexOf("://", StringComparison.Ordinal);
+        if (scheme <= 0) return null;
+        var rest = target.AsSpan(scheme + 3);
+        var end = rest.IndexOfAny('/', '?');
+        if (end < 0) return "/";
+        return rest[end] == '/' ? rest[end..].ToString() : "/" + rest[end..].ToString();
     }
 
     private Dictionary<string, string> ParseCookies()

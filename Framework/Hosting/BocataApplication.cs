@@ -107,6 +107,13 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
     /// <summary>Writing the response failed (e.g. a value JSON cannot serialize): a plain 500 if nothing was sent yet, else abort.</summary>
     private Task WriteFailedAsync(RequestContext context, Exception e)
     {
+        if (context.Aborted.IsCancellationRequested || e is OperationCanceledException || (e is IOException && context.ResponseFeature.HasStarted))
+        {
+            // The client left mid-response (a closed tab, a cancelled download) or the server is stopping: routine, not an error.
+            server.Log.LogDebug("The response to {Method} {Path} was cut short: the client left or the server is stopping ({Reason})", context.Request.Method, context.Request.Path, e.GetType().Name);
+            if (!context.ClientGone) context.Abort();
+            return Task.CompletedTask;
+        }
         server.Log.LogError(e, "Writing the response to {Method} {Path} failed", context.Request.Method, context.Request.Path);
         if (context.ResponseFeature.HasStarted)
         {

@@ -93,6 +93,9 @@ internal sealed class RequestContext
 
     public void Abort() => _lifetime?.Abort();
 
+    /// <summary>The client disconnected (as opposed to the server stopping).</summary>
+    public bool ClientGone => _lifetime?.RequestAborted.IsCancellationRequested == true;
+
     public IHttpUpgradeFeature? UpgradeFeature => _features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } f ? f : null;
 
     public ClientAddress ClientAddress()

@@ -33,7 +33,7 @@ internal static class ExceptionHandling
         {
             await task;
         }
-        catch (Exception e) when (e is not HandlerFailedException && Find(handlers, e.GetType()) is not null)
+        catch (Exception e) when (e is not HandlerFailedException && !Started(req) && Find(handlers, e.GetType()) is not null)
         {
             res.Clear();
             try
@@ -65,7 +65,9 @@ internal static class ExceptionHandling
         }
         catch (OperationCanceledException) when (req.Aborted.IsCancellationRequested)
         {
-            // The client left or the server is stopping: nobody is waiting for an answer.
+            // The client left or the server is stopping: nobody is waiting for an answer (and an upgraded WebSocket's
+            // response went out long ago: its headers are read-only).
+            if (Started(req)) return;
             res.Clear();
             res.StatusCode = 499;
         }
@@ -74,11 +76,19 @@ internal static class ExceptionHandling
             if (e is HandlerFailedException { InnerException: { } inner }) e = inner;
             System.Diagnostics.Activity.Current?.AddException(e);
             logger.LogError(e, "Unhandled exception in {Method} {Path}", req.Method, req.PathBase + req.Path);
+            if (Started(req))
+            {
+                // Too late for a 500: the status line is gone. Aborting tells the client the response is incomplete.
+                req.Context.Abort();
+                return;
+            }
             res.Clear();
             res.StatusCode = 500;
             res.Text = "500 Internal Server Error";
         }
     }
+
+    private static bool Started(Request req) => req.Context.ResponseFeature.HasStarted;
 
     private sealed class HandlerFailedException(Exception inner) : Exception("An error handler failed.", inner);
 

@@ -20,10 +20,12 @@ public static class Static
 
     /// <summary>The file <paramref name="relative"/> names under <paramref name="root"/>, or null if it does not exist or would escape
     /// it (an absolute path, a ".." segment, NUL, a backslash, or a symbolic link leading out).</summary>
-    internal static string? Resolve(string root, string rootWithSeparator, string relative, bool directoryIndex)
+    /// <remarks>A segment starting with "." (<c>.env</c>, <c>.git/config</c>) is refused unless <paramref name="dotfiles"/>.</remarks>
+    internal static string? Resolve(string root, string rootWithSeparator, string relative, bool directoryIndex, bool dotfiles = false)
     {
         // Kestrel has decoded %2F and %5C already; any NUL, backslash or ".." segment is an escape attempt.
         if (relative.Length == 0 && !directoryIndex) return null;
+        if (!dotfiles && (relative.StartsWith('.') || relative.Contains("/.", StringComparison.Ordinal))) return null;
         if (Path.IsPathRooted(relative) || relative.Contains('\0', StringComparison.Ordinal) || relative.Contains('\\', StringComparison.Ordinal)
             || relative.Split('/').Any(s => s is ".." || s.StartsWith("..", StringComparison.Ordinal) && s.Trim('.').Length == 0))
             return null;
@@ -40,11 +42,22 @@ public static class Static
         return (root, root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar);
     }
 
-    /// <summary>A handler serving the files under <paramref name="directory"/>; paths that escape it are 404, directories serve their index.html.</summary>
-    public static Handler Files(string directory)
+    private static readonly Microsoft.AspNetCore.StaticFiles.FileExtensionContentTypeProvider KnownTypes = new();
+
+    /// <summary>A handler serving the files under <paramref name="directory"/>; paths that escape it are 404, directories serve their
+    /// index.html. As ASP.NET Core's static files, hidden files (any path segment starting with ".", such as <c>.env</c> or
+    /// <c>.git/</c>) and files whose extension has no known content type are 404 unless you opt in.</summary>
+    /// <param name="directory">The folder to serve.</param>
+    /// <param name="maxAge">Sends <c>Cache-Control: public, max-age=…</c> with every file (Bocadillo's <c>max_age</c>); none by default.</param>
+    /// <param name="serveDotfiles">Also serve hidden files and folders (e.g. <c>.well-known/</c>).</param>
+    /// <param name="serveUnknownFileTypes">Also serve files of unknown type, as <c>application/octet-stream</c>.</param>
+    public static Handler Files(string directory, TimeSpan? maxAge = null, bool serveDotfiles = false, bool serveUnknownFileTypes = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        if (maxAge is { } age && age < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(maxAge), age, "maxAge cannot be negative; use TimeSpan.Zero for max-age=0 or leave it null for no Cache-Control.");
         var (root, rootWithSeparator) = Root(directory);
+        var cacheControl = maxAge is { } a ? $"public, max-age={(long)a.TotalSeconds}" : null;
         return (req, res) =>
         {
             if (req.Method is not ("GET" or "HEAD"))
@@ -53,7 +66,9 @@ public static class Static
                 error.Headers["Allow"] = "GET, HEAD";
                 throw error;
             }
-            var full = Resolve(root, rootWithSeparator, req.Path.TrimStart('/'), directoryIndex: true) ?? throw new HttpError(404);
+            var full = Resolve(root, rootWithSeparator, req.Path.TrimStart('/'), directoryIndex: true, serveDotfiles) ?? throw new HttpError(404);
+            if (!serveUnknownFileTypes && !KnownTypes.TryGetContentType(full, out _)) throw new HttpError(404);
+            if (cacheControl is not null) res.Headers["Cache-Control"] = cacheControl;
             res.File(full, attach: false);
             return Task.CompletedTask;
         };
