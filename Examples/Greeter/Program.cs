@@ -1,4 +1,5 @@
 // Templates and sessions: a greeting page rendered from templates/index.html that counts your visits.
+using System.ComponentModel.DataAnnotations;
 using Bocata;
 
 var app = new App();
@@ -11,7 +12,7 @@ app.Configure(s =>
 
 var templates = new Templates(Path.Combine(AppContext.BaseDirectory, "templates"));
 
-app.Route("/", async (Request req, Response res, string name = "stranger") =>
+app.Route("/", async (Request req, Response res, [StringLength(100)] string name = "stranger") =>
 {
     var visits = req.Session.Get<int>("visits") + 1;
     req.Session.Set("visits", visits);

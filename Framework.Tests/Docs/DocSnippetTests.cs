@@ -65,8 +65,11 @@ public partial class DocSnippetTests
     {
         // A fragment that uses `app` without creating it gets `var app = new App();` in front, as the guides assume.
         var usesApp = Regex.IsMatch(code, @"\bapp\.") && !Regex.IsMatch(code, @"\bvar app\s*=");
-        var prelude = "using Bocata;\nusing System.Runtime.CompilerServices;\n" + (usesApp ? "var app = new App();\n" : "");
-        var source = prelude + "#line 1\n" + code;
+        // The snippet's own using directives stay first, before the implied `var app`.
+        var usings = LeadingUsings().Match(code).Value;
+        var firstLine = usings.Count(c => c == '\n') + 1;
+        var prelude = usings + "using Bocata;\nusing System.Runtime.CompilerServices;\n" + (usesApp ? "var app = new App();\n" : "");
+        var source = prelude + $"#line {firstLine}\n" + code[usings.Length..];
         var tree = CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest), path: name);
         var hasStatements = tree.GetRoot().ChildNodes().OfType<GlobalStatementSyntax>().Any();
         var compilation = CSharpCompilation.Create(
@@ -77,6 +80,9 @@ public partial class DocSnippetTests
 
         return compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString()).ToList();
     }
+
+    [GeneratedRegex(@"\A(?:using [\w.]+;[ \t]*\r?\n)+")]
+    private static partial Regex LeadingUsings();
 
     [GeneratedRegex("```csharp\\r?\\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex CSharpBlock();

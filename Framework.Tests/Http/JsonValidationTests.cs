@@ -77,3 +77,31 @@ public class JsonValidationTests
         (await response.JsonAsync()).GetProperty("detail").GetString().Should().Be("JSON is malformed.");
     }
 }
+
+/// <summary>The same DataAnnotations on route and query parameters (Bocadillo validates those with its typesystem too).</summary>
+public class ParameterValidationTests
+{
+    [Test]
+    public async Task Route_and_query_parameters_are_validated_and_every_failure_is_listed()
+    {
+        var app = TestApps.Quiet();
+        app.Route("/greet/{name}", (Request req, Response res, [StringLength(10)] string name, [System.ComponentModel.DataAnnotations.Range(1, 100)] int times = 1) =>
+            res.Json = new { name, times });
+        await using var client = app.CreateClient();
+
+        (await client.GetStringAsync("/greet/ana?times=3")).Should().Be("""{"name":"ana","times":3}""");
+        (await client.GetStringAsync("/greet/ana")).Should().Be("""{"name":"ana","times":1}""");
+
+        var tooMany = await client.GetAsync("/greet/ana?times=1000000");
+        tooMany.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await tooMany.JsonAsync()).GetProperty("detail").GetProperty("times").GetString().Should().Be("The field times must be between 1 and 100.");
+
+        var both = await client.GetAsync("/greet/" + new string('a', 11) + "?times=0");
+        var detail = (await both.JsonAsync()).GetProperty("detail");
+        detail.GetProperty("name").GetString().Should().Contain("maximum length of 10");
+        detail.GetProperty("times").GetString().Should().Contain("between 1 and 100");
+
+        // A value that does not convert keeps its conversion message (not a validation one).
+        (await (await client.GetAsync("/greet/ana?times=abc")).JsonAsync()).GetProperty("detail").GetProperty("times").GetString().Should().NotContain("between");
+    }
+}

@@ -69,6 +69,9 @@ public class ExamplesTests
         bad.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         var empty = await http.PostAsJsonAsync("/messages", new { author = "", text = "" }, cts.Token);
         (await empty.Content.ReadAsStringAsync(cts.Token)).Should().Contain("needs an author and a text");
+        (await http.PostAsJsonAsync("/messages", new { author = new string('a', 51), text = "x" }, cts.Token)).StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
+        var huge = new StringContent("{\"author\":\"a\",\"text\":\"" + new string('x', 2_000_000) + "\"}", System.Text.Encoding.UTF8, "application/json");
+        (await http.PostAsync("/messages", huge, cts.Token)).StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
     }
 
     [Test]
@@ -92,6 +95,7 @@ public class ExamplesTests
 
         (await http.GetStringAsync("/?name=Ana")).Should().Contain("Hello, Ana!").And.Contain("Visit number 1.");
         (await http.GetStringAsync("/?name=%3Cb%3E")).Should().Contain("Hello, &lt;b&gt;!").And.Contain("Visit number 2.");
+        (await http.GetAsync("/?name=" + new string('a', 101))).StatusCode.Should().Be(HttpStatusCode.BadRequest);
     }
 
     [Test]
@@ -102,5 +106,8 @@ public class ExamplesTests
 
         (await http.GetStringAsync("/")).Should().Be("Hello, World!");
         (await http.GetStringAsync("/greet/Ana?times=2")).Should().Be("""{"greeting":"Hello, Ana! Hello, Ana!"}""");
+        // Bounded inputs: the DoS review's 10 GB request is a 400 now.
+        (await http.GetAsync("/greet/Ana?times=1000000000")).StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await http.GetAsync("/greet/" + new string('a', 101))).StatusCode.Should().Be(HttpStatusCode.BadRequest);
     }
 }

@@ -29,6 +29,23 @@ internal static class Bind
 
     public static void Check(Request req) => req.ThrowBindingErrors();
 
+    /// <summary>DataAnnotations on a route or query parameter (<c>[Range(1, 100)] int times = 1</c>), checked after conversion:
+    /// each failure joins the one 400 that lists every bad parameter.</summary>
+    public static T Validate<T>(Request req, string name, T value, System.ComponentModel.DataAnnotations.ValidationAttribute[] attributes)
+    {
+        if (req.HasBindingError(name)) return value;
+        var context = new System.ComponentModel.DataAnnotations.ValidationContext(req) { MemberName = name, DisplayName = name };
+        foreach (var attribute in attributes)
+        {
+            if (attribute.GetValidationResult(value, context) is { ErrorMessage: var message } && message is not null)
+            {
+                req.AddBindingError(name, message);
+                break;
+            }
+        }
+        return value;
+    }
+
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, Func<string, object?>> BoxedConverters = new();
 
     /// <summary>Converts a raw value to <paramref name="type"/> for hooks; the raw string when it does not convert (binding then reports the 400).</summary>

@@ -11,6 +11,7 @@ internal static class ParameterBinder
     private static readonly MethodInfo ServiceMethod = typeof(Bind).GetMethod(nameof(Bind.Service))!;
     private static readonly MethodInfo ViewMethod = typeof(Bind).GetMethod(nameof(Bind.View))!;
     private static readonly MethodInfo CheckMethod = typeof(Bind).GetMethod(nameof(Bind.Check))!;
+    private static readonly MethodInfo ValidateMethod = typeof(Bind).GetMethod(nameof(Bind.Validate))!;
 
     public static Handler Compile(Delegate handler, RoutePattern pattern, Func<Type, bool> isService)
     {
@@ -48,13 +49,13 @@ internal static class ParameterBinder
             {
                 if (!Bind.IsConvertible(type))
                     throw new ArgumentException($"The {describe}: parameter '{name}' is {type.Name}, which cannot come from the URL. Use string, int, long, double, decimal, bool, Guid, DateOnly, DateTime or an enum.");
-                args.Add(Expression.Call(PathMethod.MakeGenericMethod(type), req, Expression.Constant(index), Expression.Constant(name)));
+                args.Add(Validated(p, Expression.Call(PathMethod.MakeGenericMethod(type), req, Expression.Constant(index), Expression.Constant(name)), req));
                 needsCheck = true;
             }
             else if (p.HasDefaultValue && Bind.IsConvertible(type))
             {
                 var fallback = p.DefaultValue is null || p.DefaultValue is DBNull ? Expression.Default(type) : (Expression)Expression.Convert(Expression.Constant(p.DefaultValue), type);
-                args.Add(Expression.Call(QueryMethod.MakeGenericMethod(type), req, Expression.Constant(name), fallback));
+                args.Add(Validated(p, Expression.Call(QueryMethod.MakeGenericMethod(type), req, Expression.Constant(name), fallback), req));
                 needsCheck = true;
             }
             else if (isService(type))
@@ -95,6 +96,14 @@ internal static class ParameterBinder
         body.Add(AsTask(call));
         var lambda = Expression.Lambda<Handler>(Expression.Block(typeof(Task), locals, body), req, res);
         return lambda.Compile();
+    }
+
+    /// <summary>Wraps a converted parameter with its DataAnnotations, if it has any.</summary>
+    private static Expression Validated(ParameterInfo parameter, Expression converted, ParameterExpression req)
+    {
+        var attributes = parameter.GetCustomAttributes<System.ComponentModel.DataAnnotations.ValidationAttribute>(inherit: true).ToArray();
+        if (attributes.Length == 0) return converted;
+        return Expression.Call(ValidateMethod.MakeGenericMethod(parameter.ParameterType), req, Expression.Constant(parameter.Name), converted, Expression.Constant(attributes));
     }
 
     private static Expression AsTask(Expression call)
