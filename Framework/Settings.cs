@@ -60,8 +60,25 @@ public sealed class Settings
     /// <summary>Idle time before a kept-alive connection is closed. Default 130 s.</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
 
-    /// <summary>Most simultaneous connections; null means no limit (the default).</summary>
+    /// <summary>Most simultaneous connections, WebSockets included (a connection past it is closed at once); null means no limit (the default).</summary>
     public long? MaxConcurrentConnections { get; set; }
+
+    /// <summary>Most simultaneous WebSocket connections (a handshake past it is 503); null means only
+    /// <see cref="MaxConcurrentConnections"/> bounds them (the default).</summary>
+    public long? MaxWebSocketConnections { get; set; }
+
+    /// <summary>Largest WebSocket message accepted, in bytes; a bigger one closes the connection with 1009. Default 1 MB.</summary>
+    public int WebSocketMaxMessageSize { get; set; } = 1024 * 1024;
+
+    /// <summary>How long a WebSocket message may take to arrive once its first fragment has (a client that starts a message and
+    /// never finishes it is closed with 1008). Default 30 s.</summary>
+    public TimeSpan WebSocketMessageTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the server pings an idle WebSocket. Default 30 s.</summary>
+    public TimeSpan WebSocketKeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the server waits for the pong before it drops a WebSocket whose peer is gone. Default 30 s.</summary>
+    public TimeSpan WebSocketKeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long one write to an event or response stream may wait on a client that does not read before it is disconnected. Default 30 s.</summary>
     public TimeSpan StreamWriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -124,6 +141,12 @@ public sealed class Settings
         if (MinRequestBodyDataRate is <= 0) throw new ArgumentOutOfRangeException(nameof(MinRequestBodyDataRate), "MinRequestBodyDataRate must be positive (bytes per second), or null to turn the check off.");
         if (RequestBodyGracePeriod <= TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(RequestBodyGracePeriod), "RequestBodyGracePeriod must be more than 1 second (Kestrel checks rates once a second).");
         if (MaxJsonBodySize is <= 0) throw new ArgumentOutOfRangeException(nameof(MaxJsonBodySize), "MaxJsonBodySize must be positive, or null for no JSON-specific limit.");
+        if (MaxConcurrentConnections is <= 0) throw new ArgumentOutOfRangeException(nameof(MaxConcurrentConnections), "MaxConcurrentConnections must be positive, or null for no limit.");
+        if (MaxWebSocketConnections is < 0) throw new ArgumentOutOfRangeException(nameof(MaxWebSocketConnections), "MaxWebSocketConnections cannot be negative; null means no separate limit.");
+        if (WebSocketMaxMessageSize <= 0) throw new ArgumentOutOfRangeException(nameof(WebSocketMaxMessageSize), "WebSocketMaxMessageSize must be positive (bytes).");
+        if (WebSocketMessageTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(WebSocketMessageTimeout), "WebSocketMessageTimeout must be positive.");
+        if (WebSocketKeepAliveInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(WebSocketKeepAliveInterval), "WebSocketKeepAliveInterval must be positive.");
+        if (WebSocketKeepAliveTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(WebSocketKeepAliveTimeout), "WebSocketKeepAliveTimeout must be positive.");
         if (MaxFormFields <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFields), "MaxFormFields must be positive.");
         if (MaxFormFieldSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFieldSize), "MaxFormFieldSize must be positive.");
         if (MaxFormFileSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFileSize), "MaxFormFileSize must be positive.");

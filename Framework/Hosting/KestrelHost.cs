@@ -41,9 +41,12 @@ internal sealed class KestrelHost : IAsyncDisposable
             limits.RequestHeadersTimeout = settings.RequestHeadersTimeout;
             limits.KeepAliveTimeout = settings.KeepAliveTimeout;
             limits.MinRequestBodyDataRate = settings.MinRequestBodyDataRate is { } rate ? new MinDataRate(rate, settings.RequestBodyGracePeriod) : null;
-            limits.MaxConcurrentConnections = settings.MaxConcurrentConnections;
-            limits.MaxConcurrentUpgradedConnections = settings.MaxConcurrentConnections;
-            Listen(options, host, port, settings.Certificate);
+            // Kestrel frees a connection's slot when it upgrades, so its own limit would let WebSockets double the total:
+            // a connection middleware counts every connection for its whole life instead (see ConnectionLimit).
+            limits.MaxConcurrentConnections = null;
+            limits.MaxConcurrentUpgradedConnections = settings.MaxWebSocketConnections;
+            var cap = settings.MaxConcurrentConnections is { } max ? new ConnectionLimit(max, state.Log) : null;
+            Listen(options, host, port, settings.Certificate, cap);
         });
         var server = services.GetRequiredService<IServer>();
         try
@@ -60,10 +63,11 @@ internal sealed class KestrelHost : IAsyncDisposable
         return new KestrelHost(server, services, address.Replace("[::]", "localhost", StringComparison.Ordinal));
     }
 
-    private static void Listen(KestrelServerOptions options, string host, int port, X509Certificate2? certificate)
+    private static void Listen(KestrelServerOptions options, string host, int port, X509Certificate2? certificate, ConnectionLimit? cap)
     {
         void Configure(ListenOptions listen)
         {
+            if (cap is not null) listen.Use(cap.Wrap);
             if (certificate is null) return;
             listen.Protocols = HttpProtocols.Http1AndHttp2;
             listen.UseHttps(certificate);

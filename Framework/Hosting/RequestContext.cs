@@ -96,6 +96,12 @@ internal sealed class RequestContext
     /// <summary>The client disconnected (as opposed to the server stopping).</summary>
     public bool ClientGone => _lifetime?.RequestAborted.IsCancellationRequested == true;
 
+    /// <summary>An HTTP/2 extended CONNECT (RFC 8441), the way browsers open a WebSocket over HTTP/2; null otherwise.</summary>
+    public IHttpExtendedConnectFeature? ExtendedConnect => _features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } f ? f : null;
+
+    /// <summary>Cancelled when the client disconnects (not when the server stops).</summary>
+    public CancellationToken ClientAborted => _lifetime?.RequestAborted ?? CancellationToken.None;
+
     public IHttpUpgradeFeature? UpgradeFeature => _features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } f ? f : null;
 
     public ClientAddress ClientAddress()

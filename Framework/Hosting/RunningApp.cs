@@ -21,6 +21,9 @@ public sealed class RunningApp : IAsyncDisposable
     /// <summary>The number of event and response streams open now.</summary>
     public int OpenStreams => _server.OpenStreams;
 
+    /// <summary>The number of WebSocket connections open now.</summary>
+    public int OpenWebSockets => _server.OpenWebSockets;
+
     /// <summary>Stops gracefully: open streams are cancelled first, in-flight requests get the shutdown timeout, then shutdown handlers run.</summary>
     public Task StopAsync()
     {

@@ -37,6 +37,22 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
         Telemetry.ActiveStreams.Add(-1);
     }
 
+    /// <summary>WebSocket connections open now (accepted, not yet closed).</summary>
+    public int OpenWebSockets => Volatile.Read(ref _openWebSockets);
+    private int _openWebSockets;
+
+    public void WebSocketOpened()
+    {
+        Interlocked.Increment(ref _openWebSockets);
+        Telemetry.WebSocketConnections.Add(1);
+    }
+
+    public void WebSocketClosed()
+    {
+        Interlocked.Decrement(ref _openWebSockets);
+        Telemetry.WebSocketConnections.Add(-1);
+    }
+
     public void SignalStop() => _stopping.Cancel();
 
     public void Dispose()

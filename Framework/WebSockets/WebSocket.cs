@@ -12,6 +12,7 @@ public sealed class WebSocket : IAsyncEnumerable<object>
     private readonly Func<Task<System.Net.WebSockets.WebSocket>> _accept;
     private System.Net.WebSockets.WebSocket? _socket;
     private bool _rejected;
+    private int _closedByServer;
 
     internal WebSocket(Request request, string valueType, Func<Task<System.Net.WebSockets.WebSocket>> accept)
     {
@@ -48,7 +49,32 @@ public sealed class WebSocket : IAsyncEnumerable<object>
         if (_rejected) throw new InvalidOperationException("This WebSocket was rejected; it cannot be accepted.");
         if (_socket is not null) return;
         _socket = await _accept();
-        Telemetry.WebSocketConnections.Add(1);
+        _request.Context.Server.WebSocketOpened();
+    }
+
+    /// <summary>The close code the server sent on its own (a timeout, a too-big message, shutdown), or 0.</summary>
+    internal int ClosedByServer => Volatile.Read(ref _closedByServer);
+
+    /// <summary>Closes from the server's side with <paramref name="code"/> and drops the connection if the peer does not answer
+    /// within a second: for shutdown (1001), a message too big (1009) or too slow (1008). Safe while a receive is pending.</summary>
+    internal async Task CloseAndDropAsync(int code, string reason)
+    {
+        if (_socket is not { } socket || Interlocked.CompareExchange(ref _closedByServer, code, 0) != 0) return;
+        try
+        {
+            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                await socket.CloseOutputAsync((WebSocketCloseStatus)code, reason, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(1));
+        }
+        catch (Exception e) when (e is WebSocketException or TimeoutException or ObjectDisposedException or OperationCanceledException or IOException)
+        {
+        }
+        _ = DropLaterAsync(socket);
+
+        static async Task DropLaterAsync(System.Net.WebSockets.WebSocket socket)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            if (socket.State != WebSocketState.Closed) socket.Abort();
+        }
     }
 
     /// <summary>Refuses the handshake with 403 Forbidden.</summary>
@@ -63,9 +89,40 @@ public sealed class WebSocket : IAsyncEnumerable<object>
     public async Task CloseAsync(int code = 1000, string? reason = null)
     {
         var socket = Socket;
-        if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            await socket.CloseAsync((WebSocketCloseStatus)code, reason, _request.Aborted);
+        if (socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived)) return;
+        try
+        {
+            await socket.CloseAsync((WebSocketCloseStatus)code, reason, ClientGone);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+        {
+            // The peer left without answering the close: nothing more to tell it.
+        }
     }
+
+    /// <summary>After the server sent its close frame (and nobody reads any more), waits up to a second for the client's, so the
+    /// connection ends with a complete close handshake rather than a reset.</summary>
+    internal async Task FinishCloseAsync()
+    {
+        if (_socket is not { State: WebSocketState.CloseSent } socket) return;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1024);
+        try
+        {
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            while (socket.State == WebSocketState.CloseSent) await socket.ReceiveAsync(buffer.AsMemory(), wait.Token);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Only the client leaving cancels a receive or send: cancelling one aborts the socket, and a stopping server closes
+    /// its WebSockets with 1001 instead (<see cref="CloseAndDropAsync"/>).</summary>
+    private CancellationToken ClientGone => _request.Context.ClientAborted;
 
     /// <summary>Receives one text message; throws <see cref="WebSocketDisconnect"/> when the client closes.</summary>
     public async Task<string> ReceiveTextAsync() => Encoding.UTF8.GetString(await ReceiveAsync(WebSocketMessageType.Text));
@@ -126,49 +183,86 @@ public sealed class WebSocket : IAsyncEnumerable<object>
     private System.Net.WebSockets.WebSocket Socket =>
         _socket ?? throw new InvalidOperationException("Accept the WebSocket first: await ws.AcceptAsync().");
 
-    private async Task SendAsync(byte[] payload, WebSocketMessageType type) =>
-        await Socket.SendAsync(payload, type, endOfMessage: true, _request.Aborted);
+    private async Task SendAsync(byte[] payload, WebSocketMessageType type)
+    {
+        try
+        {
+            await Socket.SendAsync(payload, type, endOfMessage: true, ClientGone);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException || (e is InvalidOperationException && ClosedByServer != 0))
+        {
+            throw new WebSocketDisconnect(ClosedByServer != 0 ? ClosedByServer : 1006);
+        }
+    }
 
     private async Task<byte[]> ReceiveAsync(WebSocketMessageType expected)
     {
         var socket = Socket;
-        using var buffer = new MemoryStream();
-        var chunk = new byte[4096];
-        while (true)
+        var settings = _request.Context.Server.Settings;
+        var max = settings.WebSocketMaxMessageSize;
+        // One pooled buffer per message, grown as fragments arrive and returned at once: an idle socket holds none.
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(4096);
+        var length = 0;
+        CancellationTokenSource? slow = null;
+        CancellationTokenRegistration slowClose = default;
+        try
         {
-            ValueWebSocketReceiveResult result;
-            try
+            while (true)
             {
-                result = await socket.ReceiveAsync(chunk.AsMemory(), _request.Aborted);
+                if (buffer.Length - length < 1024)
+                {
+                    var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min((long)max + 1024, Math.Max(buffer.Length * 2L, length + 4096L)));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                ValueWebSocketReceiveResult result;
+                try
+                {
+                    result = await socket.ReceiveAsync(buffer.AsMemory(length), ClientGone);
+                }
+                catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException || (e is InvalidOperationException && ClosedByServer != 0))
+                {
+                    throw new WebSocketDisconnect(ClosedByServer != 0 ? ClosedByServer : 1006);
+                }
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    var code = ClosedByServer != 0 ? ClosedByServer : (int?)socket.CloseStatus ?? 1005;
+                    if (socket.State == WebSocketState.CloseReceived)
+                        await socket.CloseOutputAsync(socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+                    throw new WebSocketDisconnect(code);
+                }
+                length += result.Count;
+                if (length > max)
+                {
+                    await CloseAndDropAsync(1009, "Message too big.");
+                    throw new WebSocketDisconnect(1009);
+                }
+                if (!result.EndOfMessage)
+                {
+                    // A message started: it must finish within the timeout, or the client is closed with 1008 (policy violation).
+                    if (slow is null)
+                    {
+                        slow = new CancellationTokenSource(settings.WebSocketMessageTimeout);
+                        slowClose = slow.Token.Register(static state => _ = ((WebSocket)state!).CloseAndDropAsync(1008, "Message took too long."), this);
+                    }
+                    continue;
+                }
+                if (result.MessageType != expected && expected == WebSocketMessageType.Text)
+                {
+                    await CloseAsync(1003, "Expected a text message.");
+                    throw new WebSocketDisconnect(1003);
+                }
+                return buffer.AsSpan(0, length).ToArray();
             }
-            catch (WebSocketException)
-            {
-                throw new WebSocketDisconnect(1006);
-            }
-            if (result.MessageType == WebSocketMessageType.Close)
-            {
-                var code = (int?)socket.CloseStatus ?? 1005;
-                if (socket.State == WebSocketState.CloseReceived)
-                    await socket.CloseOutputAsync(socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
-                throw new WebSocketDisconnect(code);
-            }
-            buffer.Write(chunk, 0, result.Count);
-            if (buffer.Length > MaxMessageSize)
-            {
-                await CloseAsync(1009, "Message too big.");
-                throw new WebSocketDisconnect(1009);
-            }
-            if (!result.EndOfMessage) continue;
-            if (result.MessageType != expected && expected == WebSocketMessageType.Text)
-            {
-                await CloseAsync(1003, "Expected a text message.");
-                throw new WebSocketDisconnect(1003);
-            }
-            return buffer.ToArray();
+        }
+        finally
+        {
+            await slowClose.DisposeAsync();
+            slow?.Dispose();
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
-
-    private const int MaxMessageSize = 1024 * 1024;
 }
 
 /// <summary>Thrown by receive calls when the client closed the connection; <see cref="Code"/> is its close code.</summary>

@@ -14,10 +14,15 @@ internal static class WebSocketEndpoint
             throw new HttpError(426, "This endpoint speaks WebSocket: connect with a WebSocket client (Upgrade: websocket).");
         }
         var ws = new WebSocket(req, valueType, WebSocketHandshake.Acceptor(req.Context));
+        var server = req.Context.Server;
+        CancellationTokenRegistration goingAway = default;
         try
         {
             if (autoAccept) await ws.AcceptAsync();
-            await handler(ws);
+            var handled = handler(ws);
+            // Accepted (by now, or later by the handler): a stopping server closes it with 1001 Going Away, not a dropped socket.
+            goingAway = server.Stopping.Register(static state => _ = ((WebSocket)state!).CloseAndDropAsync(1001, "Server shutting down."), ws);
+            await handled;
             if (!ws.Accepted)
             {
                 res.StatusCode = 403;
@@ -25,7 +30,11 @@ internal static class WebSocketEndpoint
             }
             await ws.CloseAsync(1000);
         }
-        catch (WebSocketDisconnect e) when (Array.IndexOf(caughtCloseCodes, e.Code) >= 0)
+        catch (WebSocketDisconnect e) when (Array.IndexOf(caughtCloseCodes, e.Code) >= 0 || e.Code == ws.ClosedByServer)
+        {
+            // The client closed with a code the route expects, or the server closed it itself (shutdown, limits): a normal end.
+        }
+        catch (Exception e) when (ws.ClosedByServer != 0 && e is OperationCanceledException or WebSocketDisconnect)
         {
         }
         catch (Exception e) when (ws.Accepted && e is not OperationCanceledException)
@@ -43,10 +52,14 @@ internal static class WebSocketEndpoint
         }
         finally
         {
-            if (ws.RawSocket is not null)
+            await goingAway.DisposeAsync();
+            if (ws.RawSocket is { } socket)
             {
-                Telemetry.WebSocketConnections.Add(-1);
-                ws.RawSocket.Dispose();
+                // A handler that ended on the stopping token (before the 1001 went out) still leaves with a close frame.
+                if (server.Stopping.IsCancellationRequested) await ws.CloseAndDropAsync(1001, "Server shutting down.");
+                await ws.FinishCloseAsync();
+                server.WebSocketClosed();
+                socket.Dispose();
             }
         }
     }
