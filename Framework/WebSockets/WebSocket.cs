@@ -201,7 +201,7 @@ public sealed class WebSocket : IAsyncEnumerable<object>
         var settings = _request.Context.Server.Settings;
         var max = settings.WebSocketMaxMessageSize;
         // One pooled buffer per message, grown as fragments arrive and returned at once: an idle socket holds none.
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(4096);
+        var buffer = RentMessageBuffer(4096);
         var length = 0;
         CancellationTokenSource? slow = null;
         CancellationTokenRegistration slowClose = default;
@@ -211,9 +211,9 @@ public sealed class WebSocket : IAsyncEnumerable<object>
             {
                 if (buffer.Length - length < 1024)
                 {
-                    var bigger = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min((long)max + 1024, Math.Max(buffer.Length * 2L, length + 4096L)));
+                    var bigger = RentMessageBuffer((int)Math.Min((long)max + 1024, Math.Max(buffer.Length * 2L, length + 4096L)));
                     buffer.AsSpan(0, length).CopyTo(bigger);
-                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    ReturnMessageBuffer(buffer);
                     buffer = bigger;
                 }
                 ValueWebSocketReceiveResult result;
@@ -260,8 +260,20 @@ public sealed class WebSocket : IAsyncEnumerable<object>
         {
             await slowClose.DisposeAsync();
             slow?.Dispose();
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            ReturnMessageBuffer(buffer);
         }
+    }
+
+    // Small buffers come from the shared pool; large ones are plain arrays the GC takes back once the message is done, so
+    // that a burst of big messages does not leave the pool holding hundreds of megabytes.
+    private const int PooledUpTo = 64 * 1024;
+
+    private static byte[] RentMessageBuffer(int size) =>
+        size <= PooledUpTo ? System.Buffers.ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+
+    private static void ReturnMessageBuffer(byte[] buffer)
+    {
+        if (buffer.Length <= PooledUpTo) System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
     }
 }
 

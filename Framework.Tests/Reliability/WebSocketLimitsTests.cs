@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 using static Bocata.Tests.Middleware.ErrorHandlingTests;
 
-namespace Bocata.Tests.WebSockets;
+namespace Bocata.Tests.Reliability;
 
 /// <summary>DoS issue items 5, 6 and 8 and the shutdown item of the developer-experience issue: WebSockets over HTTP/2, bounded
 /// messages and time, a real connection cap, 503 past it, and 1001 Going Away at shutdown.</summary>
@@ -201,5 +201,56 @@ public class WebSocketLimitsTests
             read = 0;
         }
         read.Should().Be(0, "the fourth connection is closed at once");
+    }
+}
+
+/// <summary>The review's shape: hundreds of connections each sending an unfinished 1 MB frame. They are closed by the message
+/// timeout and the memory they held is returned.</summary>
+[NonParallelizable]
+public class WebSocketMemoryTests
+{
+    [Test]
+    public async Task Unfinished_one_megabyte_frames_are_closed_and_their_memory_returned()
+    {
+        const int connections = 200;
+        var app = TestApps.Quiet(s => s.WebSocketMessageTimeout = TimeSpan.FromSeconds(2));
+        app.WebSocketRoute("/ws", async ws => { await foreach (var _ in ws) { } });
+        await using var client = app.CreateClient();
+        var uri = new Uri(client.BaseAddress!.ToString().Replace("http", "ws", StringComparison.Ordinal).TrimEnd('/') + "/ws");
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var baseline = GC.GetTotalMemory(forceFullCollection: true);
+
+        var sockets = new List<ClientWebSocket>();
+        var frame = new byte[1024 * 1024 - 1];
+        for (var i = 0; i < connections; i++)
+        {
+            var socket = new ClientWebSocket();
+            await socket.ConnectAsync(uri, CancellationToken.None);
+            await socket.SendAsync(frame, WebSocketMessageType.Binary, endOfMessage: false, CancellationToken.None);
+            sockets.Add(socket);
+        }
+        var closes = await Task.WhenAll(sockets.Select(async s =>
+        {
+            var buffer = new byte[256];
+            try
+            {
+                return (await s.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30))).CloseStatus;
+            }
+            catch (WebSocketException)
+            {
+                return (WebSocketCloseStatus?)null;
+            }
+        }));
+        await TestApps.UntilAsync(() => client.Server.OpenWebSockets == 0, TimeSpan.FromSeconds(10));
+        foreach (var socket in sockets) socket.Dispose();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+
+        closes.Count(c => c == WebSocketCloseStatus.PolicyViolation).Should().BeGreaterThan(connections * 9 / 10);
+        client.Server.OpenWebSockets.Should().Be(0);
+        TestContext.Out.WriteLine($"{connections} x 1 MB unfinished frames: managed heap {baseline / 1048576.0:F0} MB before, {after / 1048576.0:F0} MB after they were closed");
+        (after - baseline).Should().BeLessThan(64L * 1024 * 1024, "pooled message buffers are bounded, not one per connection");
     }
 }
