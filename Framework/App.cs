@@ -46,7 +46,23 @@ public sealed class App : Router
     {
         ArgumentNullException.ThrowIfNull(middleware);
         EnsureNotFrozen("Use");
-        _middleware.Add(next => (req, res) => middleware(req, res, () => next(req, res)));
+        _middleware.Add(next => (req, res) =>
+        {
+            Task? inner = null;
+            var outer = middleware(req, res, () => inner = next(req, res));
+            return outer.IsCompletedSuccessfully ? Finished(inner) : AwaitedAsync(outer);
+
+            async Task AwaitedAsync(Task running)
+            {
+                await running;
+                await Finished(inner);
+            }
+        });
+
+        // A middleware that calls next() without awaiting it returns while the handler still runs: the response would go out
+        // without what the handler sets. Say so rather than send an incomplete response.
+        static Task Finished(Task? inner) => inner is null || inner.IsCompleted ? Task.CompletedTask
+            : throw new InvalidOperationException("A middleware added with app.Use returned while next() was still running: await it — app.Use(async (req, res, next) => { ...; await next(); ... }).");
     }
 
     /// <summary>Adds a <see cref="Middleware"/> subclass, created with <paramref name="args"/> and services for its constructor.</summary>

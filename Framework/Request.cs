@@ -33,6 +33,8 @@ public sealed class Request
 
     internal string RawTarget => _context.RequestFeature.RawTarget is { Length: > 0 } raw ? raw : PathBase + Path;
 
+    internal bool HasSessionValue(string value) => _session is { } session && session.Values.Contains(value);
+
     internal bool HasBindingError(string name) => _bindingErrors?.ContainsKey(name) == true;
 
     internal void AddBindingError(string name, string message) => (_bindingErrors ??= new(StringComparer.Ordinal))[name] = message;

@@ -144,6 +144,8 @@ public sealed class Response
 
     private void SetBody(BodyKind kind, object? body, string? mediaType)
     {
+        if (body is Task or ValueTask || body?.GetType() is { IsGenericType: true } t && t.GetGenericTypeDefinition() == typeof(ValueTask<>))
+            throw new ArgumentException($"The response body is a {body!.GetType().Name}, not its result: add await, e.g. res.Json = await req.JsonAsync<T>();");
         if (body is null)
         {
             Kind = BodyKind.None;

@@ -29,6 +29,33 @@ internal static class Bind
 
     public static void Check(Request req) => req.ThrowBindingErrors();
 
+    /// <summary>A result type an expression-bodied assignment can produce (<c>res.Text = …</c>, <c>res.Json = …</c>,
+    /// <c>res.Content = …</c>, <c>res.StatusCode = …</c>, <c>res.Chunked = …</c>, <c>req.Session["k"] = …</c>).</summary>
+    public static bool CanBeIncidental(Type type) =>
+        type == typeof(string) || type == typeof(object) || type == typeof(byte[]) || type == typeof(int) || type == typeof(bool);
+
+    public static Task Returned(Request req, Response res, object? value, string describe)
+    {
+        if (value is null || res.Kind != BodyKind.None) return Task.CompletedTask;
+        var explained = value switch
+        {
+            int status => status == res.StatusCode,
+            bool chunked => chunked == res.Chunked,
+            string text => res.Headers.Any(h => h.Value == text) || req.HasSessionValue(text),
+            _ => false,
+        };
+        if (explained) return Task.CompletedTask;
+        var shown = value is string s ? $"\"{(s.Length > 40 ? s[..40] + "…" : s)}\"" : value.GetType().Name;
+        throw new InvalidOperationException($"The {describe} returned {shown} but set no body: Bocata sends only what a handler sets on res, " +
+            "so this would have been an empty 200. Set it instead of returning it: res.Text = ... (or res.Json = ..., res.Html = ...).");
+    }
+
+    public static async Task ReturnedAsync<T>(Task<T> task, Request req, Response res, string describe)
+    {
+        var value = await task;
+        await Returned(req, res, value, describe);
+    }
+
     /// <summary>DataAnnotations on a route or query parameter (<c>[Range(1, 100)] int times = 1</c>), checked after conversion:
     /// each failure joins the one 400 that lists every bad parameter.</summary>
     public static T Validate<T>(Request req, string name, T value, System.ComponentModel.DataAnnotations.ValidationAttribute[] attributes)

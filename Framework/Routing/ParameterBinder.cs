@@ -12,13 +12,16 @@ internal static class ParameterBinder
     private static readonly MethodInfo ViewMethod = typeof(Bind).GetMethod(nameof(Bind.View))!;
     private static readonly MethodInfo CheckMethod = typeof(Bind).GetMethod(nameof(Bind.Check))!;
     private static readonly MethodInfo ValidateMethod = typeof(Bind).GetMethod(nameof(Bind.Validate))!;
+    private static readonly MethodInfo ReturnedMethod = typeof(Bind).GetMethod(nameof(Bind.Returned))!;
+    private static readonly MethodInfo ReturnedAsyncMethod = typeof(Bind).GetMethod(nameof(Bind.ReturnedAsync))!;
 
     public static Handler Compile(Delegate handler, RoutePattern pattern, Func<Type, bool> isService)
     {
         switch (handler)
         {
             case Handler h: return h;
-            case Func<Request, Response, Task> f: return new Handler(f);
+            // Exactly Task: a Func<Request, Response, Task<string>> is one too (covariance) and must have its result checked.
+            case Func<Request, Response, Task> f when f.Method.ReturnType == typeof(Task): return new Handler(f);
             case Action<Request, Response> a: return (req, res) => { a(req, res); return Task.CompletedTask; };
         }
         return Compile(handler.Method, Expression.Constant(handler), pattern, isService, describe: $"handler for '{pattern.Text}'");
@@ -93,7 +96,7 @@ internal static class ParameterBinder
                 ? Expression.Call(Expression.Call(ViewMethod.MakeGenericMethod(viewType), req), method, args)
                 : delegateTarget is not null ? Expression.Invoke(delegateTarget, args) : Expression.Call(method, args);
         }
-        body.Add(AsTask(call));
+        body.Add(AsTask(call, req, res, describe));
         var lambda = Expression.Lambda<Handler>(Expression.Block(typeof(Task), locals, body), req, res);
         return lambda.Compile();
     }
@@ -106,14 +109,62 @@ internal static class ParameterBinder
         return Expression.Call(ValidateMethod.MakeGenericMethod(parameter.ParameterType), req, Expression.Constant(parameter.Name), converted, Expression.Constant(attributes));
     }
 
-    private static Expression AsTask(Expression call)
+    /// <summary>
+    /// The handler's result as a Task. Bocata sends what a handler sets on <c>res</c>, never what it returns, so a handler that
+    /// returns a value is refused when it is registered — unless the value can be the incidental result of an expression-bodied
+    /// assignment (<c>res.Text = …</c> gives a string, <c>res.StatusCode = 201</c> an int): then the value is checked when the
+    /// handler runs, and one that no assignment explains (a returned "hello" with no body set) is an error, not an empty 200.
+    /// </summary>
+    private static Expression AsTask(Expression call, ParameterExpression req, ParameterExpression res, string describe)
     {
         var type = call.Type;
-        if (typeof(Task).IsAssignableFrom(type)) return Expression.Convert(call, typeof(Task));
+        if (type == typeof(void)) return Expression.Block(call, Expression.Constant(Task.CompletedTask));
+        if (type == typeof(Task)) return call;
         if (type == typeof(ValueTask)) return Expression.Call(call, typeof(ValueTask).GetMethod(nameof(ValueTask.AsTask))!);
+        var task = call;
+        var result = type;
         if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(ValueTask<>))
-            return Expression.Convert(Expression.Call(call, type.GetMethod("AsTask")!), typeof(Task));
-        // void, or a value the handler returns incidentally (e.g. an assignment expression): the response is what it set on res.
-        return Expression.Block(call, Expression.Constant(Task.CompletedTask));
+        {
+            task = Expression.Call(call, type.GetMethod("AsTask")!);
+            result = type.GenericTypeArguments[0];
+        }
+        else if (typeof(Task).IsAssignableFrom(type) && type.IsGenericType)
+        {
+            result = type.GenericTypeArguments[0];
+        }
+        else if (typeof(Task).IsAssignableFrom(type))
+        {
+            return Expression.Convert(call, typeof(Task));
+        }
+        RefuseReturnedValue(result, describe);
+        var describeConstant = Expression.Constant(describe);
+        return task == call && !typeof(Task).IsAssignableFrom(type)
+            ? Expression.Call(ReturnedMethod, req, res, Expression.Convert(call, typeof(object)), describeConstant)
+            : Expression.Call(ReturnedAsyncMethod.MakeGenericMethod(result), task, req, res, describeConstant);
     }
+
+    /// <summary>Refuses, when the route is added, a handler whose result can only be a returned value (an anonymous object, a
+    /// record, a list…): see <see cref="AsTask"/>.</summary>
+    public static void CheckReturnType(MethodInfo method, string describe)
+    {
+        var type = method.ReturnType;
+        if (type == typeof(void) || type == typeof(Task) || type == typeof(ValueTask)) return;
+        if (type.IsGenericType && (type.GetGenericTypeDefinition() == typeof(ValueTask<>) || typeof(Task).IsAssignableFrom(type)))
+            type = type.GenericTypeArguments[0];
+        else if (typeof(Task).IsAssignableFrom(type)) return;
+        RefuseReturnedValue(type, describe);
+    }
+
+    private static void RefuseReturnedValue(Type result, string describe)
+    {
+        if (Bind.CanBeIncidental(result)) return;
+        throw new ArgumentException($"The {describe} returns a value ({Friendly(result)}), but Bocata sends only what a handler sets on res. " +
+            "Set the response instead of returning it: res.Json = new { ... } (or res.Text = \"...\", res.Html = ...). " +
+            "If the value is incidental, give the lambda a block body: (req, res, ...) => { ...; }.");
+    }
+
+    private static string Friendly(Type type) =>
+        type.Name.Contains("AnonymousType", StringComparison.Ordinal) ? "an anonymous object"
+        : type.IsGenericType ? $"{type.Name[..type.Name.IndexOf('`')]}<{string.Join(", ", type.GenericTypeArguments.Select(Friendly))}>"
+        : type.Name;
 }

@@ -175,6 +175,7 @@ public class Router
         ArgumentNullException.ThrowIfNull(pattern);
         ArgumentNullException.ThrowIfNull(handler);
         var verbs = Normalize(methods);
+        ParameterBinder.CheckReturnType(handler.Method, $"handler for '{pattern}'");
         var route = new Route(pattern, name, (compiled, isService) =>
         {
             var bound = ParameterBinder.Compile(handler, compiled, isService);
