@@ -233,7 +233,9 @@ public sealed class App : Router
             var mounts = Mounts.Select(m => (m.Prefix, m.Handler())).ToList();
             if (_settings.StaticDir is { } dir && Directory.Exists(dir) && !mounts.Any(m => m.Prefix == _settings.StaticRoot.TrimEnd('/')))
                 mounts.Add((_settings.StaticRoot.TrimEnd('/'), Static.Files(dir)));
-            var table = new RouteTable(AllRoutes().Select(r => r.Prefix.Length == 0 ? r.Route : r.Route.WithPrefix(r.Prefix)), mounts, IsService, _settings.RedirectTrailingSlash);
+            var startupLog = loggers.CreateLogger("Bocata");
+            var table = new RouteTable(AllRoutes().Select(r => r.Prefix.Length == 0 ? r.Route : r.Route.WithPrefix(r.Prefix)), mounts, IsService, _settings.RedirectTrailingSlash,
+                warn: message => startupLog.LogWarning("{Message}", message));
 
             var errorHandlers = new Dictionary<Type, ExceptionHandling.ErrorHandler>(_errorHandlers);
             // With middleware, a handler's exception passes through it (Bocadillo: after_dispatch does not run when dispatch raised)

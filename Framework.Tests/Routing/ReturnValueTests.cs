@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Net;
 using Bocata.Testing;
 using FluentAssertions;
@@ -100,5 +101,54 @@ public class ReturnValueTests
         var response = await client.GetAsync("/slow");
 
         response.StatusCode.Should().Be(HttpStatusCode.InternalServerError, "before, this was an empty 200");
+    }
+}
+
+/// <summary>Developer-experience issue, item 8: a route that an earlier one shadows completely is refused, naming both.</summary>
+public class ShadowedRouteTests
+{
+    [Test]
+    public void A_route_with_the_same_shape_as_an_earlier_one_is_refused_naming_both()
+    {
+        var app = new App();
+        app.Route("/items/{pk}", (Request req, Response res, int pk) => res.Json = new { pk });
+
+        FluentActions.Invoking(() => app.Route("/items/{id}", (Request req, Response res, int id) => res.Json = new { id }))
+            .Should().Throw<ArgumentException>().WithMessage("Route GET /items/{id} can never match: GET /items/{pk}, added before it, matches the same paths.*");
+        FluentActions.Invoking(() => app.Route("/files/{rest:path}", (req, res) => { }))
+            .Should().NotThrow();
+        FluentActions.Invoking(() => app.Route("/files/{other:path}", (req, res) => { }))
+            .Should().Throw<ArgumentException>().WithMessage("*/files/{rest:path}*");
+    }
+
+    [Test]
+    public void Different_methods_or_shapes_are_fine()
+    {
+        var app = new App();
+        app.Get("/items/{pk}", (Request req, Response res, int pk) => res.Json = new { pk });
+        FluentActions.Invoking(() =>
+        {
+            app.Post("/items/{id}", (Request req, Response res, int id) => res.Json = new { id });
+            app.Get("/items/{pk}/edit", (Request req, Response res, int pk) => res.Json = new { pk });
+            app.Get("/items/new", (req, res) => res.Text = "form");
+            app.WebSocketRoute("/items/{room}", ws => Task.CompletedTask);
+        }).Should().NotThrow();
+    }
+}
+
+public class ShadowedLiteralRouteTests
+{
+    [Test]
+    public async Task A_literal_route_shadowed_by_an_earlier_pattern_is_a_startup_warning()
+    {
+        var logs = new Bocata.Tests.Middleware.ErrorHandlingTests.ListLoggerProvider();
+        var app = new App();
+        app.Configure(s => { s.AccessLog = false; s.LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(logs)); });
+        app.Get("/items/{pk}", (Request req, Response res, int pk) => res.Json = new { pk });
+        app.Get("/items/new", (req, res) => res.Text = "form");
+        await using var client = app.CreateClient();
+
+        lock (logs.Messages) logs.Messages.Should().Contain(m => m.StartsWith("Warning Route /items/new is shadowed by /items/{pk}"));
+        (await client.GetAsync("/items/new")).StatusCode.Should().Be(System.Net.HttpStatusCode.BadRequest, "Bocadillo's registration order: {pk} wins");
     }
 }

@@ -17,6 +17,17 @@ internal sealed class RoutePattern
 
     public string Text { get; }
 
+    /// <summary>The pattern with parameter names erased (<c>/items/{}</c>, <c>/files/{*}</c>): two patterns with one shape match
+    /// exactly the same paths, so the one registered second could never be reached.</summary>
+    public string Shape => _shape ??= string.Join('/', _segments.Select(tokens => string.Concat(tokens.Select(t => t.Kind switch
+    {
+        TokenKind.Literal => t.Text,
+        TokenKind.Tail => "{*}",
+        _ => "{}",
+    }))));
+
+    private string? _shape;
+
     /// <summary>Named parameters, in order of appearance; capture <c>i</c> holds parameter <c>i</c>.</summary>
     public string[] ParameterNames { get; }
 

@@ -13,7 +13,7 @@ internal sealed class RouteTable
     private readonly (string Prefix, Handler Handler)[] _mounts;
     private readonly bool _redirectTrailingSlash;
 
-    public RouteTable(IEnumerable<Route> routes, IEnumerable<(string Prefix, Handler Handler)> mounts, Func<Type, bool> isService, bool redirectTrailingSlash)
+    public RouteTable(IEnumerable<Route> routes, IEnumerable<(string Prefix, Handler Handler)> mounts, Func<Type, bool> isService, bool redirectTrailingSlash, Action<string>? warn = null)
     {
         var entries = new List<Entry>();
         foreach (var group in routes.GroupBy(r => r.Path))
@@ -34,8 +34,14 @@ internal sealed class RouteTable
         // Routes match in registration order (Bocadillo's rule). A literal path is looked up directly unless a pattern
         // registered before it matches that very path: then the pattern always wins and the literal route is unreachable.
         var captures = new int[32];
-        _static = entries.Where(e => e.Pattern.IsStatic && !_dynamic.Any(d => d.Order < e.Order && d.Pattern.TryMatch(e.Pattern.Text, captures)))
-            .ToFrozenDictionary(e => e.Pattern.Text, StringComparer.Ordinal);
+        var reachable = new List<Entry>();
+        foreach (var entry in entries.Where(e => e.Pattern.IsStatic))
+        {
+            if (_dynamic.FirstOrDefault(d => d.Order < entry.Order && d.Pattern.TryMatch(entry.Pattern.Text, captures)) is { } shadow)
+                warn?.Invoke($"Route {entry.Pattern.Text} is shadowed by {shadow.Pattern.Text}, added before it: routes match in registration order, so requests for {entry.Pattern.Text} reach {shadow.Pattern.Text}. Add {entry.Pattern.Text} first if it should win.");
+            else reachable.Add(entry);
+        }
+        _static = reachable.ToFrozenDictionary(e => e.Pattern.Text, StringComparer.Ordinal);
         // Patterns are bucketed by a literal first segment so a request only tries the patterns that can match;
         // patterns starting with a parameter are tried too, merged in registration order.
         _byFirstSegment = _dynamic.Where(e => e.Pattern.FirstLiteralSegment is not null)

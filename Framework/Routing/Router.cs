@@ -185,14 +185,22 @@ public class Router
         return route;
     }
 
+    private static string Verb(string method) => method == RouteTable.WebSocketMethod ? "WebSocket" : method;
+
     private void Register(Route route)
     {
         foreach (var existing in RouteList)
         {
-            if (existing.Path != route.Path) continue;
+            var samePath = existing.Path == route.Path;
+            if (!samePath && existing.Pattern.Shape != route.Pattern.Shape) continue;
             foreach (var method in route.Methods)
-                if (existing.Methods.Contains(method, StringComparer.OrdinalIgnoreCase) || method == "*" || existing.Methods.Contains("*"))
-                    throw new ArgumentException($"Route {method} {route.Path} is already registered.");
+            {
+                if (!existing.Methods.Contains(method, StringComparer.OrdinalIgnoreCase) && method != "*" && !existing.Methods.Contains("*")) continue;
+                if (samePath) throw new ArgumentException($"Route {method} {route.Path} is already registered.");
+                // Routes match in registration order: /items/{id} after /items/{pk} would never be reached.
+                throw new ArgumentException($"Route {Verb(method)} {route.Path} can never match: {Verb(method)} {existing.Path}, added before it, matches the same paths. " +
+                    "Remove one, or make the patterns differ (e.g. a literal segment).");
+            }
         }
         OnRouteAdded();
         RouteList.Add(route);
