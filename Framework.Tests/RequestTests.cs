@@ -74,9 +74,7 @@ public class RequestTests
 
     [TestCase("{\"name\": ")]
     [TestCase("not json")]
-    [TestCase("")]
-    [TestCase("null")]
-    [TestCase("[1,2]")]
+    [TestCase("{oops")]
     public async Task Malformed_json_is_a_400_with_a_message(string body)
     {
         var app = TestApps.Quiet();

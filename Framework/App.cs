@@ -225,6 +225,7 @@ public sealed class App : Router
         {
             if (_frozen is not null) return _frozen;
             var loggers = _settings.LoggerFactory ?? DefaultLoggers();
+            if (!_settings.Json.IsReadOnly) _settings.Json.MakeReadOnly(populateMissingResolver: true);
             Services.AddSingleton(loggers);
             Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
             var services = Services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });

@@ -172,28 +172,51 @@ public sealed class Request
         return BodyEncoding().GetString(bytes);
     }
 
-    /// <summary>The body deserialized from JSON and validated: malformed JSON is <c>HttpError(400, "JSON is malformed.")</c>; missing
-    /// <c>required</c> members and failed DataAnnotations are <c>HttpError(400)</c> whose detail maps each member to its message.</summary>
+    /// <summary>The body deserialized from JSON (the app's <see cref="Settings.Json"/> options) and validated. Malformed JSON is
+    /// <c>HttpError(400, "JSON is malformed.")</c>; an empty body, <c>null</c>, or a value of the wrong type is a 400 that says what
+    /// was expected and where (<c>$.title: expected a string.</c>); missing <c>required</c> members and failed DataAnnotations are
+    /// <c>HttpError(400)</c> whose detail maps each member to its message.</summary>
     public async Task<T> JsonAsync<T>()
     {
         var bytes = await ReadBodyAsync(JsonLimit, "JSON body");
+        var options = _context.Server.Settings.Json;
+        if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty) throw new HttpError(400, "JSON is malformed: the body is empty.");
         T? value;
         try
         {
-            value = JsonSerializer.Deserialize<T>(bytes, BocataJson.Options);
+            value = JsonSerializer.Deserialize<T>(bytes, options);
         }
-        catch (JsonException)
+        catch (JsonException e)
         {
-            // `required` members absent from the body: say which, as validation does, rather than "malformed".
-            throw JsonValidation.MissingRequired(typeof(T), bytes) ?? new HttpError(400, "JSON is malformed.");
+            // A syntax error is "malformed"; valid JSON of the wrong shape says what was expected where; `required` members
+            // absent from the body are named, as validation does.
+            if (e.InnerException is not null && e.InnerException.GetType().Name == "JsonReaderException") throw new HttpError(400, "JSON is malformed.");
+            throw JsonValidation.MissingRequired(typeof(T), bytes, options)
+                ?? new HttpError(400, IsWellFormed(bytes) ? $"JSON does not fit: {JsonValidation.Mismatch(typeof(T), e.Path, options)}" : "JSON is malformed.");
         }
         catch (NotSupportedException)
         {
             throw new HttpError(400, "JSON is malformed.");
         }
-        if (value is null) throw new HttpError(400, "JSON is malformed.");
-        JsonValidation.Validate(value);
+        if (value is null) throw new HttpError(400, $"JSON is null: expected {(typeof(T) == typeof(JsonElement) ? "a value" : JsonValidation.Expected(typeof(T)))}.");
+        JsonValidation.Validate(value, options);
         return value;
+    }
+
+    private static bool IsWellFormed(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        try
+        {
+            while (reader.Read())
+            {
+            }
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The body parsed as a JSON document.</summary>

@@ -25,6 +25,12 @@ public sealed class Settings
     /// <see cref="MaxRequestBodySize"/> applies. Raise it for one route with <c>app.Post(...).MaxBodySize(bytes)</c>.</summary>
     public long? MaxJsonBodySize { get; set; } = 1024 * 1024;
 
+    /// <summary>The app's JSON options, for <c>res.Json</c>, <c>req.JsonAsync</c>, error details and WebSocket JSON:
+    /// System.Text.Json's web defaults (camelCase, case-insensitive reading) with non-ASCII text unescaped. Change them here,
+    /// once: <c>s.Json.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower</c>, <c>s.Json.Converters.Add(…)</c>,
+    /// <c>s.Json.TypeInfoResolverChain.Insert(0, MyJsonContext.Default)</c>. They are frozen when the app starts.</summary>
+    public System.Text.Json.JsonSerializerOptions Json { get; } = BocataJson.CreateOptions(readOnly: false);
+
     /// <summary>Most fields and parts in one form (400 past it). Default 1024.</summary>
     public int MaxFormFields { get; set; } = 1024;
 

@@ -56,7 +56,7 @@ internal static class ResponseWriter
                 bytes = Encoding.UTF8.GetBytes((string)res.Body!);
                 break;
             case BodyKind.Json:
-                bytes = SerializeJson(context, res.Body!);
+                bytes = SerializeJson(context, res.Body!, context.Server.Settings.Json);
                 break;
             case BodyKind.Bytes:
                 bytes = (byte[])res.Body!;
@@ -127,23 +127,30 @@ internal static class ResponseWriter
         if (body.Length > 0) context.BodyFeature.Writer.WriteAll(body);
     }
 
-    private static ReadOnlySpan<byte> SerializeJson(RequestContext context, object value)
+    private static ReadOnlySpan<byte> SerializeJson(RequestContext context, object value, JsonSerializerOptions options)
     {
         var buffer = context.Buffer;
         buffer.ResetWrittenCount();
-        var json = t_jsonWriter ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = BocataJson.Options.Encoder });
+        var json = t_jsonWriter;
+        if (json is null || t_jsonWriterOptions != options)
+        {
+            json = t_jsonWriter = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = options.Encoder, Indented = options.WriteIndented });
+            t_jsonWriterOptions = options;
+        }
         json.Reset(buffer);
-        JsonSerializer.Serialize(json, value, TypeInfo(value.GetType()));
+        JsonSerializer.Serialize(json, value, TypeInfo(value.GetType(), options));
         json.Flush();
         json.Reset(Stream.Null);
         return buffer.WrittenSpan;
     }
 
-    private static JsonTypeInfo TypeInfo(Type type)
+    [ThreadStatic] private static JsonSerializerOptions? t_jsonWriterOptions;
+
+    private static JsonTypeInfo TypeInfo(Type type, JsonSerializerOptions options)
     {
         // Most apps answer with a handful of types: a last-used cache per thread skips the options' type lookup.
         var cached = t_lastTypeInfo;
-        if (cached is not null && cached.Type == type) return cached;
-        return t_lastTypeInfo = BocataJson.Options.GetTypeInfo(type);
+        if (cached is not null && cached.Type == type && cached.Options == options) return cached;
+        return t_lastTypeInfo = options.GetTypeInfo(type);
     }
 }

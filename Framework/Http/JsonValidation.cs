@@ -15,14 +15,14 @@ internal static class JsonValidation
     private static readonly ConcurrentDictionary<Type, bool> HasAnnotations = new();
 
     /// <summary>Validates <paramref name="value"/>'s DataAnnotations; throws <see cref="HttpError"/> 400 with per-member detail.</summary>
-    public static void Validate(object value)
+    public static void Validate(object value, JsonSerializerOptions options)
     {
         var type = value.GetType();
         if (!HasAnnotations.GetOrAdd(type, static t => t.GetProperties().Any(p => p.IsDefined(typeof(ValidationAttribute), inherit: true))
             || typeof(IValidatableObject).IsAssignableFrom(t))) return;
         var results = new List<ValidationResult>();
         if (Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true)) return;
-        var info = BocataJson.Options.GetTypeInfo(type);
+        var info = options.GetTypeInfo(type);
         var detail = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var result in results)
         {
@@ -34,20 +34,20 @@ internal static class JsonValidation
     }
 
     /// <summary>When deserialization failed because <c>required</c> members were absent: a 400 naming each, else null.</summary>
-    public static HttpError? MissingRequired(Type type, ReadOnlySpan<byte> json)
+    public static HttpError? MissingRequired(Type type, ReadOnlySpan<byte> json, JsonSerializerOptions options)
     {
-        if (BocataJson.Options.GetTypeInfo(type) is not { Kind: JsonTypeInfoKind.Object } info) return null;
+        if (options.GetTypeInfo(type) is not { Kind: JsonTypeInfoKind.Object } info) return null;
         var required = info.Properties.Where(p => p.IsRequired).Select(p => p.Name).ToList();
         if (required.Count == 0) return null;
-        var present = TopLevelNames(json);
+        var present = TopLevelNames(json, options);
         if (present is null) return null;
         var missing = required.Where(name => !present.Contains(name)).ToDictionary(name => name, _ => "This field is required.", StringComparer.Ordinal);
         return missing.Count == 0 ? null : new HttpError(400, missing);
     }
 
-    private static HashSet<string>? TopLevelNames(ReadOnlySpan<byte> json)
+    private static HashSet<string>? TopLevelNames(ReadOnlySpan<byte> json, JsonSerializerOptions options)
     {
-        var comparer = BocataJson.Options.PropertyNameCaseInsensitive ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+        var comparer = options.PropertyNameCaseInsensitive ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
         var names = new HashSet<string>(comparer);
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         try
@@ -74,4 +74,56 @@ internal static class JsonValidation
             if (property.AttributeProvider is System.Reflection.MemberInfo m && m.Name == member) return property.Name;
         return JsonNamingPolicy.CamelCase.ConvertName(member);
     }
+
+    /// <summary>What a body that does not fit <paramref name="type"/> got wrong, and where: <c>$.title: expected a string.</c>
+    /// (System.Text.Json gives the path; the expected kind comes from the type's JSON contract along that path).</summary>
+    public static string Mismatch(Type type, string? path, JsonSerializerOptions options)
+    {
+        var expected = Describe(TypeAt(type, path, options));
+        return path is null or "$" ? $"expected {expected}." : $"{path}: expected {expected}.";
+    }
+
+    public static string Expected(Type type) => Describe(type);
+
+    private static Type? TypeAt(Type type, string? path, JsonSerializerOptions options)
+    {
+        if (path is null) return type;
+        Type? current = type;
+        // $.items[0].name, $['odd key'] — walk property names and array indexes.
+        foreach (System.Text.RegularExpressions.Match step in System.Text.RegularExpressions.Regex.Matches(path, @"\.([^.\[]+)|\['((?:[^']|'')*)'\]|\[(\d+)\]"))
+        {
+            if (current is null) return null;
+            var info = options.GetTypeInfo(current);
+            if (step.Groups[3].Success)
+            {
+                current = info.ElementType;
+                continue;
+            }
+            var name = step.Groups[1].Success ? step.Groups[1].Value : step.Groups[2].Value.Replace("''", "'", StringComparison.Ordinal);
+            current = info.Kind switch
+            {
+                JsonTypeInfoKind.Object => info.Properties.FirstOrDefault(p => string.Equals(p.Name, name, options.PropertyNameCaseInsensitive ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal))?.PropertyType,
+                JsonTypeInfoKind.Dictionary => info.ElementType,
+                _ => null,
+            };
+        }
+        return current;
+    }
+
+    private static string Describe(Type? type)
+    {
+        if (type is null) return "a different value";
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type == typeof(string) || type == typeof(char) || type == typeof(Guid) || type == typeof(DateTime) || type == typeof(DateTimeOffset) || type == typeof(DateOnly) || type == typeof(TimeOnly) || type == typeof(Uri))
+            return type == typeof(string) || type == typeof(char) ? "a string" : $"a string holding a {type.Name}";
+        if (type == typeof(bool)) return "true or false";
+        if (type.IsEnum) return $"one of {string.Join(", ", Enum.GetNames(type).Take(8))}";
+        if (type.IsPrimitive || type == typeof(decimal))
+            return type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(byte) || type == typeof(uint) || type == typeof(ulong) ? "an integer" : "a number";
+        if (type != typeof(JsonElement) && typeof(System.Collections.IEnumerable).IsAssignableFrom(type) && !IsDictionary(type)) return "an array";
+        return "an object";
+    }
+
+    private static bool IsDictionary(Type type) =>
+        typeof(System.Collections.IDictionary).IsAssignableFrom(type) || type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IDictionary<,>) || i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>));
 }

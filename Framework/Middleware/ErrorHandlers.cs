@@ -38,6 +38,7 @@ public static class ErrorHandlers
 
     private static string DetailText(object detail) => detail as string ?? System.Text.Json.JsonSerializer.Serialize(detail, detail.GetType(), BocataJson.Options);
 
+
     private sealed record ErrorBody(string Error, int Status);
 
     private sealed record ErrorBodyWithDetail(string Error, int Status, object Detail);

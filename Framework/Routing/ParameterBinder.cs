@@ -67,6 +67,10 @@ internal static class ParameterBinder
             }
             else
             {
+                if (!Bind.IsConvertible(type) && !type.IsInterface && !type.IsAbstract)
+                    throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern and is not a provided service. " +
+                        $"If it is the request body, read it in the handler instead: var {name} = await req.JsonAsync<{type.Name}>(); " +
+                        $"(or register a service with app.Provide<{type.Name}>(...)).");
                 throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern, has no default value and is not a provided service. Add {{{name}}} to the pattern, give it a default to read it from the query string, or register it with app.Provide<{type.Name}>(...).");
             }
         }

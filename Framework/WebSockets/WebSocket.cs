@@ -136,7 +136,7 @@ public sealed class WebSocket : IAsyncEnumerable<object>
         var bytes = await ReceiveAsync(WebSocketMessageType.Text);
         try
         {
-            return JsonSerializer.Deserialize<T>(bytes, BocataJson.Options) ?? throw new JsonException("null");
+            return JsonSerializer.Deserialize<T>(bytes, _request.Context.Server.Settings.Json) ?? throw new JsonException("null");
         }
         catch (JsonException)
         {
@@ -153,7 +153,7 @@ public sealed class WebSocket : IAsyncEnumerable<object>
 
     /// <summary>Sends a value as a JSON text message.</summary>
     public Task SendJsonAsync(object? value) =>
-        SendAsync(JsonSerializer.SerializeToUtf8Bytes(value, value?.GetType() ?? typeof(object), BocataJson.Options), WebSocketMessageType.Text);
+        SendAsync(JsonSerializer.SerializeToUtf8Bytes(value, value?.GetType() ?? typeof(object), _request.Context.Server.Settings.Json), WebSocketMessageType.Text);
 
     /// <summary>Reads messages (as <see cref="ValueType"/> says) until the client closes.</summary>
     public async IAsyncEnumerator<object> GetAsyncEnumerator(CancellationToken cancellationToken = default)
