@@ -19,6 +19,7 @@ public sealed class App : Router
     /// <summary>Creates an app with Bocadillo's defaults: HttpError as JSON, a 500 safety net, the trailing-slash redirect.</summary>
     public App()
     {
+        StartupErrors.Install();
         ErrorHandler<HttpError>(ErrorHandlers.ToJson);
         ErrorHandler<Redirect>((req, res, redirect) =>
         {
@@ -176,6 +177,13 @@ public sealed class App : Router
             Console.Error.WriteLine(e.Message);
             Environment.Exit(1);
         }
+        catch (Exception e) when (StartupErrors.IsMistake(e))
+        {
+            // A configuration mistake found when the app starts (a bad PORT, a handler signature, a missing secret): its
+            // message says how to fix it, which is all a developer needs — not a crash dump.
+            Console.Error.WriteLine(StartupErrors.Describe(e));
+            Environment.Exit(1);
+        }
         finally
         {
             Console.CancelKeyPress -= onCancel;
@@ -224,7 +232,7 @@ public sealed class App : Router
         lock (_freezeLock)
         {
             if (_frozen is not null) return _frozen;
-            var loggers = _settings.LoggerFactory ?? DefaultLoggers();
+            var loggers = _settings.LoggerFactory ?? DefaultLoggers(_settings);
             if (!_settings.Json.IsReadOnly) _settings.Json.MakeReadOnly(populateMissingResolver: true);
             Services.AddSingleton(loggers);
             Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
@@ -301,14 +309,30 @@ public sealed class App : Router
         return (host, port.Value);
     }
 
-    private static ILoggerFactory DefaultLoggers() => LoggerFactory.Create(b => b
-        .AddSimpleConsole(o =>
+    /// <summary>The console logger when the app brings none: one line per entry for machines (output redirected), entries
+    /// with their full, multi-line stack traces in a terminal, or JSON lines with scopes (trace and span ids) for containers.</summary>
+    private static ILoggerFactory DefaultLoggers(Settings settings) => LoggerFactory.Create(b =>
+    {
+        b.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        if (settings.LogFormat == LogFormat.Json)
         {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        })
-        .SetMinimumLevel(LogLevel.Information)
-        .AddFilter("Microsoft", LogLevel.Warning));
+            b.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+        else
+        {
+            b.AddSimpleConsole(o =>
+            {
+                o.SingleLine = Console.IsOutputRedirected;
+                o.TimestampFormat = "HH:mm:ss ";
+            });
+        }
+        b.SetMinimumLevel(LogLevel.Information).AddFilter("Microsoft", LogLevel.Warning);
+    });
 
     private void EnsureNotFrozen(string what)
     {

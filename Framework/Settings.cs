@@ -135,7 +135,13 @@ public sealed class Settings
     /// <summary>Log one line per request (method, path, status, duration). Default on.</summary>
     public bool AccessLog { get; set; } = true;
 
-    /// <summary>The logger factory; by default a single-line console logger.</summary>
+    /// <summary>The default console logger's format: <see cref="LogFormat.Simple"/> (one line per entry when output is redirected,
+    /// multi-line stack traces in a terminal) or <see cref="LogFormat.Json"/> (JSON lines with trace ids, for containers).
+    /// Default: Json when the BOCATA_LOG_FORMAT environment variable is "json", else Simple. Ignored with a custom <see cref="LoggerFactory"/>.</summary>
+    public LogFormat LogFormat { get; set; } =
+        string.Equals(Environment.GetEnvironmentVariable("BOCATA_LOG_FORMAT"), "json", StringComparison.OrdinalIgnoreCase) ? LogFormat.Json : LogFormat.Simple;
+
+    /// <summary>The logger factory; by default a console logger (see <see cref="LogFormat"/>).</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
     internal void Validate()
@@ -162,4 +168,14 @@ public sealed class Settings
         _ = Forwarding.ParseProxies(TrustedProxies);
         if (!StaticRoot.StartsWith('/')) throw new ArgumentException($"StaticRoot '{StaticRoot}' must start with '/'.", nameof(StaticRoot));
     }
+}
+
+/// <summary>The default console logger's output format.</summary>
+public enum LogFormat
+{
+    /// <summary>Human-readable lines.</summary>
+    Simple,
+
+    /// <summary>One JSON object per entry, with scopes (trace and span ids).</summary>
+    Json,
 }

@@ -11,8 +11,10 @@ internal abstract class AccessLog : IDisposable
 {
     public static AccessLog? Create(Settings settings, ILoggerFactory loggers) =>
         !settings.AccessLog ? null
-        : settings.LoggerFactory is null ? new ConsoleAccessLog(Console.OpenStandardOutput())
+        : settings.LoggerFactory is null && settings.LogFormat == LogFormat.Simple ? new ConsoleAccessLog(Console.OpenStandardOutput())
         : new LoggerAccessLog(loggers.CreateLogger("Bocata.Access"));
+
+    public virtual void Write(Request req, int status, long startTimestamp) => Write(req.Method, req.PathBase, req.Path, status, startTimestamp);
 
     public abstract void Write(string method, string pathBase, string path, int status, long startTimestamp);
 
@@ -44,12 +46,20 @@ internal abstract class AccessLog : IDisposable
 /// <summary>Through the app's <see cref="ILogger"/> (used when the app configured its own logger factory).</summary>
 internal sealed class LoggerAccessLog(ILogger logger) : AccessLog
 {
-    private static readonly Action<ILogger, string, string, int, double, Exception?> Line =
-        LoggerMessage.Define<string, string, int, double>(LogLevel.Information, new EventId(1, "Request"), "{Method} {Path} {Status} {Elapsed:0.0} ms");
+    // Structured fields for log pipelines: the method, the path, the route pattern that matched (http.route), the status and
+    // the duration in milliseconds; the trace and span ids come from the logger's activity tracking.
+    private static readonly Action<ILogger, string, string, int, double, string, Exception?> Line =
+        LoggerMessage.Define<string, string, int, double, string>(LogLevel.Information, new EventId(1, "Request"), "{Method} {Path} {Status} {Elapsed:0.0} ms {Route}");
+
+    public override void Write(Request req, int status, long startTimestamp)
+    {
+        if (!logger.IsEnabled(LogLevel.Information)) return;
+        Line(logger, req.Method, Printable(req.PathBase + req.Path), status, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, req.Route ?? "", null);
+    }
 
     public override void Write(string method, string pathBase, string path, int status, long startTimestamp)
     {
         if (!logger.IsEnabled(LogLevel.Information)) return;
-        Line(logger, method, Printable(pathBase + path), status, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, null);
+        Line(logger, method, Printable(pathBase + path), status, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, "", null);
     }
 }

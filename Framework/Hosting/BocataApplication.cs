@@ -32,7 +32,7 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
             // The common case, a handler that completes at once: no async state machine at all.
             var written = WriteGuarded(context);
             if (!written.IsCompletedSuccessfully) return FinishAsync(context, written, start);
-            log?.Write(context.Request.Method, context.Request.PathBase, context.Request.Path, context.ResponseFeature.StatusCode, start);
+            log?.Write(context.Request, context.ResponseFeature.StatusCode, start);
             return Task.CompletedTask;
         }
         return ProcessSlowAsync(context, handled, start);
@@ -46,7 +46,7 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         }
         finally
         {
-            server.AccessLog?.Write(context.Request.Method, context.Request.PathBase, context.Request.Path, context.ResponseFeature.StatusCode, start);
+            server.AccessLog?.Write(context.Request, context.ResponseFeature.StatusCode, start);
         }
     }
 

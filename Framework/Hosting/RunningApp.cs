@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Bocata;
 
 /// <summary>A started app: its <see cref="Url"/> and <see cref="StopAsync"/>.</summary>
@@ -35,6 +37,8 @@ public sealed class RunningApp : IAsyncDisposable
 
     private async Task StopCoreAsync()
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var (streams, webSockets) = (_server.OpenStreams, _server.OpenWebSockets);
         _server.SignalStop();
         using (var timeout = new CancellationTokenSource(_server.Settings.ShutdownTimeout))
         {
@@ -42,6 +46,8 @@ public sealed class RunningApp : IAsyncDisposable
         }
         await _host.DisposeAsync();
         foreach (var handler in _shutdown) await handler();
+        _server.Log.LogInformation("Bocata stopped in {Seconds:0.00} s: closed {Streams} event stream(s) and {WebSockets} WebSocket(s)",
+            System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, streams, webSockets);
         _server.Dispose();
     }
 
