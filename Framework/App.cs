@@ -240,9 +240,14 @@ public sealed class App : Router
             bool IsService(Type type) => services.GetService<IServiceProviderIsService>()?.IsService(type) ?? false;
 
             var mounts = Mounts.Select(m => (m.Prefix, m.Handler())).ToList();
-            if (_settings.StaticDir is { } dir && Directory.Exists(dir) && !mounts.Any(m => m.Prefix == _settings.StaticRoot.TrimEnd('/')))
-                mounts.Add((_settings.StaticRoot.TrimEnd('/'), Static.Files(dir)));
             var startupLog = loggers.CreateLogger("Bocata");
+            if (_settings.StaticDir is { } dir && !mounts.Any(m => m.Prefix == _settings.StaticRoot.TrimEnd('/')))
+            {
+                var staticDir = ContentRoot.Resolve(dir);
+                if (Directory.Exists(staticDir)) mounts.Add((_settings.StaticRoot.TrimEnd('/'), Static.Files(staticDir)));
+                else if (dir != Settings.DefaultStaticDir)
+                    startupLog.LogWarning("StaticDir '{StaticDir}' does not exist (looked in {Path} and the current directory): nothing is served at {StaticRoot}. Copy the folder to the output with CopyToOutputDirectory, or set an absolute path.", dir, staticDir, _settings.StaticRoot);
+            }
             var table = new RouteTable(AllRoutes().Select(r => r.Prefix.Length == 0 ? r.Route : r.Route.WithPrefix(r.Prefix)), mounts, IsService, _settings.RedirectTrailingSlash,
                 warn: message => startupLog.LogWarning("{Message}", message));
 

@@ -96,10 +96,10 @@ public sealed class Response
     public void File(string path, bool attach = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var info = new FileInfo(path);
+        var info = new FileInfo(ContentRoot.Resolve(path));
         // A symbolic link reports its own size and date: send what it points to.
         if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo target) info = target;
-        if (!info.Exists) throw new FileNotFoundException($"res.File: no file at '{info.FullName}'.", info.FullName);
+        if (!info.Exists) throw new FileNotFoundException($"res.File: no file at '{info.FullName}' (a relative path is found under ContentRoot.Directory, '{ContentRoot.Directory}': copy the file there with CopyToOutputDirectory).", info.FullName);
         SetBody(BodyKind.File, info, null);
         if (attach) Attachment = Path.GetFileName(path);
     }

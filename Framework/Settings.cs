@@ -9,7 +9,9 @@ public sealed class Settings
     public IList<string> AllowedHosts { get; set; } = ["*"];
 
     /// <summary>Folder served at <see cref="StaticRoot"/> when it exists (default "static"); null turns it off.</summary>
-    public string? StaticDir { get; set; } = "static";
+    public string? StaticDir { get; set; } = DefaultStaticDir;
+
+    internal const string DefaultStaticDir = "static";
 
     /// <summary>URL prefix of the static folder (default "/static").</summary>
     public string StaticRoot { get; set; } = "/static";

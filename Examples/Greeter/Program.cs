@@ -10,7 +10,8 @@ app.Configure(s =>
     s.SecretKey = Environment.GetEnvironmentVariable("SECRET_KEY") ?? "example-only-secret-change-me-0123456789";
 });
 
-var templates = new Templates(Path.Combine(AppContext.BaseDirectory, "templates"));
+// Found under the content root (the build output, where the .csproj copies templates/), whatever the working directory.
+var templates = new Templates("templates");
 
 app.Route("/", async (Request req, Response res, [StringLength(100)] string name = "stranger") =>
 {

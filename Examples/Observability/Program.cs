@@ -42,9 +42,9 @@ app.Route("/temperature-feed", (req, res) =>
 
 app.Route("/spans", (req, res) => res.Json = new { finished = spans.Count });
 
-var wwwroot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
-app.Route("/", (req, res) => res.File(Path.Combine(wwwroot, "index.html"), attach: false));
-app.Mount("/assets", Static.Files(wwwroot));
+// Relative paths are found under the content root (the build output: the .csproj copies wwwroot there), from any directory.
+app.Route("/", (req, res) => res.File("wwwroot/index.html", attach: false));
+app.Mount("/assets", Static.Files("wwwroot"));
 
 Console.WriteLine($"Metrics for Prometheus on http://127.0.0.1:{metricsPort}/metrics");
 app.Run();

@@ -16,9 +16,9 @@ app.Route("/temperature-feed", (req, res) =>
     res.EventStream(hub.Subscribe(req));
 });
 
-var wwwroot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
-app.Route("/", (req, res) => res.File(Path.Combine(wwwroot, "index.html"), attach: false));
-app.Mount("/assets", Static.Files(wwwroot));
+// Relative paths are found under the content root (the build output: the .csproj copies wwwroot there), from any directory.
+app.Route("/", (req, res) => res.File("wwwroot/index.html", attach: false));
+app.Mount("/assets", Static.Files("wwwroot"));
 
 // This instance's sensor: a reading every 100 ms, published to every instance.
 using var stop = new CancellationTokenSource();

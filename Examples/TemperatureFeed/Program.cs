@@ -30,8 +30,8 @@ static Task<double> GetTemperature()
 }
 
 // The page at / draws the feed live with the browser's EventSource (wwwroot/index.html and chart.js, no CDN).
-var wwwroot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
-app.Route("/", (req, res) => res.File(Path.Combine(wwwroot, "index.html"), attach: false));
-app.Mount("/assets", Static.Files(wwwroot));
+// Relative paths are found under the content root (the build output: the .csproj copies wwwroot there), from any directory.
+app.Route("/", (req, res) => res.File("wwwroot/index.html", attach: false));
+app.Mount("/assets", Static.Files("wwwroot"));
 
 app.Run();

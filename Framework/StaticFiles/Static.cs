@@ -38,7 +38,7 @@ public static class Static
 
     internal static (string Root, string RootWithSeparator) Root(string directory)
     {
-        var root = Path.GetFullPath(directory);
+        var root = ContentRoot.Resolve(directory);
         return (root, root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar);
     }
 

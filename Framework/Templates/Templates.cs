@@ -16,11 +16,11 @@ public sealed class Templates
     private readonly ModelMemberAccess _members = new();
     private readonly ConcurrentDictionary<string, (DateTime Modified, IFluidTemplate Template)> _cache = new(StringComparer.Ordinal);
 
-    /// <summary>Uses the templates under <paramref name="directory"/> (default "templates").</summary>
+    /// <summary>Uses the templates under <paramref name="directory"/> (default "templates"), relative to the <see cref="ContentRoot"/>.</summary>
     public Templates(string directory = "templates")
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        _root = Path.GetFullPath(directory);
+        _root = ContentRoot.Resolve(directory);
         _options = new TemplateOptions { MemberAccessStrategy = _members };
         if (Directory.Exists(_root)) _options.FileProvider = new PhysicalFileProvider(_root);
     }
@@ -66,7 +66,7 @@ public sealed class Templates
         if (!path.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             throw new ArgumentException($"Template name '{name}' points outside the templates folder.", nameof(name));
         var info = new FileInfo(path);
-        if (!info.Exists) throw new FileNotFoundException($"No template '{name}' in {_root}.", path);
+        if (!info.Exists) throw new FileNotFoundException($"No template '{name}' in {_root} (a relative templates folder is found under ContentRoot.Directory: copy it to the output with CopyToOutputDirectory).", path);
         if (_cache.TryGetValue(path, out var cached) && cached.Modified == info.LastWriteTimeUtc) return cached.Template;
         if (!Parser.TryParse(File.ReadAllText(path), out var template, out var error))
             throw new InvalidOperationException($"Template '{name}' has an error: {error}");
