@@ -136,6 +136,8 @@ public class EventStreamTests
 
         (await cleaned.Task.WaitAsync(TimeSpan.FromSeconds(10))).Should().BeTrue("the generator saw its token cancelled");
         TestContext.Out.WriteLine($"disconnect to finally: {stopwatch.Elapsed.TotalMilliseconds:0.0} ms");
+        // The generator's finally can run (on its cancelled token) a moment before the sender's loop counts the stream closed.
+        await TestApps.UntilAsync(() => client.Server.OpenStreams == 0, TimeSpan.FromSeconds(5));
         client.Server.OpenStreams.Should().Be(0);
     }
 
