@@ -9,7 +9,8 @@ using NUnit.Framework;
 
 namespace Bocata.Tests.Docs;
 
-/// <summary>The nginx configuration in docs/guide/deployment.md, run for real in front of an app: events pass through unbuffered.</summary>
+/// <summary>The nginx configuration in docs/guide/deployment.md, run for real in front of an app: events pass through unbuffered,
+/// a WebSocket upgrades, a 2 MB upload arrives.</summary>
 [NonParallelizable]
 public partial class NginxDeploymentTests
 {
@@ -24,6 +25,15 @@ public partial class NginxDeploymentTests
         var app = TestApps.Quiet();
         app.Route("/", (req, res) => res.Text = $"proxied for {req.Headers["X-Forwarded-For"]}");
         app.Route("/temperature-feed", (req, res) => res.EventStream(Feed()));
+        app.WebSocketRoute("/chat", async ws =>
+        {
+            await foreach (var message in ws) await ws.SendTextAsync($"echo: {message}");
+        });
+        app.Post("/upload", async (req, res) =>
+        {
+            var file = (await req.FormAsync()).File("doc")!;
+            res.Text = $"{file.FileName} {file.Length}";
+        });
         async IAsyncEnumerable<ServerEvent> Feed([EnumeratorCancellation] CancellationToken ct = default)
         {
             yield return new ServerEvent(json: new { temperature = 10.5 });
@@ -67,6 +77,24 @@ public partial class NginxDeploymentTests
             release.SetResult();
             (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10))).Should().Be("");
             (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10))).Should().Be("""data: {"temperature":11.5}""");
+
+            // A WebSocket through the same configuration (a fixed `Connection ""` made this a 426).
+            using (var socket = new System.Net.WebSockets.ClientWebSocket())
+            {
+                await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/chat"), CancellationToken.None);
+                await socket.SendAsync("via nginx"u8.ToArray(), System.Net.WebSockets.WebSocketMessageType.Text, true, CancellationToken.None);
+                var buffer = new byte[256];
+                var received = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+                System.Text.Encoding.UTF8.GetString(buffer, 0, received.Count).Should().Be("echo: via nginx");
+                await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+            }
+
+            // A 2 MB upload (nginx's default limit is 1 MB).
+            using var upload = new MultipartFormDataContent("----nginx");
+            upload.Add(new ByteArrayContent(new byte[2 * 1024 * 1024]), "doc", "big.bin");
+            var uploaded = await http.PostAsync("/upload", upload);
+            uploaded.StatusCode.Should().Be(HttpStatusCode.OK);
+            (await uploaded.Content.ReadAsStringAsync()).Should().Be("big.bin 2097152");
         }
         finally
         {
