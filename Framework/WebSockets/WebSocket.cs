@@ -6,13 +6,20 @@ using System.Text.Json;
 namespace Bocata;
 
 /// <summary>A WebSocket connection handed to a <c>app.WebSocketRoute</c> handler: accept, receive, send, close; <c>await foreach</c> reads messages.</summary>
+#pragma warning disable CA1001 // See _sending.
 public sealed class WebSocket : IAsyncEnumerable<object>
+#pragma warning restore CA1001
 {
     private readonly Request _request;
     private readonly Func<Task<System.Net.WebSockets.WebSocket>> _accept;
     private System.Net.WebSockets.WebSocket? _socket;
     private bool _rejected;
     private int _closedByServer;
+    // One send at a time: the handler and a WebSocketGroup may both send to this socket. (A SemaphoreSlim whose wait handle is
+    // never used holds nothing to dispose.)
+#pragma warning disable CA2213
+    private readonly SemaphoreSlim _sending = new(1, 1);
+#pragma warning restore CA2213
 
     internal WebSocket(Request request, string valueType, Func<Task<System.Net.WebSockets.WebSocket>> accept)
     {
@@ -34,6 +41,18 @@ public sealed class WebSocket : IAsyncEnumerable<object>
 
     /// <summary>The route's parameters.</summary>
     public IReadOnlyDictionary<string, string> PathParams => _request.PathParams;
+
+    /// <summary>The handshake request's cookies.</summary>
+    public IReadOnlyDictionary<string, string> Cookies => _request.Cookies;
+
+    /// <summary>The client's session, read from the handshake's cookie (when sessions are on). Changes made after the handshake
+    /// cannot reach the browser (there is no HTTP response left to carry the cookie): set session values in HTTP handlers.</summary>
+    public Session Session => _request.Session;
+
+    /// <summary>The remote address and port.</summary>
+    public ClientAddress Client => _request.Client;
+
+    internal TimeSpan WriteTimeout => _request.Context.Server.Settings.StreamWriteTimeout;
 
     /// <summary>What <c>await foreach</c> yields: "text" (strings), "bytes" (byte arrays) or "json" (<see cref="JsonElement"/>).</summary>
     public string ValueType { get; }
@@ -183,15 +202,23 @@ public sealed class WebSocket : IAsyncEnumerable<object>
     private System.Net.WebSockets.WebSocket Socket =>
         _socket ?? throw new InvalidOperationException("Accept the WebSocket first: await ws.AcceptAsync().");
 
-    private async Task SendAsync(byte[] payload, WebSocketMessageType type)
+    private Task SendAsync(byte[] payload, WebSocketMessageType type) => SendAsync(payload, type, ClientGone);
+
+    internal async Task SendAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, CancellationToken cancellationToken)
     {
+        var socket = Socket;
+        await _sending.WaitAsync(cancellationToken);
         try
         {
-            await Socket.SendAsync(payload, type, endOfMessage: true, ClientGone);
+            await socket.SendAsync(payload, type, endOfMessage: true, cancellationToken);
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException || (e is InvalidOperationException && ClosedByServer != 0))
         {
             throw new WebSocketDisconnect(ClosedByServer != 0 ? ClosedByServer : 1006);
+        }
+        finally
+        {
+            _sending.Release();
         }
     }
 
