@@ -100,3 +100,33 @@ public class TemplateMemberAccessTests
         output.Should().Be("home:a+b:c:anonymous");
     }
 }
+
+/// <summary>Developer-experience issue, item 9: Liquid's json filter is HTML-escaped (quotes become &amp;quot;), which breaks inline
+/// scripts; tojson (Jinja's) is script-safe JSON, and reveals no more than the template could read.</summary>
+public class ToJsonFilterTests
+{
+    public sealed record Point(int X, string Label);
+    public sealed record Box(object Hidden);
+    public sealed record Secret(string Password);
+
+    [Test]
+    public async Task Tojson_is_raw_script_safe_json()
+    {
+        var templates = new Bocata.Templates("templates");
+
+        var output = await templates.RenderStringAsync("<script>const data = {{ points | tojson }};</script>",
+            new { points = new[] { new Point(1, "a</script><b>\"'&") } });
+
+        output.Should().Be("""<script>const data = [{"x":1,"label":"a\u003C/script\u003E\u003Cb\u003E\u0022\u0027\u0026"}];</script>""");
+    }
+
+    [Test]
+    public async Task Tojson_does_not_reveal_what_the_template_cannot_read()
+    {
+        var templates = new Bocata.Templates("templates");
+
+        var output = await templates.RenderStringAsync("{{ box | tojson }}", new { box = new Box(new Secret("hunter2")) });
+
+        output.Should().Be("""{"hidden":{}}""");
+    }
+}

@@ -39,6 +39,15 @@ internal sealed class ModelMemberAccess : MemberAccessStrategy
         _allowed[type] = true;
     }
 
+    /// <summary>Whether a template may read <paramref name="type"/>'s members (for <c>tojson</c>, which must not reveal more).</summary>
+    public bool IsAllowed(Type type)
+    {
+        if (_allowed.ContainsKey(type)) return true;
+        if (!IsAnonymous(type)) return false;
+        AllowGraph(type);
+        return true;
+    }
+
     /// <summary>Allows <paramref name="type"/> whatever assembly it comes from (the app's explicit choice).</summary>
     public void Allow(Type type) => _allowed[type] = true;
 

@@ -22,6 +22,37 @@ public sealed class Templates
         ArgumentException.ThrowIfNullOrEmpty(directory);
         _root = ContentRoot.Resolve(directory);
         _options = new TemplateOptions { MemberAccessStrategy = _members };
+        // Jinja's (and so Bocadillo's) tojson: JSON safe to embed in a <script> — <, >, & and ' are \u-escaped, so the value can
+        // never close the script element — and not HTML-encoded again, unlike Liquid's json filter whose quotes become &quot;.
+        // It reveals no more than the template could read: objects of types the template may not read serialize as {}.
+        var members = _members;
+        var json = new System.Text.Json.JsonSerializerOptions(BocataJson.Options)
+        {
+            TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver
+            {
+                Modifiers =
+                {
+                    info =>
+                    {
+                        if (info.Kind == System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object && !members.IsAllowed(info.Type)) info.Properties.Clear();
+                    },
+                },
+            },
+        };
+        json.MakeReadOnly();
+        _options.Filters.AddFilter("tojson", (input, _, _) =>
+        {
+            string text;
+            try
+            {
+                text = System.Text.Json.JsonSerializer.Serialize(input.ToObjectValue(), json);
+            }
+            catch (NotSupportedException)
+            {
+                text = "null";
+            }
+            return new ValueTask<Fluid.Values.FluidValue>(new Fluid.Values.StringValue(text, encode: false));
+        });
         if (Directory.Exists(_root)) _options.FileProvider = new PhysicalFileProvider(_root);
     }
 
