@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using System.ComponentModel.DataAnnotations;
+using Bocata;
+
+namespace TodoApi;
+
+/// <summary>The todo API: one factory for Program.cs and the tests.</summary>
+public static class TodoApp
+{
+    // Inputs are bounded: an example is code people copy.
+    private const int MaxTodos = 1000;
+
+    public static App Create(Action<Settings>? configure = null)
+    {
+        var todos = new ConcurrentQueue<Todo>();
+        var nextId = 0;
+        var app = new App();
+        app.Configure(s =>
+        {
+            s.Sessions = true;
+            // A real app reads SECRET_KEY from its environment; this default only keeps the example runnable.
+            s.SecretKey = Environment.GetEnvironmentVariable("SECRET_KEY") ?? "example-only-secret-change-me-0123456789";
+            configure?.Invoke(s);
+        });
+
+        app.Get("/todos", (req, res) => res.Json = todos.ToArray());
+
+        app.Post("/todos", async (req, res) =>
+        {
+            var input = await req.JsonAsync<NewTodo>();   // 400 with per-field detail when invalid
+            if (todos.Count >= MaxTodos) throw new HttpError(409, $"The list is full ({MaxTodos} todos).");
+            var todo = new Todo(Interlocked.Increment(ref nextId), input.Content);
+            todos.Enqueue(todo);
+            res.StatusCode = 201;
+            res.Json = todo;
+        });
+
+        app.Get("/unseen-todos", (req, res) =>
+        {
+            var lastSeen = req.Session.Get<int>("last_id");
+            var unseen = todos.Where(t => t.Id > lastSeen).ToArray();
+            if (unseen.Length > 0) req.Session.Set("last_id", unseen[^1].Id);
+            res.Json = unseen;
+        });
+
+        return app;
+    }
+}
+
+/// <summary>A todo as stored and sent.</summary>
+public sealed record Todo(int Id, string Content);
+
+/// <summary>A todo as posted: validated by <c>req.JsonAsync&lt;NewTodo&gt;()</c>.</summary>
+public sealed class NewTodo
+{
+    [Required(AllowEmptyStrings = false, ErrorMessage = "A todo needs some content.")]
+    [StringLength(200, ErrorMessage = "A todo is at most 200 characters.")]
+    public required string Content { get; init; }
+}
