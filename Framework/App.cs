@@ -239,7 +239,7 @@ public sealed class App : Router
             var services = Services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
             bool IsService(Type type) => services.GetService<IServiceProviderIsService>()?.IsService(type) ?? false;
 
-            var mounts = Mounts.Select(m => (m.Prefix, m.Handler())).ToList();
+            var mounts = AllMounts().ToList();
             var startupLog = loggers.CreateLogger("Bocata");
             if (_settings.StaticDir is { } dir && !mounts.Any(m => m.Prefix == _settings.StaticRoot.TrimEnd('/')))
             {
@@ -285,6 +285,20 @@ public sealed class App : Router
             throw new InvalidOperationException("Sessions need a secret of at least 32 characters: set the SECRET_KEY environment variable or s.SecretKey in app.Configure (e.g. from `openssl rand -base64 48`).");
         var previous = _settings.PreviousSecretKeys.Where(k => !string.IsNullOrEmpty(k)).Select(SessionCookie.DeriveKey).ToList();
         return new SessionKeys(SessionCookie.DeriveKey(secret), previous);
+    }
+
+    /// <summary>The app's mounts and those of included routers under their prefixes (a router's own Mount survives IncludeRouter).</summary>
+    private IEnumerable<(string Prefix, Handler Handler)> AllMounts()
+    {
+        foreach (var (prefix, handler) in Mounts) yield return (prefix, handler());
+        var stack = new Stack<(string, Router)>();
+        foreach (var (prefix, router) in Included) stack.Push((prefix, router));
+        while (stack.Count > 0)
+        {
+            var (prefix, router) = stack.Pop();
+            foreach (var (inner, handler) in router.Mounts) yield return (prefix + inner, handler());
+            foreach (var (inner, child) in router.Included) stack.Push((prefix + inner, child));
+        }
     }
 
     private IEnumerable<(string Prefix, Route Route)> AllRoutes()

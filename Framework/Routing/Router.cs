@@ -66,13 +66,13 @@ public class Router
     {
         var type = typeof(TView);
         var handlers = new List<(string Method, MethodInfo Info)>();
-        foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly))
-        {
-            if (method.Name == "Handle") handlers.Add(("*", method));
-            else if (Array.IndexOf(ViewMethods, method.Name) >= 0) handlers.Add((method.Name.ToUpperInvariant(), method));
-        }
-        if (handlers.Count == 0)
-            throw new ArgumentException($"View {type.Name} has no public Get, Head, Post, Put, Patch, Delete, Options or Handle method.", nameof(TView));
+        var publicMethods = type.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly);
+        // Bocadillo: Handle, when defined, answers every method and overrides Get, Post, ...; a view with neither registers
+        // and answers 405 to every method.
+        if (publicMethods.FirstOrDefault(m => m.Name == "Handle") is { } handle) handlers.Add(("*", handle));
+        else
+            foreach (var method in publicMethods)
+                if (Array.IndexOf(ViewMethods, method.Name) >= 0) handlers.Add((method.Name.ToUpperInvariant(), method));
         var classBefore = Bocata.Route.HookAttributes<BeforeAttribute>(type, a => a.HookType);
         var classAfter = Bocata.Route.HookAttributes<AfterAttribute>(type, a => a.HookType);
         var methods = handlers.Select(h => h.Method).ToArray();
@@ -213,12 +213,13 @@ public class Router
     private static string[] Normalize(string[]? methods)
     {
         if (methods is null || methods.Length == 0) return DefaultMethods;
+        if (methods is ["*"]) return methods;   // Methods.All
         var result = new string[methods.Length];
         for (var i = 0; i < methods.Length; i++)
         {
             var m = methods[i];
             if (string.IsNullOrWhiteSpace(m) || !m.All(char.IsAsciiLetter))
-                throw new ArgumentException($"'{m}' is not an HTTP method. Use names like \"GET\" or \"POST\".", nameof(methods));
+                throw new ArgumentException($"'{m}' is not an HTTP method. Use names like \"GET\" or \"POST\", or Methods.All.", nameof(methods));
             result[i] = m.ToUpperInvariant();
         }
         return result;
