@@ -114,5 +114,5 @@ public class WebSocketTests
     [Test]
     public void Bad_value_type_is_explained() =>
         FluentActions.Invoking(() => new App().WebSocketRoute("/x", ws => Task.CompletedTask, valueType: "xml"))
-            .Should().Throw<ArgumentException>().WithMessage("*\"text\", \"bytes\" or \"json\"*");
+            .Should().Throw<ArgumentException>().WithMessage("*\"text\", \"bytes\", \"json\" or \"event\"*");
 }

@@ -27,6 +27,67 @@ internal static class ParameterBinder
         return Compile(handler.Method, Expression.Constant(handler), pattern, isService, describe: $"handler for '{pattern.Text}'");
     }
 
+    /// <summary>A WebSocket handler <c>(WebSocket ws, …)</c> in two steps: binding its parameters from the handshake request (before
+    /// the handshake is accepted, so a bad value can refuse it) and calling it with the accepted socket.</summary>
+    public static WebSocketBinding CompileWebSocket(Delegate handler, RoutePattern pattern, Func<Type, bool> isService)
+    {
+        if (handler is Func<WebSocket, Task> simple) return new WebSocketBinding(static _ => [], (ws, _) => simple(ws));
+        var method = handler.Method;
+        var describe = $"WebSocket handler for '{pattern.Text}'";
+        var parameters = method.GetParameters();
+        if (parameters.Length == 0 || parameters[0].ParameterType != typeof(WebSocket))
+            throw new ArgumentException($"The {describe} must take (WebSocket ws) first, then route parameters; it takes ({string.Join(", ", parameters.Select(p => $"{p.ParameterType.Name} {p.Name}"))}).");
+
+        var req = Expression.Parameter(typeof(Request), "req");
+        var values = new List<Expression>();
+        foreach (var p in parameters.Skip(1))
+        {
+            var name = p.Name ?? throw new ArgumentException($"The {describe} has an unnamed parameter.");
+            var type = p.ParameterType;
+            var index = pattern.IndexOf(name);
+            Expression value;
+            if (index >= 0)
+            {
+                if (!Bind.IsConvertible(type))
+                    throw new ArgumentException($"The {describe}: parameter '{name}' is {type.Name}, which cannot come from the URL. Use string, int, long, double, decimal, bool, Guid, DateOnly, DateTime or an enum.");
+                value = Validated(p, Expression.Call(PathMethod.MakeGenericMethod(type), req, Expression.Constant(index), Expression.Constant(name)), req);
+            }
+            else if (p.HasDefaultValue && Bind.IsConvertible(type))
+            {
+                var fallback = p.DefaultValue is null || p.DefaultValue is DBNull ? Expression.Default(type) : (Expression)Expression.Convert(Expression.Constant(p.DefaultValue), type);
+                value = Validated(p, Expression.Call(QueryMethod.MakeGenericMethod(type), req, Expression.Constant(name), fallback), req);
+            }
+            else if (isService(type))
+            {
+                value = Expression.Call(ServiceMethod.MakeGenericMethod(type), req);
+            }
+            else
+            {
+                throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern, has no default value and is not a provided service. Add {{{name}}} to the pattern, give it a default to read it from the query string, or register it with app.Provide<{type.Name}>(...).");
+            }
+            values.Add(Expression.Convert(value, typeof(object)));
+        }
+        // bind: convert every value (so one refusal lists them all), then check.
+        var array = Expression.Variable(typeof(object[]), "values");
+        var bindBody = Expression.Block(typeof(object[]), [array],
+            Expression.Assign(array, Expression.NewArrayInit(typeof(object), values)),
+            Expression.Call(CheckMethod, req),
+            array);
+        var bind = Expression.Lambda<Func<Request, object?[]>>(bindBody, req).Compile();
+
+        var ws = Expression.Parameter(typeof(WebSocket), "ws");
+        var args = Expression.Parameter(typeof(object?[]), "args");
+        var callArgs = new List<Expression> { ws };
+        for (var i = 1; i < parameters.Length; i++)
+            callArgs.Add(Expression.Convert(Expression.ArrayIndex(args, Expression.Constant(i - 1)), parameters[i].ParameterType));
+        Expression call = Expression.Invoke(Expression.Constant(handler), callArgs);
+        call = call.Type == typeof(void) ? Expression.Block(call, Expression.Constant(Task.CompletedTask))
+            : call.Type == typeof(ValueTask) ? Expression.Call(call, typeof(ValueTask).GetMethod(nameof(ValueTask.AsTask))!)
+            : Expression.Convert(call, typeof(Task));
+        var invoke = Expression.Lambda<Func<WebSocket, object?[], Task>>(call, ws, args).Compile();
+        return new WebSocketBinding(bind, invoke);
+    }
+
     public static Handler CompileViewMethod(Type viewType, MethodInfo method, RoutePattern pattern, Func<Type, bool> isService) =>
         Compile(method, null, pattern, isService, describe: $"{viewType.Name}.{method.Name} for '{pattern.Text}'", viewType);
 
@@ -172,3 +233,7 @@ internal static class ParameterBinder
         : type.IsGenericType ? $"{type.Name[..type.Name.IndexOf('`')]}<{string.Join(", ", type.GenericTypeArguments.Select(Friendly))}>"
         : type.Name;
 }
+
+/// <summary>A compiled WebSocket handler: <see cref="Bind"/> reads its parameters from the handshake request (throwing
+/// <see cref="HttpError"/> 400 when one does not convert), <see cref="Invoke"/> runs it on the accepted socket.</summary>
+internal sealed record WebSocketBinding(Func<Request, object?[]> Bind, Func<WebSocket, object?[], Task> Invoke);

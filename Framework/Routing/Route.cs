@@ -115,11 +115,11 @@ public sealed class Route
         foreach (var hook in after) await hook(req, res, values);
     };
 
-    internal static Dictionary<string, Type> TypesOf(IEnumerable<System.Reflection.MethodInfo> methods)
+    internal static Dictionary<string, Type> TypesOf(IEnumerable<System.Reflection.MethodInfo> methods, int skip = 2)
     {
         var types = new Dictionary<string, Type>(StringComparer.OrdinalIgnoreCase);
         foreach (var method in methods)
-            foreach (var p in method.GetParameters().Skip(2))
+            foreach (var p in method.GetParameters().Skip(skip))
                 if (p.Name is { } name) types.TryAdd(name, p.ParameterType);
         return types;
     }

@@ -137,14 +137,30 @@ public class Router
     /// <param name="autoAccept">Accept the handshake before calling the handler.</param>
     /// <param name="valueType">What <c>await foreach</c> yields: "text", "bytes" or "json".</param>
     /// <param name="caughtCloseCodes">Client close codes that end the handler quietly (default 1000 and 1001).</param>
-    public Route WebSocketRoute(string pattern, Func<WebSocket, Task> handler, bool autoAccept = true, string valueType = "text", int[]? caughtCloseCodes = null)
+    public Route WebSocketRoute(string pattern, Func<WebSocket, Task> handler, bool autoAccept = true, string valueType = "text", int[]? caughtCloseCodes = null) =>
+        WebSocketRoute(pattern, (Delegate)handler, autoAccept, valueType, caughtCloseCodes);
+
+    /// <summary>Adds a WebSocket endpoint whose handler takes <c>(WebSocket ws, …)</c> and then route parameters (by name, converted
+    /// to their types), query parameters (with defaults), validation attributes and provided services, as HTTP handlers do.
+    /// A parameter that does not convert or validate refuses the handshake with 403 (Bocadillo's rule).</summary>
+    public Route WebSocketRoute(string pattern, Delegate handler, bool autoAccept = true, string valueType = "text", int[]? caughtCloseCodes = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        if (valueType is not ("text" or "bytes" or "json"))
-            throw new ArgumentException($"valueType must be \"text\", \"bytes\" or \"json\", not \"{valueType}\".", nameof(valueType));
+        if (valueType is not ("text" or "bytes" or "json" or "event"))
+            throw new ArgumentException($"valueType must be \"text\", \"bytes\", \"json\" or \"event\", not \"{valueType}\".", nameof(valueType));
         var caught = caughtCloseCodes ?? [1000, 1001];
-        // Registered under its own key, beside any HTTP handlers of the same pattern: the handshake reaches only this one.
-        return Add(pattern, (Handler)((req, res) => WebSocketEndpoint.RunAsync(req, res, handler, autoAccept, valueType, caught)), [RouteTable.WebSocketMethod], null);
+        ParameterBinder.CheckReturnType(handler.Method, $"WebSocket handler for '{pattern}'");
+        var route = new Route(pattern, null, (compiled, isService) =>
+        {
+            var bound = ParameterBinder.CompileWebSocket(handler, compiled, isService);
+            // Registered under its own key, beside any HTTP handlers of the same pattern: the handshake reaches only this one.
+            return new Dictionary<string, Handler>(StringComparer.OrdinalIgnoreCase)
+            {
+                [RouteTable.WebSocketMethod] = (req, res) => WebSocketEndpoint.RunAsync(req, res, bound, autoAccept, valueType, caught),
+            };
+        }, [RouteTable.WebSocketMethod]) { ParameterTypes = Bocata.Route.TypesOf([handler.Method], skip: 1) };
+        Register(route);
+        return route;
     }
 
     /// <summary>Includes another router's routes under <paramref name="prefix"/>.</summary>

@@ -174,6 +174,37 @@ public sealed class WebSocket : IAsyncEnumerable<object>
     public Task SendJsonAsync(object? value) =>
         SendAsync(JsonSerializer.SerializeToUtf8Bytes(value, value?.GetType() ?? typeof(object), _request.Context.Server.Settings.Json), WebSocketMessageType.Text);
 
+    /// <summary>Receives the next message of either kind as an event (Bocadillo's <c>receive_event</c>): <c>websocket.receive</c>
+    /// with its text or bytes, or — instead of throwing — <c>websocket.disconnect</c> with the client's close code.</summary>
+    public async Task<WebSocketEvent> ReceiveEventAsync()
+    {
+        try
+        {
+            var bytes = await ReceiveAsync(null);
+            return _lastType == WebSocketMessageType.Text
+                ? new WebSocketEvent(WebSocketEvent.Receive, Text: Encoding.UTF8.GetString(bytes))
+                : new WebSocketEvent(WebSocketEvent.Receive, Bytes: bytes);
+        }
+        catch (WebSocketDisconnect e)
+        {
+            return new WebSocketEvent(WebSocketEvent.Disconnect, Code: e.Code);
+        }
+    }
+
+    /// <summary>Sends an event (Bocadillo's <c>send_event</c>): <c>websocket.send</c> with text or bytes, or <c>websocket.close</c>
+    /// with a code.</summary>
+    public Task SendEventAsync(WebSocketEvent message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return message switch
+        {
+            { Type: WebSocketEvent.Send, Text: { } text } => SendTextAsync(text),
+            { Type: WebSocketEvent.Send, Bytes: { } bytes } => SendBytesAsync(bytes),
+            { Type: WebSocketEvent.Close } => CloseAsync(message.Code ?? 1000),
+            _ => throw new ArgumentException($"Cannot send a '{message.Type}' event: send \"{WebSocketEvent.Send}\" with Text or Bytes, or \"{WebSocketEvent.Close}\" with a Code.", nameof(message)),
+        };
+    }
+
     /// <summary>Reads messages (as <see cref="ValueType"/> says) until the client closes.</summary>
     public async IAsyncEnumerator<object> GetAsyncEnumerator(CancellationToken cancellationToken = default)
     {
@@ -186,6 +217,7 @@ public sealed class WebSocket : IAsyncEnumerable<object>
                 {
                     "bytes" => await ReceiveBytesAsync(),
                     "json" => await ReceiveJsonAsync<JsonElement>(),
+                    "event" => await ReceiveEventAsync(),
                     _ => await ReceiveTextAsync(),
                 };
             }
@@ -194,6 +226,7 @@ public sealed class WebSocket : IAsyncEnumerable<object>
                 yield break;
             }
             yield return message;
+            if (message is WebSocketEvent { Type: WebSocketEvent.Disconnect }) yield break;
         }
     }
 
@@ -222,7 +255,9 @@ public sealed class WebSocket : IAsyncEnumerable<object>
         }
     }
 
-    private async Task<byte[]> ReceiveAsync(WebSocketMessageType expected)
+    private WebSocketMessageType _lastType;
+
+    private async Task<byte[]> ReceiveAsync(WebSocketMessageType? expected)
     {
         var socket = Socket;
         var settings = _request.Context.Server.Settings;
@@ -275,6 +310,7 @@ public sealed class WebSocket : IAsyncEnumerable<object>
                     }
                     continue;
                 }
+                _lastType = result.MessageType;
                 if (result.MessageType != expected && expected == WebSocketMessageType.Text)
                 {
                     await CloseAsync(1003, "Expected a text message.");
@@ -302,6 +338,26 @@ public sealed class WebSocket : IAsyncEnumerable<object>
     {
         if (buffer.Length <= PooledUpTo) System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
     }
+}
+
+/// <summary>A raw WebSocket event, as Bocadillo's <c>receive_event</c>/<c>send_event</c> (ASGI's) carry them.</summary>
+/// <param name="Type"><see cref="Receive"/>, <see cref="Disconnect"/>, <see cref="Send"/> or <see cref="Close"/>.</param>
+/// <param name="Text">A text message's content.</param>
+/// <param name="Bytes">A binary message's content.</param>
+/// <param name="Code">The close code of a disconnect or close.</param>
+public sealed record WebSocketEvent(string Type, string? Text = null, byte[]? Bytes = null, int? Code = null)
+{
+    /// <summary>A message from the client.</summary>
+    public const string Receive = "websocket.receive";
+
+    /// <summary>The client closed the connection.</summary>
+    public const string Disconnect = "websocket.disconnect";
+
+    /// <summary>A message to the client.</summary>
+    public const string Send = "websocket.send";
+
+    /// <summary>Closing the connection.</summary>
+    public const string Close = "websocket.close";
 }
 
 /// <summary>Thrown by receive calls when the client closed the connection; <see cref="Code"/> is its close code.</summary>

@@ -6,12 +6,22 @@ namespace Bocata;
 /// <summary>Runs a WebSocket route: handshake, the user's handler, close codes (1011 on an unhandled exception).</summary>
 internal static class WebSocketEndpoint
 {
-    public static async Task RunAsync(Request req, Response res, Func<WebSocket, Task> handler, bool autoAccept, string valueType, int[] caughtCloseCodes)
+    public static async Task RunAsync(Request req, Response res, WebSocketBinding handler, bool autoAccept, string valueType, int[] caughtCloseCodes)
     {
         if (!WebSocketHandshake.IsUpgrade(req))
         {
             res.Headers["Upgrade"] = "websocket";
             throw new HttpError(426, "This endpoint speaks WebSocket: connect with a WebSocket client (Upgrade: websocket).");
+        }
+        object?[] arguments;
+        try
+        {
+            arguments = handler.Bind(req);
+        }
+        catch (HttpError error) when (error.StatusCode == 400)
+        {
+            // Bocadillo: a route parameter that does not convert refuses the handshake (403), with the same detail.
+            throw new HttpError(403, error.Detail);
         }
         var ws = new WebSocket(req, valueType, WebSocketHandshake.Acceptor(req.Context));
         var server = req.Context.Server;
@@ -19,7 +29,7 @@ internal static class WebSocketEndpoint
         try
         {
             if (autoAccept) await ws.AcceptAsync();
-            var handled = handler(ws);
+            var handled = handler.Invoke(ws, arguments);
             // Accepted (by now, or later by the handler): a stopping server closes it with 1001 Going Away, not a dropped socket.
             goingAway = server.Stopping.Register(static state => _ = ((WebSocket)state!).CloseAndDropAsync(1001, "Server shutting down."), ws);
             await handled;
