@@ -12,8 +12,9 @@ public static class TodoApp
 
     public static App Create(Action<Settings>? configure = null)
     {
-        var todos = new ConcurrentQueue<Todo>();
-        var nextId = 0;
+        // Bocadillo's three todos, ids from 0; a new one takes the next id (Bocadillo's len + 1 skipped one).
+        var todos = new ConcurrentQueue<Todo>([new Todo(0, "Go shopping"), new Todo(1, "Cook fries"), new Todo(2, "Do laundry")]);
+        var nextId = 2;
         var app = new App();
         app.Configure(s =>
         {
@@ -37,7 +38,7 @@ public static class TodoApp
 
         app.Get("/unseen-todos", (req, res) =>
         {
-            var lastSeen = req.Session.Get<int>("last_id");
+            var lastSeen = req.Session.ContainsKey("last_id") ? req.Session.Get<int>("last_id") : -1;   // Bocadillo: get("last_id", -1)
             var unseen = todos.Where(t => t.Id > lastSeen).ToArray();
             if (unseen.Length > 0) req.Session.Set("last_id", unseen[^1].Id);
             res.Json = unseen;

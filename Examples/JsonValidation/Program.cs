@@ -1,0 +1,33 @@
+// Bocadillo's JSON validation example: POST /todos validates its body (a title of at most 20 characters, done false by
+// default) and answers 201 with the todo, or 400 with the problem per field — no try/catch in the handler.
+using System.ComponentModel.DataAnnotations;
+using Bocata;
+
+var app = new App();
+
+app.Route<TodoList>("/todos");
+
+app.Run();
+
+/// <summary>Bocadillo's class-based view for /todos.</summary>
+internal sealed class TodoList
+{
+    public async Task Post(Request req, Response res)
+    {
+        // Invalid JSON raises HttpError(400) with per-field detail; the error handler answers for us.
+        var todo = await req.JsonAsync<Todo>();
+        // (Storing the todo is left out, as in Bocadillo's example.)
+        res.Json = todo;
+        res.StatusCode = 201;
+    }
+}
+
+/// <summary>Bocadillo's typesystem schema: title (max_length=20), done (default False).</summary>
+internal sealed class Todo
+{
+    [Required]
+    [StringLength(20, ErrorMessage = "Must have no more than 20 characters.")]
+    public required string Title { get; init; }
+
+    public bool Done { get; init; }
+}
