@@ -87,3 +87,51 @@ public partial class DocSnippetTests
     [GeneratedRegex("```csharp\\r?\\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex CSharpBlock();
 }
+
+/// <summary>Every relative link in README.md and docs/ points at a file that exists (and an anchor that exists in it).</summary>
+public partial class DocLinkTests
+{
+    private static string Root => Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", ".."));
+
+    [Test]
+    public void Relative_links_resolve()
+    {
+        var broken = new List<string>();
+        var checkedLinks = 0;
+        var files = Directory.GetFiles(Path.Combine(Root, "docs"), "*.md", SearchOption.AllDirectories).Append(Path.Combine(Root, "README.md"));
+        foreach (var file in files)
+        {
+            var text = File.ReadAllText(file);
+            foreach (Match link in Link().Matches(text))
+            {
+                var target = link.Groups[1].Value;
+                if (target.StartsWith("http", StringComparison.Ordinal) || target.StartsWith('#') || target.StartsWith("mailto:", StringComparison.Ordinal)) continue;
+                checkedLinks++;
+                var parts = target.Split('#', 2);
+                var path = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, parts[0]));
+                if (!File.Exists(path) && !Directory.Exists(path))
+                {
+                    broken.Add($"{Path.GetRelativePath(Root, file)}: {target}");
+                    continue;
+                }
+                if (parts.Length == 2 && File.Exists(path) && path.EndsWith(".md", StringComparison.Ordinal))
+                {
+                    var anchors = Heading().Matches(File.ReadAllText(path)).Select(h => Slug(h.Groups[1].Value)).ToHashSet();
+                    if (!anchors.Contains(parts[1])) broken.Add($"{Path.GetRelativePath(Root, file)}: {target} (no such heading)");
+                }
+            }
+        }
+        checkedLinks.Should().BeGreaterThan(50);
+        broken.Should().BeEmpty();
+    }
+
+    // GitHub's anchors: lower case, punctuation dropped, spaces to hyphens.
+    private static string Slug(string heading) =>
+        Regex.Replace(heading.Trim().ToLowerInvariant().Replace("`", "", StringComparison.Ordinal), @"[^\p{L}\p{N} _-]", "").Replace(' ', '-');
+
+    [GeneratedRegex(@"\]\(([^)\s]+)\)")]
+    private static partial Regex Link();
+
+    [GeneratedRegex(@"^#+ (.+)$", RegexOptions.Multiline)]
+    private static partial Regex Heading();
+}
