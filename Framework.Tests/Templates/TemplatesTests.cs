@@ -130,3 +130,30 @@ public class ToJsonFilterTests
         output.Should().Be("""{"hidden":{}}""");
     }
 }
+
+/// <summary>Bocadillo fidelity: templates with a global context, and synchronous rendering (render_sync).</summary>
+public class TemplateContextTests
+{
+    [Test]
+    public async Task Global_context_is_seen_by_every_template_and_the_model_wins_on_a_clash()
+    {
+        var templates = new Bocata.Templates("templates", context: new { site = "Bocata", year = 2026 });
+        templates.Context["motto"] = "fast";
+
+        (await templates.RenderStringAsync("{{ site }} {{ year }} {{ motto }} {{ name }}", new { name = "ana" })).Should().Be("Bocata 2026 fast ana");
+        templates.RenderString("{{ site }}", new { site = "mine" }).Should().Be("mine");
+        templates.RenderString("{{ site }}").Should().Be("Bocata");
+    }
+
+    [Test]
+    public void Render_is_synchronous_too()
+    {
+        var dir = Directory.CreateTempSubdirectory("bocata-sync").FullName;
+        File.WriteAllText(Path.Combine(dir, "hi.html"), "hi {{ name }}");
+        var templates = new Bocata.Templates(dir, new Dictionary<string, object?> { ["greeting"] = "hello" });
+
+        templates.Render("hi.html", new { name = "<b>" }).Should().Be("hi &lt;b&gt;");
+        templates.RenderString("{{ greeting }}").Should().Be("hello");
+        Directory.Delete(dir, recursive: true);
+    }
+}

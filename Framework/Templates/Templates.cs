@@ -17,10 +17,17 @@ public sealed class Templates
     private readonly ConcurrentDictionary<string, (DateTime Modified, IFluidTemplate Template)> _cache = new(StringComparer.Ordinal);
 
     /// <summary>Uses the templates under <paramref name="directory"/> (default "templates"), relative to the <see cref="ContentRoot"/>.</summary>
-    public Templates(string directory = "templates")
+    /// <param name="directory">The folder of template files, relative to the <see cref="ContentRoot"/>.</param>
+    /// <param name="context">Global variables every template sees (Bocadillo's <c>Templates(context=...)</c>): an object's
+    /// properties or a dictionary; a model's own member of the same name wins.</param>
+    public Templates(string directory = "templates", object? context = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         _root = ContentRoot.Resolve(directory);
+        if (context is IEnumerable<KeyValuePair<string, object?>> pairs)
+            foreach (var (key, value) in pairs) Context[key] = value;
+        else if (context is not null)
+            foreach (var property in context.GetType().GetProperties()) Context[property.Name] = property.GetValue(context);
         _options = new TemplateOptions { MemberAccessStrategy = _members };
         // Jinja's (and so Bocadillo's) tojson: JSON safe to embed in a <script> — <, >, & and ' are \u-escaped, so the value can
         // never close the script element — and not HTML-encoded again, unlike Liquid's json filter whose quotes become &quot;.
@@ -72,22 +79,45 @@ public sealed class Templates
     public async Task<string> RenderAsync(string name, object? model = null)
     {
         var template = Load(name);
-        return await template.RenderAsync(Context(model), HtmlEncoder.Default);
+        return await template.RenderAsync(CreateContext(model), HtmlEncoder.Default);
     }
 
     /// <summary>Renders template text (not a file) with <paramref name="model"/>.</summary>
     public async Task<string> RenderStringAsync(string source, object? model = null)
     {
-        if (!Parser.TryParse(source, out var template, out var error))
-            throw new InvalidOperationException($"Template error: {error}");
-        return await template.RenderAsync(Context(model), HtmlEncoder.Default);
+        return await Parse(source).RenderAsync(CreateContext(model), HtmlEncoder.Default);
     }
 
-    private TemplateContext Context(object? model)
+    /// <summary>Global variables every template sees (a model's own member of the same name wins).</summary>
+    public IDictionary<string, object?> Context { get; } = new Dictionary<string, object?>(StringComparer.Ordinal);
+
+    /// <summary>Renders the template file <paramref name="name"/> synchronously (Bocadillo's <c>render_sync</c>).</summary>
+    public string Render(string name, object? model = null) => Load(name).Render(CreateContext(model), HtmlEncoder.Default);
+
+    /// <summary>Renders template text synchronously.</summary>
+    public string RenderString(string source, object? model = null) => Parse(source).Render(CreateContext(model), HtmlEncoder.Default);
+
+    private static IFluidTemplate Parse(string source) =>
+        Parser.TryParse(source, out var template, out var error) ? template : throw new InvalidOperationException($"Template error: {error}");
+
+    private TemplateContext CreateContext(object? model)
     {
-        if (model is null) return new TemplateContext(_options);
-        _members.AllowGraph(model.GetType());
-        return new TemplateContext(model, _options);
+        TemplateContext context;
+        HashSet<string>? own = null;
+        if (model is null) context = new TemplateContext(_options);
+        else
+        {
+            _members.AllowGraph(model.GetType());
+            context = new TemplateContext(model, _options);
+            if (Context.Count > 0) own = model.GetType().GetProperties().Select(p => p.Name).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        }
+        foreach (var (key, value) in Context)
+        {
+            if (own is not null && own.Contains(key)) continue;
+            if (value is not null) _members.AllowGraph(value.GetType());
+            context.SetValue(key, value);
+        }
+        return context;
     }
 
     private IFluidTemplate Load(string name)
