@@ -94,14 +94,61 @@ public class ParameterValidationTests
 
         var tooMany = await client.GetAsync("/greet/ana?times=1000000");
         tooMany.StatusCode.Should().Be(HttpStatusCode.BadRequest);
-        (await tooMany.JsonAsync()).GetProperty("detail").GetProperty("times").GetString().Should().Be("The field times must be between 1 and 100.");
+        (await tooMany.JsonAsync()).GetProperty("detail").GetProperty("times").GetString().Should().Be("Must be less than or equal to 100.");
 
         var both = await client.GetAsync("/greet/" + new string('a', 11) + "?times=0");
         var detail = (await both.JsonAsync()).GetProperty("detail");
-        detail.GetProperty("name").GetString().Should().Contain("maximum length of 10");
-        detail.GetProperty("times").GetString().Should().Contain("between 1 and 100");
+        detail.GetProperty("name").GetString().Should().Be("Must have no more than 10 characters.");
+        detail.GetProperty("times").GetString().Should().Be("Must be greater than or equal to 1.");
 
         // A value that does not convert keeps its conversion message (not a validation one).
-        (await (await client.GetAsync("/greet/ana?times=abc")).JsonAsync()).GetProperty("detail").GetProperty("times").GetString().Should().NotContain("between");
+        (await (await client.GetAsync("/greet/ana?times=abc")).JsonAsync()).GetProperty("detail").GetProperty("times").GetString().Should().NotContain("Must be less");
+    }
+}
+
+/// <summary>Bocadillo's tests/test_json_validation_errors.py: a failed attribute without its own message reads as typesystem's.</summary>
+public class TypesystemMessageTests
+{
+    public sealed class Todo
+    {
+        [StringLength(50)]
+        public required string Title { get; init; }
+
+        public bool Done { get; init; }
+    }
+
+    public sealed class Limits
+    {
+        [MinLength(3)]
+        public string? Code { get; init; }
+
+        [System.ComponentModel.DataAnnotations.Range(1, 10)]
+        public int Count { get; init; } = 1;
+
+        [RegularExpression("^[a-z]+$")]
+        public string? Slug { get; init; }
+    }
+
+    [Test]
+    public async Task Handle_validation_errors()
+    {
+        var app = TestApps.Quiet();
+        app.Post("/todos", async (req, res) => res.Json = await req.JsonAsync<Todo>());
+        app.Post("/limits", async (req, res) => res.Json = await req.JsonAsync<Limits>());
+        await using var client = app.CreateClient();
+
+        var r = await client.PostAsJsonAsync("/todos", new { title = "Make sugar" });
+        r.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await r.Content.ReadAsStringAsync()).Should().Be("""{"title":"Make sugar","done":false}""");
+
+        r = await client.PostAsJsonAsync("/todos", new { title = string.Concat(Enumerable.Repeat("Very long string", 10)) });
+        r.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await r.Content.ReadAsStringAsync()).Should().Contain(""""detail":{"title":"Must have no more than 50 characters."}"""");
+
+        r = await client.PostAsJsonAsync("/limits", new { code = "ab", count = 0, slug = "A!" });
+        var detail = (await r.JsonAsync()).GetProperty("detail");
+        detail.GetProperty("code").GetString().Should().Be("Must have at least 3 characters.");
+        detail.GetProperty("count").GetString().Should().Be("Must be greater than or equal to 1.");
+        detail.GetProperty("slug").GetString().Should().Be("Must match the pattern /^[a-z]+$/.");
     }
 }

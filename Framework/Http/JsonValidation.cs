@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
+using System.Reflection;
 using System.Text.Json.Serialization.Metadata;
 
 namespace Bocata;
@@ -20,17 +21,69 @@ internal static class JsonValidation
         var type = value.GetType();
         if (!HasAnnotations.GetOrAdd(type, static t => t.GetProperties().Any(p => p.IsDefined(typeof(ValidationAttribute), inherit: true))
             || typeof(IValidatableObject).IsAssignableFrom(t))) return;
-        var results = new List<ValidationResult>();
-        if (Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true)) return;
         var info = options.GetTypeInfo(type);
         var detail = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var result in results)
+        // Property attributes one by one, so a failure without a message of its own gets typesystem's wording (what a
+        // Bocadillo app's clients already read); then whatever else Validator finds (class attributes, IValidatableObject).
+        var context = new ValidationContext(value);
+        foreach (var property in type.GetProperties())
         {
-            var message = result.ErrorMessage ?? "Is not valid.";
-            var members = result.MemberNames.Any() ? result.MemberNames : [""];
-            foreach (var member in members) detail.TryAdd(JsonName(info, member), message);
+            if (property.GetIndexParameters().Length > 0) continue;
+            var attributes = property.GetCustomAttributes<ValidationAttribute>(inherit: true).ToArray();
+            if (attributes.Length == 0) continue;
+            var member = property.GetValue(value);
+            context.MemberName = property.Name;
+            context.DisplayName = property.Name;
+            foreach (var attribute in attributes)
+            {
+                if (attribute.GetValidationResult(member, context) is not { } failed) continue;
+                detail.TryAdd(JsonName(info, property.Name), Message(attribute, failed, member));
+                break;
+            }
         }
-        throw new HttpError(400, detail);
+        var results = new List<ValidationResult>();
+        if (!Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: false))
+        {
+            foreach (var result in results)
+            {
+                var members = result.MemberNames.Any() ? result.MemberNames : [""];
+                foreach (var name in members) detail.TryAdd(JsonName(info, name), result.ErrorMessage ?? "Is not valid.");
+            }
+        }
+        if (detail.Count > 0) throw new HttpError(400, detail);
+    }
+
+    /// <summary>The message for a failed attribute: its own when the app wrote one, else typesystem's (Bocadillo's validation
+    /// library) for the common attributes, else DataAnnotations' default.</summary>
+    public static string Message(ValidationAttribute attribute, ValidationResult failed, object? value)
+    {
+        if (attribute.ErrorMessage is not null || attribute.ErrorMessageResourceName is not null) return failed.ErrorMessage ?? "Is not valid.";
+        return attribute switch
+        {
+            RequiredAttribute => "This field is required.",
+            StringLengthAttribute { MinimumLength: > 0 } length when failed.ErrorMessage is { } m && m.Contains("minimum", StringComparison.Ordinal) => $"Must have at least {length.MinimumLength} characters.",
+            StringLengthAttribute length => $"Must have no more than {length.MaximumLength} characters.",
+            MaxLengthAttribute max => $"Must have no more than {max.Length} characters.",
+            MinLengthAttribute min => $"Must have at least {min.Length} characters.",
+            RangeAttribute range when value is IComparable && IsBelow(value, range.Minimum) => $"Must be greater than or equal to {range.Minimum}.",
+            RangeAttribute range => $"Must be less than or equal to {range.Maximum}.",
+            RegularExpressionAttribute regex => $"Must match the pattern /{regex.Pattern}/.",
+            EmailAddressAttribute => "Must be a valid email.",
+            UrlAttribute => "Must be a valid URL.",
+            _ => failed.ErrorMessage ?? "Is not valid.",
+        };
+    }
+
+    private static bool IsBelow(object value, object minimum)
+    {
+        try
+        {
+            return Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture) < Convert.ToDouble(minimum, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is FormatException or InvalidCastException or OverflowException)
+        {
+            return false;
+        }
     }
 
     /// <summary>When deserialization failed because <c>required</c> members were absent: a 400 naming each, else null.</summary>

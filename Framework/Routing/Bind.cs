@@ -64,9 +64,9 @@ internal static class Bind
         var context = new System.ComponentModel.DataAnnotations.ValidationContext(req) { MemberName = name, DisplayName = name };
         foreach (var attribute in attributes)
         {
-            if (attribute.GetValidationResult(value, context) is { ErrorMessage: var message } && message is not null)
+            if (attribute.GetValidationResult(value, context) is { } failed)
             {
-                req.AddBindingError(name, message);
+                req.AddBindingError(name, JsonValidation.Message(attribute, failed, value));
                 break;
             }
         }
