@@ -28,11 +28,15 @@ Task("Pack")
     .IsDependentOn("Test")
     .Does(() =>
 {
-    DotNetPack("./Framework/Framework.csproj", new DotNetPackSettings
+    // Bocata, Bocata.Redis and Bocata.Templates, with their .snupkg symbol packages.
+    foreach (var project in new[] { "./Framework/Framework.csproj", "./Framework.Redis/Framework.Redis.csproj", "./Templates/Bocata.Templates.csproj" })
     {
-        Configuration = configuration,
-        OutputDirectory = "./artifacts",
-    });
+        DotNetPack(project, new DotNetPackSettings
+        {
+            Configuration = configuration,
+            OutputDirectory = "./artifacts",
+        });
+    }
 });
 
 Task("Bench")

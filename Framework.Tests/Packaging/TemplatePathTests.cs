@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Xml.Linq;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Packaging;
+
+/// <summary>
+/// The newcomer path, for real: pack Bocata and Bocata.Templates into a local folder feed, <c>dotnet new install</c> from it,
+/// <c>dotnet new bocata</c> into a temporary folder, <c>dotnet test</c> and <c>dotnet run</c> there, and read the feed.
+/// A unique pre-release version per run keeps NuGet's package cache from serving an older build.
+/// </summary>
+[NonParallelizable]
+public class TemplatePathTests
+{
+    private static string Root => TestApps.Root;
+
+    private static async Task<(int Code, string Output)> RunAsync(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet", args)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await output + await error);
+    }
+
+    private static string Configuration => new DirectoryInfo(TestContext.CurrentContext.TestDirectory).Parent!.Name;
+
+    [Test]
+    public async Task Pack_install_new_test_run_and_read_the_feed()
+    {
+        var work = Directory.CreateTempSubdirectory("bocata-template").FullName;
+        var feed = Path.Combine(work, "feed");
+        var hive = Path.Combine(work, "hive");
+        var version = $"0.1.0-ci.{DateTime.UtcNow:yyyyMMddHHmmss}{Random.Shared.Next(1000):000}";
+        try
+        {
+            // The library as built for this test run (no rebuild), and the template package.
+            var pack = await RunAsync(Root, "pack", "Framework/Framework.csproj", "-c", Configuration, "--no-build", "-o", feed, $"-p:Version={version}");
+            pack.Code.Should().Be(0, pack.Output);
+            pack = await RunAsync(Root, "pack", "Templates/Bocata.Templates.csproj", "-c", Configuration, "-o", feed, $"-p:Version={version}");
+            pack.Code.Should().Be(0, pack.Output);
+            File.Exists(Path.Combine(feed, $"Bocata.{version}.nupkg")).Should().BeTrue();
+            File.Exists(Path.Combine(feed, $"Bocata.{version}.snupkg")).Should().BeTrue("symbols ship as a .snupkg");
+
+            var install = await RunAsync(work, "new", "install", Path.Combine(feed, $"Bocata.Templates.{version}.nupkg"), "--debug:custom-hive", hive);
+            install.Code.Should().Be(0, install.Output);
+            var created = await RunAsync(work, "new", "bocata", "-o", "MyApp", "--port", "8123", "--debug:custom-hive", hive);
+            created.Code.Should().Be(0, created.Output);
+            var app = Path.Combine(work, "MyApp");
+
+            // The template references the Bocata version it shipped with; this run's feed has the CI version.
+            var csproj = Path.Combine(app, "MyApp", "MyApp.csproj");
+            var project = XDocument.Load(csproj);
+            var reference = project.Descendants("PackageReference").Single(e => (string?)e.Attribute("Include") == "Bocata");
+            reference.Attribute("Version")!.Value.Should().Be(ShippedVersion(), "the template and the library ship together");
+            reference.SetAttributeValue("Version", version);
+            project.Save(csproj);
+            await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources>
+                    <add key="local" value="{feed}" />
+                    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+                  </packageSources>
+                </configuration>
+                """);
+            (await File.ReadAllTextAsync(Path.Combine(app, "MyApp", "Program.cs"))).Should().Contain(": 8123;", "--port sets the default port");
+
+            var test = await RunAsync(app, "test");
+            test.Code.Should().Be(0, test.Output);
+            test.Output.Should().Contain("Passed!").And.Contain("Passed:     2");
+
+            await using var running = await RunningApp.StartAsync(app, TestApps.FreePort());
+            using var http = new HttpClient { BaseAddress = new Uri(running.Url) };
+            (await http.GetStringAsync("/hello/ana")).Should().Be("""{"greeting":"Hello, ana!"}""");
+            (await http.GetStringAsync("/")).Should().Contain("EventSource");
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            using var feedResponse = await http.GetAsync("/feed", HttpCompletionOption.ResponseHeadersRead, stop.Token);
+            using var reader = new StreamReader(await feedResponse.Content.ReadAsStreamAsync(stop.Token));
+            (await reader.ReadLineAsync(stop.Token)).Should().Be("event: tick");
+            (await reader.ReadLineAsync(stop.Token)).Should().StartWith("data: {\"count\":1,");
+        }
+        finally
+        {
+            await RunAsync(work, "build-server", "shutdown");
+            try
+            {
+                Directory.Delete(work, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    [Test]
+    public async Task The_library_package_carries_readme_icon_license_docs_and_source_link()
+    {
+        var feed = Directory.CreateTempSubdirectory("bocata-pack").FullName;
+        try
+        {
+            var pack = await RunAsync(Root, "pack", "Framework/Framework.csproj", "-c", Configuration, "--no-build", "-o", feed);
+            pack.Code.Should().Be(0, pack.Output);
+            using var package = ZipFile.OpenRead(Path.Combine(feed, $"Bocata.{ShippedVersion()}.nupkg"));
+            package.Entries.Select(e => e.FullName).Should().Contain(["README.md", "icon.png", "lib/net10.0/Bocata.dll", "lib/net10.0/Bocata.xml"]);
+            using var nuspec = new StreamReader(package.GetEntry("Bocata.nuspec")!.Open());
+            var text = await nuspec.ReadToEndAsync();
+            text.Should().Contain("<license type=\"expression\">MIT</license>").And.Contain("<readme>README.md</readme>").And.Contain("<icon>icon.png</icon>");
+            text.Should().Contain("<repository type=\"git\"", "SourceLink records the commit the package was built from");
+        }
+        finally
+        {
+            Directory.Delete(feed, recursive: true);
+        }
+    }
+
+    private static string ShippedVersion() =>
+        XDocument.Load(Path.Combine(Root, "packaging", "Package.props")).Descendants("Version").Single().Value;
+
+    /// <summary>`dotnet run` of the generated app on a port, waiting for its startup line.</summary>
+    private sealed class RunningApp : IAsyncDisposable
+    {
+        private readonly Process _process;
+
+        private RunningApp(Process process, string url)
+        {
+            _process = process;
+            Url = url;
+        }
+
+        public string Url { get; }
+
+        public static async Task<RunningApp> StartAsync(string app, int port)
+        {
+            var start = new ProcessStartInfo("dotnet", ["run", "--project", "MyApp", "--no-restore"])
+            {
+                WorkingDirectory = app,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            start.Environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var process = Process.Start(start)!;
+            var started = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is { } line && line.Contains("Bocata running on ", StringComparison.Ordinal)) started.TrySetResult(line.Split(' ')[3]);
+            };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var url = await started.Task.WaitAsync(TimeSpan.FromSeconds(90));
+            return new RunningApp(process, url);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+            _process.Dispose();
+        }
+    }
+}
