@@ -26,6 +26,10 @@ public class TemplatePathTests
         };
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        // No build servers or reused nodes outlive these commands (and none of the test run's own are touched).
+        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        start.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
+        start.Environment["UseSharedCompilation"] = "false";
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
@@ -46,9 +50,9 @@ public class TemplatePathTests
         try
         {
             // The library as built for this test run (no rebuild), and the template package.
-            var pack = await RunAsync(Root, "pack", "Framework/Framework.csproj", "-c", Configuration, "--no-build", "-o", feed, $"-p:Version={version}");
+            var pack = await RunAsync(Root, "pack", "Framework/Framework.csproj", "-c", Configuration, "--no-build", "--disable-build-servers", "-o", feed, $"-p:Version={version}");
             pack.Code.Should().Be(0, pack.Output);
-            pack = await RunAsync(Root, "pack", "Templates/Bocata.Templates.csproj", "-c", Configuration, "-o", feed, $"-p:Version={version}");
+            pack = await RunAsync(Root, "pack", "Templates/Bocata.Templates.csproj", "-c", Configuration, "--disable-build-servers", "-o", feed, $"-p:Version={version}");
             pack.Code.Should().Be(0, pack.Output);
             File.Exists(Path.Combine(feed, $"Bocata.{version}.nupkg")).Should().BeTrue();
             File.Exists(Path.Combine(feed, $"Bocata.{version}.snupkg")).Should().BeTrue("symbols ship as a .snupkg");
@@ -77,7 +81,7 @@ public class TemplatePathTests
                 """);
             (await File.ReadAllTextAsync(Path.Combine(app, "MyApp", "Program.cs"))).Should().Contain(": 8123;", "--port sets the default port");
 
-            var test = await RunAsync(app, "test");
+            var test = await RunAsync(app, "test", "--disable-build-servers");
             test.Code.Should().Be(0, test.Output);
             test.Output.Should().Contain("Passed!").And.Contain("Passed:     2");
 
@@ -93,7 +97,6 @@ public class TemplatePathTests
         }
         finally
         {
-            await RunAsync(work, "build-server", "shutdown");
             try
             {
                 Directory.Delete(work, recursive: true);
@@ -110,7 +113,7 @@ public class TemplatePathTests
         var feed = Directory.CreateTempSubdirectory("bocata-pack").FullName;
         try
         {
-            var pack = await RunAsync(Root, "pack", "Framework/Framework.csproj", "-c", Configuration, "--no-build", "-o", feed);
+            var pack = await RunAsync(Root, "pack", "Framework/Framework.csproj", "-c", Configuration, "--no-build", "--disable-build-servers", "-o", feed);
             pack.Code.Should().Be(0, pack.Output);
             using var package = ZipFile.OpenRead(Path.Combine(feed, $"Bocata.{ShippedVersion()}.nupkg"));
             package.Entries.Select(e => e.FullName).Should().Contain(["README.md", "icon.png", "lib/net10.0/Bocata.dll", "lib/net10.0/Bocata.xml"]);
@@ -143,13 +146,14 @@ public class TemplatePathTests
 
         public static async Task<RunningApp> StartAsync(string app, int port)
         {
-            var start = new ProcessStartInfo("dotnet", ["run", "--project", "MyApp", "--no-restore"])
+            var start = new ProcessStartInfo("dotnet", ["run", "--project", "MyApp", "--no-restore", "--disable-build-servers"])
             {
                 WorkingDirectory = app,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
             };
             start.Environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
             var process = Process.Start(start)!;
             var started = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
             process.OutputDataReceived += (_, e) =>
