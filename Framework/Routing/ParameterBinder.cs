@@ -41,32 +41,7 @@ internal static class ParameterBinder
         var req = Expression.Parameter(typeof(Request), "req");
         var values = new List<Expression>();
         foreach (var p in parameters.Skip(1))
-        {
-            var name = p.Name ?? throw new ArgumentException($"The {describe} has an unnamed parameter.");
-            var type = p.ParameterType;
-            var index = pattern.IndexOf(name);
-            Expression value;
-            if (index >= 0)
-            {
-                if (!Bind.IsConvertible(type))
-                    throw new ArgumentException($"The {describe}: parameter '{name}' is {type.Name}, which cannot come from the URL. Use string, int, long, double, decimal, bool, Guid, DateOnly, DateTime or an enum.");
-                value = Validated(p, Expression.Call(PathMethod.MakeGenericMethod(type), req, Expression.Constant(index), Expression.Constant(name)), req);
-            }
-            else if (p.HasDefaultValue && Bind.IsConvertible(type))
-            {
-                var fallback = p.DefaultValue is null || p.DefaultValue is DBNull ? Expression.Default(type) : (Expression)Expression.Convert(Expression.Constant(p.DefaultValue), type);
-                value = Validated(p, Expression.Call(QueryMethod.MakeGenericMethod(type), req, Expression.Constant(name), fallback), req);
-            }
-            else if (isService(type))
-            {
-                value = Expression.Call(ServiceMethod.MakeGenericMethod(type), req);
-            }
-            else
-            {
-                throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern, has no default value and is not a provided service. Add {{{name}}} to the pattern, give it a default to read it from the query string, or register it with app.Provide<{type.Name}>(...).");
-            }
-            values.Add(Expression.Convert(value, typeof(object)));
-        }
+            values.Add(Expression.Convert(BindParameter(p, pattern, req, isService, describe, out _), typeof(object)));
         // bind: convert every value (so one refusal lists them all), then check.
         var array = Expression.Variable(typeof(object[]), "values");
         var bindBody = Expression.Block(typeof(object[]), [array],
@@ -106,34 +81,8 @@ internal static class ParameterBinder
         var needsCheck = false;
         foreach (var p in parameters.Skip(2))
         {
-            var name = p.Name ?? throw new ArgumentException($"The {describe} has an unnamed parameter.");
-            var type = p.ParameterType;
-            var index = pattern.IndexOf(name);
-            if (index >= 0)
-            {
-                if (!Bind.IsConvertible(type))
-                    throw new ArgumentException($"The {describe}: parameter '{name}' is {type.Name}, which cannot come from the URL. Use string, int, long, double, decimal, bool, Guid, DateOnly, DateTime or an enum.");
-                args.Add(Validated(p, Expression.Call(PathMethod.MakeGenericMethod(type), req, Expression.Constant(index), Expression.Constant(name)), req));
-                needsCheck = true;
-            }
-            else if (p.HasDefaultValue && Bind.IsConvertible(type))
-            {
-                var fallback = p.DefaultValue is null || p.DefaultValue is DBNull ? Expression.Default(type) : (Expression)Expression.Convert(Expression.Constant(p.DefaultValue), type);
-                args.Add(Validated(p, Expression.Call(QueryMethod.MakeGenericMethod(type), req, Expression.Constant(name), fallback), req));
-                needsCheck = true;
-            }
-            else if (isService(type))
-            {
-                args.Add(Expression.Call(ServiceMethod.MakeGenericMethod(type), req));
-            }
-            else
-            {
-                if (!Bind.IsConvertible(type) && !type.IsInterface && !type.IsAbstract)
-                    throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern and is not a provided service. " +
-                        $"If it is the request body, read it in the handler instead: var {name} = await req.JsonAsync<{type.Name}>(); " +
-                        $"(or register a service with app.Provide<{type.Name}>(...)).");
-                throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern, has no default value and is not a provided service. Add {{{name}}} to the pattern, give it a default to read it from the query string, or register it with app.Provide<{type.Name}>(...).");
-            }
+            args.Add(BindParameter(p, pattern, req, isService, describe, out var converted));
+            needsCheck |= converted;
         }
 
         Expression call;
@@ -164,6 +113,35 @@ internal static class ParameterBinder
         body.Add(AsTask(call, req, res, describe));
         var lambda = Expression.Lambda<Handler>(Expression.Block(typeof(Task), locals, body), req, res);
         return lambda.Compile();
+    }
+
+    /// <summary>One handler parameter's value: a route parameter by name, a query parameter when it has a default, or a provided
+    /// service — converted and validated (<paramref name="converted"/>: a binding error is possible). Anything else is refused
+    /// at startup with a message that says how to fix it.</summary>
+    private static Expression BindParameter(ParameterInfo p, RoutePattern pattern, ParameterExpression req, Func<Type, bool> isService, string describe, out bool converted)
+    {
+        var name = p.Name ?? throw new ArgumentException($"The {describe} has an unnamed parameter.");
+        var type = p.ParameterType;
+        converted = true;
+        var index = pattern.IndexOf(name);
+        if (index >= 0)
+        {
+            if (!Bind.IsConvertible(type))
+                throw new ArgumentException($"The {describe}: parameter '{name}' is {type.Name}, which cannot come from the URL. Use string, int, long, double, decimal, bool, Guid, DateOnly, DateTime or an enum.");
+            return Validated(p, Expression.Call(PathMethod.MakeGenericMethod(type), req, Expression.Constant(index), Expression.Constant(name)), req);
+        }
+        if (p.HasDefaultValue && Bind.IsConvertible(type))
+        {
+            var fallback = p.DefaultValue is null || p.DefaultValue is DBNull ? Expression.Default(type) : (Expression)Expression.Convert(Expression.Constant(p.DefaultValue), type);
+            return Validated(p, Expression.Call(QueryMethod.MakeGenericMethod(type), req, Expression.Constant(name), fallback), req);
+        }
+        converted = false;
+        if (isService(type)) return Expression.Call(ServiceMethod.MakeGenericMethod(type), req);
+        if (!Bind.IsConvertible(type) && !type.IsInterface && !type.IsAbstract)
+            throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern and is not a provided service. " +
+                $"If it is the request body, read it in the handler instead: var {name} = await req.JsonAsync<{type.Name}>(); " +
+                $"(or register a service with app.Provide<{type.Name}>(...)).");
+        throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern, has no default value and is not a provided service. Add {{{name}}} to the pattern, give it a default to read it from the query string, or register it with app.Provide<{type.Name}>(...).");
     }
 
     /// <summary>Wraps a converted parameter with its DataAnnotations, if it has any.</summary>
