@@ -136,7 +136,7 @@ GP
 } | tee "$out/summary.md"
 
 # Put the summary into docs/performance.md between its results markers (only for a full run).
-[ "$ONLY" = all ] && awk -v f="$out/summary.md" '
+if [ "$ONLY" = all ]; then awk -v f="$out/summary.md" '
   /<!-- results:start -->/ {print; while ((getline line < f) > 0) print line; skip=1; next}
   /<!-- results:end -->/ {skip=0}
-  !skip {print}' docs/performance.md >"$out/performance.md.tmp" && mv "$out/performance.md.tmp" docs/performance.md
+  !skip {print}' docs/performance.md >"$out/performance.md.tmp" && mv "$out/performance.md.tmp" docs/performance.md; fi
