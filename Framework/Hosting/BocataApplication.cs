@@ -51,21 +51,41 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
     }
 
     /// <summary>The same request path, measured: a server activity (continuing the caller's trace) and the request metrics.</summary>
-    private async Task ProcessObservedAsync(RequestContext context)
+    private Task ProcessObservedAsync(RequestContext context)
     {
         var start = Stopwatch.GetTimestamp();
         var req = context.Request;
         var method = new KeyValuePair<string, object?>("http.request.method", req.Method);
         Telemetry.ActiveRequests.Add(1, method);
+        // Started here, synchronously, like ASP.NET Core's hosting: no async state machine (and no execution-context copy
+        // for Activity.Current) when the handler and the write complete at once.
         var activity = Telemetry.StartRequest(req);
+        var handled = server.Pipeline(req, context.Response);
+        if (handled.IsCompletedSuccessfully && context.Response.BackgroundTasks is null)
+        {
+            var written = WriteGuarded(context);
+            if (written.IsCompletedSuccessfully)
+            {
+                server.AccessLog?.Write(req, context.ResponseFeature.StatusCode, start);
+                Telemetry.EndRequest(activity, req, context.ResponseFeature.StatusCode, start);
+                Telemetry.ActiveRequests.Add(-1, method);
+                return Task.CompletedTask;
+            }
+            return ObservedSlowAsync(context, Task.CompletedTask, written, activity, method, start);
+        }
+        return ObservedSlowAsync(context, handled, null, activity, method, start);
+    }
+
+    private async Task ObservedSlowAsync(RequestContext context, Task handled, Task? written, System.Diagnostics.Activity? activity, KeyValuePair<string, object?> method, long start)
+    {
         try
         {
-            await server.Pipeline(req, context.Response);
-            await FinishAsync(context, WriteGuarded(context), start);
+            await handled;
+            await FinishAsync(context, written ?? WriteGuarded(context), start);
         }
         finally
         {
-            Telemetry.EndRequest(activity, req, context.ResponseFeature.StatusCode, start);
+            Telemetry.EndRequest(activity, context.Request, context.ResponseFeature.StatusCode, start);
             Telemetry.ActiveRequests.Add(-1, method);
         }
         await RunBackgroundAsync(context);

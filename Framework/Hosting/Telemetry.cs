@@ -55,6 +55,11 @@ internal static class Telemetry
         return activity;
     }
 
+    // A status tag is an object: one boxed int per status code, not one per request.
+    private static readonly object[] StatusBoxes = Enumerable.Range(0, 600).Select(static code => (object)code).ToArray();
+
+    private static object BoxedStatus(int status) => (uint)status < (uint)StatusBoxes.Length ? StatusBoxes[status] : status;
+
     /// <summary>Ends the request: the activity gets its route and status, the duration histogram its measurement.</summary>
     public static void EndRequest(Activity? activity, Request req, int status, long startTimestamp)
     {
@@ -66,7 +71,7 @@ internal static class Telemetry
                 activity.DisplayName = req.MatchedPattern!.DisplayName(req.Method, route);
                 activity.SetTag("http.route", route);
             }
-            activity.SetTag("http.response.status_code", status);
+            activity.SetTag("http.response.status_code", BoxedStatus(status));
             if (status >= 500) activity.SetStatus(ActivityStatusCode.Error);
             activity.Dispose();
         }
