@@ -94,7 +94,7 @@ internal sealed class RequestContext
     public void Abort() => _lifetime?.Abort();
 
     /// <summary>The client disconnected (as opposed to the server stopping).</summary>
-    public bool ClientGone => _lifetime?.RequestAborted.IsCancellationRequested == true;
+    public bool ClientGone => ClientAborted.IsCancellationRequested;
 
     /// <summary>An HTTP/2 extended CONNECT (RFC 8441), the way browsers open a WebSocket over HTTP/2; null otherwise.</summary>
     public IHttpExtendedConnectFeature? ExtendedConnect => _features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } f ? f : null;
