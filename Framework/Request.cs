@@ -190,15 +190,15 @@ public sealed class Request
         {
             // A syntax error is "malformed"; valid JSON of the wrong shape says what was expected where; `required` members
             // absent from the body are named, as validation does.
-            if (e.InnerException is not null && e.InnerException.GetType().Name == "JsonReaderException") throw new HttpError(400, "JSON is malformed.");
+            if (!IsWellFormed(bytes)) throw new HttpError(400, "JSON is malformed.");
             throw JsonValidation.MissingRequired(typeof(T), bytes, options)
-                ?? new HttpError(400, IsWellFormed(bytes) ? $"JSON does not fit: {JsonValidation.Mismatch(typeof(T), e.Path, options)}" : "JSON is malformed.");
+                ?? new HttpError(400, $"JSON does not fit: {JsonValidation.Mismatch(typeof(T), e.Path, options)}");
         }
         catch (NotSupportedException)
         {
             throw new HttpError(400, "JSON is malformed.");
         }
-        if (value is null) throw new HttpError(400, $"JSON is null: expected {(typeof(T) == typeof(JsonElement) ? "a value" : JsonValidation.Expected(typeof(T)))}.");
+        if (value is null) throw new HttpError(400, $"JSON is null: expected {JsonValidation.Expected(typeof(T))}.");
         JsonValidation.Validate(value, options);
         return value;
     }

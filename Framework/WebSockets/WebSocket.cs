@@ -245,15 +245,22 @@ public sealed class WebSocket : IAsyncEnumerable<object>
         {
             await socket.SendAsync(payload, type, endOfMessage: true, cancellationToken);
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException || (e is InvalidOperationException && ClosedByServer != 0))
+        catch (Exception e) when (IsConnectionLost(e))
         {
-            throw new WebSocketDisconnect(ClosedByServer != 0 ? ClosedByServer : 1006);
+            throw Lost();
         }
         finally
         {
             _sending.Release();
         }
     }
+
+    /// <summary>A send or receive that failed because the connection is gone (or the server closed it itself).</summary>
+    private bool IsConnectionLost(Exception e) =>
+        e is WebSocketException or OperationCanceledException or IOException || (e is InvalidOperationException && ClosedByServer != 0);
+
+    /// <summary>What a lost connection tells the handler: the server's own close code, or 1006 (closed abnormally).</summary>
+    private WebSocketDisconnect Lost() => new(ClosedByServer != 0 ? ClosedByServer : 1006);
 
     private WebSocketMessageType _lastType;
 
@@ -283,9 +290,9 @@ public sealed class WebSocket : IAsyncEnumerable<object>
                 {
                     result = await socket.ReceiveAsync(buffer.AsMemory(length), ClientGone);
                 }
-                catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException || (e is InvalidOperationException && ClosedByServer != 0))
+                catch (Exception e) when (IsConnectionLost(e))
                 {
-                    throw new WebSocketDisconnect(ClosedByServer != 0 ? ClosedByServer : 1006);
+                    throw Lost();
                 }
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
