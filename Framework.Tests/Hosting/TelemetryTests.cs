@@ -58,6 +58,42 @@ public class TelemetryTests
     }
 
     [Test]
+    public async Task With_a_trace_and_metrics_listened_to_the_duration_is_the_activitys_own()
+    {
+        var measurements = new ConcurrentQueue<Measurement>();
+        using var meters = Listen(measurements);
+        var activities = new ConcurrentQueue<Activity>();
+        using var traces = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Bocata",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activities.Enqueue,
+        };
+        ActivitySource.AddActivityListener(traces);
+        var app = TestApps.Quiet();
+        app.Route("/slow", async (req, res) =>
+        {
+            await Task.Delay(150);
+            res.Text = "late";
+        });
+        app.Route("/fast", (req, res) => res.Text = "now");
+        await using var client = app.CreateClient();
+
+        (await client.GetStringAsync("/slow")).Should().Be("late");
+        (await client.GetStringAsync("/fast")).Should().Be("now");
+        await TestApps.UntilAsync(() => activities.Count >= 2);
+
+        foreach (var route in new[] { "/slow", "/fast" })
+        {
+            var activity = activities.Single(a => (string?)a.GetTagItem("http.route") == route);
+            var duration = measurements.Single(m => m.Instrument == "http.server.request.duration" && (string?)m.Tags["http.route"] == route);
+            duration.Value.Should().Be(activity.Duration.TotalSeconds, $"{route}: one clock per request, the activity's");
+        }
+        measurements.Single(m => m.Instrument == "http.server.request.duration" && (string?)m.Tags["http.route"] == "/slow")
+            .Value.Should().BeInRange(0.14, 10, "the handler waited 150 ms");
+    }
+
+    [Test]
     public async Task A_server_activity_continues_the_callers_traceparent_and_records_exceptions()
     {
         var activities = new ConcurrentQueue<Activity>();

@@ -53,13 +53,14 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
     /// <summary>The same request path, measured: a server activity (continuing the caller's trace) and the request metrics.</summary>
     private Task ProcessObservedAsync(RequestContext context)
     {
-        var start = Stopwatch.GetTimestamp();
         var req = context.Request;
         var method = new KeyValuePair<string, object?>("http.request.method", req.Method);
         Telemetry.ActiveRequests.Add(1, method);
         // Started here, synchronously, like ASP.NET Core's hosting: no async state machine (and no execution-context copy
         // for Activity.Current) when the handler and the write complete at once.
         var activity = Telemetry.StartRequest(req);
+        // An activity keeps its own clock, which the duration histogram reuses; the access log needs ours.
+        var start = activity is null || server.AccessLog is not null ? Stopwatch.GetTimestamp() : 0;
         var handled = server.Pipeline(req, context.Response);
         if (handled.IsCompletedSuccessfully && context.Response.BackgroundTasks is null)
         {

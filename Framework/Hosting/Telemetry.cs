@@ -44,13 +44,16 @@ internal static class Telemetry
     {
         if (!Source.HasListeners()) return null;
         var headers = req.Headers;
-        ActivityContext.TryParse(headers["traceparent"], headers["tracestate"], isRemote: true, out var parent);
+        var parent = default(ActivityContext);
+        if (headers["traceparent"] is { } traceParent)
+            ActivityContext.TryParse(traceParent, headers["tracestate"], isRemote: true, out parent);
         var activity = Source.StartActivity(ActivityKind.Server, parent, name: req.Method);
         if (activity is { IsAllDataRequested: true })
         {
-            activity.SetTag("http.request.method", req.Method);
-            activity.SetTag("url.path", req.PathBase.Length == 0 ? req.Path : req.PathBase + req.Path);
-            activity.SetTag("url.scheme", req.Context.Server.Settings.Certificate is null ? "http" : "https");
+            // A new activity has no tags yet: AddTag, no search for one to replace.
+            activity.AddTag("http.request.method", req.Method);
+            activity.AddTag("url.path", req.PathBase.Length == 0 ? req.Path : req.PathBase + req.Path);
+            activity.AddTag("url.scheme", req.Context.Server.Settings.Certificate is null ? "http" : "https");
         }
         return activity;
     }
@@ -60,7 +63,11 @@ internal static class Telemetry
 
     private static object BoxedStatus(int status) => (uint)status < (uint)StatusBoxes.Length ? StatusBoxes[status] : status;
 
-    /// <summary>Ends the request: the activity gets its route and status, the duration histogram its measurement.</summary>
+    /// <summary>
+    /// Ends the request: the activity gets its route and status, the duration histogram its measurement. With an activity
+    /// the histogram takes the activity's own duration (one clock per request: reading the time is not free); without one,
+    /// <paramref name="startTimestamp"/> (a <see cref="Stopwatch"/> timestamp) is the start.
+    /// </summary>
     public static void EndRequest(Activity? activity, Request req, int status, long startTimestamp)
     {
         var route = req.Route;
@@ -80,10 +87,11 @@ internal static class Telemetry
             var tags = new TagList
             {
                 { "http.request.method", req.Method },
-                { "http.response.status_code", status },
+                { "http.response.status_code", BoxedStatus(status) },
             };
             if (route is not null) tags.Add("http.route", route);
-            RequestDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, tags);
+            var elapsed = activity is null ? Stopwatch.GetElapsedTime(startTimestamp) : activity.Duration;
+            RequestDuration.Record(Math.Max(0, elapsed.TotalSeconds), tags);
         }
     }
 }

@@ -44,8 +44,8 @@ app.Post("/publish-burst", async (Request req, Response res, int n = 1000) =>
 // Server-side counters for the scale run: bytes allocated, GC counts and pause, CPU time.
 app.Route("/stats", (req, res) => res.Text = Stats.Line());
 
-// LISTEN=1 attaches what an OpenTelemetry exporter would: every Bocata instrument and a sampled-in activity per request.
-if (Environment.GetEnvironmentVariable("LISTEN") == "1") Listeners.Attach();
+// LISTEN=1|metrics|traces attaches what an OpenTelemetry exporter would (Shared/Listeners.cs).
+Listeners.AttachFromEnvironment("Bocata", "Bocata");
 
 app.Run();
 
@@ -65,29 +65,4 @@ internal static class Stats
     public static string Line() =>
         $"alloc={GC.GetTotalAllocatedBytes(false)} gen0={GC.CollectionCount(0)} gen1={GC.CollectionCount(1)} gen2={GC.CollectionCount(2)} " +
         $"pause_ms={GC.GetTotalPauseDuration().TotalMilliseconds:0} cpu_ms={Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds:0}";
-}
-
-internal static class Listeners
-{
-    private static long s_sum;
-
-    public static void Attach()
-    {
-        var meters = new System.Diagnostics.Metrics.MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument.Meter.Name == "Bocata") l.EnableMeasurementEvents(instrument);
-            },
-        };
-        meters.SetMeasurementEventCallback<double>((_, v, _, _) => Interlocked.Add(ref s_sum, (long)(v * 1e6)));
-        meters.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref s_sum, v));
-        meters.Start();
-        ActivitySource.AddActivityListener(new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Bocata",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = a => Interlocked.Increment(ref s_sum),
-        });
-    }
 }

@@ -28,6 +28,9 @@ app.MapGet("/stats", () =>
     $"alloc={GC.GetTotalAllocatedBytes(false)} gen0={GC.CollectionCount(0)} gen1={GC.CollectionCount(1)} gen2={GC.CollectionCount(2)} " +
     $"pause_ms={GC.GetTotalPauseDuration().TotalMilliseconds:0} cpu_ms={Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds:0}");
 
+// LISTEN=1|metrics|traces: the same listeners on ASP.NET Core's hosting meter and activity source (Shared/Listeners.cs).
+Listeners.AttachFromEnvironment("Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore");
+
 app.Run();
 
 static async IAsyncEnumerable<SseItem<string>> Events([EnumeratorCancellation] CancellationToken ct = default)
