@@ -67,9 +67,9 @@ internal static class Listeners
         ActivitySamplingResult.AllDataAndRecorded;
 
     // ParentBased(TraceIdRatioBased): follow a remote parent's decision, else keep a trace when the first eight bytes of
-    // its id fall under the ratio, as OpenTelemetry's sampler does. It reads them from the id's hex digits: the runtime's
-    // ActivityTraceId.CopyTo, which OpenTelemetry's sampler calls, costs ~115 ns by itself (measured), the sampler's cost,
-    // not the server's.
+    // its id fall under the ratio, as OpenTelemetry's sampler does. It reads them from the id's hex digits: a sampler that
+    // copies the id's bytes out with ActivityTraceId.CopyTo measured 172 ns per StartActivity against 84 ns for this one,
+    // a cost of the sampler, not of the server under test.
     private static ActivitySamplingResult TenPercent(ref ActivityCreationOptions<ActivityContext> options)
     {
         if (options.Parent.TraceId != default)
