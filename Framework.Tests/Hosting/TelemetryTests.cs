@@ -36,6 +36,19 @@ public class TelemetryTests
         return listener;
     }
 
+    /// <summary>Records every Bocata activity, as an exporter sampling all of them would.</summary>
+    private static ActivityListener ListenToActivities(ConcurrentQueue<Activity> into)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Bocata",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = into.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
+    }
+
     [Test]
     public async Task Request_duration_is_recorded_in_seconds_with_method_status_and_the_route_pattern()
     {
@@ -63,13 +76,7 @@ public class TelemetryTests
         var measurements = new ConcurrentQueue<Measurement>();
         using var meters = Listen(measurements);
         var activities = new ConcurrentQueue<Activity>();
-        using var traces = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Bocata",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activities.Enqueue,
-        };
-        ActivitySource.AddActivityListener(traces);
+        using var traces = ListenToActivities(activities);
         var app = TestApps.Quiet();
         app.Route("/slow", async (req, res) =>
         {
@@ -97,13 +104,7 @@ public class TelemetryTests
     public async Task A_server_activity_continues_the_callers_traceparent_and_records_exceptions()
     {
         var activities = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Bocata",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activities.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var listener = ListenToActivities(activities);
         var app = TestApps.Quiet();
         app.Route("/orders/{id}", (Request req, Response res, int id) => res.Text = $"order {id}");
         app.Route("/boom", (req, res) => throw new InvalidOperationException("kaput"));
