@@ -166,4 +166,72 @@ public class TelemetryTests
         measurements.Should().Contain(m => m.Instrument == "bocata.websocket.connections" && m.Value == 1);
         Sum("bocata.websocket.connections").Should().Be(0);
     }
+
+    [Test]
+    public async Task The_metrics_reach_the_event_source_dotnet_counters_reads()
+    {
+        // dotnet-counters subscribes to the runtime's "System.Diagnostics.Metrics" EventSource over EventPipe; an
+        // in-process EventListener turns on the same source with the same arguments and gets the same events.
+        using var events = new MetricsEvents("Bocata");
+        var app = TestApps.Quiet();
+        app.Route("/items/{pk}", (Request req, Response res, int pk) => res.Json = new { pk });
+        await using var client = app.CreateClient();
+        events.WaitUntilListening();
+
+        // Requests until a refresh (every 200 ms) has published them: a histogram reports only intervals with values.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!events.Published.Any(e => e.Instrument == "http.server.request.duration" && e.Tags.Contains("http.route=/items/{pk}"))
+               && DateTime.UtcNow < deadline)
+        {
+            (await client.GetAsync("/items/1")).EnsureSuccessStatusCode();
+            await Task.Delay(50);
+        }
+
+        events.Published.Should().Contain(e => e.Instrument == "http.server.request.duration" && e.Unit == "s"
+            && e.Tags.Contains("http.request.method=GET") && e.Tags.Contains("http.response.status_code=200"));
+        events.Published.Should().Contain(e => e.Instrument == "http.server.active_requests");
+    }
+
+    private sealed record PublishedValue(string Instrument, string Unit, string Tags);
+
+    /// <summary>Listens to "System.Diagnostics.Metrics" as dotnet-counters does: one session, one meter, 200 ms refresh.</summary>
+    private sealed class MetricsEvents(string meter) : System.Diagnostics.Tracing.EventListener
+    {
+        private readonly string _session = Guid.NewGuid().ToString("N");
+        private readonly ManualResetEventSlim _listening = new();
+
+        public ConcurrentQueue<PublishedValue> Published { get; } = new();
+
+        public void WaitUntilListening() => _listening.Wait(TimeSpan.FromSeconds(10)).Should().BeTrue("the metrics source starts a session");
+
+        protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+        {
+            if (source.Name != "System.Diagnostics.Metrics") return;
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Informational, (System.Diagnostics.Tracing.EventKeywords)0x3, new Dictionary<string, string?>
+            {
+                ["SessionId"] = _session,
+                ["Metrics"] = meter,
+                ["RefreshInterval"] = "0.2",
+                ["MaxTimeSeries"] = "1000",
+                ["MaxHistograms"] = "100",
+            });
+        }
+
+        protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+        {
+            if (e.EventSource.Name != "System.Diagnostics.Metrics" || e.Payload is null || e.PayloadNames is null) return;
+            string? Field(string name) => e.PayloadNames.IndexOf(name) is var i and >= 0 ? e.Payload[i]?.ToString() : null;
+            if (Field("sessionId") != _session) return;
+            if (e.EventName is "CollectionStart" or "TimeSeriesLimitReached" or "BeginInstrumentReporting") _listening.Set();
+            if (e.EventName is "HistogramValuePublished" or "UpDownCounterRateValuePublished" or "CounterRateValuePublished"
+                && Field("meterName") == meter)
+                Published.Enqueue(new PublishedValue(Field("instrumentName") ?? "", Field("unit") ?? "", Field("tags") ?? ""));
+        }
+
+        public override void Dispose()
+        {
+            _listening.Dispose();
+            base.Dispose();
+        }
+    }
 }
