@@ -132,6 +132,48 @@ public class TelemetryTests
     }
 
     [Test]
+    public async Task Inside_a_handler_the_request_activity_is_current_and_spans_nest_under_it()
+    {
+        var activities = new ConcurrentQueue<Activity>();
+        using var listener = ListenToActivities(activities);
+        using var appSource = new ActivitySource("Bocata");   // the app's own spans, on a source the listener hears
+        var app = TestApps.Quiet();
+        app.Route("/orders/{id}", (Request req, Response res, int id) =>
+        {
+            using (var span = appSource.StartActivity("load order")) span?.SetTag("order.id", id);
+            res.Json = new { trace = Activity.Current?.TraceId.ToString(), span = Activity.Current?.SpanId.ToString() };
+        });
+        await using var client = app.CreateClient();
+
+        var traceId = ActivityTraceId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/orders/3");
+        request.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01");
+        var body = System.Text.Json.JsonDocument.Parse(await (await client.SendAsync(request)).Content.ReadAsStringAsync()).RootElement;
+        await TestApps.UntilAsync(() => activities.Count >= 2);
+
+        var server = activities.Single(a => a.Kind == ActivityKind.Server);
+        var child = activities.Single(a => a.OperationName == "load order");
+        body.GetProperty("trace").GetString().Should().Be(traceId.ToString());
+        body.GetProperty("span").GetString().Should().Be(server.SpanId.ToString(), "Activity.Current in the handler is the request's activity");
+        child.ParentSpanId.Should().Be(server.SpanId);
+        child.TraceId.Should().Be(traceId);
+    }
+
+    [Test]
+    public async Task With_nobody_listening_no_activity_is_created()
+    {
+        using (var probe = new ActivitySource("Bocata"))
+            Assume.That(probe.HasListeners(), Is.False, "a listener attached by another test is still alive");
+        var app = TestApps.Quiet();
+        app.Route("/", (req, res) => res.Text = Activity.Current is null ? "none" : $"current: {Activity.Current.OperationName}");
+        await using var client = app.CreateClient();
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Add("traceparent", $"00-{ActivityTraceId.CreateRandom()}-{ActivitySpanId.CreateRandom()}-01");
+        (await (await client.SendAsync(request)).Content.ReadAsStringAsync()).Should().Be("none");
+    }
+
+    [Test]
     public async Task Streams_events_hub_subscribers_and_websockets_are_counted()
     {
         var measurements = new ConcurrentQueue<Measurement>();
