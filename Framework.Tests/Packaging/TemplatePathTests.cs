@@ -46,7 +46,7 @@ public class TemplatePathTests
         var work = Directory.CreateTempSubdirectory("bocata-template").FullName;
         var feed = Path.Combine(work, "feed");
         var hive = Path.Combine(work, "hive");
-        var version = $"0.1.0-ci.{DateTime.UtcNow:yyyyMMddHHmmss}{Random.Shared.Next(1000):000}";
+        var version = $"{ShippedVersion()}-ci.{DateTime.UtcNow:yyyyMMddHHmmss}{Random.Shared.Next(1000):000}";
         try
         {
             // The library as built for this test run (no rebuild), and the template package.
