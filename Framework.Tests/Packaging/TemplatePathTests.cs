@@ -128,6 +128,21 @@ public class TemplatePathTests
         }
     }
 
+    [TestCase("Framework/Framework.csproj", "Bocata")]
+    [TestCase("Framework.Redis/Framework.Redis.csproj", "Bocata.Redis")]
+    public async Task Every_pack_validates_the_public_api_against_the_baseline_package(string project, string packageId)
+    {
+        var query = await RunAsync(Root, "msbuild", project, "-getProperty:EnablePackageValidation", "-getProperty:PackageValidationBaselinePath", "--disable-build-servers");
+        query.Code.Should().Be(0, query.Output);
+        var properties = System.Text.Json.JsonDocument.Parse(query.Output[query.Output.IndexOf('{')..]).RootElement.GetProperty("Properties");
+        properties.GetProperty("EnablePackageValidation").GetString().Should().Be("true");
+        var baseline = properties.GetProperty("PackageValidationBaselinePath").GetString();
+        Path.GetFileName(baseline).Should().StartWith(packageId + ".0.").And.EndWith(".nupkg");
+        File.Exists(baseline).Should().BeTrue($"{baseline} is the API every later version must keep");
+        using var package = ZipFile.OpenRead(baseline!);
+        package.Entries.Should().Contain(e => e.FullName == $"lib/net10.0/{packageId}.dll");
+    }
+
     private static string ShippedVersion() =>
         XDocument.Load(Path.Combine(Root, "packaging", "Package.props")).Descendants("Version").Single().Value;
 
