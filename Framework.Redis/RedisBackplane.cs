@@ -18,17 +18,18 @@ namespace Bocata.Redis;
 public sealed class RedisBackplane : IEventBackplane
 {
     // KEYS: sequence, stream, epoch. ARGV: payload, max length, epoch candidate, floor, channel.
-    // An epoch stored beside the sequence tells a Redis that lost its data: a new epoch restarts numbering at the
-    // publisher's floor (the last number it saw), so ids keep increasing wherever possible.
+    // An epoch stored beside the sequence tells a Redis that lost its data. Numbering never goes at or below the publisher's
+    // floor (the last number it saw): not after a data loss (a new epoch), nor after a restore from an older snapshot (the
+    // same epoch, a lower sequence), so a number is never given twice and every instance delivers what is published.
     private const string PublishScript = """
         local epoch = redis.call('GET', KEYS[3])
         if not epoch then
           epoch = ARGV[3]
           redis.call('SET', KEYS[3], epoch)
-          local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-          local floor = tonumber(ARGV[4])
-          if floor > current then redis.call('SET', KEYS[1], floor) end
         end
+        local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local floor = tonumber(ARGV[4])
+        if floor > current then redis.call('SET', KEYS[1], floor) end
         local n = redis.call('INCR', KEYS[1])
         redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], n .. '-0', 'e', ARGV[1])
         redis.call('PUBLISH', ARGV[5], epoch .. '|' .. n .. '|' .. ARGV[1])
@@ -41,7 +42,20 @@ public sealed class RedisBackplane : IEventBackplane
     private readonly RedisKey _streamKey;
     private readonly RedisKey _epochKey;
     private readonly RedisChannel _channel;
+    // KEYS: sequence. ARGV: floor. Raises a sequence found behind what was already delivered (a restore from an older snapshot).
+    private const string FloorScript = """
+        local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local floor = tonumber(ARGV[1])
+        if floor > current then redis.call('SET', KEYS[1], floor) end
+        return current
+        """;
+
+    /// <summary>Entries read per XRANGE when filling a gap or reading history: bounded reads that never monopolise Redis.</summary>
+    internal const int PageSize = 512;
+
     private readonly SemaphoreSlim _order = new(1, 1);
+    private readonly HashSet<string> _retiredEpochs = new(StringComparer.Ordinal);
+    private long _attachedAt;
     private readonly CancellationTokenSource _stopping = new();
     private ILogger? _log;
     private ChannelMessageQueue? _messages;
@@ -102,30 +116,39 @@ public sealed class RedisBackplane : IEventBackplane
     private ILogger Log => _log ??= LoggerFactory?.CreateLogger("Bocata.Redis") ?? NullLogger.Instance;
 
     /// <inheritdoc />
+    /// <remarks>Never fails for Redis being down: the hub starts at 0 and catches up (from the stream) once Redis answers.</remarks>
     public long Attach(IEventBackplaneSink sink)
     {
         ArgumentNullException.ThrowIfNull(sink);
         if (Interlocked.CompareExchange(ref _sink, sink, null) is not null)
             throw new InvalidOperationException("This RedisBackplane already serves a hub: create one backplane per EventHub.");
-        // Subscribe first, then read the stored number: everything after it is either queued or found by a check.
-        _messages = _redis.GetSubscriber().Subscribe(_channel);
-        var db = _redis.GetDatabase();
-        var values = db.StringGet([_sequenceKey, _epochKey]);
-        _epoch = values[1].HasValue ? (string?)values[1] : null;
-        var last = values[0].HasValue ? (long)values[0] : 0;
+        try
+        {
+            // Subscribe first, then read the stored number: everything after it is either queued or found by a check.
+            _messages = _redis.GetSubscriber().Subscribe(_channel);
+            var values = _redis.GetDatabase().StringGet([_sequenceKey, _epochKey]);
+            _epoch = values[1].HasValue ? (string?)values[1] : null;
+            _attachedAt = values[0].HasValue ? (long)values[0] : 0;
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // The pump subscribes when Redis answers, and its first check reads what was published meanwhile.
+            _messages = null;
+            Log.LogWarning(e, "Redis backplane for topic {Topic}: Redis is unreachable at startup; publishing fails until it answers, then this instance catches up", Topic);
+        }
         _pump = Task.Run(PumpAsync);
         _check = new Timer(static s => _ = ((RedisBackplane)s!).CheckAsync(), this, CheckInterval, CheckInterval);
         _redis.ConnectionRestored += OnConnectionRestored;
-        return last;
+        return _attachedAt;
     }
 
     /// <inheritdoc />
     public async Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(evt);
-        var sink = _sink ?? throw new InvalidOperationException("Give this backplane to an EventHub before publishing: new EventHub(backplane: ...).");
+        _ = _sink ?? throw new InvalidOperationException("Give this backplane to an EventHub before publishing: new EventHub(backplane: ...).");
         RedisKey[] keys = [_sequenceKey, _streamKey, _epochKey];
-        RedisValue[] values = [EventCodec.Encode(evt), StreamMaxLength, Guid.NewGuid().ToString("N"), sink.LastSequence, _channel.ToString()];
+        RedisValue[] values = [EventCodec.Encode(evt), StreamMaxLength, Guid.NewGuid().ToString("N"), Head, _channel.ToString()];
         try
         {
             return (long)await EvaluateAsync(keys, values).WaitAsync(PublishTimeout, cancellationToken);
@@ -163,23 +186,56 @@ public sealed class RedisBackplane : IEventBackplane
     }
 
     /// <inheritdoc />
+    /// <remarks>Read in pages of <see cref="PageSize"/> entries; an entry that cannot be decoded is logged and skipped.</remarks>
     public async Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default)
     {
-        if (to < from) return [];
-        var entries = await _redis.GetDatabase().StreamRangeAsync(_streamKey, $"{from}-0", $"{to}-0").WaitAsync(PublishTimeout, cancellationToken);
-        var events = new List<BackplaneEvent>(entries.Length);
-        foreach (var entry in entries)
+        var events = new List<BackplaneEvent>();
+        while (from <= to)
         {
-            var seq = long.Parse(((string)entry.Id!).AsSpan(0, ((string)entry.Id!).IndexOf('-', StringComparison.Ordinal)), CultureInfo.InvariantCulture);
-            events.Add(new BackplaneEvent(seq, EventCodec.Decode(entry["e"]!)));
+            var page = await ReadPageAsync(from, to, cancellationToken);
+            if (page.Count == 0) break;
+            foreach (var entry in page)
+                if (entry.Event is not null) events.Add(new BackplaneEvent(entry.Sequence, entry.Event));
+            from = page[^1].Sequence + 1;
         }
         return events;
+    }
+
+    /// <summary>Up to <see cref="PageSize"/> stream entries from <paramref name="from"/>; a null event is an entry that could not be decoded.</summary>
+    private async Task<List<(long Sequence, ServerEvent? Event)>> ReadPageAsync(long from, long to, CancellationToken cancellationToken = default)
+    {
+        var entries = await _redis.GetDatabase().StreamRangeAsync(_streamKey, $"{from}-0", $"{to}-0", PageSize).WaitAsync(PublishTimeout, cancellationToken);
+        var page = new List<(long, ServerEvent?)>(entries.Length);
+        foreach (var entry in entries)
+        {
+            var id = (string)entry.Id!;
+            var dash = id.IndexOf('-', StringComparison.Ordinal);
+            if (!long.TryParse(id.AsSpan(0, dash < 0 ? id.Length : dash), NumberStyles.None, CultureInfo.InvariantCulture, out var seq)) continue;
+            page.Add((seq, Decode(seq, entry["e"])));
+        }
+        return page;
+    }
+
+    /// <summary>An entry written by another codec version or by hand is skipped as a gap, never a stop of delivery.</summary>
+    private ServerEvent? Decode(long seq, RedisValue payload)
+    {
+        try
+        {
+            if (payload.IsNull) throw new InvalidDataException("The entry has no 'e' field.");
+            return EventCodec.Decode(payload!);
+        }
+        catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or ArgumentException)
+        {
+            Log.LogWarning(e, "Redis backplane for topic {Topic}: stream entry {Sequence} cannot be decoded and is skipped", Topic, seq);
+            return null;
+        }
     }
 
     /// <summary>Delivers pub/sub messages in order, one at a time; a skipped number is filled from the stream first.</summary>
     private async Task PumpAsync()
     {
-        var messages = _messages!;
+        var messages = _messages ?? await SubscribeWhenReachableAsync();
+        if (messages is null) return;
         while (!_stopping.IsCancellationRequested)
         {
             ChannelMessage message;
@@ -199,10 +255,13 @@ public sealed class RedisBackplane : IEventBackplane
             {
                 var text = (string)message.Message!;
                 var first = text.IndexOf('|', StringComparison.Ordinal);
-                var second = text.IndexOf('|', first + 1);
-                var epoch = text[..first];
-                var seq = long.Parse(text.AsSpan(first + 1, second - first - 1), CultureInfo.InvariantCulture);
-                await HandleAsync(epoch, seq, text[(second + 1)..]);
+                var second = first < 0 ? -1 : text.IndexOf('|', first + 1);
+                if (second < 0 || !long.TryParse(text.AsSpan(first + 1, second - first - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
+                {
+                    Log.LogWarning("Redis backplane for topic {Topic}: a pub/sub message is not one of ours and is ignored", Topic);
+                    continue;
+                }
+                await HandleAsync(text[..first], seq, text[(second + 1)..]);
             }
             catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
@@ -211,17 +270,47 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
+    /// <summary>Redis was down when the hub attached: subscribe once it answers, then catch up on what was published meanwhile.</summary>
+    private async Task<ChannelMessageQueue?> SubscribeWhenReachableAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                _messages = await _redis.GetSubscriber().SubscribeAsync(_channel);
+                Log.LogInformation("Redis backplane for topic {Topic}: Redis answers; catching up", Topic);
+                _ = CheckAsync();
+                return _messages;
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                try
+                {
+                    await Task.Delay(CheckInterval, _stopping.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return null;
+                }
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The last number delivered to the hub (or the one it attached at, before it took over).</summary>
+    private long Head => Math.Max(_sink!.LastSequence, Volatile.Read(ref _attachedAt));
+
     private async Task HandleAsync(string epoch, long seq, string payload)
     {
         await _order.WaitAsync(_stopping.Token);
         try
         {
             var sink = _sink!;
-            ObserveEpoch(epoch, seq);
-            var head = sink.LastSequence;
+            if (!ObserveEpoch(epoch, seq)) return;
+            var head = Head;
             if (seq <= head) return;
             if (seq > head + 1) await FillLockedAsync(head + 1, seq - 1);
-            if (seq > sink.LastSequence) sink.Deliver(seq, EventCodec.Decode(payload));
+            if (seq > sink.LastSequence && Decode(seq, payload) is { } evt) sink.Deliver(seq, evt);
         }
         finally
         {
@@ -229,37 +318,75 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
-    /// <summary>A new epoch means Redis lost its data. Numbers that went backwards end this hub's open streams (clients resynchronise).</summary>
-    private void ObserveEpoch(string epoch, long seq)
+    /// <summary>A new epoch means Redis lost its data. Numbers that went backwards end this hub's open streams (clients resynchronise).
+    /// An epoch once left is never returned to: late messages of it are dropped. False when the message is of such an epoch.</summary>
+    private bool ObserveEpoch(string epoch, long seq)
     {
-        if (_epoch == epoch) return;
+        if (_epoch == epoch) return true;
+        if (_retiredEpochs.Contains(epoch))
+        {
+            Log.LogInformation("Redis backplane for topic {Topic}: a late message of a lost epoch (number {Sequence}) is dropped", Topic, seq);
+            return false;
+        }
         var known = _epoch;
         _epoch = epoch;
-        if (known is null) return;
+        if (known is null) return true;
+        _retiredEpochs.Add(known);
         Log.LogWarning("Redis backplane for topic {Topic}: Redis lost its data (new epoch)", Topic);
-        if (seq <= _sink!.LastSequence) _sink.Reset(seq - 1);
+        if (seq <= Head)
+        {
+            Volatile.Write(ref _attachedAt, 0);
+            _sink!.Reset(seq - 1);
+        }
+        return true;
     }
 
+    /// <summary>Delivers the stored events <paramref name="from"/>..<paramref name="to"/> in pages. Only the newest the hub can hold
+    /// matter: older ones are skipped (a gap its subscribers resume across), so a huge gap costs one ring's worth of reads.</summary>
     private async Task FillLockedAsync(long from, long to)
     {
-        var missed = await ReadAsync(from, to);
-        Log.LogInformation("Redis backplane for topic {Topic}: {Count} events missed on pub/sub were read from the stream", Topic, missed.Count);
-        foreach (var (seq, evt) in missed)
-            if (seq > _sink!.LastSequence) _sink.Deliver(seq, evt);
+        var capacity = _sink!.Capacity;
+        if (to - from + 1 > capacity)
+        {
+            Log.LogWarning("Redis backplane for topic {Topic}: {Count} events were missed; only the newest {Capacity} are read", Topic, to - from + 1 - capacity, capacity);
+            from = to - capacity + 1;
+        }
+        var delivered = 0;
+        while (from <= to)
+        {
+            var page = await ReadPageAsync(from, to);
+            if (page.Count == 0) break;
+            foreach (var (seq, evt) in page)
+            {
+                if (evt is not null && seq > _sink.LastSequence)
+                {
+                    _sink.Deliver(seq, evt);
+                    delivered++;
+                }
+            }
+            from = page[^1].Sequence + 1;
+        }
+        Log.LogInformation("Redis backplane for topic {Topic}: {Count} events missed on pub/sub were read from the stream", Topic, delivered);
     }
 
-    /// <summary>Finds messages pub/sub lost silently (a dropped subscriber connection, a lost tail) by comparing the stored number.</summary>
+    /// <summary>Finds messages pub/sub lost silently (a dropped subscriber connection, a lost tail) by comparing the stored number;
+    /// raises a stored number found behind what was delivered (Redis restored from an older snapshot).</summary>
     private async Task CheckAsync()
     {
-        if (_stopping.IsCancellationRequested || !await _order.WaitAsync(0)) return;
+        if (_stopping.IsCancellationRequested || _messages is null || !await _order.WaitAsync(0)) return;
         try
         {
-            var values = await _redis.GetDatabase().StringGetAsync([_sequenceKey, _epochKey]).WaitAsync(PublishTimeout);
-            if (!values[0].HasValue) return;
-            var stored = (long)values[0];
+            var db = _redis.GetDatabase();
+            var values = await db.StringGetAsync([_sequenceKey, _epochKey]).WaitAsync(PublishTimeout);
+            var stored = values[0].HasValue ? (long)values[0] : 0;
             if (values[1].HasValue) ObserveEpoch((string)values[1]!, stored);
-            var head = _sink!.LastSequence;
+            var head = Head;
             if (stored > head) await FillLockedAsync(head + 1, stored);
+            else if (stored < head && values[1].HasValue)
+            {
+                Log.LogWarning("Redis backplane for topic {Topic}: Redis's sequence ({Stored}) is behind this hub ({Head}), as after a restore from an older snapshot; numbering continues after {Head}", Topic, stored, head, head);
+                await db.ScriptEvaluateAsync(FloorScript, [_sequenceKey], [head]).WaitAsync(PublishTimeout);
+            }
         }
         catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
         {

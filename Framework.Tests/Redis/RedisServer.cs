@@ -35,11 +35,12 @@ internal sealed class RedisServer : IAsyncDisposable
         return server!;
     }
 
-    /// <summary>A server of the test's own, for faults that stop or restart it.</summary>
-    public static async Task<RedisServer> StartDedicatedAsync(int? port = null)
+    /// <summary>A server of the test's own, for faults that stop or restart it; with <paramref name="dataDirectory"/>, <c>SAVE</c>
+    /// writes a snapshot there and a restart on that directory loads it (no automatic saves).</summary>
+    public static async Task<RedisServer> StartDedicatedAsync(int? port = null, string? dataDirectory = null)
     {
         if (Binary is null) Assert.Ignore("redis-server is not installed: `apt-get install redis-server` (CI installs it) to run the Redis fault tests.");
-        return await StartAsync(port ?? TestApps.FreePort());
+        return await StartAsync(port ?? TestApps.FreePort(), dataDirectory);
     }
 
     private static async Task<RedisServer?> StartOrFindAsync()
@@ -49,9 +50,11 @@ internal sealed class RedisServer : IAsyncDisposable
         return await StartAsync(TestApps.FreePort());
     }
 
-    private static async Task<RedisServer> StartAsync(int port)
+    private static async Task<RedisServer> StartAsync(int port, string? dataDirectory = null)
     {
-        var info = new ProcessStartInfo(Binary!, ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"])
+        string[] args = ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"];
+        if (dataDirectory is not null) args = [.. args, "--dir", dataDirectory, "--dbfilename", "dump.rdb"];
+        var info = new ProcessStartInfo(Binary!, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

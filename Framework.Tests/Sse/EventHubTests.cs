@@ -202,7 +202,7 @@ public class EventHubReplayTests
     [Test]
     public void Replay_matches_a_simple_model_for_any_mix_of_ids()
     {
-        // Model: the last `replay` events; resume after the newest event carrying that id, else all of them.
+        // Model: the last `replay` events; resume after the newest event carrying that id, else all of them (live for a number beyond the head).
         Gen.Select(Gen.Int[1, 8], Gen.Int[0, 61].Array[0, 40], Gen.Int[0, 45])
             .Sample((replay, publishes, resumeAt) =>
             {
@@ -215,6 +215,8 @@ public class EventHubReplayTests
                 var lastId = resumeAt < sent.Count ? sent[resumeAt].Id : $"{resumeAt}";
                 var at = window.FindLastIndex(e => e.Id == lastId);
                 var expected = at >= 0 ? window.Skip(at + 1).ToList() : window;
+                // A number beyond the last one the hub gave cannot be this hub's: the client starts live.
+                if (at < 0 && resumeAt > sent.Count && resumeAt >= 0 && lastId == $"{resumeAt}") expected = [];
                 // A numeric id older than the window, or an own id repeated later, is still "unknown or older": all of the window.
                 Drain(hub.Subscribe(lastEventId: lastId)).Select(e => e.Data).Should().Equal(expected.Select(e => e.Data));
             }, iter: 2000);

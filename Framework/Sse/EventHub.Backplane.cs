@@ -33,8 +33,14 @@ public sealed partial class EventHub
         lock (_gate)
         {
             if (seq <= _head) return;
-            // A number skipped for good (trimmed before it could be read): this instance's own frames start after it.
-            if (seq != _head + 1) _localOldest = seq;
+            // Numbers skipped for good (trimmed before they could be read, or undecodable): this instance's own frames start
+            // after them, and live subscribers step over them.
+            if (seq != _head + 1)
+            {
+                _localOldest = seq;
+                var from = Math.Max(_head + 1, _retainedFrom);
+                _gaps = [.. _gaps.Where(g => g.To >= seq - _ring.Length), (from, seq - 1)];
+            }
             Append(seq, evt);
         }
         WakeAll();
@@ -49,6 +55,9 @@ public sealed partial class EventHub
             slots = [.. _slots];
             Array.Clear(_ring);
             _ownIds.Clear();
+            _evictedAt.Clear();
+            _resumingFrom.Clear();
+            _gaps = [];
             _ringBytes = 0;
             _retainedFrom = last + 1;
             Volatile.Write(ref _head, last);
@@ -60,6 +69,8 @@ public sealed partial class EventHub
     private sealed class BackplaneSink(EventHub hub) : IEventBackplaneSink
     {
         public long LastSequence => hub.LastSequence;
+
+        public long Capacity => hub._ring.Length;
 
         public void Deliver(long sequence, ServerEvent evt) => hub.Deliver(sequence, evt);
 

@@ -5,13 +5,19 @@ namespace Bocata;
 
 /// <summary>Broadcasts events to many subscribers, numbers them, and replays what a reconnecting client missed (<c>Last-Event-ID</c>).</summary>
 /// <remarks>Each event is encoded once into a ring of frames; a subscriber is a cursor into that ring, not a queue of copies.
-/// A subscriber that falls more than <c>bufferSize</c> events behind (or whose connection stops taking data) is disconnected:
-/// its stream ends, the browser reconnects and resumes from the replay window, so publishing never waits on a slow reader.</remarks>
+/// A subscriber that falls more than <c>bufferSize</c> events behind (or whose connection stops taking data) is disconnected
+/// while everything it missed is still held: its stream ends, the browser reconnects with <c>Last-Event-ID</c> and resumes
+/// exactly where it stopped, so publishing never waits on a slow reader and an eviction never loses an event.</remarks>
 public sealed partial class EventHub
 {
     private readonly Lock _gate = new();
     private readonly HubFrame?[] _ring;
     private readonly int _replay;
+    private readonly int _bufferSize;
+    // Positions whose following frames are kept beyond the replay window: where evicted subscribers stopped (less a margin
+    // for what was still in flight) and where resumes started. Their resumes are exact while the ring holds those frames.
+    private readonly SortedSet<long> _evictedAt = [];
+    private readonly SortedDictionary<long, int> _resumingFrom = [];
     private readonly Dictionary<string, long> _ownIds = new(StringComparer.Ordinal);
     private readonly Stack<int> _freeSlots = new();
     private ArrayBufferWriter<byte> _encoder = new(256);
@@ -21,6 +27,9 @@ public sealed partial class EventHub
     private readonly IEventBackplane? _backplane;
     private readonly Dictionary<(long, long), Task<HubFrame[]>> _historyReads = [];
     private long _head;
+    // Numbers a backplane skipped for good (trimmed, or an entry it could not decode), while the ring spans them: rare,
+    // so copied on write and read without the lock.
+    private (long From, long To)[] _gaps = [];
     private long _localOldest = 1;
     private long _retainedFrom = 1;
     private long _ringBytes;
@@ -35,19 +44,30 @@ public sealed partial class EventHub
         ArgumentOutOfRangeException.ThrowIfNegative(replay);
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
         _replay = replay;
-        // Exactly as many frames as anyone may need (a resume window, or a subscriber's lag), so memory is what was asked for.
-        // A subscriber whose next frame the ring no longer holds is too far behind, and is evicted.
-        _ring = new HubFrame?[Math.Max(replay, bufferSize)];
+        _bufferSize = bufferSize;
+        // The newest max(replay, bufferSize) + 1 frames are always held (a subscriber is evicted at bufferSize behind, while
+        // its next frame is still here); the ring has room for as many again, used only for frames an evicted or resuming
+        // subscriber still needs: it resumes exactly if it comes back within max(replay, bufferSize) more events.
+        _ring = new HubFrame?[2 * Math.Max(replay, bufferSize) + 1];
         if (backplane is not null)
         {
             _backplane = backplane;
-            _head = backplane.Attach(new BackplaneSink(this));
-            _localOldest = _head + 1;
+            // Under the lock: the backplane may deliver as soon as it is attached, and those events wait for the head it returns.
+            lock (_gate)
+            {
+                _head = backplane.Attach(new BackplaneSink(this));
+                _localOldest = _head + 1;
+                _retainedFrom = _localOldest;
+            }
         }
     }
 
     /// <summary>At most this many bytes of events are kept for replay and slow readers (default 64 MB); past it the oldest go first.</summary>
     public long MaxBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>At most this many bytes of events are sent to one resuming client before its stream ends (default 4 MB); it
+    /// reconnects with the last id it got and continues exactly, so one small request can never pull the whole window at once.</summary>
+    public long MaxReplayBytes { get; init; } = 4L * 1024 * 1024;
 
     /// <summary>The number of live subscribers.</summary>
     public int SubscriberCount => Volatile.Read(ref _count);
@@ -59,6 +79,25 @@ public sealed partial class EventHub
     public long LastSequence => Volatile.Read(ref _head);
 
     internal bool IsCompleted => _completed;
+
+    /// <summary>How far behind a live subscriber may fall before it is evicted.</summary>
+    internal int BufferSize => _bufferSize;
+
+    /// <summary>How many of the newest frames are always held: the replay window, and one more than a live subscriber's
+    /// allowed lag, so a subscriber is evicted while its next frame is still here.</summary>
+    private long Keep => Math.Max(_replay, _bufferSize) + 1L;
+
+    /// <summary>The ring's length: a subscriber whose next frame is about to leave it is evicted whatever its state.</summary>
+    internal long RingLength => _ring.Length;
+
+    /// <summary>What the held frames cost (what <see cref="MaxBytes"/> bounds).</summary>
+    internal long RetainedBytes
+    {
+        get
+        {
+            lock (_gate) return _ringBytes;
+        }
+    }
 
     /// <summary>Sends <paramref name="evt"/> to every subscriber. An event without an id gets the next number of the hub's sequence. Never blocks on readers.</summary>
     /// <exception cref="InvalidOperationException">The hub was completed, or it is shared through a backplane (use <see cref="PublishAsync"/>).</exception>
@@ -93,11 +132,20 @@ public sealed partial class EventHub
     {
         var frame = Encode(seq, evt);
         evt = frame.Event;
-        Drop(seq - _ring.Length);
-        Volatile.Write(ref _ring[seq % _ring.Length], frame);
+        // After a gap in the numbers (a backplane that skipped some), frames the new head's window no longer covers are forgotten.
+        if (seq != _head + 1) ForgetBefore(seq - _ring.Length + 1);
+        ref var slot = ref _ring[seq % _ring.Length];
+        if (slot is { } old) Forget(old);
+        Volatile.Write(ref slot, frame);
         _ringBytes += frame.Size;
         if (frame.OwnId) _ownIds[evt.Id!] = seq;
         Volatile.Write(ref _head, seq);
+        Retain(seq - _ring.Length + 1);
+        // Past the replay window (and a live subscriber's allowed lag), a frame is kept only while an evicted or resuming
+        // subscriber may still need it: memory is what was asked for, plus that headroom only when it is used.
+        var expired = seq - Keep;
+        if (expired >= _retainedFrom && expired <= ProtectedFloor())
+            while (_retainedFrom <= expired) Drop(_retainedFrom);
         // Bounded by bytes as well as by count: the oldest frames go first, the newest always stays.
         while (_ringBytes > MaxBytes && _retainedFrom < seq) Drop(_retainedFrom);
         return evt;
@@ -110,16 +158,42 @@ public sealed partial class EventHub
         ref var slot = ref _ring[seq % _ring.Length];
         if (slot is { } old && old.Seq == seq)
         {
-            _ringBytes -= old.Size;
-            if (old.OwnId && _ownIds.TryGetValue(old.Event.Id!, out var at) && at == seq) _ownIds.Remove(old.Event.Id!);
+            Forget(old);
             Volatile.Write(ref slot, null);
         }
-        _retainedFrom = seq + 1;
+        Retain(seq + 1);
+    }
+
+    /// <summary>Forgets every held frame numbered below <paramref name="seq"/>. O(ring), only after a gap in the numbers.</summary>
+    private void ForgetBefore(long seq)
+    {
+        for (var i = 0; i < _ring.Length; i++)
+        {
+            if (_ring[i] is { } old && old.Seq < seq)
+            {
+                Forget(old);
+                Volatile.Write(ref _ring[i], null);
+            }
+        }
+        Retain(seq);
+    }
+
+    /// <summary>A held frame leaves the ring: its bytes and its own id go with it.</summary>
+    private void Forget(HubFrame old)
+    {
+        _ringBytes -= old.Size;
+        if (old.OwnId && _ownIds.TryGetValue(old.Event.Id!, out var at) && at == old.Seq) _ownIds.Remove(old.Event.Id!);
+    }
+
+    /// <summary>Nothing below <paramref name="seq"/> is held any more.</summary>
+    private void Retain(long seq)
+    {
+        if (seq <= _retainedFrom) return;
+        _retainedFrom = seq;
         if (_localOldest < _retainedFrom && _backplane is not null) _localOldest = _retainedFrom;
     }
 
-    /// <summary>Encoded once here; every subscriber writes these same bytes.</summary>
-    /// <summary>An event without an id gets the hub's number <paramref name="seq"/>; a publisher's own id is kept and marked as such.</summary>
+    /// <summary>Encoded once here; every subscriber writes these same bytes. An event without an id gets the hub's number <paramref name="seq"/>; a publisher's own id is kept and marked as such.</summary>
     private HubFrame Encode(long seq, ServerEvent evt)
     {
         var ownId = evt.Id is not null;
@@ -160,9 +234,12 @@ public sealed partial class EventHub
         {
             // Registered at once, at a fixed cursor, so nothing published between the handler and the first write is lost.
             // Events older than this instance's ring come from the backplane's history first: no gap, no duplicate.
-            var cursor = StartCursor(lastEventId);
-            var history = cursor < _localOldest - 1 ? ReadHistoryAsync(cursor + 1, _localOldest - 1) : null;
-            subscription = new HubSubscription(this, Math.Max(cursor, _localOldest - 1), history);
+            var start = Start(lastEventId);
+            // A resume keeps what it is about to read until it has caught up, so publishing meanwhile cannot drop it from under it.
+            var anchor = start.Cursor < _head && Protect(Math.Max(start.Cursor, start.FromHistory ? _localOldest - 1 : 0), out var at) ? at : -1;
+            subscription = start.FromHistory
+                ? new HubSubscription(this, _localOldest - 1, _head, anchor, ReadHistoryAsync(start.Cursor + 1, _localOldest - 1), start.ResolveId, start.Cursor)
+                : new HubSubscription(this, start.Cursor, _head, anchor);
             if (!_completed)
             {
                 var index = _freeSlots.Count > 0 ? _freeSlots.Pop() : _slotsUsed++;
@@ -192,10 +269,59 @@ public sealed partial class EventHub
         }
     }
 
-    internal void CountEviction()
+    /// <summary>Counts an eviction and remembers where the subscriber stopped, so its resume is served exactly.</summary>
+    internal void CountEviction(long cursor)
     {
         Interlocked.Increment(ref _evictions);
         Telemetry.HubEvictions.Add(1);
+        // Its stream ends after what it was already given (nothing in flight is cut), so its resume starts at the cursor.
+        lock (_gate)
+        {
+            if (cursor + 1 >= _retainedFrom && cursor < _head) _evictedAt.Add(Math.Max(0, cursor));
+        }
+    }
+
+    /// <summary>A resume from <paramref name="position"/>: frames after it stay held beyond the replay window until it has
+    /// caught up or ended (<see cref="Release"/>), or the ring wraps past them. Under the lock. False when nothing was protected.</summary>
+    private bool Protect(long position, out long protectedAt)
+    {
+        protectedAt = position = Math.Max(0, position);
+        if (position + 1 < _retainedFrom || position >= _head) return false;
+        _resumingFrom[position] = _resumingFrom.GetValueOrDefault(position) + 1;
+        return true;
+    }
+
+    /// <summary>A resume that caught up (or ended) lets go of the backlog it protected.</summary>
+    internal void Release(long position)
+    {
+        lock (_gate)
+        {
+            if (!_resumingFrom.TryGetValue(position, out var count)) return;
+            if (count > 1) _resumingFrom[position] = count - 1;
+            else _resumingFrom.Remove(position);
+        }
+    }
+
+    /// <summary>The oldest position whose following frames must stay held (long.MaxValue: none). Under the lock. Where an
+    /// evicted subscriber stopped counts until the ring wraps past it (it resumes soon or not at all); a resume in progress
+    /// counts until it releases it, however far it has read since (it reads from the oldest held frame on at worst).</summary>
+    private long ProtectedFloor()
+    {
+        while (_evictedAt.Count > 0 && _evictedAt.Min + 1 < _retainedFrom) _evictedAt.Remove(_evictedAt.Min);
+        var floor = _evictedAt.Count > 0 ? _evictedAt.Min : long.MaxValue;
+        if (_resumingFrom.Count > 0) floor = Math.Min(floor, Math.Max(_resumingFrom.First().Key, _retainedFrom - 1));
+        return floor;
+    }
+
+    /// <summary>The next frame after <paramref name="cursor"/>, stepping over numbers the backplane skipped for good; null once
+    /// the ring has dropped it (the subscriber is too far behind).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal HubFrame? FrameAfter(long cursor)
+    {
+        if (FrameAt(cursor + 1) is { } frame) return frame;
+        foreach (var (from, to) in Volatile.Read(ref _gaps))
+            if (cursor + 1 >= from && cursor + 1 <= to) return FrameAt(to + 1);
+        return null;
     }
 
     /// <summary>The frame numbered <paramref name="seq"/>, or null once the ring has overwritten it.</summary>
@@ -216,20 +342,51 @@ public sealed partial class EventHub
         for (var i = 0; i < used; i++) Volatile.Read(ref slots[i])?.Wake();
     }
 
-    /// <summary>The sequence number after which a subscriber starts. O(1): hub numbers index the ring, publishers' own ids a map.</summary>
-    private long StartCursor(string? lastEventId)
+    /// <summary>Where a subscription starts: after <see cref="Cursor"/>; with <see cref="FromHistory"/>, the backplane's history
+    /// from <c>Cursor + 1</c> to this instance's oldest frame comes first, and <see cref="ResolveId"/> (when set) is looked up in it.</summary>
+    private readonly record struct StartAt(long Cursor, bool FromHistory = false, string? ResolveId = null);
+
+    /// <summary>The oldest number a resume may start from: the last <c>replay</c> events, or older where an evicted subscriber
+    /// stopped and the ring still holds what followed.</summary>
+    private long WindowOldest()
     {
-        if (lastEventId is null) return _head;
         var oldest = Math.Max(1, _head - _replay + 1);
+        var floor = ProtectedFloor();
+        if (floor != long.MaxValue) oldest = Math.Min(oldest, Math.Max(floor + 1, _retainedFrom));
         // On one instance, what the byte budget dropped is gone; across instances the backplane's history still has it.
         if (_backplane is null) oldest = Math.Max(oldest, _retainedFrom);
-        if (_ownIds.TryGetValue(lastEventId, out var own) && own >= oldest) return own;
+        return oldest;
+    }
+
+    /// <summary>Where a subscriber with <paramref name="lastEventId"/> starts. O(1) on one instance: hub numbers index the ring,
+    /// publishers' own ids a map. Ids that cannot be this hub's (negative, malformed, far beyond the head) start live; an unknown
+    /// or too old one gets the window.</summary>
+    private StartAt Start(string? lastEventId)
+    {
+        if (lastEventId is null) return new(_head);
+        var oldest = WindowOldest();
+        if (_ownIds.TryGetValue(lastEventId, out var own) && own >= oldest) return new(own);
+        var isNumber = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
+        if (!isNumber && LooksNumeric(lastEventId)) return new(_head);
+        if (isNumber && n > _head)
+        {
+            // Across instances, another instance may be a few events ahead of this one: start after that number, not before.
+            return new(_backplane is not null && n - _head <= _bufferSize ? n : _head);
+        }
+        // Older than this instance's ring: the backplane's history says whether the id names a hub number or an own id there,
+        // so a resume means the same on every instance. One coalesced read of the window serves every such client.
+        if (_backplane is not null && oldest < _localOldest && (!isNumber || n < _localOldest))
+            return new(oldest - 1, FromHistory: true, ResolveId: isNumber && n < oldest - 1 ? null : lastEventId);
         // A number is the hub's only if the frame it names carries it: a publisher's own id "7" is not hub number 7.
-        // Numbers older than this instance's ring (another instance sent them) are checked against the backplane's history instead.
-        if (long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= oldest - 1 && n <= _head
-            && (n < _localOldest || FrameAt(n) is { OwnId: false }))
-            return n;
-        return oldest - 1;
+        if (isNumber && n >= oldest - 1 && (n == oldest - 1 || FrameAt(n) is { OwnId: false })) return new(n);
+        return _backplane is not null && oldest < _localOldest ? new(oldest - 1, FromHistory: true) : new(oldest - 1);
+    }
+
+    /// <summary>An optional sign then digits: a number, if not one this hub could have given.</summary>
+    private static bool LooksNumeric(string id)
+    {
+        var digits = id.AsSpan(id.Length > 0 && id[0] is '-' or '+' ? 1 : 0);
+        return !digits.IsEmpty && !digits.ContainsAnyExceptInRange('0', '9');
     }
 }
 

@@ -19,7 +19,7 @@ internal sealed partial class HubSubscription
         try
         {
             await EventStreamSender.StartAsync(context, ct);
-            if (_historyRead is not null) _history = await _historyRead.WaitAsync(ct);
+            if (_historyRead is not null) SetHistory(await _historyRead.WaitAsync(ct));
             _context = context;
             _writer = context.BodyFeature.Writer;
             _intervalMs = Math.Max(1, (long)ping.TotalMilliseconds);

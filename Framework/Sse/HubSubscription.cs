@@ -51,14 +51,49 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
 
     // Events before the cursor that this instance never held, read from the backplane; written before the ring.
     private readonly Task<HubFrame[]>? _historyRead;
+    private readonly string? _resolveId;
+    private readonly long _historyAfter;
     private HubFrame[]? _history;
     private int _historyIndex;
 
-    public HubSubscription(EventHub hub, long cursor, Task<HubFrame[]>? history = null)
+    // A resume: frames up to the head at subscription time are its backlog, bounded in bytes per request.
+    private readonly long _replayUntil;
+    private long _replayedBytes;
+    // Where the hub protects this resume's backlog from (-1: nothing protected); released once caught up or ended.
+    private long _anchor;
+
+    public HubSubscription(EventHub hub, long cursor, long replayUntil, long anchor = -1, Task<HubFrame[]>? history = null, string? resolveId = null, long historyAfter = 0)
     {
         _hub = hub;
         _cursor = cursor;
+        _replayUntil = replayUntil;
+        _anchor = anchor;
         _historyRead = history;
+        _resolveId = resolveId;
+        _historyAfter = historyAfter;
+    }
+
+    /// <summary>Takes the history read from the backplane, starting after the resumed id: the newest event carrying it as its
+    /// own id, else the hub-numbered event with that number, else (unknown or too old) the whole window.</summary>
+    private void SetHistory(HubFrame[] frames)
+    {
+        var start = 0;
+        if (_resolveId is { } id)
+        {
+            var at = Array.FindLastIndex(frames, f => f.OwnId && f.Event.Id == id);
+            if (at < 0 && long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
+            {
+                at = Array.FindIndex(frames, f => f.Seq == n && !f.OwnId);
+                if (at < 0 && n == _historyAfter) at = -1; // the window's start exactly: all of it
+            }
+            start = at + 1;
+        }
+        else
+        {
+            while (start < frames.Length && frames[start].Seq <= _historyAfter) start++;
+        }
+        _historyIndex = start;
+        _history = frames;
     }
 
     internal int Slot { get; set; } = -1;
@@ -77,8 +112,18 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     /// <summary>Leaves the hub and ends the stream. Idempotent; called when the request ends, whatever path it took.</summary>
     public void Dispose()
     {
+        Leave();
+        // A flush waiting on a client that stopped reading would hold the request (and shutdown) until the write timeout:
+        // the connection is aborted (what it did not take is resent on its resume), which completes the flush at once.
+        if (Volatile.Read(ref _flushStarted) != 0) _context?.Abort();
+    }
+
+    /// <summary>Leaves the hub; the stream ends after what it was already given.</summary>
+    private void Leave()
+    {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _hub.Remove(this);
+        ReleaseBacklog();
         _watch.Dispose();
         Volatile.Write(ref _endRequested, 1);
         Wake();
@@ -88,14 +133,32 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // The delivery loop: optimized at once, not after tiering catches up under load.
     public void Wake()
     {
+        // More than bufferSize behind — for a resume still replaying its backlog, more than bufferSize events published since
+        // it started, or its next frame about to leave the ring — it is evicted now, while the ring still holds everything
+        // after its cursor, so the client's resume is exact.
+        var cursor = Volatile.Read(ref _cursor);
+        var head = _hub.LastSequence;
+        if (cursor >= _replayUntil)
+        {
+            if (head - cursor > _hub.BufferSize) Evict();
+        }
+        else if (head - _replayUntil > _hub.BufferSize)
+        {
+            Evict();
+        }
+        else if (head - cursor >= _hub.RingLength - 2)
+        {
+            // Its next frame is about to leave the ring: evicted while it is still held.
+            Evict();
+        }
         while (true)
         {
             var state = Volatile.Read(ref _state);
             if (state == Unattached)
             {
                 // Nobody is draining this cursor: a reader whose next frame the ring no longer holds is found here, at publish time.
-                var cursor = Volatile.Read(ref _cursor);
-                if (cursor < _hub.LastSequence && _hub.FrameAt(cursor + 1) is null) Evict();
+                cursor = Volatile.Read(ref _cursor);
+                if (cursor < _hub.LastSequence && _hub.FrameAfter(cursor) is null) Evict();
                 _signal.Set();
                 return;
             }
@@ -117,8 +180,9 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     private void Evict()
     {
         if (Interlocked.Exchange(ref _evicted, 1) == 1) return;
-        _hub.CountEviction();
-        Dispose();
+        _hub.CountEviction(Volatile.Read(ref _cursor));
+        // Not aborted: what was already written reaches the client (or the write timeout cuts it), and it resumes from there.
+        Leave();
     }
 
     private enum Next { Frame, None, End }
@@ -131,12 +195,16 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         if (Volatile.Read(ref _endRequested) == 1) return Next.End;
         if (_history is { } history && _historyIndex < history.Length)
         {
+            // One request replays at most MaxReplayBytes: the stream ends and the client continues from its last id.
+            if (_replayedBytes >= _hub.MaxReplayBytes) return Next.End;
             frame = history[_historyIndex++];
+            _replayedBytes += frame.Bytes.Length;
             return Next.Frame;
         }
         var head = _hub.LastSequence;
         if (_cursor >= head) return _hub.IsCompleted ? Next.End : Next.None;
-        frame = _hub.FrameAt(_cursor + 1);
+        if (_cursor < _replayUntil && _replayedBytes >= _hub.MaxReplayBytes) return Next.End;
+        frame = _hub.FrameAfter(_cursor);
         if (frame is null)
         {
             // Too far behind (the ring overwrote or dropped the next frame): end the stream rather than grow memory;
@@ -144,8 +212,17 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
             Evict();
             return Next.End;
         }
-        Volatile.Write(ref _cursor, _cursor + 1);
+        Volatile.Write(ref _cursor, frame.Seq);
+        if (_cursor <= _replayUntil) _replayedBytes += frame.Bytes.Length;
+        if (_cursor >= _replayUntil && _anchor >= 0) ReleaseBacklog();
         return Next.Frame;
+    }
+
+    /// <summary>Caught up (or gone): the hub may drop the backlog this resume protected.</summary>
+    private void ReleaseBacklog()
+    {
+        var anchor = Interlocked.Exchange(ref _anchor, -1);
+        if (anchor >= 0) _hub.Release(anchor);
     }
 
     // ---- Enumerated directly -------------------------------------------------------------------------------------
@@ -182,7 +259,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
 
     private async ValueTask<bool> ReadHistoryThenMoveNextAsync()
     {
-        _history = await _historyRead!.WaitAsync(_readerToken);
+        SetHistory(await _historyRead!.WaitAsync(_readerToken));
         return await MoveNextAsync();
     }
 

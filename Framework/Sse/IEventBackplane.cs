@@ -25,6 +25,10 @@ public interface IEventBackplaneSink
     /// <summary>The last number delivered here.</summary>
     long LastSequence { get; }
 
+    /// <summary>How many of the newest events the hub can hold. When more than this were missed, a backplane needs to deliver only
+    /// the newest this many (subscribers further behind are evicted and resume from the backplane's history).</summary>
+    long Capacity => long.MaxValue;
+
     /// <summary>The next event of the global order (numbers only increase; a skipped number was lost for good).</summary>
     void Deliver(long sequence, ServerEvent evt);
 

@@ -1,0 +1,235 @@
+using Bocata.Redis;
+using Bocata.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+using StackExchange.Redis;
+
+namespace Bocata.Tests.Redis;
+
+/// <summary>
+/// Broadcast correctness on a real redis-server (issue 19): no event is dropped while PublishAsync reports success — after
+/// Redis is restored from an older snapshot, after an entry that cannot be decoded, after a gap too large to read at once,
+/// with late messages of a lost epoch, and when Redis is down as the app starts; a resume means the same on every instance.
+/// </summary>
+[NonParallelizable]
+public class BackplaneCorrectnessTests
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    [TearDown]
+    public async Task DisposeAll()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
+        _owned.Clear();
+    }
+
+    private async Task<(EventHub Hub, RedisBackplane Backplane)> HubAsync(string endpoint, string topic, int replay = 1000, TimeSpan? publishTimeout = null)
+    {
+        var backplane = await RedisBackplane.ConnectAsync(endpoint, topic, publishTimeout: publishTimeout);
+        _owned.Add(backplane);
+        return (new EventHub(replay: replay, backplane: backplane), backplane);
+    }
+
+    [Test]
+    public async Task A_publishers_own_id_resumes_the_same_on_an_instance_that_attached_later()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var topic = RedisServer.Topic();
+        var (a, _) = await HubAsync(redis.Endpoint, topic);
+        for (var i = 1; i <= 10; i++) await a.PublishAsync(new ServerEvent(data: $"m{i}"));
+        await a.PublishAsync(new ServerEvent(data: "m11", id: "3"));
+        await a.PublishAsync(new ServerEvent(data: "m12", id: "x-12"));
+        for (var i = 13; i <= 15; i++) await a.PublishAsync(new ServerEvent(data: $"m{i}"));
+        await TestApps.UntilAsync(() => a.LastSequence == 15);
+        var (b, _) = await HubAsync(redis.Endpoint, topic);
+
+        foreach (var hub in new[] { a, b })
+        {
+            (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "3"), 4)).Select(e => e.Data).Should().Equal("m12", "m13", "m14", "m15");
+            (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "x-12"), 3)).Select(e => e.Data).Should().Equal("m13", "m14", "m15");
+            (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "5"), 10)).Select(e => e.Data).Should().Equal(Enumerable.Range(6, 10).Select(i => $"m{i}"));
+        }
+    }
+
+    [Test]
+    public async Task After_redis_is_restored_from_an_older_snapshot_new_events_get_new_numbers_and_reach_every_instance()
+    {
+        var dir = Directory.CreateTempSubdirectory("bocata-redis-");
+        var redis = await RedisServer.StartDedicatedAsync(dataDirectory: dir.FullName);
+        var port = redis.Port;
+        var topic = RedisServer.Topic();
+        var (a, _) = await HubAsync(redis.Endpoint, topic, publishTimeout: TimeSpan.FromSeconds(1));
+        var (b, _) = await HubAsync(redis.Endpoint, topic, publishTimeout: TimeSpan.FromSeconds(1));
+        using (var admin = await redis.AdminAsync())
+        {
+            for (var i = 1; i <= 5; i++) await a.PublishAsync(new ServerEvent(data: $"m{i}"));
+            await admin.GetServer(redis.Endpoint).ExecuteAsync("SAVE");
+            for (var i = 6; i <= 10; i++) await a.PublishAsync(new ServerEvent(data: $"m{i}"));
+        }
+        await TestApps.UntilAsync(() => b.LastSequence == 10);
+        var reader = TestApps.TakeAsync(b.Subscribe(), 3, TimeSpan.FromSeconds(30));
+
+        // Redis dies and comes back from the snapshot taken at 5: same epoch, a lower sequence.
+        await redis.DisposeAsync();
+        await using var restored = await RedisServer.StartDedicatedAsync(port, dir.FullName);
+        var ids = new List<string?>();
+        for (var attempt = 0; attempt < 200 && ids.Count < 3; attempt++)
+        {
+            try
+            {
+                ids.Add((await a.PublishAsync(new ServerEvent(data: $"after {ids.Count}"))).Id);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        ids.Should().HaveCount(3);
+        ids.Select(id => long.Parse(id!)).Should().AllSatisfy(n => n.Should().BeGreaterThan(10, "numbers 6-10 were given already: never again"));
+        (await reader).Select(e => e.Data).Should().Equal("after 0", "after 1", "after 2");
+        dir.Delete(recursive: true);
+    }
+
+    [Test]
+    public async Task An_entry_that_cannot_be_decoded_is_skipped_and_delivery_goes_on()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var topic = RedisServer.Topic();
+        var (a, _) = await HubAsync(redis.Endpoint, topic);
+        var (b, _) = await HubAsync(redis.Endpoint, topic);
+        await a.PublishAsync(new ServerEvent(data: "first"));
+        await TestApps.UntilAsync(() => b.LastSequence == 1);
+        var reader = TestApps.TakeAsync(b.Subscribe(), 3, TimeSpan.FromSeconds(20));
+        using (var admin = await redis.AdminAsync())
+        {
+            // Another codec version, or a manual write: a numbered entry without the field this one reads.
+            var db = admin.GetDatabase();
+            var n = (long)await db.StringIncrementAsync($"bocata:{{{topic}}}:seq");
+            await db.ExecuteAsync("XADD", $"bocata:{{{topic}}}:stream", $"{n}-0", "x", "y");
+            await admin.GetSubscriber().PublishAsync(RedisChannel.Literal($"bocata:{{{topic}}}:events"), "not a message");
+        }
+        var ids = new List<string?>();
+        for (var i = 0; i < 3; i++) ids.Add((await a.PublishAsync(new ServerEvent(data: $"m{i}"))).Id);
+
+        ids.Should().Equal("3", "4", "5");
+        (await reader).Select(e => e.Data).Should().Equal("m0", "m1", "m2");
+        await TestApps.UntilAsync(() => a.LastSequence == 5 && b.LastSequence == 5);
+        (a.LastSequence, b.LastSequence).Should().Be((5, 5));
+        (await TestApps.TakeAsync(b.Subscribe(lastEventId: "1"), 3)).Select(e => e.Data).Should().Equal("m0", "m1", "m2");
+    }
+
+    [Test]
+    public async Task A_gap_far_larger_than_the_ring_is_read_in_pages_and_only_its_newest_events()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var topic = RedisServer.Topic();
+        var (a, _) = await HubAsync(redis.Endpoint, topic, replay: 100);
+        var subscription = a.Subscribe();
+        using var admin = await redis.AdminAsync();
+        var db = admin.GetDatabase();
+        // 20,000 events that pub/sub never carried (appended straight to the stream, as if every message was lost).
+        var batch = db.CreateBatch();
+        var tasks = new List<Task>();
+        var payload = $"{{\"d\":\"{new string('p', 2000)}\"}}";
+        for (var n = 1; n <= 20_000; n++) tasks.Add(batch.ExecuteAsync("XADD", $"bocata:{{{topic}}}:stream", $"{n}-0", "e", payload));
+        tasks.Add(batch.StringSetAsync($"bocata:{{{topic}}}:seq", 20_000));
+        batch.Execute();
+        await Task.WhenAll(tasks);
+        var server = admin.GetServer(redis.Endpoint);
+        await server.ExecuteAsync("CONFIG", "RESETSTAT");
+        var sentBefore = await OutputBytesAsync(server);
+
+        await TestApps.UntilAsync(() => a.LastSequence == 20_000, TimeSpan.FromSeconds(20));
+        a.LastSequence.Should().Be(20_000);
+        var sent = await OutputBytesAsync(server) - sentBefore;
+        var stats = (string)(await server.ExecuteAsync("INFO", "commandstats"))!;
+        var xrange = stats.Split('\n').First(l => l.StartsWith("cmdstat_xrange:"));
+        var calls = int.Parse(xrange.Split(',')[0].Split('=')[1]);
+        TestContext.Out.WriteLine($"{calls} XRANGE calls, {sent / 1024} KB sent by Redis for a 20,000-event (40 MB) gap");
+        calls.Should().BeInRange(2, 20, "the gap is read in bounded pages");
+        sent.Should().BeLessThan(10L * 1024 * 1024, "only the newest events the ring can hold (2,049 of 2 KB) are read, not all 40 MB");
+
+        // The subscriber was too far behind: evicted, and a resume with its last id gets the newest events the ring holds.
+        var events = new List<ServerEvent>();
+        await foreach (var e in subscription) events.Add(e);
+        a.Evictions.Should().Be(1);
+        var resumed = await TestApps.TakeAsync(a.Subscribe(lastEventId: "0"), 100);
+        resumed.Select(e => e.Id).Should().Equal(Enumerable.Range(19_901, 100).Select(i => i.ToString()));
+    }
+
+    private static async Task<long> OutputBytesAsync(IServer server)
+    {
+        var info = (string)(await server.ExecuteAsync("INFO", "stats"))!;
+        return long.Parse(info.Split('\n').First(l => l.StartsWith("total_net_output_bytes:")).Split(':')[1].Trim());
+    }
+
+    [Test]
+    public async Task Late_messages_of_a_lost_epoch_never_switch_the_hub_back()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var topic = RedisServer.Topic();
+        var (a, _) = await HubAsync(redis.Endpoint, topic);
+        for (var i = 1; i <= 5; i++) await a.PublishAsync(new ServerEvent(data: $"m{i}"));
+        using var admin = await redis.AdminAsync();
+        var db = admin.GetDatabase();
+        var oldEpoch = (string)(await db.StringGetAsync($"bocata:{{{topic}}}:epoch"))!;
+        await TestApps.UntilAsync(() => a.LastSequence == 5);
+        var ids = new List<long>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var subscription = a.Subscribe(cancellationToken: cts.Token);
+        var reader = Task.Run(async () =>
+        {
+            await foreach (var e in subscription) lock (ids) ids.Add(long.Parse(e.Id!));
+        });
+
+        // Redis lost its data and a new epoch began at 5; then a message of the old epoch arrives late.
+        var channel = RedisChannel.Literal($"bocata:{{{topic}}}:events");
+        await db.StringSetAsync($"bocata:{{{topic}}}:epoch", "new-epoch");
+        await admin.GetSubscriber().PublishAsync(channel, "new-epoch|6|{\"d\":\"n6\"}");
+        await TestApps.UntilAsync(() => a.LastSequence == 6);
+        await admin.GetSubscriber().PublishAsync(channel, $"{oldEpoch}|4|{{\"d\":\"late\"}}");
+        await admin.GetSubscriber().PublishAsync(channel, "new-epoch|7|{\"d\":\"n7\"}");
+        await TestApps.UntilAsync(() => { lock (ids) return ids.Count >= 2; });
+        await cts.CancelAsync();
+        await reader.ContinueWith(_ => { });
+
+        lock (ids) ids.Should().Equal(6, 7);
+        a.LastSequence.Should().Be(7);
+    }
+
+    [Test]
+    public async Task An_app_starts_while_redis_is_down_and_catches_up_when_it_comes_back()
+    {
+        var port = TestApps.FreePort();
+        var topic = RedisServer.Topic();
+        var backplane = await RedisBackplane.ConnectAsync($"127.0.0.1:{port},connectTimeout=500", topic, publishTimeout: TimeSpan.FromMilliseconds(500));
+        _owned.Add(backplane);
+        var hub = new EventHub(backplane: backplane);
+        var app = TestApps.Quiet();
+        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
+        await using var client = app.CreateClient();
+        var reader = TestApps.TakeAsync(client.EventsAsync("/feed"), 2, TimeSpan.FromSeconds(30));
+        await TestApps.UntilAsync(() => hub.SubscriberCount == 1);
+
+        var started = DateTime.UtcNow;
+        await FluentActions.Awaiting(() => hub.PublishAsync(new ServerEvent(data: "while down"))).Should().ThrowAsync<Exception>();
+        (DateTime.UtcNow - started).Should().BeLessThan(TimeSpan.FromSeconds(10), "a publish fails in bounded time while Redis is down");
+
+        await using var redis = await RedisServer.StartDedicatedAsync(port);
+        var ids = new List<string?>();
+        for (var attempt = 0; attempt < 300 && ids.Count < 2; attempt++)
+        {
+            try
+            {
+                ids.Add((await hub.PublishAsync(new ServerEvent(data: $"up {ids.Count}"))).Id);
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException or InvalidOperationException)
+            {
+                await Task.Delay(100);
+            }
+        }
+        ids.Should().Equal("1", "2");
+        (await reader).Select(e => e.Data).Should().Equal("up 0", "up 1");
+    }
+}
