@@ -21,7 +21,12 @@ public sealed class RedisBackplane : IEventBackplane
     // An epoch stored beside the sequence tells a Redis that lost its data. Numbering never goes at or below the publisher's
     // floor (the last number it saw): not after a data loss (a new epoch), nor after a restore from an older snapshot (the
     // same epoch, a lower sequence), so a number is never given twice and every instance delivers what is published.
+    // KEYS[4] (optional): the idempotency key; ARGV[6]: how long it is remembered (seconds).
     private const string PublishScript = """
+        if KEYS[4] then
+          local first = redis.call('GET', KEYS[4])
+          if first then return tonumber(first) end
+        end
         local epoch = redis.call('GET', KEYS[3])
         if not epoch then
           epoch = ARGV[3]
@@ -33,6 +38,7 @@ public sealed class RedisBackplane : IEventBackplane
         local n = redis.call('INCR', KEYS[1])
         redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], n .. '-0', 'e', ARGV[1])
         redis.call('PUBLISH', ARGV[5], epoch .. '|' .. n .. '|' .. ARGV[1])
+        if KEYS[4] then redis.call('SET', KEYS[4], n, 'EX', ARGV[6]) end
         return n
         """;
 
@@ -41,6 +47,7 @@ public sealed class RedisBackplane : IEventBackplane
     private readonly RedisKey _sequenceKey;
     private readonly RedisKey _streamKey;
     private readonly RedisKey _epochKey;
+    private readonly RedisKey _idempotencyPrefix;
     private readonly RedisChannel _channel;
     // KEYS: sequence. ARGV: floor. Raises a sequence found behind what was already delivered (a restore from an older snapshot).
     private const string FloorScript = """
@@ -82,6 +89,7 @@ public sealed class RedisBackplane : IEventBackplane
         _sequenceKey = prefix + "seq";
         _streamKey = prefix + "stream";
         _epochKey = prefix + "epoch";
+        _idempotencyPrefix = prefix + "once:";
         _channel = RedisChannel.Literal(prefix + "events");
     }
 
@@ -100,20 +108,31 @@ public sealed class RedisBackplane : IEventBackplane
     /// <summary>The topic: instances on the same Redis and topic share one hub.</summary>
     public string Topic { get; }
 
-    /// <summary>How long <see cref="PublishAsync"/> waits for Redis before it fails (default 2 s).</summary>
+    /// <summary>How long <see cref="PublishAsync(ServerEvent, CancellationToken)"/> waits for Redis before it fails (default 2 s).</summary>
     public TimeSpan PublishTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>About how many events the Redis stream retains for resumption (<c>MAXLEN ~</c>; default 100,000).</summary>
     public int StreamMaxLength { get; init; } = 100_000;
 
+    /// <summary>How long an idempotency key is remembered: a retry with the same key within it publishes nothing (default 10 minutes).</summary>
+    public TimeSpan IdempotencyWindow { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How often the stored sequence is compared with what was delivered, to repair pub/sub messages lost silently (default 1 s).</summary>
     public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Where to log repairs and faults.</summary>
+    /// <summary>Where to log repairs and faults (category <c>Bocata.Redis</c>). Default: the app's own loggers, once an app has started.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
-    // Created once, on first use (LoggerFactory is set by an initializer, after the constructor).
-    private ILogger Log => _log ??= LoggerFactory?.CreateLogger("Bocata.Redis") ?? NullLogger.Instance;
+    // Created on first use once loggers are known (LoggerFactory is set by an initializer; the app's loggers when it starts).
+    private ILogger Log
+    {
+        get
+        {
+            if (_log is not null) return _log;
+            var factory = LoggerFactory ?? _sink?.LoggerFactory;
+            return factory is null ? NullLogger.Instance : _log = factory.CreateLogger("Bocata.Redis");
+        }
+    }
 
     /// <inheritdoc />
     /// <remarks>Never fails for Redis being down: the hub starts at 0 and catches up (from the stream) once Redis answers.</remarks>
@@ -143,19 +162,31 @@ public sealed class RedisBackplane : IEventBackplane
     }
 
     /// <inheritdoc />
-    public async Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default)
+    public Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default) => PublishCoreAsync(evt, null, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>The key is remembered in Redis for <see cref="IdempotencyWindow"/>, checked and set in the same script as the publish.</remarks>
+    public Task<long> PublishAsync(ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(idempotencyKey);
+        return PublishCoreAsync(evt, idempotencyKey, cancellationToken);
+    }
+
+    private async Task<long> PublishCoreAsync(ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(evt);
         _ = _sink ?? throw new InvalidOperationException("Give this backplane to an EventHub before publishing: new EventHub(backplane: ...).");
-        RedisKey[] keys = [_sequenceKey, _streamKey, _epochKey];
-        RedisValue[] values = [EventCodec.Encode(evt), StreamMaxLength, Guid.NewGuid().ToString("N"), Head, _channel.ToString()];
+        RedisKey[] keys = idempotencyKey is null ? [_sequenceKey, _streamKey, _epochKey] : [_sequenceKey, _streamKey, _epochKey, _idempotencyPrefix.Append(idempotencyKey)];
+        RedisValue[] values = [EventCodec.Encode(evt), StreamMaxLength, Guid.NewGuid().ToString("N"), Head, _channel.ToString(), Math.Max(1, (long)IdempotencyWindow.TotalSeconds)];
         try
         {
             return (long)await EvaluateAsync(keys, values).WaitAsync(PublishTimeout, cancellationToken);
         }
         catch (TimeoutException e)
         {
-            throw new TimeoutException($"Redis did not confirm the publish to topic '{Topic}' within {PublishTimeout.TotalSeconds:0.###} s; the event may not have been published. Retry, or check that Redis is reachable.", e);
+            throw new TimeoutException(idempotencyKey is null
+                ? $"Redis did not confirm the publish to topic '{Topic}' within {PublishTimeout.TotalSeconds:0.###} s. The event may or may not be published (Redis can still run it): a retry can publish it twice; publish with an idempotency key to retry safely."
+                : $"Redis did not confirm the publish to topic '{Topic}' within {PublishTimeout.TotalSeconds:0.###} s. The event may or may not be published; retrying with the same idempotency key publishes it at most once.", e);
         }
     }
 
@@ -332,6 +363,7 @@ public sealed class RedisBackplane : IEventBackplane
         _epoch = epoch;
         if (known is null) return true;
         _retiredEpochs.Add(known);
+        BackplaneTelemetry.EpochChanges.Add(1);
         Log.LogWarning("Redis backplane for topic {Topic}: Redis lost its data (new epoch)", Topic);
         if (seq <= Head)
         {
@@ -348,6 +380,7 @@ public sealed class RedisBackplane : IEventBackplane
         var capacity = _sink!.Capacity;
         if (to - from + 1 > capacity)
         {
+            BackplaneTelemetry.SkippedEvents.Add(to - from + 1 - capacity);
             Log.LogWarning("Redis backplane for topic {Topic}: {Count} events were missed; only the newest {Capacity} are read", Topic, to - from + 1 - capacity, capacity);
             from = to - capacity + 1;
         }
@@ -366,6 +399,7 @@ public sealed class RedisBackplane : IEventBackplane
             }
             from = page[^1].Sequence + 1;
         }
+        BackplaneTelemetry.RepairedEvents.Add(delivered);
         Log.LogInformation("Redis backplane for topic {Topic}: {Count} events missed on pub/sub were read from the stream", Topic, delivered);
     }
 
@@ -411,4 +445,19 @@ public sealed class RedisBackplane : IEventBackplane
         if (_ownsConnection) await _redis.DisposeAsync();
         _stopping.Dispose();
     }
+}
+
+/// <summary>The backplane's metrics, on Bocata's meter (<c>Meter("Bocata")</c>): repairs and data losses are never silent.</summary>
+internal static class BackplaneTelemetry
+{
+    private static readonly System.Diagnostics.Metrics.Meter Meter = new("Bocata", typeof(BackplaneTelemetry).Assembly.GetName().Version?.ToString(3));
+
+    public static readonly System.Diagnostics.Metrics.Counter<long> RepairedEvents = Meter.CreateCounter<long>(
+        "bocata.backplane.repaired_events", "{event}", "Events pub/sub lost that were read back from the Redis stream.");
+
+    public static readonly System.Diagnostics.Metrics.Counter<long> SkippedEvents = Meter.CreateCounter<long>(
+        "bocata.backplane.skipped_events", "{event}", "Events missed beyond what the hub can hold, not read back (subscribers that needed them resume).");
+
+    public static readonly System.Diagnostics.Metrics.Counter<long> EpochChanges = Meter.CreateCounter<long>(
+        "bocata.backplane.epoch_changes", "{change}", "Times Redis was found to have lost its data.");
 }

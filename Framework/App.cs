@@ -233,6 +233,7 @@ public sealed class App : Router
         {
             if (_frozen is not null) return _frozen;
             var loggers = _settings.LoggerFactory ?? DefaultLoggers(_settings);
+            AppLoggers.Current = loggers;
             if (!_settings.Json.IsReadOnly) _settings.Json.MakeReadOnly(populateMissingResolver: true);
             Services.AddSingleton(loggers);
             Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));

@@ -5,6 +5,7 @@ using Bocata;
 using Bocata.Redis;
 
 var instance = Environment.GetEnvironmentVariable("INSTANCE") ?? Environment.MachineName;
+var startedAt = DateTime.UtcNow.Ticks; // keys stay unique across restarts of this instance
 var redis = Environment.GetEnvironmentVariable("REDIS") ?? "127.0.0.1:6379";
 var hub = new EventHub(replay: 1000, backplane: await RedisBackplane.ConnectAsync(redis, topic: Environment.GetEnvironmentVariable("TOPIC") ?? "temperatures"));
 
@@ -20,20 +21,28 @@ app.Route("/temperature-feed", (req, res) =>
 app.Route("/", (req, res) => res.File("wwwroot/index.html", attach: false));
 app.Mount("/assets", Static.Files("wwwroot"));
 
-// This instance's sensor: a reading every 100 ms, published to every instance.
+// This instance's sensor: a reading every 100 ms, published to every instance. A publish that times out may still
+// be applied by Redis later, so each reading has an idempotency key: retrying with it never publishes a reading twice.
 using var stop = new CancellationTokenSource();
 var sensor = Task.Run(async () =>
 {
-    while (!stop.IsCancellationRequested)
+    for (var reading = 1L; !stop.IsCancellationRequested; reading++)
     {
         var temperature = 10 + 2 * (2 * Random.Shared.NextDouble() - 1);
-        try
+        var evt = new ServerEvent(json: new { temperature, instance });
+        for (var attempt = 1; attempt <= 3; attempt++)
         {
-            await hub.PublishAsync(new ServerEvent(json: new { temperature, instance }));
-        }
-        catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisException)
-        {
-            Console.Error.WriteLine($"{instance}: Redis is unreachable, this reading is not published ({e.Message})");
+            try
+            {
+                await hub.PublishAsync(evt, idempotencyKey: $"{instance}/{startedAt}/{reading}");
+                break;
+            }
+            catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisException)
+            {
+                Console.Error.WriteLine(attempt < 3
+                    ? $"{instance}: reading {reading} not confirmed by Redis, retrying with its idempotency key ({e.Message})"
+                    : $"{instance}: reading {reading} not confirmed after 3 attempts; it may or may not have been published ({e.Message})");
+            }
         }
         await Task.Delay(100, stop.Token).ContinueWith(_ => { });
     }

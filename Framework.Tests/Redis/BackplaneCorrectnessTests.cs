@@ -1,4 +1,5 @@
 using Bocata.Redis;
+using Microsoft.Extensions.Logging;
 using Bocata.Testing;
 using FluentAssertions;
 using NUnit.Framework;
@@ -89,6 +90,81 @@ public class BackplaneCorrectnessTests
         ids.Select(id => long.Parse(id!)).Should().AllSatisfy(n => n.Should().BeGreaterThan(10, "numbers 6-10 were given already: never again"));
         (await reader).Select(e => e.Data).Should().Equal("after 0", "after 1", "after 2");
         dir.Delete(recursive: true);
+    }
+
+    [Test]
+    public async Task A_publish_that_timed_out_but_ran_later_is_retried_with_its_key_without_a_duplicate()
+    {
+        await using var redis = await RedisServer.StartDedicatedAsync();
+        using var admin = await redis.AdminAsync();
+        var topic = RedisServer.Topic();
+        var (a, _) = await HubAsync(redis.Endpoint, topic, publishTimeout: TimeSpan.FromMilliseconds(500));
+        var (b, _) = await HubAsync(redis.Endpoint, topic);
+        var received = new List<ServerEvent>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var subscription = b.Subscribe(cancellationToken: cts.Token);
+        var reader = Task.Run(async () =>
+        {
+            await foreach (var e in subscription) lock (received) received.Add(e);
+        });
+
+        // Redis pauses: the publish times out on the client, but Redis runs it when the pause ends.
+        await admin.GetServer(redis.Endpoint).ExecuteAsync("CLIENT", "PAUSE", "1500", "ALL");
+        var timedOut = await FluentActions.Awaiting(() => a.PublishAsync(new ServerEvent(data: "reading 1"), idempotencyKey: "sensor-7/1"))
+            .Should().ThrowAsync<TimeoutException>();
+        timedOut.Which.Message.Should().Contain("same idempotency key");
+        await TestApps.UntilAsync(() => { lock (received) return received.Count == 1; }, TimeSpan.FromSeconds(10));
+
+        // The caller retries with the same key: nothing is published twice, and it learns the event's id.
+        var retried = await a.PublishAsync(new ServerEvent(data: "reading 1"), idempotencyKey: "sensor-7/1");
+        await a.PublishAsync(new ServerEvent(data: "reading 2"), idempotencyKey: "sensor-7/2");
+        await TestApps.UntilAsync(() => { lock (received) return received.Count >= 2; });
+        await cts.CancelAsync();
+        await reader.ContinueWith(_ => { });
+
+        lock (received)
+        {
+            received.Select(e => e.Data).Should().Equal("reading 1", "reading 2");
+            retried.Id.Should().Be(received[0].Id);
+        }
+    }
+
+    [Test]
+    public async Task Repairs_are_logged_through_the_apps_loggers_and_counted_without_any_wiring()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var topic = RedisServer.Topic();
+        var logs = new Bocata.Tests.Middleware.ErrorHandlingTests.ListLoggerProvider();
+        using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(logs));
+        var app = TestApps.Quiet(s => s.LoggerFactory = loggers);
+        var (hub, _) = await HubAsync(redis.Endpoint, topic);
+        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
+        await using var client = app.CreateClient();
+        long repaired = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Bocata" && instrument.Name == "bocata.backplane.repaired_events") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref repaired, value));
+        listener.Start();
+
+        // Two events appended without PUBLISH (a loss pub/sub never reports): the periodic check reads them back.
+        using (var admin = await redis.AdminAsync())
+        {
+            var db = admin.GetDatabase();
+            for (var i = 0; i < 2; i++)
+            {
+                var n = (long)await db.StringIncrementAsync($"bocata:{{{topic}}}:seq");
+                await db.ExecuteAsync("XADD", $"bocata:{{{topic}}}:stream", $"{n}-0", "e", "{\"d\":\"silent\"}");
+            }
+        }
+        await TestApps.UntilAsync(() => hub.LastSequence == 2);
+
+        hub.LastSequence.Should().Be(2);
+        await TestApps.UntilAsync(() => { lock (logs.Messages) return logs.Messages.Any(m => m.Contains("read from the stream")); });
+        lock (logs.Messages) logs.Messages.Should().Contain(m => m.Contains(topic) && m.Contains("2 events missed on pub/sub were read from the stream"));
+        Interlocked.Read(ref repaired).Should().BeGreaterThanOrEqualTo(2);
     }
 
     [Test]

@@ -89,4 +89,56 @@ public class ScaleOutExampleTests
         }
     }
 
+    [Test]
+    public async Task After_one_instance_restarts_and_the_other_dies_every_new_stream_still_gets_200()
+    {
+        // The chaos run's sequence: kill A, restart it, let streams reach it, kill B. With nginx's passive failure marks,
+        // A stayed "failed" (its mark clears only when a request completes; an event stream never does), so every client
+        // got 502 "no live upstreams", which EventSource treats as fatal.
+        if (!File.Exists(Nginx)) Assert.Ignore($"nginx is not installed at {Nginx} (apt-get install -y nginx-light; .ci/run installs it).");
+        var redis = await RedisServer.SharedAsync();
+        var environment = new Dictionary<string, string> { ["REDIS"] = redis.Endpoint, ["TOPIC"] = RedisServer.Topic() };
+        var (portA, portB) = (TestApps.FreePort(), TestApps.FreePort());
+        Dictionary<string, string> Env(string instance, int port) => new(environment) { ["INSTANCE"] = instance, ["PORT"] = port.ToString() };
+        var a = await ExampleProcess.StartAsync("ScaleOut", Env("a", portA));
+        await using var b = await ExampleProcess.StartAsync("ScaleOut", Env("b", portB));
+
+        var dir = Directory.CreateTempSubdirectory("bocata-scaleout").FullName;
+        var port = TestApps.FreePort();
+        var conf = File.ReadAllText(Path.Combine(TestApps.Root, "Examples", "ScaleOut", "nginx.conf"))
+            .Replace("__DIR__", dir).Replace("__PORT_A__", portA.ToString()).Replace("__PORT_B__", portB.ToString()).Replace("__PORT__", port.ToString());
+        File.WriteAllText(Path.Combine(dir, "nginx.conf"), conf);
+        using var nginx = Process.Start(new ProcessStartInfo(Nginx, ["-c", Path.Combine(dir, "nginx.conf"), "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
+        var open = new List<HttpResponseMessage>();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await TestApps.WaitForServerAsync(http);
+
+            await a.KillAsync();
+            for (var i = 0; i < 4; i++) open.Add(await http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead));
+            open.Should().AllSatisfy(r => r.StatusCode.Should().Be(HttpStatusCode.OK, "B serves while A is down"));
+            await using var restarted = await ExampleProcess.StartAsync("ScaleOut", Env("a", portA));
+            // Past nginx's fail_timeout, streams reach A again and stay open.
+            await Task.Delay(TimeSpan.FromSeconds(6));
+            for (var i = 0; i < 6; i++) open.Add(await http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead));
+
+            await b.KillAsync();
+            var statuses = new List<(HttpStatusCode Status, string? Instance)>();
+            for (var i = 0; i < 10; i++)
+            {
+                using var response = await http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead);
+                statuses.Add((response.StatusCode, response.Headers.TryGetValues("X-Instance", out var v) ? v.Single() : null));
+            }
+            statuses.Should().AllSatisfy(s => s.Should().Be((HttpStatusCode.OK, "a"), "the restarted instance serves every new stream"));
+        }
+        finally
+        {
+            foreach (var response in open) response.Dispose();
+            nginx.Kill();
+            await nginx.WaitForExitAsync();
+            await a.DisposeAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

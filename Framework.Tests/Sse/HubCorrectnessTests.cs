@@ -287,6 +287,36 @@ public class HubCorrectnessTests
     }
 
     [Test]
+    public async Task A_publish_repeated_with_its_idempotency_key_is_sent_once_and_returns_the_first_id()
+    {
+        var hub = new EventHub();
+        await using var reader = hub.Subscribe().GetAsyncEnumerator();
+        var first = await hub.PublishAsync(new ServerEvent(data: "reading 1"), idempotencyKey: "sensor-7/1");
+        var again = await hub.PublishAsync(new ServerEvent(data: "reading 1"), idempotencyKey: "sensor-7/1");
+        var other = await hub.PublishAsync(new ServerEvent(data: "reading 2"), idempotencyKey: "sensor-7/2");
+
+        again.Id.Should().Be(first.Id);
+        other.Id.Should().Be("2");
+        Available(reader).Select(e => e.Data).Should().Equal("reading 1", "reading 2");
+        await FluentActions.Awaiting(() => hub.PublishAsync(new ServerEvent(data: "x"), idempotencyKey: "")).Should().ThrowAsync<ArgumentException>();
+        await FluentActions.Awaiting(() => hub.PublishAsync(new ServerEvent(data: "x"), idempotencyKey: new string('k', 257))).Should().ThrowAsync<ArgumentException>().WithMessage("*256*");
+    }
+
+    [Test]
+    public async Task A_re_created_EventSource_resumes_with_a_lastEventId_query_parameter()
+    {
+        // EventSource gives up for good on a non-200; a page re-creates it and can only say where it stopped in the URL.
+        var hub = new EventHub(replay: 10);
+        var app = TestApps.Quiet();
+        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
+        await using var client = app.CreateClient();
+        for (var i = 1; i <= 5; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
+
+        (await TestApps.TakeAsync(client.EventsAsync("/feed?lastEventId=3"), 2)).Select(e => e.Data).Should().Equal("m4", "m5");
+        (await TestApps.TakeAsync(client.EventsAsync("/feed?lastEventId=1", lastEventId: "4"), 1)).Select(e => e.Data).Should().Equal(["m5"], "the header wins");
+    }
+
+    [Test]
     public void Ids_that_cannot_be_this_hubs_start_live_instead_of_replaying_everything()
     {
         var hub = new EventHub(replay: 50);

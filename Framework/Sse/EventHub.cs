@@ -19,6 +19,8 @@ public sealed partial class EventHub
     private readonly SortedSet<long> _evictedAt = [];
     private readonly SortedDictionary<long, int> _resumingFrom = [];
     private readonly Dictionary<string, long> _ownIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _idempotency = new(StringComparer.Ordinal);
+    private readonly Queue<(string Key, long Seq)> _idempotencyOrder = new();
     private readonly Stack<int> _freeSlots = new();
     private ArrayBufferWriter<byte> _encoder = new(256);
     private HubSubscription?[] _slots = new HubSubscription?[16];
@@ -38,7 +40,7 @@ public sealed partial class EventHub
 
     /// <summary>Creates a hub keeping the last <paramref name="replay"/> events for resumption and letting a subscriber fall at most
     /// <paramref name="bufferSize"/> events behind. With a <paramref name="backplane"/> (e.g. <c>RedisBackplane</c>), every instance
-    /// on it is one hub: publish with <see cref="PublishAsync"/>.</summary>
+    /// on it is one hub: publish with <see cref="PublishAsync(ServerEvent, CancellationToken)"/>.</summary>
     public EventHub(int replay = 1000, int bufferSize = 1024, IEventBackplane? backplane = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(replay);
@@ -100,7 +102,7 @@ public sealed partial class EventHub
     }
 
     /// <summary>Sends <paramref name="evt"/> to every subscriber. An event without an id gets the next number of the hub's sequence. Never blocks on readers.</summary>
-    /// <exception cref="InvalidOperationException">The hub was completed, or it is shared through a backplane (use <see cref="PublishAsync"/>).</exception>
+    /// <exception cref="InvalidOperationException">The hub was completed, or it is shared through a backplane (use <see cref="PublishAsync(ServerEvent, CancellationToken)"/>).</exception>
     public ServerEvent Publish(ServerEvent evt)
     {
         ArgumentNullException.ThrowIfNull(evt);
@@ -113,6 +115,41 @@ public sealed partial class EventHub
         }
         WakeAll();
         return evt;
+    }
+
+    /// <summary>Publishes <paramref name="evt"/> at most once per <paramref name="idempotencyKey"/> (a key of yours, e.g. the id of the
+    /// message or reading it carries): a publish whose key was already published returns the first event's id and sends nothing,
+    /// so a publish that failed with a timeout — which may still have been applied — can be retried without a duplicate. Keys are
+    /// remembered while their event is held (in memory) or for the backplane's idempotency window (RedisBackplane: 10 minutes).</summary>
+    public async Task<ServerEvent> PublishAsync(ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
+        ArgumentException.ThrowIfNullOrEmpty(idempotencyKey);
+        if (idempotencyKey.Length > 256) throw new ArgumentException("An idempotency key has at most 256 characters; use a hash of a longer one.", nameof(idempotencyKey));
+        if (_backplane is null)
+        {
+            ServerEvent published;
+            lock (_gate)
+            {
+                if (_idempotency.TryGetValue(idempotencyKey, out var first) && FrameAt(first) is { } frame) return frame.Event;
+                if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
+                var seq = _head + 1;
+                published = Append(seq, evt);
+                _idempotency[idempotencyKey] = seq;
+                _idempotencyOrder.Enqueue((idempotencyKey, seq));
+                // Keys are kept while their event is held.
+                while (_idempotencyOrder.TryPeek(out var oldest) && (oldest.Seq < _retainedFrom || _idempotencyOrder.Count > _ring.Length))
+                {
+                    _idempotencyOrder.Dequeue();
+                    if (_idempotency.TryGetValue(oldest.Key, out var at) && at == oldest.Seq) _idempotency.Remove(oldest.Key);
+                }
+            }
+            WakeAll();
+            return published;
+        }
+        if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
+        var number = await _backplane.PublishAsync(evt, idempotencyKey, cancellationToken);
+        return evt.Id is null ? evt.WithId(number.ToString(CultureInfo.InvariantCulture)) : evt;
     }
 
     /// <summary>Publishes <paramref name="evt"/> and returns it with its id (the hub's number when it had none). The way to publish on every hub,
@@ -206,12 +243,13 @@ public sealed partial class EventHub
         return frame;
     }
 
-    /// <summary>Subscribes for the request: replays what its <c>Last-Event-ID</c> missed, then streams live events until the client leaves.</summary>
+    /// <summary>Subscribes for the request: replays what its <c>Last-Event-ID</c> (or, without that header, its <c>lastEventId</c>
+    /// query parameter, for an <c>EventSource</c> the page had to re-create) missed, then streams live events until the client leaves.</summary>
     /// <remarks>The subscription belongs to the request: it is removed when the request ends, even if it was never read (HEAD, an exception, a replaced body).</remarks>
     public IAsyncEnumerable<ServerEvent> Subscribe(Request req)
     {
         ArgumentNullException.ThrowIfNull(req);
-        var subscription = Add(req.LastEventId, req.Aborted);
+        var subscription = Add(req.LastEventId ?? req.QueryParams["lastEventId"], req.Aborted);
         req.Context.DisposeAtEnd(subscription);
         return subscription;
     }

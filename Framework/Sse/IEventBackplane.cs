@@ -15,6 +15,12 @@ public interface IEventBackplane : IAsyncDisposable
     /// silently) when the backplane cannot confirm it.</summary>
     Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default);
 
+    /// <summary>Publishes <paramref name="evt"/> once per <paramref name="idempotencyKey"/>: a publish with a key already numbered
+    /// (within the backplane's idempotency window) publishes nothing and returns the first one's number, so a publish that timed
+    /// out can be retried safely.</summary>
+    Task<long> PublishAsync(ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not deduplicate publishes: publish without an idempotency key.");
+
     /// <summary>The retained events numbered <paramref name="from"/> to <paramref name="to"/> (inclusive), in order.</summary>
     Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default);
 }
@@ -24,6 +30,10 @@ public interface IEventBackplaneSink
 {
     /// <summary>The last number delivered here.</summary>
     long LastSequence { get; }
+
+    /// <summary>Where a backplane without loggers of its own logs repairs and faults: the app's loggers (those of the last app
+    /// started in this process), so they show up without wiring. Null before any app started.</summary>
+    Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory => AppLoggers.Current;
 
     /// <summary>How many of the newest events the hub can hold. When more than this were missed, a backplane needs to deliver only
     /// the newest this many (subscribers further behind are evicted and resume from the backplane's history).</summary>
@@ -39,3 +49,15 @@ public interface IEventBackplaneSink
 
 /// <summary>An event as the backplane retains it, with its global number.</summary>
 public readonly record struct BackplaneEvent(long Sequence, ServerEvent Event);
+
+/// <summary>The loggers of the last app started in this process, for components built outside an app (a backplane).</summary>
+internal static class AppLoggers
+{
+    private static Microsoft.Extensions.Logging.ILoggerFactory? s_current;
+
+    public static Microsoft.Extensions.Logging.ILoggerFactory? Current
+    {
+        get => Volatile.Read(ref s_current);
+        set => Volatile.Write(ref s_current, value);
+    }
+}

@@ -10,10 +10,28 @@
   const canvas = document.getElementById("chart");
   const ctx = canvas.getContext("2d");
 
-  const source = new EventSource("/temperature-feed");
-  source.onopen = () => { statusEl.textContent = "live"; };
-  source.onerror = () => { statusEl.textContent = "reconnecting…"; };
-  source.onmessage = (event) => {
+  // EventSource reconnects by itself after a dropped connection, but gives up for good (readyState CLOSED) on a
+  // non-200 answer, e.g. a 502 from a proxy while every instance restarts. Then a new one is made, with backoff, and
+  // told where it stopped (?lastEventId=, which the hub reads when there is no Last-Event-ID header).
+  let lastEventId = null;
+  let retryDelay = 1000;
+  function connect() {
+    const url = lastEventId === null ? "/temperature-feed" : "/temperature-feed?lastEventId=" + encodeURIComponent(lastEventId);
+    const source = new EventSource(url);
+    source.onopen = () => { statusEl.textContent = "live"; retryDelay = 1000; };
+    source.onerror = () => {
+      statusEl.textContent = "reconnecting…";
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(connect, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 30000);
+      }
+    };
+    source.onmessage = onReading;
+  }
+  connect();
+
+  function onReading(event) {
+    if (event.lastEventId) lastEventId = event.lastEventId;
     const { temperature } = JSON.parse(event.data);
     count += 1;
     points.push(temperature);
@@ -21,7 +39,7 @@
     temperatureEl.textContent = temperature.toFixed(2);
     countEl.textContent = String(count);
     dirty = true;
-  };
+  }
 
   function draw() {
     if (dirty) {
