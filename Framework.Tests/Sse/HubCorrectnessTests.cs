@@ -233,6 +233,44 @@ public class HubCorrectnessTests
         hub.Evictions.Should().Be(0);
     }
 
+    /// <summary>A backplane whose pump delivers on another thread as soon as it is attached, before Attach returns.</summary>
+    private sealed class EagerBackplane : IEventBackplane
+    {
+        public Task Delivered { get; private set; } = Task.CompletedTask;
+
+        public long Attach(IEventBackplaneSink sink)
+        {
+            var started = new ManualResetEventSlim();
+            Delivered = Task.Run(() =>
+            {
+                started.Set();
+                sink.Deliver(6, new ServerEvent(data: "m6"));
+            });
+            started.Wait();
+            // The stored number was read before event 6 arrived; the pump runs meanwhile (the window the race needs).
+            Thread.Sleep(100);
+            return 5;
+        }
+
+        public Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default) =>
+            Task.FromResult<IReadOnlyList<BackplaneEvent>>([]);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    [Test]
+    public async Task An_event_the_backplane_delivers_while_the_hub_attaches_is_neither_lost_nor_overwritten()
+    {
+        var backplane = new EagerBackplane();
+        var hub = new EventHub(backplane: backplane);
+        await backplane.Delivered.WaitAsync(TimeSpan.FromSeconds(10));
+
+        hub.LastSequence.Should().Be(6, "the head the hub attached at never overwrites an event delivered meanwhile");
+        Available(hub.Subscribe(lastEventId: "5")).Select(e => e.Data).Should().Equal("m6");
+    }
+
     [Test]
     public async Task A_publishers_own_id_resumes_the_same_on_an_instance_that_never_held_it()
     {
