@@ -162,22 +162,32 @@ public sealed class RedisBackplane : IEventBackplane
     }
 
     /// <inheritdoc />
-    public Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default) => PublishCoreAsync(evt, null, cancellationToken);
+    public Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default) => PublishCoreAsync("", evt, null, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>Every topic of the hub travels on its one channel and stream (the event carries its topic); each instance keeps
+    /// the topics it receives.</remarks>
+    public Task<long> PublishAsync(string topic, ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        if (idempotencyKey is not null) ArgumentException.ThrowIfNullOrEmpty(idempotencyKey);
+        return PublishCoreAsync(topic, evt, idempotencyKey, cancellationToken);
+    }
 
     /// <inheritdoc />
     /// <remarks>The key is remembered in Redis for <see cref="IdempotencyWindow"/>, checked and set in the same script as the publish.</remarks>
     public Task<long> PublishAsync(ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(idempotencyKey);
-        return PublishCoreAsync(evt, idempotencyKey, cancellationToken);
+        return PublishCoreAsync("", evt, idempotencyKey, cancellationToken);
     }
 
-    private async Task<long> PublishCoreAsync(ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken)
+    private async Task<long> PublishCoreAsync(string topic, ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(evt);
         _ = _sink ?? throw new InvalidOperationException("Give this backplane to an EventHub before publishing: new EventHub(backplane: ...).");
         RedisKey[] keys = idempotencyKey is null ? [_sequenceKey, _streamKey, _epochKey] : [_sequenceKey, _streamKey, _epochKey, _idempotencyPrefix.Append(idempotencyKey)];
-        RedisValue[] values = [EventCodec.Encode(evt), StreamMaxLength, Guid.NewGuid().ToString("N"), Head, _channel.ToString(), Math.Max(1, (long)IdempotencyWindow.TotalSeconds)];
+        RedisValue[] values = [EventCodec.Encode(evt, topic), StreamMaxLength, Guid.NewGuid().ToString("N"), Head, _channel.ToString(), Math.Max(1, (long)IdempotencyWindow.TotalSeconds)];
         try
         {
             return (long)await EvaluateAsync(keys, values).WaitAsync(PublishTimeout, cancellationToken);
@@ -226,17 +236,17 @@ public sealed class RedisBackplane : IEventBackplane
             var page = await ReadPageAsync(from, to, cancellationToken);
             if (page.Count == 0) break;
             foreach (var entry in page)
-                if (entry.Event is not null) events.Add(new BackplaneEvent(entry.Sequence, entry.Event));
+                if (entry.Event is { } e) events.Add(new BackplaneEvent(entry.Sequence, e.Event) { Topic = e.Topic });
             from = page[^1].Sequence + 1;
         }
         return events;
     }
 
     /// <summary>Up to <see cref="PageSize"/> stream entries from <paramref name="from"/>; a null event is an entry that could not be decoded.</summary>
-    private async Task<List<(long Sequence, ServerEvent? Event)>> ReadPageAsync(long from, long to, CancellationToken cancellationToken = default)
+    private async Task<List<(long Sequence, (ServerEvent Event, string Topic)? Event)>> ReadPageAsync(long from, long to, CancellationToken cancellationToken = default)
     {
         var entries = await _redis.GetDatabase().StreamRangeAsync(_streamKey, $"{from}-0", $"{to}-0", PageSize).WaitAsync(PublishTimeout, cancellationToken);
-        var page = new List<(long, ServerEvent?)>(entries.Length);
+        var page = new List<(long, (ServerEvent, string)?)>(entries.Length);
         foreach (var entry in entries)
         {
             var id = (string)entry.Id!;
@@ -248,12 +258,12 @@ public sealed class RedisBackplane : IEventBackplane
     }
 
     /// <summary>An entry written by another codec version or by hand is skipped as a gap, never a stop of delivery.</summary>
-    private ServerEvent? Decode(long seq, RedisValue payload)
+    private (ServerEvent Event, string Topic)? Decode(long seq, RedisValue payload)
     {
         try
         {
             if (payload.IsNull) throw new InvalidDataException("The entry has no 'e' field.");
-            return EventCodec.Decode(payload!);
+            return EventCodec.DecodeWithTopic(payload!);
         }
         catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or ArgumentException)
         {
@@ -341,7 +351,7 @@ public sealed class RedisBackplane : IEventBackplane
             var head = Head;
             if (seq <= head) return;
             if (seq > head + 1) await FillLockedAsync(head + 1, seq - 1);
-            if (seq > sink.LastSequence && Decode(seq, payload) is { } evt) sink.Deliver(seq, evt);
+            if (seq > sink.LastSequence && Decode(seq, payload) is { } evt) sink.Deliver(seq, evt.Topic, evt.Event);
         }
         finally
         {
@@ -391,9 +401,9 @@ public sealed class RedisBackplane : IEventBackplane
             if (page.Count == 0) break;
             foreach (var (seq, evt) in page)
             {
-                if (evt is not null && seq > _sink.LastSequence)
+                if (evt is { } e && seq > _sink.LastSequence)
                 {
-                    _sink.Deliver(seq, evt);
+                    _sink.Deliver(seq, e.Topic, e.Event);
                     delivered++;
                 }
             }

@@ -128,6 +128,13 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
     /// <summary>Writing the response failed (e.g. a value JSON cannot serialize): a plain 500 if nothing was sent yet, else abort.</summary>
     private Task WriteFailedAsync(RequestContext context, Exception e)
     {
+        if (e is HttpError refused && !context.ResponseFeature.HasStarted)
+        {
+            // A body that refuses before its first byte (an event stream whose topic is not allowed): the error, as a handler's would be.
+            context.Response.Clear();
+            ErrorHandlers.ToJson(context.Request, context.Response, refused);
+            return ResponseWriter.WriteAsync(context);
+        }
         if (context.Aborted.IsCancellationRequested || e is OperationCanceledException || (e is IOException && context.ResponseFeature.HasStarted))
         {
             // The client left mid-response (a closed tab, a cancelled download) or the server is stopping: routine, not an error.

@@ -16,63 +16,61 @@ public sealed partial class EventHub
         return read;
     }
 
+    /// <summary>The default topic's events in that range (the history of named topics is not read here).</summary>
     private async Task<HubFrame[]> ReadAndEncodeAsync(long from, long to)
     {
         var events = await _backplane!.ReadAsync(from, to);
-        var frames = new HubFrame[events.Count];
         lock (_gate)
         {
-            for (var i = 0; i < frames.Length; i++) frames[i] = Encode(events[i].Sequence, events[i].Event);
+            return [.. events.Where(e => e.Topic.Length == 0).Select(e => Encode(e.Sequence, e.Event))];
         }
-        return frames;
     }
 
     /// <summary>Events arriving from the backplane, in the global order.</summary>
-    private void Deliver(long seq, ServerEvent evt)
+    private void Deliver(long seq, string topic, ServerEvent evt)
     {
+        TopicRing ring;
         lock (_gate)
         {
             if (seq <= _head) return;
-            // Numbers skipped for good (trimmed before they could be read, or undecodable): this instance's own frames start
-            // after them, and live subscribers step over them.
-            if (seq != _head + 1)
-            {
-                _localOldest = seq;
-                var from = Math.Max(_head + 1, _retainedFrom);
-                _gaps = [.. _gaps.Where(g => g.To >= seq - _ring.Length), (from, seq - 1)];
-            }
-            Append(seq, evt);
+            // Numbers skipped for good (trimmed before they could be read, or undecodable) may have been the default
+            // topic's: its frames on this instance are complete only after them.
+            if (seq != _head + 1) _localOldest = seq;
+            ring = topic.Length == 0 ? _default : Topic(topic);
+            Append(ring, seq, evt);
         }
-        WakeAll();
+        ring.WakeAll();
     }
 
     /// <summary>The backplane's sequence restarted: end every open stream (ids must never go backwards on one) and start over after <paramref name="last"/>.</summary>
     private void Reset(long last)
     {
-        HubSubscription?[] slots;
+        var subscriptions = new List<HubSubscription?>();
         lock (_gate)
         {
-            slots = [.. _slots];
-            Array.Clear(_ring);
-            _ownIds.Clear();
-            _evictedAt.Clear();
-            _resumingFrom.Clear();
-            _gaps = [];
-            _ringBytes = 0;
-            _retainedFrom = last + 1;
+            foreach (var ring in _topics.Values.Append(_default))
+            {
+                subscriptions.AddRange(ring.Subscribers());
+                ring.Clear();
+            }
+            _publishOrder.Clear();
+            _idempotency.Clear();
+            _idempotencyOrder.Clear();
             Volatile.Write(ref _head, last);
             _localOldest = last + 1;
         }
-        foreach (var subscription in slots) subscription?.Dispose();
+        foreach (var subscription in subscriptions.Distinct()) subscription?.Dispose();
     }
 
     private sealed class BackplaneSink(EventHub hub) : IEventBackplaneSink
     {
         public long LastSequence => hub.LastSequence;
 
-        public long Capacity => hub._ring.Length;
+        public long Capacity => hub._default.MaxCapacity;
 
-        public void Deliver(long sequence, ServerEvent evt) => hub.Deliver(sequence, evt);
+        public void Deliver(long sequence, ServerEvent evt) => hub.Deliver(sequence, "", evt);
+
+        public void Deliver(long sequence, string topic, ServerEvent evt) => hub.Deliver(sequence, topic, evt);
 
         public void Reset(long lastSequence) => hub.Reset(lastSequence);
     }

@@ -3,54 +3,55 @@ using System.Globalization;
 
 namespace Bocata;
 
-/// <summary>Broadcasts events to many subscribers, numbers them, and replays what a reconnecting client missed (<c>Last-Event-ID</c>).</summary>
-/// <remarks>Each event is encoded once into a ring of frames; a subscriber is a cursor into that ring, not a queue of copies.
-/// A subscriber that falls more than <c>bufferSize</c> events behind (or whose connection stops taking data) is disconnected
-/// while everything it missed is still held: its stream ends, the browser reconnects with <c>Last-Event-ID</c> and resumes
-/// exactly where it stopped, so publishing never waits on a slow reader and an eviction never loses an event.</remarks>
+/// <summary>Broadcasts events to many subscribers, numbers them, and replays what a reconnecting client missed (<c>Last-Event-ID</c>).
+/// One hub carries many topics (per-user and per-room feeds): one sequence numbers every topic's events, and one stream may
+/// read several topics.</summary>
+/// <remarks>Each event is encoded once into its topic's ring of frames; a subscriber is a cursor into that ring (one per topic
+/// it reads), not a queue of copies. A subscriber that falls more than <c>bufferSize</c> events behind on a topic (or whose
+/// connection stops taking data) is disconnected while everything it missed is still held: its stream ends, the browser
+/// reconnects with <c>Last-Event-ID</c> and resumes exactly where it stopped, so publishing never waits on a slow reader and
+/// an eviction never loses an event.</remarks>
 public sealed partial class EventHub
 {
     private readonly Lock _gate = new();
-    private readonly HubFrame?[] _ring;
     private readonly int _replay;
     private readonly int _bufferSize;
-    // Positions whose following frames are kept beyond the replay window: where evicted subscribers stopped (less a margin
-    // for what was still in flight) and where resumes started. Their resumes are exact while the ring holds those frames.
-    private readonly SortedSet<long> _evictedAt = [];
-    private readonly SortedDictionary<long, int> _resumingFrom = [];
-    private readonly Dictionary<string, long> _ownIds = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _idempotency = new(StringComparer.Ordinal);
-    private readonly Queue<(string Key, long Seq)> _idempotencyOrder = new();
-    private readonly Stack<int> _freeSlots = new();
+    private readonly TopicRing _default;
+    private readonly Dictionary<string, TopicRing> _topics = new(StringComparer.Ordinal);
+    // Held frames in publishing order, for MaxBytes (the oldest go first, across topics); compacted as frames leave. Entries
+    // name frames without holding them, so a frame that left its ring is collected at once.
+    private readonly Queue<(TopicRing Ring, long Local, long Seq)> _publishOrder = new();
+    // Topics without subscribers, oldest activity first: the retention sweep looks only at the front.
+    private readonly Queue<TopicRing> _idle = new();
+    private readonly Dictionary<string, (TopicRing Ring, long Local)> _idempotency = new(StringComparer.Ordinal);
+    private readonly Queue<(string Key, TopicRing Ring, long Local)> _idempotencyOrder = new();
     private ArrayBufferWriter<byte> _encoder = new(256);
-    private HubSubscription?[] _slots = new HubSubscription?[16];
-    private int _slotsUsed;
     private int _count;
     private readonly IEventBackplane? _backplane;
     private readonly Dictionary<(long, long), Task<HubFrame[]>> _historyReads = [];
     private long _head;
-    // Numbers a backplane skipped for good (trimmed, or an entry it could not decode), while the ring spans them: rare,
-    // so copied on write and read without the lock.
-    private (long From, long To)[] _gaps = [];
+    // On a shared hub: the hub number from which the default topic's ring is complete on this instance; older events of it
+    // come from the backplane's history.
     private long _localOldest = 1;
-    private long _retainedFrom = 1;
-    private long _ringBytes;
+    private long _heldBytes;
+    private long _heldFrames;
     private long _evictions;
+    private long _nextSweep;
     private volatile bool _completed;
 
-    /// <summary>Creates a hub keeping the last <paramref name="replay"/> events for resumption and letting a subscriber fall at most
-    /// <paramref name="bufferSize"/> events behind. With a <paramref name="backplane"/> (e.g. <c>RedisBackplane</c>), every instance
-    /// on it is one hub: publish with <see cref="PublishAsync(ServerEvent, CancellationToken)"/>.</summary>
+    /// <summary>Creates a hub keeping the last <paramref name="replay"/> events of each topic for resumption and letting a subscriber
+    /// fall at most <paramref name="bufferSize"/> events behind on a topic. With a <paramref name="backplane"/> (e.g.
+    /// <c>RedisBackplane</c>), every instance on it is one hub: publish with <see cref="PublishAsync(ServerEvent, CancellationToken)"/>.</summary>
     public EventHub(int replay = 1000, int bufferSize = 1024, IEventBackplane? backplane = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(replay);
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 1);
         _replay = replay;
         _bufferSize = bufferSize;
-        // The newest max(replay, bufferSize) + 1 frames are always held (a subscriber is evicted at bufferSize behind, while
-        // its next frame is still here); the ring has room for as many again, used only for frames an evicted or resuming
-        // subscriber still needs: it resumes exactly if it comes back within max(replay, bufferSize) more events.
-        _ring = new HubFrame?[2 * Math.Max(replay, bufferSize) + 1];
+        // Each topic holds its newest max(replay, bufferSize) + 1 frames (a subscriber is evicted at bufferSize behind, while
+        // its next frame is still held), and room for as many again, used only for frames an evicted or resuming subscriber
+        // still needs: it resumes exactly if it comes back within max(replay, bufferSize) more events of the topic.
+        _default = new TopicRing(this, "", replay, bufferSize);
         if (backplane is not null)
         {
             _backplane = backplane;
@@ -59,51 +60,102 @@ public sealed partial class EventHub
             {
                 _head = backplane.Attach(new BackplaneSink(this));
                 _localOldest = _head + 1;
-                _retainedFrom = _localOldest;
             }
         }
     }
 
-    /// <summary>At most this many bytes of events are kept for replay and slow readers (default 64 MB); past it the oldest go first.</summary>
+    /// <summary>At most this many bytes of events are kept, across topics, for replay and slow readers (default 64 MB); past it the oldest go first.</summary>
     public long MaxBytes { get; init; } = 64L * 1024 * 1024;
 
     /// <summary>At most this many bytes of events are sent to one resuming client before its stream ends (default 4 MB); it
     /// reconnects with the last id it got and continues exactly, so one small request can never pull the whole window at once.</summary>
     public long MaxReplayBytes { get; init; } = 4L * 1024 * 1024;
 
-    /// <summary>The number of live subscribers.</summary>
+    /// <summary>A topic with neither a subscriber nor a publish for this long is forgotten, with its retained events (default 10 minutes).</summary>
+    public TimeSpan TopicRetention { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>At most this many topics on one subscription (default 64); more is a 400.</summary>
+    public int MaxTopicsPerSubscription { get; init; } = 64;
+
+    /// <summary>Asked for every topic of <see cref="Subscribe(Request, string[])"/> before the stream starts; a refusal is a 403 naming the topic.</summary>
+    public Func<Request, string, bool>? Authorize { get; init; }
+
+    /// <summary>As <see cref="Authorize"/>, for checks that await (a database, a remote service).</summary>
+    public Func<Request, string, ValueTask<bool>>? AuthorizeAsync { get; init; }
+
+    /// <summary>The number of live subscriptions (a stream of several topics counts once).</summary>
     public int SubscriberCount => Volatile.Read(ref _count);
 
     /// <summary>How many subscribers were disconnected because they could not keep up.</summary>
     public long Evictions => Interlocked.Read(ref _evictions);
 
-    /// <summary>The sequence number of the last published event (0 before the first).</summary>
+    /// <summary>The sequence number of the last published event, on any topic (0 before the first).</summary>
     public long LastSequence => Volatile.Read(ref _head);
+
+    /// <summary>The number of named topics this hub holds (those with subscribers or retained events, not yet forgotten).</summary>
+    public int TopicCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                Sweep(Environment.TickCount64, force: true);
+                return _topics.Count;
+            }
+        }
+    }
 
     internal bool IsCompleted => _completed;
 
-    /// <summary>How far behind a live subscriber may fall before it is evicted.</summary>
+    /// <summary>How far behind a live subscriber may fall on a topic before it is evicted.</summary>
     internal int BufferSize => _bufferSize;
 
-    /// <summary>How many of the newest frames are always held: the replay window, and one more than a live subscriber's
-    /// allowed lag, so a subscriber is evicted while its next frame is still here.</summary>
-    private long Keep => Math.Max(_replay, _bufferSize) + 1L;
-
-    /// <summary>The ring's length: a subscriber whose next frame is about to leave it is evicted whatever its state.</summary>
-    internal long RingLength => _ring.Length;
+    internal int Replay => _replay;
 
     /// <summary>What the held frames cost (what <see cref="MaxBytes"/> bounds).</summary>
     internal long RetainedBytes
     {
         get
         {
-            lock (_gate) return _ringBytes;
+            lock (_gate) return _heldBytes;
         }
     }
 
+    /// <summary>The default topic's frame with the hub's number <paramref name="seq"/>, if held.</summary>
+    internal HubFrame? FrameAt(long seq)
+    {
+        lock (_gate) return _default.FrameNumbered(seq);
+    }
+
+    /// <summary>The subscribers of <paramref name="topic"/> on this instance.</summary>
+    public int CountSubscribers(string topic)
+    {
+        CheckTopic(topic);
+        lock (_gate) return _topics.TryGetValue(topic, out var ring) ? ring.SubscriberCount : 0;
+    }
+
+    /// <summary>The subscribers of <paramref name="topic"/> on every instance (presence). Without a backplane, this instance's.</summary>
+    public Task<long> CountSubscribersAsync(string topic)
+    {
+        CheckTopic(topic);
+        return _backplane is null ? Task.FromResult((long)CountSubscribers(topic)) : _backplane.CountSubscribersAsync(topic, CountSubscribers(topic));
+    }
+
+    // ---- Publishing -----------------------------------------------------------------------------------------------
+
     /// <summary>Sends <paramref name="evt"/> to every subscriber. An event without an id gets the next number of the hub's sequence. Never blocks on readers.</summary>
     /// <exception cref="InvalidOperationException">The hub was completed, or it is shared through a backplane (use <see cref="PublishAsync(ServerEvent, CancellationToken)"/>).</exception>
-    public ServerEvent Publish(ServerEvent evt)
+    public ServerEvent Publish(ServerEvent evt) => PublishLocal(_default, evt);
+
+    /// <summary>Sends <paramref name="evt"/> to the subscribers of <paramref name="topic"/> only, numbered in the hub's one sequence.</summary>
+    /// <exception cref="ArgumentException">The topic is empty, longer than 256 characters or has control characters.</exception>
+    public ServerEvent Publish(string topic, ServerEvent evt)
+    {
+        CheckTopic(topic);
+        return PublishLocal(null, evt, topic);
+    }
+
+    private ServerEvent PublishLocal(TopicRing? ring, ServerEvent evt, string? topic = null)
     {
         ArgumentNullException.ThrowIfNull(evt);
         if (_backplane is not null)
@@ -111,123 +163,130 @@ public sealed partial class EventHub
         lock (_gate)
         {
             if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
-            evt = Append(_head + 1, evt);
+            ring ??= Topic(topic!);
+            evt = Append(ring, _head + 1, evt);
         }
-        WakeAll();
+        ring.WakeAll();
         return evt;
+    }
+
+    /// <summary>Publishes <paramref name="evt"/> and returns it with its id (the hub's number when it had none). The way to publish on every hub,
+    /// including one shared across instances: then it completes once the backplane has numbered and retained the event, and fails
+    /// (within the backplane's timeout) when it cannot.</summary>
+    public Task<ServerEvent> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default) =>
+        PublishAnyAsync("", evt, null, cancellationToken);
+
+    /// <summary>Publishes <paramref name="evt"/> to <paramref name="topic"/> (see <see cref="PublishAsync(ServerEvent, CancellationToken)"/>).</summary>
+    public Task<ServerEvent> PublishAsync(string topic, ServerEvent evt, CancellationToken cancellationToken = default)
+    {
+        CheckTopic(topic);
+        return PublishAnyAsync(topic, evt, null, cancellationToken);
     }
 
     /// <summary>Publishes <paramref name="evt"/> at most once per <paramref name="idempotencyKey"/> (a key of yours, e.g. the id of the
     /// message or reading it carries): a publish whose key was already published returns the first event's id and sends nothing,
     /// so a publish that failed with a timeout — which may still have been applied — can be retried without a duplicate. Keys are
     /// remembered while their event is held (in memory) or for the backplane's idempotency window (RedisBackplane: 10 minutes).</summary>
-    public async Task<ServerEvent> PublishAsync(ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default)
+    public Task<ServerEvent> PublishAsync(ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(evt);
         ArgumentException.ThrowIfNullOrEmpty(idempotencyKey);
         if (idempotencyKey.Length > 256) throw new ArgumentException("An idempotency key has at most 256 characters; use a hash of a longer one.", nameof(idempotencyKey));
+        return PublishAnyAsync("", evt, idempotencyKey, cancellationToken);
+    }
+
+    /// <summary>Publishes <paramref name="evt"/> to <paramref name="topic"/> at most once per <paramref name="idempotencyKey"/>
+    /// (see <see cref="PublishAsync(ServerEvent, string, CancellationToken)"/>).</summary>
+    public Task<ServerEvent> PublishAsync(string topic, ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default)
+    {
+        CheckTopic(topic);
+        ArgumentException.ThrowIfNullOrEmpty(idempotencyKey);
+        if (idempotencyKey.Length > 256) throw new ArgumentException("An idempotency key has at most 256 characters; use a hash of a longer one.", nameof(idempotencyKey));
+        return PublishAnyAsync(topic, evt, idempotencyKey, cancellationToken);
+    }
+
+    private async Task<ServerEvent> PublishAnyAsync(string topic, ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(evt);
         if (_backplane is null)
         {
+            if (idempotencyKey is null) return topic.Length == 0 ? Publish(evt) : Publish(topic, evt);
+            TopicRing ring;
             ServerEvent published;
             lock (_gate)
             {
-                if (_idempotency.TryGetValue(idempotencyKey, out var first) && FrameAt(first) is { } frame) return frame.Event;
+                if (_idempotency.TryGetValue(idempotencyKey, out var first) && first.Ring.FrameAt(first.Local) is { } frame) return frame.Event;
                 if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
-                var seq = _head + 1;
-                published = Append(seq, evt);
-                _idempotency[idempotencyKey] = seq;
-                _idempotencyOrder.Enqueue((idempotencyKey, seq));
+                ring = topic.Length == 0 ? _default : Topic(topic);
+                published = Append(ring, _head + 1, evt);
+                _idempotency[idempotencyKey] = (ring, ring.Head);
+                _idempotencyOrder.Enqueue((idempotencyKey, ring, ring.Head));
                 // Keys are kept while their event is held.
-                while (_idempotencyOrder.TryPeek(out var oldest) && (oldest.Seq < _retainedFrom || _idempotencyOrder.Count > _ring.Length))
+                while (_idempotencyOrder.TryPeek(out var oldest) && (oldest.Ring.FrameAt(oldest.Local) is null || _idempotencyOrder.Count > 4 * Math.Max(_heldFrames, 256)))
                 {
                     _idempotencyOrder.Dequeue();
-                    if (_idempotency.TryGetValue(oldest.Key, out var at) && at == oldest.Seq) _idempotency.Remove(oldest.Key);
+                    if (_idempotency.TryGetValue(oldest.Key, out var at) && at == (oldest.Ring, oldest.Local)) _idempotency.Remove(oldest.Key);
                 }
             }
-            WakeAll();
+            ring.WakeAll();
             return published;
         }
         if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
-        var number = await _backplane.PublishAsync(evt, idempotencyKey, cancellationToken);
+        var number = await _backplane.PublishAsync(topic, evt, idempotencyKey, cancellationToken);
         return evt.Id is null ? evt.WithId(number.ToString(CultureInfo.InvariantCulture)) : evt;
     }
 
-    /// <summary>Publishes <paramref name="evt"/> and returns it with its id (the hub's number when it had none). The way to publish on every hub,
-    /// including one shared across instances: then it completes once the backplane has numbered and retained the event, and fails
-    /// (within the backplane's timeout) when it cannot.</summary>
-    public async Task<ServerEvent> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default)
+    /// <summary>The ring of <paramref name="topic"/>, created on first use. Under the lock.</summary>
+    private TopicRing Topic(string topic)
     {
-        ArgumentNullException.ThrowIfNull(evt);
-        if (_backplane is null) return Publish(evt);
-        if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
-        var seq = await _backplane.PublishAsync(evt, cancellationToken);
-        return evt.Id is null ? evt.WithId(seq.ToString(CultureInfo.InvariantCulture)) : evt;
+        if (topic.Length == 0) return _default;
+        var now = Environment.TickCount64;
+        Sweep(now, force: false);
+        if (!_topics.TryGetValue(topic, out var ring))
+        {
+            ring = new TopicRing(this, topic, _replay, _bufferSize);
+            _topics[topic] = ring;
+        }
+        ring.LastActive = now;
+        if (ring.SubscriberCount == 0 && !ring.QueuedIdle)
+        {
+            ring.QueuedIdle = true;
+            _idle.Enqueue(ring);
+        }
+        return ring;
     }
 
-    /// <summary>Numbers, encodes and stores one event as frame <paramref name="seq"/>. Under the lock; the caller wakes subscribers.</summary>
-    private ServerEvent Append(long seq, ServerEvent evt)
+    /// <summary>Numbers, encodes and stores one event as frame <paramref name="seq"/> of <paramref name="ring"/>. Under the lock; the caller wakes subscribers.</summary>
+    private ServerEvent Append(TopicRing ring, long seq, ServerEvent evt)
     {
-        var frame = Encode(seq, evt);
-        evt = frame.Event;
-        // After a gap in the numbers (a backplane that skipped some), frames the new head's window no longer covers are forgotten.
-        if (seq != _head + 1) ForgetBefore(seq - _ring.Length + 1);
-        ref var slot = ref _ring[seq % _ring.Length];
-        if (slot is { } old) Forget(old);
-        Volatile.Write(ref slot, frame);
-        _ringBytes += frame.Size;
-        if (frame.OwnId) _ownIds[evt.Id!] = seq;
+        var frame = Encode(seq, evt) with { Local = ring.Head + 1, Ring = ring };
+        ring.Append(frame);
+        _heldBytes += frame.Size;
+        _heldFrames++;
+        _publishOrder.Enqueue((ring, frame.Local, seq));
         Volatile.Write(ref _head, seq);
-        Retain(seq - _ring.Length + 1);
-        // Past the replay window (and a live subscriber's allowed lag), a frame is kept only while an evicted or resuming
-        // subscriber may still need it: memory is what was asked for, plus that headroom only when it is used.
-        var expired = seq - Keep;
-        if (expired >= _retainedFrom && expired <= ProtectedFloor())
-            while (_retainedFrom <= expired) Drop(_retainedFrom);
-        // Bounded by bytes as well as by count: the oldest frames go first, the newest always stays.
-        while (_ringBytes > MaxBytes && _retainedFrom < seq) Drop(_retainedFrom);
-        return evt;
-    }
-
-    /// <summary>Forgets frame <paramref name="seq"/> (and every older one): subscribers still needing it are evicted and resume.</summary>
-    private void Drop(long seq)
-    {
-        if (seq < _retainedFrom) return;
-        ref var slot = ref _ring[seq % _ring.Length];
-        if (slot is { } old && old.Seq == seq)
+        // Bounded by bytes as well as by count, across topics: the oldest frames go first, the newest always stays.
+        while (_heldBytes > MaxBytes && _publishOrder.TryPeek(out var oldest) && oldest.Seq != seq)
         {
-            Forget(old);
-            Volatile.Write(ref slot, null);
+            _publishOrder.Dequeue();
+            if (oldest.Ring.FrameAt(oldest.Local) is { } held && held.Seq == oldest.Seq) oldest.Ring.DropThrough(oldest.Local);
         }
-        Retain(seq + 1);
-    }
-
-    /// <summary>Forgets every held frame numbered below <paramref name="seq"/>. O(ring), only after a gap in the numbers.</summary>
-    private void ForgetBefore(long seq)
-    {
-        for (var i = 0; i < _ring.Length; i++)
+        // Frames that left their rings by count: the queue keeps at most about twice what is held.
+        if (_publishOrder.Count > 2 * _heldFrames + 1024)
         {
-            if (_ring[i] is { } old && old.Seq < seq)
-            {
-                Forget(old);
-                Volatile.Write(ref _ring[i], null);
-            }
+            var held = _publishOrder.Where(f => f.Ring.FrameAt(f.Local) is { } h && h.Seq == f.Seq).ToList();
+            _publishOrder.Clear();
+            foreach (var f in held) _publishOrder.Enqueue(f);
         }
-        Retain(seq);
+        return frame.Event;
     }
 
-    /// <summary>A held frame leaves the ring: its bytes and its own id go with it.</summary>
-    private void Forget(HubFrame old)
+    /// <summary>A frame left its ring: its bytes go. Under the lock.</summary>
+    internal void FrameForgotten(HubFrame frame)
     {
-        _ringBytes -= old.Size;
-        if (old.OwnId && _ownIds.TryGetValue(old.Event.Id!, out var at) && at == old.Seq) _ownIds.Remove(old.Event.Id!);
-    }
-
-    /// <summary>Nothing below <paramref name="seq"/> is held any more.</summary>
-    private void Retain(long seq)
-    {
-        if (seq <= _retainedFrom) return;
-        _retainedFrom = seq;
-        if (_localOldest < _retainedFrom && _backplane is not null) _localOldest = _retainedFrom;
+        _heldBytes -= frame.Size;
+        _heldFrames--;
+        // On a shared hub the default topic is complete only after what it dropped (older comes from the history).
+        if (_backplane is not null && frame.Ring == _default && _localOldest <= frame.Seq) _localOldest = frame.Seq + 1;
     }
 
     /// <summary>Encoded once here; every subscriber writes these same bytes. An event without an id gets the hub's number <paramref name="seq"/>; a publisher's own id is kept and marked as such.</summary>
@@ -243,181 +302,316 @@ public sealed partial class EventHub
         return frame;
     }
 
+    /// <summary>Forgets topics idle for <see cref="TopicRetention"/>: only the front of the idle queue is looked at, so it costs
+    /// nothing when nothing expires. Runs on publish and subscribe (at most every 1/8 of the retention) and on <see cref="TopicCount"/>.</summary>
+    private void Sweep(long now, bool force)
+    {
+        if (!force && now < _nextSweep) return;
+        var retention = (long)TopicRetention.TotalMilliseconds;
+        _nextSweep = now + Math.Max(1, retention / 8);
+        while (_idle.TryPeek(out var ring) && now - ring.LastActive >= retention)
+        {
+            _idle.Dequeue();
+            ring.QueuedIdle = false;
+            if (ring.SubscriberCount > 0 || ring.Forgotten) continue;
+            ring.Forgotten = true;
+            _topics.Remove(ring.Name);
+            ring.Clear();
+        }
+        // A topic active again since it was queued goes back in at the end, behind the ones idle longer.
+        if (_idle.Count > 0 && _idle.Peek() is { } front && now - front.LastActive < retention && _idle.Count > 1)
+        {
+            var count = _idle.Count;
+            for (var i = 0; i < count; i++)
+            {
+                var r = _idle.Dequeue();
+                if (r.SubscriberCount > 0 || r.Forgotten)
+                {
+                    r.QueuedIdle = false;
+                    continue;
+                }
+                _idle.Enqueue(r);
+            }
+            var ordered = _idle.OrderBy(r => r.LastActive).ToList();
+            _idle.Clear();
+            foreach (var r in ordered) _idle.Enqueue(r);
+            _nextSweep = now + Math.Max(1, Math.Min(retention / 8, retention - (now - ordered[0].LastActive)));
+        }
+    }
+
+    /// <summary>A topic is a non-empty string of at most 256 characters with no control characters.</summary>
+    internal static string? TopicProblem(string? topic) => topic switch
+    {
+        null => "a topic is required",
+        { Length: 0 } => "a topic cannot be empty",
+        { Length: > 256 } => $"a topic has at most 256 characters (this one has {topic.Length})",
+        _ when topic.Any(char.IsControl) => "a topic cannot contain control characters",
+        _ => null,
+    };
+
+    private static void CheckTopic(string topic)
+    {
+        if (TopicProblem(topic) is { } problem) throw new ArgumentException($"Invalid topic: {problem}.", nameof(topic));
+    }
+
+    // ---- Subscribing ----------------------------------------------------------------------------------------------
+
     /// <summary>Subscribes for the request: replays what its <c>Last-Event-ID</c> (or, without that header, its <c>lastEventId</c>
     /// query parameter, for an <c>EventSource</c> the page had to re-create) missed, then streams live events until the client leaves.</summary>
     /// <remarks>The subscription belongs to the request: it is removed when the request ends, even if it was never read (HEAD, an exception, a replaced body).</remarks>
     public IAsyncEnumerable<ServerEvent> Subscribe(Request req)
     {
         ArgumentNullException.ThrowIfNull(req);
-        var subscription = Add(req.LastEventId ?? req.QueryParams["lastEventId"], req.Aborted);
+        var subscription = Add([_default], req.LastEventId ?? req.QueryParams["lastEventId"], req.Aborted);
+        req.Context.DisposeAtEnd(subscription);
+        return subscription;
+    }
+
+    /// <summary>One stream of several topics for the request: for each topic, what its <c>Last-Event-ID</c> missed, merged in
+    /// number order, then live events. Each topic is checked (400 for a bad one or too many) and, with
+    /// <see cref="Authorize"/>/<see cref="AuthorizeAsync"/>, authorized (403 naming a refused one) before any header is sent.</summary>
+    public IAsyncEnumerable<ServerEvent> Subscribe(Request req, params string[] topics)
+    {
+        ArgumentNullException.ThrowIfNull(req);
+        ArgumentNullException.ThrowIfNull(topics);
+        if (topics.Length == 0) return Subscribe(req);
+        var names = topics.Distinct(StringComparer.Ordinal).ToArray();
+        if (names.Length > MaxTopicsPerSubscription)
+            throw new HttpError(400, $"At most {MaxTopicsPerSubscription} topics per stream; {names.Length} were asked for.");
+        foreach (var topic in names)
+            if (TopicProblem(topic) is { } problem) throw new HttpError(400, $"Invalid topic '{Printable(topic)}': {problem}.");
+        if (Authorize is { } authorize)
+            foreach (var topic in names)
+                if (!authorize(req, topic)) throw new HttpError(403, $"Not allowed to read topic '{topic}'.");
+        HubSubscription subscription;
+        if (AuthorizeAsync is { } authorizeAsync)
+        {
+            // Checked before the stream's headers (or its first event, when enumerated): a refusal is a 403 naming the topic.
+            subscription = HubSubscription.Deferred(this, names, req.LastEventId ?? req.QueryParams["lastEventId"], async () =>
+            {
+                foreach (var topic in names)
+                    if (!await authorizeAsync(req, topic)) throw new HttpError(403, $"Not allowed to read topic '{topic}'.");
+            });
+            subscription.Watch(req.Aborted);
+        }
+        else
+        {
+            subscription = Add(Rings(names), req.LastEventId ?? req.QueryParams["lastEventId"], req.Aborted);
+        }
         req.Context.DisposeAtEnd(subscription);
         return subscription;
     }
 
     /// <summary>Subscribes now: events after <paramref name="lastEventId"/> still in the replay window come first (all of it when the id is unknown or older), then live events.</summary>
     public IAsyncEnumerable<ServerEvent> Subscribe(string? lastEventId = null, CancellationToken cancellationToken = default) =>
-        Add(lastEventId, cancellationToken);
+        Add([_default], lastEventId, cancellationToken);
+
+    /// <summary>Subscribes now to several topics: for each, the retained events after <paramref name="lastEventId"/> merged in
+    /// number order, then live events.</summary>
+    /// <exception cref="ArgumentException">A topic is invalid, or there are none or more than <see cref="MaxTopicsPerSubscription"/>.</exception>
+    public IAsyncEnumerable<ServerEvent> Subscribe(string[] topics, string? lastEventId = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(topics);
+        var names = topics.Distinct(StringComparer.Ordinal).ToArray();
+        if (names.Length == 0) throw new ArgumentException("Name at least one topic, or call Subscribe(lastEventId) for the default topic.", nameof(topics));
+        if (names.Length > MaxTopicsPerSubscription) throw new ArgumentException($"At most {MaxTopicsPerSubscription} topics per subscription (MaxTopicsPerSubscription); {names.Length} were given.", nameof(topics));
+        foreach (var topic in names) CheckTopic(topic);
+        return Add(Rings(names), lastEventId, cancellationToken);
+    }
+
+    internal TopicRing[] Rings(string[] names)
+    {
+        lock (_gate) return [.. names.Select(Topic)];
+    }
+
+    private static string Printable(string topic) =>
+        new([.. topic.Take(64).Select(c => char.IsControl(c) ? '?' : c)]);
 
     /// <summary>Ends every subscription (their streams finish after what was already published) and refuses further publishing.</summary>
     public void Complete()
     {
-        lock (_gate) _completed = true;
-        WakeAll();
-    }
-
-    private HubSubscription Add(string? lastEventId, CancellationToken cancellationToken)
-    {
-        HubSubscription subscription;
+        TopicRing[] rings;
         lock (_gate)
         {
-            // Registered at once, at a fixed cursor, so nothing published between the handler and the first write is lost.
-            // Events older than this instance's ring come from the backplane's history first: no gap, no duplicate.
-            var start = Start(lastEventId);
-            // A resume keeps what it is about to read until it has caught up, so publishing meanwhile cannot drop it from under it.
-            var anchor = start.Cursor < _head && Protect(Math.Max(start.Cursor, start.FromHistory ? _localOldest - 1 : 0), out var at) ? at : -1;
-            subscription = start.FromHistory
-                ? new HubSubscription(this, _localOldest - 1, _head, anchor, ReadHistoryAsync(start.Cursor + 1, _localOldest - 1), start.ResolveId, start.Cursor)
-                : new HubSubscription(this, start.Cursor, _head, anchor);
-            if (!_completed)
-            {
-                var index = _freeSlots.Count > 0 ? _freeSlots.Pop() : _slotsUsed++;
-                if (index == _slots.Length) Array.Resize(ref _slots, _slots.Length * 2);
-                subscription.Slot = index;
-                Volatile.Write(ref _slots[index], subscription);
-                _count++;
-                Telemetry.HubSubscribers.Add(1);
-            }
+            _completed = true;
+            rings = [_default, .. _topics.Values];
         }
+        foreach (var ring in rings) ring.WakeAll();
+    }
+
+    /// <summary>Registers a subscription on <paramref name="rings"/> at once, at fixed cursors, so nothing published between the
+    /// handler and the first write is lost. Events older than this instance's ring come from the backplane's history first.</summary>
+    internal HubSubscription Add(TopicRing[] rings, string? lastEventId, CancellationToken cancellationToken)
+    {
+        var subscription = new HubSubscription(this);
+        Register(subscription, rings, lastEventId);
         subscription.Watch(cancellationToken);
         return subscription;
     }
 
-    /// <summary>O(1): the subscription's slot is cleared and reused.</summary>
+    /// <summary>Sets where <paramref name="subscription"/> starts on each topic and registers it there, under the lock.</summary>
+    internal void Register(HubSubscription subscription, TopicRing[] rings, string? lastEventId)
+    {
+        lock (_gate)
+        {
+            // A topic forgotten since its ring was looked up (a deferred subscription): its fresh ring.
+            for (var i = 0; i < rings.Length; i++)
+                if (rings[i].Forgotten) rings[i] = Topic(rings[i].Name);
+            var start = Start(rings, lastEventId);
+            var cursors = new HubSubscription.TopicCursor[rings.Length];
+            for (var i = 0; i < rings.Length; i++)
+            {
+                var ring = rings[i];
+                var cursor = start.Cursors[i];
+                // A resume keeps what it is about to read until it has caught up, so publishing meanwhile cannot drop it.
+                var anchor = cursor < ring.Head && ring.Protect(cursor) ? Math.Max(0, cursor) : -1;
+                cursors[i] = new HubSubscription.TopicCursor(ring, cursor, ring.Head, anchor);
+            }
+            if (start.FromHistory)
+                subscription.Initialize(cursors, _head, ReadHistoryAsync(start.HistoryAfter + 1, _localOldest - 1), start.ResolveId, start.HistoryAfter);
+            else
+                subscription.Initialize(cursors, _head);
+            if (_completed || subscription.IsDisposed) return;
+            var now = Environment.TickCount64;
+            for (var i = 0; i < cursors.Length; i++)
+            {
+                cursors[i].Slot = cursors[i].Ring.Add(subscription);
+                cursors[i].Ring.LastActive = now;
+            }
+            _count++;
+            Telemetry.HubSubscribers.Add(1);
+        }
+    }
+
+    /// <summary>Leaves every topic of the subscription. O(topics).</summary>
     internal void Remove(HubSubscription subscription)
     {
         lock (_gate)
         {
-            var index = subscription.Slot;
-            if (index < 0 || _slots[index] != subscription) return;
-            Volatile.Write(ref _slots[index], null);
-            subscription.Slot = -1;
-            _freeSlots.Push(index);
+            var removed = false;
+            var now = Environment.TickCount64;
+            foreach (ref var c in subscription.Cursors.AsSpan())
+            {
+                if (c.Slot < 0) continue;
+                c.Ring.Remove(subscription, c.Slot);
+                c.Slot = -1;
+                removed = true;
+                c.Ring.LastActive = now;
+                if (c.Ring != _default && c.Ring.SubscriberCount == 0 && !c.Ring.QueuedIdle && !c.Ring.Forgotten)
+                {
+                    c.Ring.QueuedIdle = true;
+                    _idle.Enqueue(c.Ring);
+                }
+            }
+            if (!removed) return;
             _count--;
             Telemetry.HubSubscribers.Add(-1);
         }
     }
 
-    /// <summary>Counts an eviction and remembers where the subscriber stopped, so its resume is served exactly.</summary>
-    internal void CountEviction(long cursor)
+    /// <summary>Counts an eviction and remembers where the subscriber stopped on each topic, so its resume is served exactly.</summary>
+    internal void CountEviction(HubSubscription subscription)
     {
         Interlocked.Increment(ref _evictions);
         Telemetry.HubEvictions.Add(1);
-        // Its stream ends after what it was already given (nothing in flight is cut), so its resume starts at the cursor.
+        // Its stream ends after what it was already given (nothing in flight is cut), so its resume starts at the cursors.
         lock (_gate)
         {
-            if (cursor + 1 >= _retainedFrom && cursor < _head) _evictedAt.Add(Math.Max(0, cursor));
+            var cursors = subscription.Cursors;
+            for (var i = 0; i < cursors.Length; i++) cursors[i].Ring.Evicted(Volatile.Read(ref cursors[i].Cursor));
         }
-    }
-
-    /// <summary>A resume from <paramref name="position"/>: frames after it stay held beyond the replay window until it has
-    /// caught up or ended (<see cref="Release"/>), or the ring wraps past them. Under the lock. False when nothing was protected.</summary>
-    private bool Protect(long position, out long protectedAt)
-    {
-        protectedAt = position = Math.Max(0, position);
-        if (position + 1 < _retainedFrom || position >= _head) return false;
-        _resumingFrom[position] = _resumingFrom.GetValueOrDefault(position) + 1;
-        return true;
     }
 
     /// <summary>A resume that caught up (or ended) lets go of the backlog it protected.</summary>
-    internal void Release(long position)
+    internal void Release(TopicRing ring, long local)
     {
-        lock (_gate)
+        lock (_gate) ring.Release(local);
+    }
+
+    /// <summary>Where a subscription starts: after each topic's <see cref="Cursors"/>; with <see cref="FromHistory"/> (the default
+    /// topic on a shared hub), the backplane's history from <c>HistoryAfter + 1</c> to this instance's oldest frame comes first,
+    /// and <see cref="ResolveId"/> (when set) is looked up in it.</summary>
+    private readonly record struct StartAt(long[] Cursors, bool FromHistory = false, long HistoryAfter = 0, string? ResolveId = null);
+
+    /// <summary>Where a subscriber with <paramref name="lastEventId"/> starts on each topic. Ids that cannot be this hub's (negative,
+    /// malformed, far beyond the head) start live; an unknown or too old one gets each topic's window.</summary>
+    private StartAt Start(TopicRing[] rings, string? lastEventId)
+    {
+        var cursors = new long[rings.Length];
+        long ResumeAfter(long number)
         {
-            if (!_resumingFrom.TryGetValue(position, out var count)) return;
-            if (count > 1) _resumingFrom[position] = count - 1;
-            else _resumingFrom.Remove(position);
+            for (var i = 0; i < rings.Length; i++)
+                cursors[i] = Math.Max(rings[i].LastAtOrBefore(number), rings[i].WindowOldest(_replay) - 1);
+            return 0;
         }
-    }
+        void Window()
+        {
+            for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].WindowOldest(_replay) - 1;
+        }
+        void Live()
+        {
+            for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
+        }
 
-    /// <summary>The oldest position whose following frames must stay held (long.MaxValue: none). Under the lock. Where an
-    /// evicted subscriber stopped counts until the ring wraps past it (it resumes soon or not at all); a resume in progress
-    /// counts until it releases it, however far it has read since (it reads from the oldest held frame on at worst).</summary>
-    private long ProtectedFloor()
-    {
-        while (_evictedAt.Count > 0 && _evictedAt.Min + 1 < _retainedFrom) _evictedAt.Remove(_evictedAt.Min);
-        var floor = _evictedAt.Count > 0 ? _evictedAt.Min : long.MaxValue;
-        if (_resumingFrom.Count > 0) floor = Math.Min(floor, Math.Max(_resumingFrom.First().Key, _retainedFrom - 1));
-        return floor;
-    }
-
-    /// <summary>The next frame after <paramref name="cursor"/>, stepping over numbers the backplane skipped for good; null once
-    /// the ring has dropped it (the subscriber is too far behind).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    internal HubFrame? FrameAfter(long cursor)
-    {
-        if (FrameAt(cursor + 1) is { } frame) return frame;
-        foreach (var (from, to) in Volatile.Read(ref _gaps))
-            if (cursor + 1 >= from && cursor + 1 <= to) return FrameAt(to + 1);
-        return null;
-    }
-
-    /// <summary>The frame numbered <paramref name="seq"/>, or null once the ring has overwritten it.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    internal HubFrame? FrameAt(long seq)
-    {
-        var frame = Volatile.Read(ref _ring[seq % _ring.Length]);
-        return frame is not null && frame.Seq == seq ? frame : null;
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void WakeAll()
-    {
-        // Orders the head written above before each subscriber's state is read (see HubSubscription's attach).
-        Interlocked.MemoryBarrier();
-        var slots = Volatile.Read(ref _slots);
-        var used = Math.Min(Volatile.Read(ref _slotsUsed), slots.Length);
-        for (var i = 0; i < used; i++) Volatile.Read(ref slots[i])?.Wake();
-    }
-
-    /// <summary>Where a subscription starts: after <see cref="Cursor"/>; with <see cref="FromHistory"/>, the backplane's history
-    /// from <c>Cursor + 1</c> to this instance's oldest frame comes first, and <see cref="ResolveId"/> (when set) is looked up in it.</summary>
-    private readonly record struct StartAt(long Cursor, bool FromHistory = false, string? ResolveId = null);
-
-    /// <summary>The oldest number a resume may start from: the last <c>replay</c> events, or older where an evicted subscriber
-    /// stopped and the ring still holds what followed.</summary>
-    private long WindowOldest()
-    {
-        var oldest = Math.Max(1, _head - _replay + 1);
-        var floor = ProtectedFloor();
-        if (floor != long.MaxValue) oldest = Math.Min(oldest, Math.Max(floor + 1, _retainedFrom));
-        // On one instance, what the byte budget dropped is gone; across instances the backplane's history still has it.
-        if (_backplane is null) oldest = Math.Max(oldest, _retainedFrom);
-        return oldest;
-    }
-
-    /// <summary>Where a subscriber with <paramref name="lastEventId"/> starts. O(1) on one instance: hub numbers index the ring,
-    /// publishers' own ids a map. Ids that cannot be this hub's (negative, malformed, far beyond the head) start live; an unknown
-    /// or too old one gets the window.</summary>
-    private StartAt Start(string? lastEventId)
-    {
-        if (lastEventId is null) return new(_head);
-        var oldest = WindowOldest();
-        if (_ownIds.TryGetValue(lastEventId, out var own) && own >= oldest) return new(own);
+        if (lastEventId is null)
+        {
+            Live();
+            return new(cursors);
+        }
+        // A publisher's own id: the newest held event carrying it, in the stream's topics and their windows.
+        var own = 0L;
+        foreach (var ring in rings)
+        {
+            var local = ring.OwnId(lastEventId);
+            if (local >= ring.WindowOldest(_replay) && ring.FrameAt(local) is { } f && f.Seq > own) own = f.Seq;
+        }
+        if (own > 0)
+        {
+            ResumeAfter(own);
+            return new(cursors);
+        }
         var isNumber = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
-        if (!isNumber && LooksNumeric(lastEventId)) return new(_head);
+        if (!isNumber && LooksNumeric(lastEventId))
+        {
+            Live();
+            return new(cursors);
+        }
         if (isNumber && n > _head)
         {
             // Across instances, another instance may be a few events ahead of this one: start after that number, not before.
-            return new(_backplane is not null && n - _head <= _bufferSize ? n : _head);
+            if (_backplane is not null && n - _head <= _bufferSize)
+                for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
+            else Live();
+            return new(cursors);
         }
-        // Older than this instance's ring: the backplane's history says whether the id names a hub number or an own id there,
-        // so a resume means the same on every instance. One coalesced read of the window serves every such client.
-        if (_backplane is not null && oldest < _localOldest && (!isNumber || n < _localOldest))
-            return new(oldest - 1, FromHistory: true, ResolveId: isNumber && n < oldest - 1 ? null : lastEventId);
+        var defaultOnly = rings.Length == 1 && rings[0] == _default;
+        if (defaultOnly && _backplane is not null)
+        {
+            // Older than this instance's ring: the backplane's history says whether the id names a hub number or an own id
+            // there, so a resume means the same on every instance. One coalesced read of the window serves every such client.
+            var oldest = Math.Max(1, _head - _replay + 1);
+            if (oldest < _localOldest && (!isNumber || n < _localOldest))
+            {
+                cursors[0] = _default.LastAtOrBefore(_localOldest - 1);
+                return new(cursors, FromHistory: true, HistoryAfter: oldest - 1, ResolveId: isNumber && n < oldest - 1 ? null : lastEventId);
+            }
+        }
+        if (!isNumber)
+        {
+            Window();
+            return new(cursors);
+        }
         // A number is the hub's only if the frame it names carries it: a publisher's own id "7" is not hub number 7.
-        if (isNumber && n >= oldest - 1 && (n == oldest - 1 || FrameAt(n) is { OwnId: false })) return new(n);
-        return _backplane is not null && oldest < _localOldest ? new(oldest - 1, FromHistory: true) : new(oldest - 1);
+        foreach (var ring in rings)
+        {
+            if (ring.FrameNumbered(n) is { OwnId: true })
+            {
+                Window();
+                return new(cursors);
+            }
+        }
+        ResumeAfter(n);
+        return new(cursors);
     }
 
     /// <summary>An optional sign then digits: a number, if not one this hub could have given.</summary>
@@ -426,11 +620,4 @@ public sealed partial class EventHub
         var digits = id.AsSpan(id.Length > 0 && id[0] is '-' or '+' ? 1 : 0);
         return !digits.IsEmpty && !digits.ContainsAnyExceptInRange('0', '9');
     }
-}
-
-/// <summary>One published event and its wire bytes, encoded once.</summary>
-internal sealed record HubFrame(long Seq, ServerEvent Event, byte[] Bytes, bool OwnId)
-{
-    /// <summary>What keeping this frame costs: its bytes and its event's text (UTF-16).</summary>
-    public long Size { get; } = Bytes.Length + 2L * ((Event.Data?.Length ?? 0) + (Event.Comment?.Length ?? 0)) + 64;
 }

@@ -18,6 +18,8 @@ internal sealed partial class HubSubscription
         server.StreamOpened();
         try
         {
+            // A deferred authorization runs before any header: a refused topic is a 403 naming it.
+            if (_authorize is not null) await AuthorizeThenRegisterAsync();
             await EventStreamSender.StartAsync(context, ct);
             if (_historyRead is not null) SetHistory(await _historyRead.WaitAsync(ct));
             _context = context;
@@ -40,7 +42,7 @@ internal sealed partial class HubSubscription
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (_writer is null)
+        catch (Exception e) when (_writer is null && e is not HttpError)
         {
             // The history could not be read (the backplane is unreachable): end the stream; the client retries.
             server.Log.LogWarning(e, "Could not read the event history for {Path}; the stream is ended so the client retries", context.Request.Path);

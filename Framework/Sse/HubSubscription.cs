@@ -26,7 +26,6 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
 
     private readonly EventHub _hub;
     private readonly StreamSignal _signal = new();
-    private long _cursor;
     private int _state = Unattached;
     private int _endRequested;
     private int _disposed;
@@ -49,28 +48,63 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     private CancellationToken _readerToken;
     private CancellationTokenRegistration _readerWatch;
 
+    // One cursor per topic read; set when the subscription is registered (at once, or after an asynchronous authorization).
+    private TopicCursor[] _cursors = [];
+    private Func<Task>? _authorize;
+    private string[]? _topics;
+    private string? _lastEventId;
+
     // Events before the cursor that this instance never held, read from the backplane; written before the ring.
-    private readonly Task<HubFrame[]>? _historyRead;
-    private readonly string? _resolveId;
-    private readonly long _historyAfter;
+    private Task<HubFrame[]>? _historyRead;
+    private string? _resolveId;
+    private long _historyAfter;
     private HubFrame[]? _history;
     private int _historyIndex;
 
-    // A resume: frames up to the head at subscription time are its backlog, bounded in bytes per request.
-    private readonly long _replayUntil;
+    // A resume: frames the hub numbered up to its head at subscription time are its backlog, bounded in bytes per request.
+    private long _replayUntil;
     private long _replayedBytes;
-    // Where the hub protects this resume's backlog from (-1: nothing protected); released once caught up or ended.
-    private long _anchor;
 
-    public HubSubscription(EventHub hub, long cursor, long replayUntil, long anchor = -1, Task<HubFrame[]>? history = null, string? resolveId = null, long historyAfter = 0)
+    /// <summary>Where a subscription reads one topic: the topic's count of the last frame taken; its backlog's end and the
+    /// position it protects while catching up (-1: none); its slot among the topic's subscribers (-1: not registered).</summary>
+    internal struct TopicCursor(TopicRing ring, long cursor, long replayUntil, long anchor)
     {
-        _hub = hub;
-        _cursor = cursor;
+        public readonly TopicRing Ring = ring;
+        public long Cursor = cursor;
+        public readonly long ReplayUntil = replayUntil;
+        public long Anchor = anchor;
+        public int Slot = -1;
+    }
+
+    public HubSubscription(EventHub hub) => _hub = hub;
+
+    /// <summary>Where it starts reading. Under the hub's lock, once, before anyone reads.</summary>
+    internal void Initialize(TopicCursor[] cursors, long replayUntil, Task<HubFrame[]>? history = null, string? resolveId = null, long historyAfter = 0)
+    {
+        _cursors = cursors;
         _replayUntil = replayUntil;
-        _anchor = anchor;
         _historyRead = history;
         _resolveId = resolveId;
         _historyAfter = historyAfter;
+    }
+
+    /// <summary>A subscription registered only once <paramref name="authorize"/> succeeds: before the stream's headers, or its first event.</summary>
+    internal static HubSubscription Deferred(EventHub hub, string[] topics, string? lastEventId, Func<Task> authorize) =>
+        new(hub) { _authorize = authorize, _topics = topics, _lastEventId = lastEventId };
+
+    internal TopicCursor[] Cursors => _cursors;
+
+    internal bool IsDisposed => Volatile.Read(ref _disposed) == 1;
+
+    /// <summary>Runs a deferred authorization, then registers on the hub (at the live end, or where Last-Event-ID resumes).</summary>
+    private async Task AuthorizeThenRegisterAsync()
+    {
+        var authorize = _authorize!;
+        _authorize = null;
+        await authorize();
+        _hub.Register(this, _hub.Rings(_topics!), _lastEventId);
+        // Ended while authorizing (the client left): registered for nothing, so leave again.
+        if (IsDisposed) _hub.Remove(this);
     }
 
     /// <summary>Takes the history read from the backplane, starting after the resumed id: the newest event carrying it as its
@@ -95,8 +129,6 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         _historyIndex = start;
         _history = frames;
     }
-
-    internal int Slot { get; set; } = -1;
 
     public HeartbeatNode? HeartbeatNode { get; set; }
 
@@ -123,42 +155,24 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _hub.Remove(this);
-        ReleaseBacklog();
+        for (var i = 0; i < _cursors.Length; i++) ReleaseBacklog(i);
         _watch.Dispose();
         Volatile.Write(ref _endRequested, 1);
-        Wake();
+        Wake(null);
     }
 
-    /// <summary>A new frame was published, the hub completed, or the end was requested.</summary>
+    /// <summary>A new frame was published on <paramref name="ring"/> (null: the hub completed, or the end was requested).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // The delivery loop: optimized at once, not after tiering catches up under load.
-    public void Wake()
+    public void Wake(TopicRing? ring)
     {
-        // More than bufferSize behind — for a resume still replaying its backlog, more than bufferSize events published since
-        // it started, or its next frame about to leave the ring — it is evicted now, while the ring still holds everything
-        // after its cursor, so the client's resume is exact.
-        var cursor = Volatile.Read(ref _cursor);
-        var head = _hub.LastSequence;
-        if (cursor >= _replayUntil)
-        {
-            if (head - cursor > _hub.BufferSize) Evict();
-        }
-        else if (head - _replayUntil > _hub.BufferSize)
-        {
-            Evict();
-        }
-        else if (head - cursor >= _hub.RingLength - 2)
-        {
-            // Its next frame is about to leave the ring: evicted while it is still held.
-            Evict();
-        }
+        if (ring is not null && LagsBehind(ring)) Evict();
         while (true)
         {
             var state = Volatile.Read(ref _state);
             if (state == Unattached)
             {
-                // Nobody is draining this cursor: a reader whose next frame the ring no longer holds is found here, at publish time.
-                cursor = Volatile.Read(ref _cursor);
-                if (cursor < _hub.LastSequence && _hub.FrameAfter(cursor) is null) Evict();
+                // Nobody is draining these cursors: a reader whose next frame the ring no longer holds is found here, at publish time.
+                if (ring is not null && Lost(ring)) Evict();
                 _signal.Set();
                 return;
             }
@@ -174,13 +188,45 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         }
     }
 
+    /// <summary>More than bufferSize behind on <paramref name="ring"/> — for a resume still replaying its backlog, more than
+    /// bufferSize events published since it started, or its next frame about to leave the ring: it is evicted now, while the
+    /// ring still holds everything after its cursor, so the client's resume is exact.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool LagsBehind(TopicRing ring)
+    {
+        var cursors = _cursors;
+        for (var i = 0; i < cursors.Length; i++)
+        {
+            if (cursors[i].Ring != ring) continue;
+            var cursor = Volatile.Read(ref cursors[i].Cursor);
+            var head = ring.Head;
+            var replayUntil = cursors[i].ReplayUntil;
+            return cursor >= replayUntil
+                ? head - cursor > _hub.BufferSize
+                : head - replayUntil > _hub.BufferSize || head - cursor >= ring.MaxCapacity - 2;
+        }
+        return false;
+    }
+
+    private bool Lost(TopicRing ring)
+    {
+        var cursors = _cursors;
+        for (var i = 0; i < cursors.Length; i++)
+        {
+            if (cursors[i].Ring != ring) continue;
+            var cursor = Volatile.Read(ref cursors[i].Cursor);
+            return cursor < ring.Head && ring.FrameAt(cursor + 1) is null;
+        }
+        return false;
+    }
+
     void IThreadPoolWorkItem.Execute() => Drain();
 
     /// <summary>Counted once; the subscription leaves the hub at once, its reader or writer ends after what it already has.</summary>
     private void Evict()
     {
         if (Interlocked.Exchange(ref _evicted, 1) == 1) return;
-        _hub.CountEviction(Volatile.Read(ref _cursor));
+        _hub.CountEviction(this);
         // Not aborted: what was already written reaches the client (or the write timeout cuts it), and it resumes from there.
         Leave();
     }
@@ -201,28 +247,57 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
             _replayedBytes += frame.Bytes.Length;
             return Next.Frame;
         }
+        // Frames are taken in the hub's number order across topics, and only up to the hub's head read first: every frame
+        // numbered up to it is already in its ring, so no topic's frame can be taken before an older one of another.
         var head = _hub.LastSequence;
-        if (_cursor >= head) return _hub.IsCompleted ? Next.End : Next.None;
-        if (_cursor < _replayUntil && _replayedBytes >= _hub.MaxReplayBytes) return Next.End;
-        frame = _hub.FrameAfter(_cursor);
-        if (frame is null)
+        var cursors = _cursors;
+        var best = -1;
+        for (var i = 0; i < cursors.Length; i++)
         {
-            // Too far behind (the ring overwrote or dropped the next frame): end the stream rather than grow memory;
-            // the client resumes with Last-Event-ID.
-            Evict();
+            var ring = cursors[i].Ring;
+            var cursor = cursors[i].Cursor;
+            if (cursor >= ring.Head) continue;
+            var next = ring.FrameAt(cursor + 1);
+            if (next is null)
+            {
+                // Too far behind (the ring overwrote or dropped the next frame): end the stream rather than grow memory;
+                // the client resumes with Last-Event-ID.
+                Evict();
+                return Next.End;
+            }
+            if (next.Seq > head) continue;
+            if (frame is null || next.Seq < frame.Seq)
+            {
+                frame = next;
+                best = i;
+            }
+        }
+        if (frame is null) return _hub.IsCompleted ? Next.End : Next.None;
+        // One request replays at most MaxReplayBytes: the stream ends and the client continues from its last id.
+        if (frame.Seq <= _replayUntil && _replayedBytes >= _hub.MaxReplayBytes)
+        {
+            frame = null;
             return Next.End;
         }
-        Volatile.Write(ref _cursor, frame.Seq);
-        if (_cursor <= _replayUntil) _replayedBytes += frame.Bytes.Length;
-        if (_cursor >= _replayUntil && _anchor >= 0) ReleaseBacklog();
+        Volatile.Write(ref cursors[best].Cursor, frame.Local);
+        if (frame.Seq <= _replayUntil) _replayedBytes += frame.Bytes.Length;
+        if (cursors[best].Anchor >= 0 && frame.Local >= cursors[best].ReplayUntil) ReleaseBacklog(best);
         return Next.Frame;
     }
 
-    /// <summary>Caught up (or gone): the hub may drop the backlog this resume protected.</summary>
-    private void ReleaseBacklog()
+    /// <summary>Whether a topic has a frame after its cursor (or the stream must end): a reader arming its wait looks once more.</summary>
+    private bool HasPending()
     {
-        var anchor = Interlocked.Exchange(ref _anchor, -1);
-        if (anchor >= 0) _hub.Release(anchor);
+        foreach (var c in _cursors)
+            if (Volatile.Read(ref Unsafe.AsRef(in c.Cursor)) < c.Ring.Head) return true;
+        return _hub.IsCompleted || Volatile.Read(ref _endRequested) == 1;
+    }
+
+    /// <summary>Caught up on that topic (or gone): the hub may drop the backlog this resume protected there.</summary>
+    private void ReleaseBacklog(int index)
+    {
+        var anchor = Interlocked.Exchange(ref _cursors[index].Anchor, -1);
+        if (anchor >= 0) _hub.Release(_cursors[index].Ring, anchor);
     }
 
     // ---- Enumerated directly -------------------------------------------------------------------------------------
@@ -239,6 +314,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
 
     public ValueTask<bool> MoveNextAsync()
     {
+        if (_authorize is not null) return AuthorizeThenMoveNextAsync();
         if (_historyRead is not null && _history is null) return ReadHistoryThenMoveNextAsync();
         while (true)
         {
@@ -252,9 +328,15 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
             if (next == Next.End) return new ValueTask<bool>(false);
             _signal.Reset();
             // Armed: look once more, so a publish between the first look and the reset is not missed.
-            if (_cursor < _hub.LastSequence || _hub.IsCompleted || Volatile.Read(ref _endRequested) == 1 || _readerToken.IsCancellationRequested) continue;
+            if (HasPending() || _readerToken.IsCancellationRequested) continue;
             return WaitThenMoveNextAsync();
         }
+    }
+
+    private async ValueTask<bool> AuthorizeThenMoveNextAsync()
+    {
+        await AuthorizeThenRegisterAsync();
+        return await MoveNextAsync();
     }
 
     private async ValueTask<bool> ReadHistoryThenMoveNextAsync()

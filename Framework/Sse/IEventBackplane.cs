@@ -21,6 +21,16 @@ public interface IEventBackplane : IAsyncDisposable
     Task<long> PublishAsync(ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default) =>
         throw new NotSupportedException($"{GetType().Name} does not deduplicate publishes: publish without an idempotency key.");
 
+    /// <summary>Publishes <paramref name="evt"/> to <paramref name="topic"/> of the hub ("" for its default topic), once per
+    /// <paramref name="idempotencyKey"/> when one is given. A backplane that does not carry topics supports only "".</summary>
+    Task<long> PublishAsync(string topic, ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken = default) =>
+        topic.Length != 0 ? throw new NotSupportedException($"{GetType().Name} does not carry topics: publish to the hub's default topic, or use a backplane that does (RedisBackplane).")
+        : idempotencyKey is null ? PublishAsync(evt, cancellationToken) : PublishAsync(evt, idempotencyKey, cancellationToken);
+
+    /// <summary>The subscribers of <paramref name="topic"/> on every instance (presence), given this instance's
+    /// <paramref name="local"/> count. A backplane that does not track presence answers with the local count.</summary>
+    Task<long> CountSubscribersAsync(string topic, long local) => Task.FromResult(local);
+
     /// <summary>The retained events numbered <paramref name="from"/> to <paramref name="to"/> (inclusive), in order.</summary>
     Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default);
 }
@@ -42,13 +52,23 @@ public interface IEventBackplaneSink
     /// <summary>The next event of the global order (numbers only increase; a skipped number was lost for good).</summary>
     void Deliver(long sequence, ServerEvent evt);
 
+    /// <summary>The next event of the global order, published to <paramref name="topic"/> ("" for the default topic).</summary>
+    void Deliver(long sequence, string topic, ServerEvent evt)
+    {
+        if (topic.Length == 0) Deliver(sequence, evt);
+    }
+
     /// <summary>The backplane's sequence restarted (its store lost its data): open streams end so clients resynchronise,
     /// and numbering continues after <paramref name="lastSequence"/>.</summary>
     void Reset(long lastSequence);
 }
 
 /// <summary>An event as the backplane retains it, with its global number.</summary>
-public readonly record struct BackplaneEvent(long Sequence, ServerEvent Event);
+public readonly record struct BackplaneEvent(long Sequence, ServerEvent Event)
+{
+    /// <summary>The hub's topic it was published to ("" for the default topic).</summary>
+    public string Topic { get; init; } = "";
+}
 
 /// <summary>The loggers of the last app started in this process, for components built outside an app (a backplane).</summary>
 internal static class AppLoggers

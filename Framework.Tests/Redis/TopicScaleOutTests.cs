@@ -1,0 +1,64 @@
+using Bocata.Redis;
+using Bocata.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Redis;
+
+/// <summary>Topics on a hub shared through Redis: a topic published on any instance reaches that topic's streams on every
+/// instance, one sequence numbers every topic, and the default topic stays apart.</summary>
+[NonParallelizable]
+public class TopicScaleOutTests
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    [TearDown]
+    public async Task DisposeAll()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
+        _owned.Clear();
+    }
+
+    private async Task<(EventHub Hub, TestClient Client)> InstanceAsync(string endpoint, string name)
+    {
+        var backplane = await RedisBackplane.ConnectAsync(endpoint, name);
+        _owned.Add(backplane);
+        var hub = new EventHub(replay: 100, backplane: backplane);
+        var app = TestApps.Quiet();
+        app.Route("/events", (req, res) => res.EventStream(hub.Subscribe(req, req.QueryParams.GetAll("topic").ToArray())));
+        var client = app.CreateClient();
+        _owned.Add(client);
+        return (hub, client);
+    }
+
+    [Test]
+    public async Task A_topic_published_on_one_instance_reaches_its_streams_on_every_instance_and_nothing_else()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var name = RedisServer.Topic();
+        var (a, clientA) = await InstanceAsync(redis.Endpoint, name);
+        var (b, clientB) = await InstanceAsync(redis.Endpoint, name);
+
+        var onB = TestApps.TakeAsync(clientB.EventsAsync("/events?topic=users/42&topic=rooms/7"), 3, TimeSpan.FromSeconds(20));
+        var defaultOnB = b.Subscribe();
+        await TestApps.UntilAsync(() => b.CountSubscribers("rooms/7") == 1);
+        var ids = new List<string?>
+        {
+            (await a.PublishAsync("users/42", new ServerEvent(data: "n1"))).Id,
+            (await a.PublishAsync("rooms/8", new ServerEvent(data: "not mine"))).Id,
+            (await b.PublishAsync("rooms/7", new ServerEvent(data: "m1"))).Id,
+            (await a.PublishAsync(new ServerEvent(data: "default"))).Id,
+            (await a.PublishAsync("users/42", new ServerEvent(data: "n2"))).Id,
+        };
+
+        ids.Select(id => long.Parse(id!)).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("one sequence for every topic of the hub, across instances");
+        var events = await onB;
+        events.Select(e => e.Data).Should().Equal("n1", "m1", "n2");
+        events.Select(e => e.Id).Should().Equal(ids[0], ids[2], ids[4]);
+        (await TestApps.TakeAsync(defaultOnB, 1)).Select(e => e.Data).Should().Equal("default");
+
+        // The same stream resumes on the other instance with one id.
+        var resumed = await TestApps.TakeAsync(clientA.EventsAsync("/events?topic=users/42&topic=rooms/7", lastEventId: ids[0]), 2);
+        resumed.Select(e => e.Data).Should().Equal("m1", "n2");
+    }
+}

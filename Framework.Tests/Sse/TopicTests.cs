@@ -1,0 +1,234 @@
+using System.Net;
+using System.Text.Json;
+using Bocata.Testing;
+using CsCheck;
+using FluentAssertions;
+using NUnit.Framework;
+using static Bocata.Tests.Sse.HubCorrectnessTests;
+
+namespace Bocata.Tests.Sse;
+
+/// <summary>Topics (issue 20): many streams on one hub, several on one connection, one sequence, exact resume, private topics.</summary>
+public class TopicTests
+{
+    [Test]
+    public void A_topic_reaches_only_its_subscribers_and_every_topic_shares_one_sequence()
+    {
+        var hub = new EventHub();
+        var user = hub.Subscribe(["users/42"]).GetAsyncEnumerator();
+        var room = hub.Subscribe(["rooms/7"]).GetAsyncEnumerator();
+        var everything = hub.Subscribe().GetAsyncEnumerator();
+
+        hub.Publish("users/42", new ServerEvent(data: "note")).Id.Should().Be("1");
+        hub.Publish("rooms/7", new ServerEvent(data: "hello room")).Id.Should().Be("2");
+        hub.Publish(new ServerEvent(data: "default")).Id.Should().Be("3");
+        hub.Publish("users/43", new ServerEvent(data: "someone else's")).Id.Should().Be("4");
+
+        Available(user).Select(e => (e.Id, e.Data)).Should().Equal(("1", "note"));
+        Available(room).Select(e => (e.Id, e.Data)).Should().Equal(("2", "hello room"));
+        Available(everything).Select(e => e.Data).Should().Equal(["default"], "the default topic and named topics never see each other's events");
+        hub.TopicCount.Should().Be(3);
+        hub.CountSubscribers("users/42").Should().Be(1);
+        hub.CountSubscribers("users/43").Should().Be(0);
+        hub.SubscriberCount.Should().Be(3);
+    }
+
+    [Test]
+    public void One_stream_of_several_topics_merges_them_in_number_order()
+    {
+        var hub = new EventHub();
+        var stream = hub.Subscribe(["users/42", "rooms/7", "rooms/9"]).GetAsyncEnumerator();
+        var expected = new List<string>();
+        for (var i = 0; i < 30; i++)
+        {
+            var topic = (i % 4) switch { 0 => "users/42", 1 => "rooms/7", 2 => "rooms/8", _ => "rooms/9" };
+            var e = hub.Publish(topic, new ServerEvent(data: $"{topic} {i}"));
+            if (topic != "rooms/8") expected.Add(e.Id!);
+        }
+
+        Available(stream).Select(e => e.Id).Should().Equal(expected);
+        hub.SubscriberCount.Should().Be(1, "a stream of several topics is one subscription");
+        hub.CountSubscribers("rooms/7").Should().Be(1);
+    }
+
+    [Test]
+    public void One_last_event_id_resumes_every_topic_of_the_stream_exactly()
+    {
+        var hub = new EventHub(replay: 100);
+        var sent = new List<ServerEvent>();
+        var topics = new[] { "users/42", "rooms/7", "rooms/8" };
+        for (var i = 0; i < 40; i++) sent.Add(hub.Publish(topics[i % 3], new ServerEvent(data: $"{topics[i % 3]} {i}")));
+        var mine = sent.Where(e => !e.Data!.StartsWith("rooms/8")).ToList();
+
+        // A client of users/42 + rooms/7 got up to its 10th event, then reconnects with that id.
+        var resumed = Available(hub.Subscribe(["users/42", "rooms/7"], lastEventId: mine[9].Id));
+        resumed.Select(e => e.Id).Should().Equal(mine.Skip(10).Select(e => e.Id), "no gap, no duplicate, nothing of rooms/8");
+        Available(hub.Subscribe(["rooms/7", "users/42"], lastEventId: "0")).Should().HaveCount(mine.Count, "0 asks for everything retained");
+    }
+
+    [Test]
+    public void Resume_matches_a_model_of_per_topic_windows_for_any_mix_of_topics_and_ids()
+    {
+        // Model: each topic keeps its last `replay` events; a resume after number n gives, per topic of the stream, its
+        // window's events after n (its whole window when n is older or names nothing), merged by number.
+        Gen.Select(Gen.Int[1, 6], Gen.Select(Gen.Int[0, 3], Gen.Int[0, 9]).Array[0, 60], Gen.Int[0, 7], Gen.Int[0, 65])
+            .Sample((replay, publishes, topicSet, resumeAt) =>
+            {
+                var hub = new EventHub(replay: replay, bufferSize: 64);
+                var sent = new List<(string Topic, ServerEvent Event, long Seq)>();
+                string[] all = ["a", "b", "c", "d"];
+                foreach (var (t, idKind) in publishes)
+                {
+                    var evt = new ServerEvent(data: sent.Count.ToString(), id: idKind == 9 ? $"own-{sent.Count % 5}" : null);
+                    sent.Add((all[t], hub.Publish(all[t], evt), sent.Count + 1));
+                }
+                var topics = all.Where((_, i) => (topicSet & (1 << i)) != 0 || (topicSet == 0 && i == 0)).ToArray();
+                var lastId = resumeAt < sent.Count ? sent[resumeAt].Event.Id! : $"{resumeAt}";
+
+                var windows = topics.ToDictionary(t => t, t => sent.Where(s => s.Topic == t).TakeLast(replay).ToList());
+                // The resume point: the newest event in the stream's windows carrying the id as its own, else a hub number
+                // (unless that number's event in the stream's topics carries an own id: then it names nothing).
+                var own = windows.Values.SelectMany(w => w).Where(s => s.Event.Id == lastId && s.Event.Id!.StartsWith("own-")).Select(s => s.Seq).DefaultIfEmpty(0).Max();
+                long? after = own > 0 ? own
+                    : long.TryParse(lastId, out var n) && !sent.Any(s => topics.Contains(s.Topic) && s.Seq == n && s.Event.Id!.StartsWith("own-")) ? n : null;
+                List<string?> expected;
+                if (after > sent.Count) expected = [];
+                else expected = windows.Values.SelectMany(w => after is { } a && (w.Count == 0 || a >= w[0].Seq - 1) ? w.Where(s => s.Seq > a) : w)
+                    .OrderBy(s => s.Seq).Select(s => s.Event.Data).ToList();
+
+                Available(hub.Subscribe(topics, lastEventId: lastId)).Select(e => e.Data).Should().Equal(expected,
+                    $"replay {replay}, topics {string.Join(",", topics)}, resume {lastId}");
+            }, iter: 2000);
+    }
+
+    [Test]
+    public async Task Over_http_one_event_source_reads_a_users_feed_and_their_rooms()
+    {
+        var hub = new EventHub(replay: 100);
+        var app = TestApps.Quiet();
+        app.Route("/events", (req, res) => res.EventStream(hub.Subscribe(req, req.QueryParams.GetAll("topic").ToArray())));
+        await using var client = app.CreateClient();
+
+        var reader = TestApps.TakeAsync(client.EventsAsync("/events?topic=users/42&topic=rooms/7"), 4);
+        await TestApps.UntilAsync(() => hub.CountSubscribers("rooms/7") == 1);
+        hub.Publish("users/42", new ServerEvent(name: "note", data: "n1"));
+        hub.Publish("rooms/8", new ServerEvent(name: "chat", data: "not mine"));
+        hub.Publish("rooms/7", new ServerEvent(name: "chat", data: "m1"));
+        hub.Publish("users/43", new ServerEvent(name: "note", data: "not mine either"));
+        hub.Publish("rooms/7", new ServerEvent(name: "chat", data: "m2"));
+        hub.Publish("users/42", new ServerEvent(name: "note", data: "n2"));
+        var events = await reader;
+
+        events.Select(e => e.Data).Should().Equal("n1", "m1", "m2", "n2");
+        events.Select(e => e.Name).Should().Equal(["note", "chat", "chat", "note"], "name: tells the topics apart on the client");
+        var resumed = await TestApps.TakeAsync(client.EventsAsync("/events?topic=users/42&topic=rooms/7", lastEventId: events[1].Id), 2);
+        resumed.Select(e => e.Data).Should().Equal("m2", "n2");
+    }
+
+    [Test]
+    public async Task A_refused_topic_is_a_403_naming_it_before_any_header_of_the_stream()
+    {
+        foreach (var async in new[] { false, true })
+        {
+            var hub = async
+                ? new EventHub { AuthorizeAsync = async (req, topic) => { await Task.Yield(); return topic.StartsWith("rooms/") || topic == $"users/{req.Headers["X-User"]}"; } }
+                : new EventHub { Authorize = (req, topic) => topic.StartsWith("rooms/") || topic == $"users/{req.Headers["X-User"]}" };
+            hub.Publish("users/43", new ServerEvent(data: "private to 43"));
+            var app = TestApps.Quiet();
+            app.Route("/events", (req, res) => res.EventStream(hub.Subscribe(req, req.QueryParams.GetAll("topic").ToArray())));
+            await using var client = app.CreateClient();
+
+            using var refused = new HttpRequestMessage(HttpMethod.Get, "/events?topic=rooms/7&topic=users/43");
+            refused.Headers.Add("X-User", "42");
+            refused.Headers.Add("Last-Event-ID", "0");
+            using var response = await client.SendAsync(refused, HttpCompletionOption.ResponseHeadersRead);
+            response.StatusCode.Should().Be(HttpStatusCode.Forbidden, async ? "AuthorizeAsync" : "Authorize");
+            response.Content.Headers.ContentType!.MediaType.Should().NotBe("text/event-stream");
+            (await response.Content.ReadAsStringAsync()).Should().Contain("users/43").And.NotContain("private to 43");
+            await TestApps.UntilAsync(() => hub.SubscriberCount == 0);
+            hub.SubscriberCount.Should().Be(0);
+
+            using var allowed = new HttpRequestMessage(HttpMethod.Get, "/events?topic=rooms/7&topic=users/42");
+            allowed.Headers.Add("X-User", "42");
+            using var ok = await client.SendAsync(allowed, HttpCompletionOption.ResponseHeadersRead);
+            ok.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+    }
+
+    [Test]
+    public async Task Bad_topics_and_too_many_are_400s_naming_the_problem_and_publishing_one_throws()
+    {
+        var hub = new EventHub { MaxTopicsPerSubscription = 3 };
+        var app = TestApps.Quiet();
+        app.Route("/events", (req, res) => res.EventStream(hub.Subscribe(req, req.QueryParams.GetAll("topic").ToArray())));
+        await using var client = app.CreateClient();
+
+        foreach (var (query, message) in new[]
+        {
+            ("topic=", "empty"),
+            ($"topic={new string('x', 257)}", "256"),
+            ("topic=a%01b", "control"),
+            ("topic=a&topic=b&topic=c&topic=d", "At most 3"),
+        })
+        {
+            var response = await client.GetAsync($"/events?{query}");
+            response.StatusCode.Should().Be(HttpStatusCode.BadRequest, query);
+            (await response.Content.ReadAsStringAsync()).Should().Contain(message);
+        }
+        FluentActions.Invoking(() => hub.Publish("", new ServerEvent(data: "x"))).Should().Throw<ArgumentException>().WithMessage("*empty*");
+        FluentActions.Invoking(() => hub.Publish("a\nb", new ServerEvent(data: "x"))).Should().Throw<ArgumentException>().WithMessage("*control*");
+        await FluentActions.Awaiting(() => hub.PublishAsync(new string('t', 300), new ServerEvent(data: "x"))).Should().ThrowAsync<ArgumentException>().WithMessage("*256*");
+        FluentActions.Invoking(() => hub.Subscribe(["a", "b", "c", "d"])).Should().Throw<ArgumentException>().WithMessage("*MaxTopicsPerSubscription*");
+    }
+
+    [Test]
+    public async Task Idle_topics_are_forgotten_after_TopicRetention_and_topics_with_subscribers_are_kept()
+    {
+        var hub = new EventHub(replay: 10) { TopicRetention = TimeSpan.FromMilliseconds(200) };
+        for (var i = 0; i < 100; i++) hub.Publish($"users/{i}", new ServerEvent(data: new string('x', 100)));
+        await using var watched = hub.Subscribe(["users/7"]).GetAsyncEnumerator();
+        hub.TopicCount.Should().Be(100);
+        hub.RetainedBytes.Should().BeGreaterThan(0);
+
+        await TestApps.UntilAsync(() => hub.TopicCount == 1, TimeSpan.FromSeconds(10));
+        hub.TopicCount.Should().Be(1, "only the topic with a subscriber is kept");
+        hub.CountSubscribers("users/7").Should().Be(1);
+        hub.Publish("users/7", new ServerEvent(data: "still here"));
+        Available(watched).Select(e => e.Data).Should().Equal("still here");
+        await watched.DisposeAsync();
+        await TestApps.UntilAsync(() => hub.TopicCount == 0, TimeSpan.FromSeconds(10));
+        hub.TopicCount.Should().Be(0);
+        hub.RetainedBytes.Should().Be(0, "a forgotten topic's events go with it");
+    }
+
+    [Test]
+    public void A_reader_behind_on_one_topic_is_evicted_and_resumes_every_topic_exactly()
+    {
+        var hub = new EventHub(replay: 50, bufferSize: 5);
+        var stream = hub.Subscribe(["a", "b"]).GetAsyncEnumerator();
+        var sent = new List<ServerEvent>();
+        for (var i = 0; i < 4; i++) sent.Add(hub.Publish(i % 2 == 0 ? "a" : "b", new ServerEvent(data: $"{i}")));
+        var first = Available(stream);
+        first.Should().HaveCount(4);
+        for (var i = 4; i < 20; i++) sent.Add(hub.Publish(i % 2 == 0 ? "a" : "b", new ServerEvent(data: $"{i}")));
+
+        hub.Evictions.Should().Be(1, "more than 5 behind on a topic");
+        Available(stream).Should().BeEmpty();
+        Available(hub.Subscribe(["a", "b"], lastEventId: first[^1].Id)).Select(e => e.Data).Should().Equal(Enumerable.Range(4, 16).Select(i => $"{i}"));
+    }
+
+    [Test]
+    public void A_topic_ring_grows_with_what_it_holds()
+    {
+        var hub = new EventHub(replay: 1000);
+        for (var i = 0; i < 10_000; i++) hub.Publish($"users/{i}", new ServerEvent(data: "hi"));
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var more = new EventHub(replay: 1000);
+        for (var i = 0; i < 10_000; i++) more.Publish($"users/{i}", new ServerEvent(data: "hi"));
+        var perTopic = (GC.GetTotalMemory(forceFullCollection: true) - before) / 10_000.0;
+        TestContext.Out.WriteLine($"{perTopic:0} B per topic holding one small event (replay 1000)");
+        perTopic.Should().BeLessThan(1000, "a topic holding one event does not preallocate a replay-sized ring");
+        GC.KeepAlive(more);
+        GC.KeepAlive(hub);
+    }
+}

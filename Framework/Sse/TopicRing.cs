@@ -1,0 +1,287 @@
+namespace Bocata;
+
+/// <summary>
+/// One topic of an <see cref="EventHub"/>: its frames in a ring indexed by the topic's own count (1, 2, 3, … for its events;
+/// each frame also carries the hub's number), and the subscribers reading it. The ring starts small and doubles with what
+/// it holds, up to twice the larger of <c>replay</c> and <c>bufferSize</c>, plus one; memory is what the topic holds.
+/// Every change happens under the hub's lock; subscribers read frames without it.
+/// </summary>
+internal sealed class TopicRing
+{
+    private const int InitialCapacity = 4;
+
+    private readonly EventHub _hub;
+    private readonly int _maxCapacity;
+    private readonly long _keep;
+    private HubFrame?[] _frames;
+    private long _head;
+    private long _retainedFrom = 1;
+    private Dictionary<string, long>? _ownIds;
+    // Local positions whose following frames are kept beyond the replay window: where evicted subscribers stopped (until
+    // the ring wraps past them) and where resumes in progress started (until they catch up or end).
+    private SortedSet<long>? _evictedAt;
+    private SortedDictionary<long, int>? _resumingFrom;
+    private HubSubscription?[]? _slots;
+    private Stack<int>? _freeSlots;
+    private int _slotsUsed;
+    private int _count;
+
+    public TopicRing(EventHub hub, string name, int replay, int bufferSize)
+    {
+        _hub = hub;
+        Name = name;
+        var most = Math.Max(replay, bufferSize);
+        _maxCapacity = 2 * most + 1;
+        _keep = most + 1L;
+        _frames = new HubFrame?[Math.Min(InitialCapacity, _maxCapacity)];
+    }
+
+    /// <summary>The topic ("" for the hub's default topic).</summary>
+    public string Name { get; }
+
+    /// <summary>The topic's count of the newest frame (0 before the first).</summary>
+    public long Head => Volatile.Read(ref _head);
+
+    /// <summary>The topic's count of the oldest frame held.</summary>
+    public long RetainedFrom => _retainedFrom;
+
+    /// <summary>The ring's greatest length: a subscriber whose next frame is about to leave it is evicted whatever its state.</summary>
+    public long MaxCapacity => _maxCapacity;
+
+    public int SubscriberCount => _count;
+
+    /// <summary>When the topic last had a publish or a subscriber (Environment.TickCount64), for retention.</summary>
+    public long LastActive { get; set; }
+
+    /// <summary>Whether the hub's idle queue holds this topic.</summary>
+    public bool QueuedIdle { get; set; }
+
+    /// <summary>Whether the hub forgot this topic (idle past retention).</summary>
+    public bool Forgotten { get; set; }
+
+    /// <summary>The frame with the topic's count <paramref name="local"/>, or null when it is not held.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public HubFrame? FrameAt(long local)
+    {
+        var frames = Volatile.Read(ref _frames);
+        var frame = Volatile.Read(ref frames[local % frames.Length]);
+        if (frame is not null && frame.Local == local) return frame;
+        // The ring may have grown since the array was read: the frame is then in the new one.
+        var now = Volatile.Read(ref _frames);
+        if (ReferenceEquals(now, frames)) return null;
+        frame = Volatile.Read(ref now[local % now.Length]);
+        return frame is not null && frame.Local == local ? frame : null;
+    }
+
+    /// <summary>Stores <paramref name="frame"/> (its Local is Head + 1). Under the hub's lock; the caller wakes subscribers.</summary>
+    public void Append(HubFrame frame)
+    {
+        var local = frame.Local;
+        var frames = _frames;
+        if (local - _retainedFrom + 1 > frames.Length && frames.Length < _maxCapacity) frames = Grow();
+        ref var slot = ref frames[local % frames.Length];
+        if (slot is { } old) Forget(old);
+        Volatile.Write(ref slot, frame);
+        if (frame.OwnId) (_ownIds ??= new(StringComparer.Ordinal))[frame.Event.Id!] = local;
+        Volatile.Write(ref _head, local);
+        Retain(local - frames.Length + 1);
+        // Past the replay window (and a live subscriber's allowed lag), a frame is kept only while an evicted or resuming
+        // subscriber may still need it.
+        var expired = local - _keep;
+        if (expired >= _retainedFrom && expired <= ProtectedFloor())
+            while (_retainedFrom <= expired) Drop(_retainedFrom);
+    }
+
+    /// <summary>Doubles the ring (up to its greatest length), keeping every held frame at its new place.</summary>
+    private HubFrame?[] Grow()
+    {
+        var old = _frames;
+        var grown = new HubFrame?[Math.Min(old.Length * 2, _maxCapacity)];
+        foreach (var frame in old)
+            if (frame is not null) grown[frame.Local % grown.Length] = frame;
+        Volatile.Write(ref _frames, grown);
+        return grown;
+    }
+
+    /// <summary>Forgets frame <paramref name="local"/> (and every older one).</summary>
+    public void Drop(long local)
+    {
+        if (local < _retainedFrom) return;
+        var frames = _frames;
+        ref var slot = ref frames[local % frames.Length];
+        if (slot is { } old && old.Local == local)
+        {
+            Forget(old);
+            Volatile.Write(ref slot, null);
+        }
+        Retain(local + 1);
+    }
+
+    /// <summary>Forgets every frame up to <paramref name="local"/>.</summary>
+    public void DropThrough(long local)
+    {
+        while (_retainedFrom <= local) Drop(_retainedFrom);
+    }
+
+    /// <summary>Forgets everything (the topic is forgotten, or the backplane's sequence restarted).</summary>
+    public void Clear()
+    {
+        var frames = _frames;
+        for (var i = 0; i < frames.Length; i++)
+        {
+            if (frames[i] is { } old)
+            {
+                Forget(old);
+                Volatile.Write(ref frames[i], null);
+            }
+        }
+        _ownIds?.Clear();
+        _evictedAt?.Clear();
+        _resumingFrom?.Clear();
+        _retainedFrom = _head + 1;
+    }
+
+    private void Forget(HubFrame old)
+    {
+        _hub.FrameForgotten(old);
+        if (old.OwnId && _ownIds is { } ids && ids.TryGetValue(old.Event.Id!, out var at) && at == old.Local) ids.Remove(old.Event.Id!);
+    }
+
+    private void Retain(long local)
+    {
+        if (local > _retainedFrom) _retainedFrom = local;
+    }
+
+    // ---- Resuming -------------------------------------------------------------------------------------------------
+
+    /// <summary>The topic's count of the oldest event a resume may start from: the last <c>replay</c> events, or older where an
+    /// evicted or resuming subscriber's frames are still held.</summary>
+    public long WindowOldest(int replay)
+    {
+        var oldest = Math.Max(1, _head - replay + 1);
+        var floor = ProtectedFloor();
+        if (floor != long.MaxValue) oldest = Math.Min(oldest, Math.Max(floor + 1, _retainedFrom));
+        return Math.Max(oldest, _retainedFrom);
+    }
+
+    /// <summary>The topic's count of the newest held event carrying <paramref name="id"/> as its own id, or 0.</summary>
+    public long OwnId(string id) => _ownIds is { } ids && ids.TryGetValue(id, out var local) ? local : 0;
+
+    /// <summary>The topic's count of the last held frame numbered at most <paramref name="seq"/> by the hub (RetainedFrom - 1 when
+    /// none is): frames are in increasing hub numbers, so a binary search; O(1) when the topic's numbers are the hub's.</summary>
+    public long LastAtOrBefore(long seq)
+    {
+        long lo = _retainedFrom, hi = _head;
+        if (lo > hi) return hi;
+        if (FrameAt(hi) is { } newest && newest.Seq <= seq) return hi;
+        if (FrameAt(lo) is { } oldest && oldest.Seq > seq) return lo - 1;
+        // The common case: a topic with every number of the hub since some point.
+        var guess = hi - (FrameAt(hi)!.Seq - seq);
+        if (guess >= lo && guess <= hi && FrameAt(guess) is { } g && g.Seq == seq) return guess;
+        while (lo < hi)
+        {
+            var mid = lo + (hi - lo + 1) / 2;
+            if (FrameAt(mid) is { } f && f.Seq <= seq) lo = mid;
+            else hi = mid - 1;
+        }
+        return lo;
+    }
+
+    /// <summary>The held frame the hub numbered <paramref name="seq"/>, if this topic has it.</summary>
+    public HubFrame? FrameNumbered(long seq)
+    {
+        var local = LastAtOrBefore(seq);
+        return local >= _retainedFrom && FrameAt(local) is { } f && f.Seq == seq ? f : null;
+    }
+
+    /// <summary>Keeps what a subscriber evicted at <paramref name="local"/> missed, until the ring wraps past it.</summary>
+    public void Evicted(long local)
+    {
+        if (local + 1 >= _retainedFrom && local < _head) (_evictedAt ??= []).Add(Math.Max(0, local));
+    }
+
+    /// <summary>A resume from <paramref name="local"/>: frames after it stay held until it has caught up or ended.
+    /// False when nothing was protected.</summary>
+    public bool Protect(long local)
+    {
+        local = Math.Max(0, local);
+        if (local + 1 < _retainedFrom || local >= _head) return false;
+        var resuming = _resumingFrom ??= [];
+        resuming[local] = resuming.GetValueOrDefault(local) + 1;
+        return true;
+    }
+
+    /// <summary>A resume that caught up (or ended) lets go of the backlog it protected. Under the hub's lock.</summary>
+    public void Release(long local)
+    {
+        if (_resumingFrom is not { } resuming || !resuming.TryGetValue(local, out var count)) return;
+        if (count > 1) resuming[local] = count - 1;
+        else resuming.Remove(local);
+    }
+
+    private long ProtectedFloor()
+    {
+        var floor = long.MaxValue;
+        if (_evictedAt is { } evicted)
+        {
+            while (evicted.Count > 0 && evicted.Min + 1 < _retainedFrom) evicted.Remove(evicted.Min);
+            if (evicted.Count > 0) floor = evicted.Min;
+        }
+        if (_resumingFrom is { Count: > 0 } resuming) floor = Math.Min(floor, Math.Max(resuming.First().Key, _retainedFrom - 1));
+        return floor;
+    }
+
+    // ---- Subscribers ----------------------------------------------------------------------------------------------
+
+    /// <summary>O(1). Under the hub's lock; returns the slot.</summary>
+    public int Add(HubSubscription subscription)
+    {
+        var slots = _slots ??= new HubSubscription?[4];
+        var index = _freeSlots is { Count: > 0 } free ? free.Pop() : _slotsUsed++;
+        if (index == slots.Length)
+        {
+            Array.Resize(ref slots, slots.Length * 2);
+            Volatile.Write(ref _slots, slots);
+        }
+        Volatile.Write(ref slots[index], subscription);
+        _count++;
+        return index;
+    }
+
+    /// <summary>O(1): the slot is cleared and reused. Under the hub's lock.</summary>
+    public void Remove(HubSubscription subscription, int index)
+    {
+        if (_slots is not { } slots || index < 0 || index >= slots.Length || slots[index] != subscription) return;
+        Volatile.Write(ref slots[index], null);
+        (_freeSlots ??= new Stack<int>()).Push(index);
+        _count--;
+    }
+
+    /// <summary>Wakes this topic's subscribers only: a publish never scans the rest of the hub.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public void WakeAll()
+    {
+        // Orders the head written by the publish before each subscriber's state is read (see HubSubscription's attach).
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _slots) is not { } slots) return;
+        var used = Math.Min(Volatile.Read(ref _slotsUsed), slots.Length);
+        for (var i = 0; i < used; i++) Volatile.Read(ref slots[i])?.Wake(this);
+    }
+
+    /// <summary>Every subscriber, for ending them all. Under the hub's lock.</summary>
+    public HubSubscription?[] Subscribers() => _slots is { } slots ? [.. slots] : [];
+}
+
+/// <summary>One published event and its wire bytes, encoded once: the hub's number, the topic's count, and its topic's ring
+/// (null for events read from a backplane's history).</summary>
+internal sealed record HubFrame(long Seq, ServerEvent Event, byte[] Bytes, bool OwnId)
+{
+    /// <summary>The topic's count of this frame.</summary>
+    public long Local { get; init; }
+
+    /// <summary>The topic's ring holding it.</summary>
+    public TopicRing? Ring { get; init; }
+
+    /// <summary>What keeping this frame costs: its bytes and its event's text (UTF-16).</summary>
+    public long Size { get; } = Bytes.Length + 2L * ((Event.Data?.Length ?? 0) + (Event.Comment?.Length ?? 0)) + 64;
+}
