@@ -1,0 +1,88 @@
+// Per-user notifications and chat rooms on ONE EventSource: a hub of topics. Sign in (a cookie session), join rooms,
+// and the page reads `users/<you>` and every room you joined on one stream; Authorize keeps each user to their own feed
+// and the rooms they joined. Run: dotnet run --project Examples/Notifications, open http://127.0.0.1:8000 in two windows.
+using Bocata;
+
+var app = new App();
+app.Configure(s =>
+{
+    s.Sessions = true;
+    // A real app reads SECRET_KEY from its environment; this default only keeps the example runnable.
+    s.SecretKey = Environment.GetEnvironmentVariable("SECRET_KEY") ?? "example-only-secret-change-me-0123456789";
+});
+
+var hub = new EventHub(replay: 100)
+{
+    // Asked for every topic of a stream before its headers go out: your own feed, and rooms you joined.
+    Authorize = (req, topic) => req.Session.Get<string>("user") is { } user
+        && (topic == $"users/{user}" || (topic.StartsWith("rooms/", StringComparison.Ordinal) && Rooms(req).Contains(topic[6..]))),
+};
+
+static List<string> Rooms(Request req) => req.Session.Get<List<string>>("rooms") ?? [];
+
+static string CurrentUser(Request req) => req.Session.Get<string>("user") ?? throw new HttpError(401, "Sign in first: POST /login with {\"user\": \"alice\"}.");
+
+static string CheckName(string? value, string what) =>
+    value is { Length: > 0 and <= 32 } && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
+        ? value
+        : throw new HttpError(400, $"A {what} is 1 to 32 letters, digits, '-' or '_'.");
+
+app.Post("/login", async (req, res) =>
+{
+    var body = await req.JsonAsync<Login>();
+    req.Session.Set("user", CheckName(body.User, "user name"));
+    req.Session.Set("rooms", new List<string> { "lobby" });
+    res.Json = new { user = body.User, rooms = Rooms(req) };
+});
+
+app.Post("/logout", (req, res) =>
+{
+    req.Session.Clear();
+    res.StatusCode = 204;
+});
+
+app.Get("/me", (req, res) => res.Json = new { user = CurrentUser(req), rooms = Rooms(req) });
+
+app.Post("/rooms/{room}/join", (Request req, Response res, string room) =>
+{
+    CurrentUser(req);
+    var rooms = Rooms(req);
+    if (!rooms.Contains(CheckName(room, "room"))) rooms.Add(room);
+    req.Session.Set("rooms", rooms);
+    res.Json = new { rooms };
+});
+
+app.Post("/rooms/{room}/messages", async (Request req, Response res, string room) =>
+{
+    var user = CurrentUser(req);
+    if (!Rooms(req).Contains(room)) throw new HttpError(403, $"Join room '{room}' first.");
+    var text = (await req.JsonAsync<Message>()).Text;
+    if (string.IsNullOrWhiteSpace(text) || text.Length > 2000) throw new HttpError(400, "A message is 1 to 2000 characters.");
+    var published = await hub.PublishAsync($"rooms/{room}", new ServerEvent(name: "message", json: new { room, user, text }));
+    res.StatusCode = 201;
+    res.Json = new { id = published.Id };
+});
+
+app.Post("/users/{to}/notify", async (Request req, Response res, string to) =>
+{
+    var from = CurrentUser(req);
+    var text = (await req.JsonAsync<Message>()).Text;
+    if (string.IsNullOrWhiteSpace(text) || text.Length > 2000) throw new HttpError(400, "A notification is 1 to 2000 characters.");
+    var published = await hub.PublishAsync($"users/{CheckName(to, "user name")}", new ServerEvent(name: "notification", json: new { from, text }));
+    res.StatusCode = 201;
+    res.Json = new { id = published.Id };
+});
+
+// One stream of several topics: GET /events?topic=users/alice&topic=rooms/lobby. Each is authorized before any header.
+app.Get("/events", (req, res) => res.EventStream(hub.Subscribe(req, [.. req.QueryParams.GetAll("topic")])));
+
+app.Route("/", (req, res) => res.File("wwwroot/index.html", attach: false));
+app.Mount("/assets", Static.Files("wwwroot"));
+
+app.Run();
+
+/// <summary>POST /login's body.</summary>
+internal sealed record Login(string? User);
+
+/// <summary>A room message or a notification, as posted.</summary>
+internal sealed record Message(string? Text);

@@ -1,0 +1,102 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.ServerSentEvents;
+using Bocata.Tests.Testing;
+using FluentAssertions;
+using Microsoft.Playwright;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Examples;
+
+/// <summary>Examples/Notifications as a user runs it: signed-in users, their own feed and their rooms on one EventSource.</summary>
+[NonParallelizable]
+public class NotificationsTests
+{
+    private const string Chromium = "/usr/bin/chromium";
+
+    private static HttpClient User(ExampleProcess app) =>
+        new(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(app.Url) };
+
+    private static async Task<List<SseItem<string>>> ReadAsync(HttpClient client, string url, int count, string? lastEventId = null)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (lastEventId is not null) request.Headers.Add("Last-Event-ID", lastEventId);
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        var items = new List<SseItem<string>>();
+        await foreach (var item in SseParser.Create(await response.Content.ReadAsStreamAsync(cts.Token)).EnumerateAsync(cts.Token))
+        {
+            items.Add(item);
+            if (items.Count == count) break;
+        }
+        return items;
+    }
+
+    [Test]
+    public async Task A_user_reads_their_notifications_and_rooms_on_one_stream_and_nobody_elses()
+    {
+        await using var app = await ExampleProcess.StartAsync("Notifications");
+        using var alice = User(app);
+        using var bob = User(app);
+        (await alice.PostAsJsonAsync("/login", new { user = "alice" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/login", new { user = "bob" })).EnsureSuccessStatusCode();
+        (await bob.PostAsync("/rooms/games/join", null)).EnsureSuccessStatusCode();
+
+        // Someone else's feed, a room not joined, or no session at all: 403 naming the topic, before any event.
+        var refused = await alice.GetAsync("/events?topic=users/alice&topic=users/bob");
+        refused.StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        (await refused.Content.ReadAsStringAsync()).Should().Contain("users/bob");
+        (await alice.GetAsync("/events?topic=rooms/games")).StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        using var anonymous = User(app);
+        (await anonymous.GetAsync("/events?topic=users/alice")).StatusCode.Should().Be(HttpStatusCode.Forbidden);
+
+        (await bob.PostAsJsonAsync("/users/alice/notify", new { text = "first" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/rooms/games/messages", new { text = "not for alice" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/rooms/lobby/messages", new { text = "hello lobby" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/users/carol/notify", new { text = "not for alice either" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/users/alice/notify", new { text = "second" })).EnsureSuccessStatusCode();
+        // Last-Event-ID: 0 asks for everything retained of her topics, merged in order.
+        var items = await ReadAsync(alice, "/events?topic=users/alice&topic=rooms/lobby", 3, lastEventId: "0");
+
+        items.Select(i => i.EventType).Should().Equal("notification", "message", "notification");
+        items[0].Data.Should().Contain("first");
+        items[1].Data.Should().Contain("hello lobby").And.Contain("\"user\":\"bob\"");
+        items[2].Data.Should().Contain("second");
+        items.Select(i => long.Parse(i.EventId!)).Should().BeInAscendingOrder();
+
+        // Alice reconnects with the last id she got and misses nothing of either topic.
+        (await bob.PostAsJsonAsync("/rooms/lobby/messages", new { text = "while alice was away" })).EnsureSuccessStatusCode();
+        var resumed = await ReadAsync(alice, "/events?topic=users/alice&topic=rooms/lobby", 1, lastEventId: items[1].EventId);
+        resumed.Single().Data.Should().Contain("second", "the resume starts right after the last event she got");
+    }
+
+    [Test]
+    public async Task The_page_shows_a_notification_and_a_room_message_that_arrive_on_its_one_event_source()
+    {
+        if (!File.Exists(Chromium)) Assert.Ignore($"Chromium is not installed at {Chromium} (apt-get install -y chromium; .ci/run installs it).");
+        await using var app = await ExampleProcess.StartAsync("Notifications");
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(app.Url + "/");
+        await page.FillAsync("#name", "alice");
+        await page.ClickAsync("#login button");
+        await page.WaitForFunctionAsync("() => document.getElementById('status').textContent === 'live'", null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+
+        using var bob = User(app);
+        (await bob.PostAsJsonAsync("/login", new { user = "bob" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/users/alice/notify", new { text = "hi alice" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/rooms/lobby/messages", new { text = "hello lobby" })).EnsureSuccessStatusCode();
+
+        await page.WaitForFunctionAsync("() => document.getElementById('notifications').textContent.includes('bob: hi alice')", null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        await page.WaitForFunctionAsync("() => document.getElementById('messages').textContent.includes('#lobby bob: hello lobby')", null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        (await page.TextContentAsync("#user")).Should().Be("alice");
+        (await page.TextContentAsync("#status")).Should().Be("live");
+    }
+}
