@@ -41,6 +41,16 @@ app.Post("/publish-burst", async (Request req, Response res, int n = 1000) =>
     res.Text = all.Length.ToString();
 });
 
+// Topics (the topics run): a stream of a user's topic and one room; a publish to one topic, timestamped.
+var topics = new EventHub(replay: 16, bufferSize: buffer);
+app.Route("/topics", (req, res) => res.EventStream(topics.Subscribe(req, $"users/{req.QueryParams["user"]}", $"rooms/{req.QueryParams["room"]}")));
+app.Post("/publish-topic", (req, res) =>
+{
+    topics.Publish(req.QueryParams["topic"] ?? "none", new ServerEvent(data: Stopwatch.GetTimestamp().ToString()));
+    res.Text = "ok";
+});
+app.Get("/topic-count", (req, res) => res.Text = topics.SubscriberCount.ToString());
+
 // Server-side counters for the scale run: bytes allocated, GC counts and pause, CPU time.
 app.Route("/stats", (req, res) => res.Text = Stats.Line());
 

@@ -4,6 +4,9 @@
 //                                 prints memory per connection, latency p50/p99 and the first server's CPU, allocations and GCs
 //   cross A B SUBSCRIBERS RATE SECONDS   subscribers split over A and B, RATE publishes/s on A: latency on B (across instances) and on A
 //   throughput A B SUBSCRIBERS SECONDS  bursts of publishes on A and B as fast as they complete: events/s through the backplane, loss
+//   topics BASE CLIENTS RATE SECONDS PID  CLIENTS streams of /topics?user=i&room=i%100 (a user's topic and one of 100 rooms); RATE
+//                                 publishes/s, alternately to a random user and a random room: latency p50/p99, delivered/expected,
+//                                 server CPU per 1,000 deliveries and memory per connection
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
@@ -13,6 +16,7 @@ if (mode == "rate") return await RateAsync(new Uri(args[1]), double.Parse(args[2
 if (mode == "scale") return await ScaleAsync(args[1].Split(',').Select(b => new Uri(b)).ToArray(), int.Parse(args[2]), int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray());
 if (mode == "cross") return await CrossAsync(new Uri(args[1]), new Uri(args[2]), int.Parse(args[3]), int.Parse(args[4]), double.Parse(args[5]));
 if (mode == "throughput") return await ThroughputAsync(new Uri(args[1]), new Uri(args[2]), int.Parse(args[3]), double.Parse(args[4]));
+if (mode == "topics") return await TopicsAsync(new Uri(args[1]), int.Parse(args[2]), double.Parse(args[3]), double.Parse(args[4]), int.Parse(args[5]));
 Console.Error.WriteLine("usage: rate URL SECONDS | scale BASE[,BASE2] CLIENTS ROUNDS PID[,PID2] | cross A B SUBSCRIBERS RATE SECONDS | throughput A B SUBSCRIBERS SECONDS");
 return 2;
 
@@ -136,6 +140,90 @@ static async Task<int> ScaleAsync(Uri[] bases, int clients, int rounds, int[] pi
                  $"gen0={Delta("gen0"):0} gen1={Delta("gen1"):0} gen2={Delta("gen2"):0} gc_pause_ms={Delta("pause_ms"):0}";
     double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
     Console.WriteLine($"clients={connected} kb_per_conn={(after - before) / (double)clients:0.0} p50_ms={P(0.50):0.0} p99_ms={P(0.99):0.0} delivered={all.Length}/{(long)clients * rounds} {server}");
+    foreach (var s in sockets) s.Dispose();
+    return 0;
+}
+
+static async Task<int> TopicsAsync(Uri baseUrl, int clients, double rate, double seconds, int pid)
+{
+    using var http = new HttpClient { BaseAddress = baseUrl };
+    GC.Collect();
+    await Task.Delay(500);
+    var before = RssKb(pid);
+    var sockets = new List<Socket>(clients);
+    for (var i = 0; i < clients; i += 500)
+        sockets.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(500, clients - i)).Select(k => OpenAsync(new Uri(baseUrl, $"/topics?user={k}&room={k % 100}")))));
+    long measureFrom = long.MaxValue;
+    var latencies = new List<double>[clients];
+    var received = new long[clients];
+    using var stop = new CancellationTokenSource();
+    var readers = sockets.Select((s, i) => Task.Run(async () =>
+    {
+        latencies[i] = [];
+        var buffer = new byte[8192];
+        var pending = "";
+        try
+        {
+            while (true)
+            {
+                var n = await s.ReceiveAsync(buffer, SocketFlags.None, stop.Token);
+                if (n == 0) return;
+                var now = Stopwatch.GetTimestamp();
+                var all = pending + Encoding.ASCII.GetString(buffer, 0, n);
+                int idx;
+                while ((idx = all.IndexOf("\n\n", StringComparison.Ordinal)) >= 0)
+                {
+                    foreach (var line in all[..idx].Split('\n'))
+                    {
+                        if (line.StartsWith("data: ", StringComparison.Ordinal) && long.TryParse(line.AsSpan(6), out var sent) && sent >= Volatile.Read(ref measureFrom))
+                        {
+                            latencies[i].Add(Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds);
+                            received[i]++;
+                        }
+                    }
+                    all = all[(idx + 2)..];
+                }
+                pending = all;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    })).ToArray();
+
+    for (var t = 0; t < 300 && int.Parse(await http.GetStringAsync("/topic-count")) < clients; t++) await Task.Delay(200);
+    var connected = int.Parse(await http.GetStringAsync("/topic-count"));
+    await Task.Delay(1000);
+    var after = RssKb(pid);
+    var statsBefore = await StatsAsync(http);
+    Volatile.Write(ref measureFrom, Stopwatch.GetTimestamp());
+    // A fixed rate: user events (1 subscriber each) and room events (clients/100 subscribers each), alternately.
+    long expected = 0, published = 0;
+    var clock = Stopwatch.StartNew();
+    var random = new Random(42);
+    var roomSize = clients / 100;
+    while (clock.Elapsed.TotalSeconds < seconds)
+    {
+        var due = (long)(clock.Elapsed.TotalSeconds * rate);
+        while (published < due)
+        {
+            var user = published % 2 == 0;
+            var topic = user ? $"users/{random.Next(clients)}" : $"rooms/{random.Next(100)}";
+            await http.PostAsync($"/publish-topic?topic={Uri.EscapeDataString(topic)}", null);
+            expected += user ? 1 : roomSize;
+            published++;
+        }
+        await Task.Delay(1);
+    }
+    var sentFor = clock.Elapsed.TotalSeconds;
+    for (var t = 0; t < 100 && received.Sum() < expected; t++) await Task.Delay(100);
+    var statsAfter = await StatsAsync(http);
+    await stop.CancelAsync();
+    var all = latencies.Where(l => l is not null).SelectMany(l => l).Order().ToArray();
+    double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+    var deliveries = received.Sum();
+    Console.WriteLine($"clients={connected} kb_per_conn={(after - before) / (double)clients:0.0} rate={published / sentFor:0} p50_ms={P(0.50):0.00} p99_ms={P(0.99):0.00} " +
+                      $"delivered={deliveries}/{expected} cpu_ms_per_1000={(statsAfter["cpu_ms"] - statsBefore["cpu_ms"]) * 1000 / Math.Max(1, deliveries):0.00}");
     foreach (var s in sockets) s.Dispose();
     return 0;
 }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Topics side by side: ASP.NET Core minimal APIs with the registry a .NET developer writes by hand (topic → bounded
+# channels of its subscribers) against Bocata's hub of topics. CLIENTS streams, each of its own user topic and one of
+# 100 rooms; RATE publishes/s, alternately to a random user (1 subscriber) and a random room (CLIENTS/100 subscribers).
+# Servers pinned to core 0, the load client to core 1; ROUNDS alternating rounds.
+# Usage: bash Benchmarks/Load/topics.sh     (CLIENTS=10000 RATE=200 SECONDS=10 ROUNDS=3 to change the defaults)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=Benchmarks/Load
+CLIENTS=${CLIENTS:-10000}
+RATE=${RATE:-200}
+SECONDS_PER_RUN=${SECONDS:-10}
+ROUNDS=${ROUNDS:-3}
+for p in MinimalApi BocataServer SseLoad; do dotnet build -c Release --nologo -v q "$here/$p/$p.csproj" >/dev/null; done
+bin() { echo "$here/$1/bin/Release/net10.0/$1.dll"; }
+declare -A PORT=([minimal]=5102 [bocata]=5103) DLL=([minimal]=$(bin MinimalApi) [bocata]=$(bin BocataServer))
+out=$here/results; mkdir -p "$out"; : >"$out/topics.tsv"
+for r in $(seq 1 "$ROUNDS"); do
+  for s in minimal bocata; do
+    PORT=${PORT[$s]} HOST=127.0.0.1 DOTNET_gcServer=0 taskset -c 0 dotnet "${DLL[$s]}" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${PORT[$s]}/plaintext" >/dev/null && break; sleep 0.2; done
+    line=$(taskset -c 1 dotnet "$(bin SseLoad)" topics "http://127.0.0.1:${PORT[$s]}" "$CLIENTS" "$RATE" "$SECONDS_PER_RUN" "$pid" || echo failed)
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    echo "$r $s $line" | tee -a "$out/topics.tsv"
+  done
+done
