@@ -20,7 +20,7 @@ public sealed partial class EventHub
     private readonly Dictionary<string, TopicRing> _topics = new(StringComparer.Ordinal);
     // Held frames in publishing order, for MaxBytes (the oldest go first, across topics); compacted as frames leave. Entries
     // name frames without holding them, so a frame that left its ring is collected at once.
-    private readonly Queue<(TopicRing Ring, long Local, long Seq)> _publishOrder = new();
+    private readonly Queue<(TopicRing Ring, long Local)> _publishOrder = new();
     // Topics without subscribers, oldest activity first: the retention sweep looks only at the front.
     private readonly Queue<TopicRing> _idle = new();
     private readonly Dictionary<string, (TopicRing Ring, long Local)> _idempotency = new(StringComparer.Ordinal);
@@ -258,44 +258,46 @@ public sealed partial class EventHub
     /// <summary>Numbers, encodes and stores one event as frame <paramref name="seq"/> of <paramref name="ring"/>. Under the lock; the caller wakes subscribers.</summary>
     private ServerEvent Append(TopicRing ring, long seq, ServerEvent evt)
     {
-        var frame = Encode(seq, evt) with { Local = ring.Head + 1, Ring = ring };
+        var frame = Encode(seq, evt, out var numbered) with { Local = ring.Head + 1 };
         ring.Append(frame);
         _heldBytes += frame.Size;
         _heldFrames++;
-        _publishOrder.Enqueue((ring, frame.Local, seq));
+        _publishOrder.Enqueue((ring, frame.Local));
         Volatile.Write(ref _head, seq);
         // Bounded by bytes as well as by count, across topics: the oldest frames go first, the newest always stays.
-        while (_heldBytes > MaxBytes && _publishOrder.TryPeek(out var oldest) && oldest.Seq != seq)
+        while (_heldBytes > MaxBytes && _publishOrder.TryPeek(out var oldest) && !(oldest.Ring == ring && oldest.Local == frame.Local))
         {
             _publishOrder.Dequeue();
-            if (oldest.Ring.FrameAt(oldest.Local) is { } held && held.Seq == oldest.Seq) oldest.Ring.DropThrough(oldest.Local);
+            if (oldest.Ring.FrameAt(oldest.Local) is not null) oldest.Ring.DropThrough(oldest.Local);
         }
         // Frames that left their rings by count: the queue keeps at most about twice what is held.
         if (_publishOrder.Count > 2 * _heldFrames + 1024)
         {
-            var held = _publishOrder.Where(f => f.Ring.FrameAt(f.Local) is { } h && h.Seq == f.Seq).ToList();
+            var held = _publishOrder.Where(f => f.Ring.FrameAt(f.Local) is not null).ToList();
             _publishOrder.Clear();
             foreach (var f in held) _publishOrder.Enqueue(f);
         }
-        return frame.Event;
+        return numbered;
     }
 
     /// <summary>A frame left its ring: its bytes go. Under the lock.</summary>
-    internal void FrameForgotten(HubFrame frame)
+    internal void FrameForgotten(TopicRing ring, HubFrame frame)
     {
         _heldBytes -= frame.Size;
         _heldFrames--;
         // On a shared hub the default topic is complete only after what it dropped (older comes from the history).
-        if (_backplane is not null && frame.Ring == _default && _localOldest <= frame.Seq) _localOldest = frame.Seq + 1;
+        if (_backplane is not null && ring == _default && _localOldest <= frame.Seq) _localOldest = frame.Seq + 1;
     }
 
     /// <summary>Encoded once here; every subscriber writes these same bytes. An event without an id gets the hub's number <paramref name="seq"/>; a publisher's own id is kept and marked as such.</summary>
-    private HubFrame Encode(long seq, ServerEvent evt)
+    private HubFrame Encode(long seq, ServerEvent evt) => Encode(seq, evt, out _);
+
+    private HubFrame Encode(long seq, ServerEvent evt, out ServerEvent numbered)
     {
         var ownId = evt.Id is not null;
-        if (!ownId) evt = evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
+        numbered = ownId ? evt : evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
         _encoder.ResetWrittenCount();
-        evt.WriteTo(_encoder);
+        numbered.WriteTo(_encoder);
         var frame = new HubFrame(seq, evt, _encoder.WrittenSpan.ToArray(), ownId);
         // Clear() would keep a huge buffer's capacity: after a large event, let it go.
         if (_encoder.Capacity > 64 * 1024) _encoder = new ArrayBufferWriter<byte>(256);
@@ -309,6 +311,7 @@ public sealed partial class EventHub
         if (!force && now < _nextSweep) return;
         var retention = (long)TopicRetention.TotalMilliseconds;
         _nextSweep = now + Math.Max(1, retention / 8);
+        var forgotten = 0;
         while (_idle.TryPeek(out var ring) && now - ring.LastActive >= retention)
         {
             _idle.Dequeue();
@@ -317,7 +320,9 @@ public sealed partial class EventHub
             ring.Forgotten = true;
             _topics.Remove(ring.Name);
             ring.Clear();
+            forgotten++;
         }
+        if (forgotten > 0) Compact();
         // A topic active again since it was queued goes back in at the end, behind the ones idle longer.
         if (_idle.Count > 0 && _idle.Peek() is { } front && now - front.LastActive < retention && _idle.Count > 1)
         {
@@ -337,6 +342,21 @@ public sealed partial class EventHub
             foreach (var r in ordered) _idle.Enqueue(r);
             _nextSweep = now + Math.Max(1, Math.Min(retention / 8, retention - (now - ordered[0].LastActive)));
         }
+    }
+
+    /// <summary>After topics were forgotten: nothing keeps their rings, and the hub's tables shrink with them (O(held), rare).</summary>
+    private void Compact()
+    {
+        var held = _publishOrder.Where(f => !f.Ring.Forgotten && f.Ring.FrameAt(f.Local) is not null).ToList();
+        _publishOrder.Clear();
+        foreach (var f in held) _publishOrder.Enqueue(f);
+        _publishOrder.TrimExcess();
+        var keys = _idempotencyOrder.Where(k => !k.Ring.Forgotten).ToList();
+        _idempotencyOrder.Clear();
+        foreach (var k in keys) _idempotencyOrder.Enqueue(k);
+        foreach (var key in _idempotency.Where(e => e.Value.Ring.Forgotten).Select(e => e.Key).ToList()) _idempotency.Remove(key);
+        _idle.TrimExcess();
+        _topics.TrimExcess();
     }
 
     /// <summary>A topic is a non-empty string of at most 256 characters with no control characters.</summary>

@@ -114,7 +114,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         var start = 0;
         if (_resolveId is { } id)
         {
-            var at = Array.FindLastIndex(frames, f => f.OwnId && f.Event.Id == id);
+            var at = Array.FindLastIndex(frames, f => f.OwnId && f.Source.Id == id);
             if (at < 0 && long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
             {
                 at = Array.FindIndex(frames, f => f.Seq == n && !f.OwnId);

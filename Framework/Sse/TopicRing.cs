@@ -8,11 +8,9 @@ namespace Bocata;
 /// </summary>
 internal sealed class TopicRing
 {
-    private const int InitialCapacity = 4;
+    private const int InitialCapacity = 1;
 
     private readonly EventHub _hub;
-    private readonly int _maxCapacity;
-    private readonly long _keep;
     private HubFrame?[] _frames;
     private long _head;
     private long _retainedFrom = 1;
@@ -30,10 +28,7 @@ internal sealed class TopicRing
     {
         _hub = hub;
         Name = name;
-        var most = Math.Max(replay, bufferSize);
-        _maxCapacity = 2 * most + 1;
-        _keep = most + 1L;
-        _frames = new HubFrame?[Math.Min(InitialCapacity, _maxCapacity)];
+        _frames = new HubFrame?[Math.Min(InitialCapacity, 2 * Math.Max(replay, bufferSize) + 1)];
     }
 
     /// <summary>The topic ("" for the hub's default topic).</summary>
@@ -45,8 +40,12 @@ internal sealed class TopicRing
     /// <summary>The topic's count of the oldest frame held.</summary>
     public long RetainedFrom => _retainedFrom;
 
-    /// <summary>The ring's greatest length: a subscriber whose next frame is about to leave it is evicted whatever its state.</summary>
-    public long MaxCapacity => _maxCapacity;
+    /// <summary>The ring's greatest length: a subscriber whose next frame is about to leave it is evicted whatever its state.
+    /// Room for the newest max(replay, bufferSize) + 1 frames, and as many again for evicted and resuming subscribers.</summary>
+    public long MaxCapacity => 2L * Math.Max(_hub.Replay, _hub.BufferSize) + 1;
+
+    /// <summary>How many of the newest frames are always held.</summary>
+    private long Keep => Math.Max(_hub.Replay, _hub.BufferSize) + 1L;
 
     public int SubscriberCount => _count;
 
@@ -78,16 +77,16 @@ internal sealed class TopicRing
     {
         var local = frame.Local;
         var frames = _frames;
-        if (local - _retainedFrom + 1 > frames.Length && frames.Length < _maxCapacity) frames = Grow();
+        if (local - _retainedFrom + 1 > frames.Length && frames.Length < MaxCapacity) frames = Grow();
         ref var slot = ref frames[local % frames.Length];
         if (slot is { } old) Forget(old);
         Volatile.Write(ref slot, frame);
-        if (frame.OwnId) (_ownIds ??= new(StringComparer.Ordinal))[frame.Event.Id!] = local;
+        if (frame.OwnId) (_ownIds ??= new(StringComparer.Ordinal))[frame.Source.Id!] = local;
         Volatile.Write(ref _head, local);
         Retain(local - frames.Length + 1);
         // Past the replay window (and a live subscriber's allowed lag), a frame is kept only while an evicted or resuming
         // subscriber may still need it.
-        var expired = local - _keep;
+        var expired = local - Keep;
         if (expired >= _retainedFrom && expired <= ProtectedFloor())
             while (_retainedFrom <= expired) Drop(_retainedFrom);
     }
@@ -96,7 +95,7 @@ internal sealed class TopicRing
     private HubFrame?[] Grow()
     {
         var old = _frames;
-        var grown = new HubFrame?[Math.Min(old.Length * 2, _maxCapacity)];
+        var grown = new HubFrame?[Math.Min(old.Length * 2L, MaxCapacity)];
         foreach (var frame in old)
             if (frame is not null) grown[frame.Local % grown.Length] = frame;
         Volatile.Write(ref _frames, grown);
@@ -143,8 +142,8 @@ internal sealed class TopicRing
 
     private void Forget(HubFrame old)
     {
-        _hub.FrameForgotten(old);
-        if (old.OwnId && _ownIds is { } ids && ids.TryGetValue(old.Event.Id!, out var at) && at == old.Local) ids.Remove(old.Event.Id!);
+        _hub.FrameForgotten(this, old);
+        if (old.OwnId && _ownIds is { } ids && ids.TryGetValue(old.Source.Id!, out var at) && at == old.Local) ids.Remove(old.Source.Id!);
     }
 
     private void Retain(long local)
@@ -272,16 +271,17 @@ internal sealed class TopicRing
     public HubSubscription?[] Subscribers() => _slots is { } slots ? [.. slots] : [];
 }
 
-/// <summary>One published event and its wire bytes, encoded once: the hub's number, the topic's count, and its topic's ring
-/// (null for events read from a backplane's history).</summary>
-internal sealed record HubFrame(long Seq, ServerEvent Event, byte[] Bytes, bool OwnId)
+/// <summary>One published event and its wire bytes, encoded once: the hub's number and the topic's count (0 for events read
+/// from a backplane's history).</summary>
+internal sealed record HubFrame(long Seq, ServerEvent Source, byte[] Bytes, bool OwnId)
 {
+    /// <summary>The event as subscribers see it: with the hub's number as its id when the publisher gave none (made when
+    /// asked for, for direct readers; a held frame keeps only the publisher's event and the wire bytes).</summary>
+    public ServerEvent Event => OwnId ? Source : Source.WithId(Seq.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
     /// <summary>The topic's count of this frame.</summary>
     public long Local { get; init; }
 
-    /// <summary>The topic's ring holding it.</summary>
-    public TopicRing? Ring { get; init; }
-
     /// <summary>What keeping this frame costs: its bytes and its event's text (UTF-16).</summary>
-    public long Size { get; } = Bytes.Length + 2L * ((Event.Data?.Length ?? 0) + (Event.Comment?.Length ?? 0)) + 64;
+    public long Size => Bytes.Length + 2L * ((Source.Data?.Length ?? 0) + (Source.Comment?.Length ?? 0)) + 64;
 }
