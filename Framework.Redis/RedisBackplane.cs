@@ -57,10 +57,37 @@ public sealed class RedisBackplane : IEventBackplane
         return current
         """;
 
+    // Presence. KEYS: the topic's hash (instance → count), the hub's instances (sorted by last heartbeat). ARGV: now (ms),
+    // how long a silent instance still counts (ms), this instance (its own count is the caller's, given as ARGV[4]).
+    // Fields of instances silent past the TTL are dropped as they are found.
+    private const string CountScript = """
+        local now = tonumber(ARGV[1])
+        local ttl = tonumber(ARGV[2])
+        local total = tonumber(ARGV[4])
+        local all = redis.call('HGETALL', KEYS[1])
+        for i = 1, #all, 2 do
+          if all[i] ~= ARGV[3] then
+            local seen = redis.call('ZSCORE', KEYS[2], all[i])
+            if seen and tonumber(seen) > now - ttl then total = total + tonumber(all[i + 1])
+            else redis.call('HDEL', KEYS[1], all[i]) end
+          end
+        end
+        return total
+        """;
+
     /// <summary>Entries read per XRANGE when filling a gap or reading history: bounded reads that never monopolise Redis.</summary>
     internal const int PageSize = 512;
 
     private readonly SemaphoreSlim _order = new(1, 1);
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+    private readonly RedisKey _instancesKey;
+    private readonly RedisKey _presencePrefix;
+    // This instance's subscriber counts by topic not yet written to Redis (written with the next heartbeat).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _presenceDirty = new(StringComparer.Ordinal);
+    // Every topic this instance has subscribers to, rewritten now and then so the hashes never expire under a live instance.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _presence = new(StringComparer.Ordinal);
+    private long _lastFullPresence;
+    private volatile bool _heartbeatSuspended;
     private readonly HashSet<string> _retiredEpochs = new(StringComparer.Ordinal);
     private long _attachedAt;
     private readonly CancellationTokenSource _stopping = new();
@@ -90,6 +117,8 @@ public sealed class RedisBackplane : IEventBackplane
         _streamKey = prefix + "stream";
         _epochKey = prefix + "epoch";
         _idempotencyPrefix = prefix + "once:";
+        _instancesKey = prefix + "instances";
+        _presencePrefix = prefix + "presence:";
         _channel = RedisChannel.Literal(prefix + "events");
     }
 
@@ -113,6 +142,10 @@ public sealed class RedisBackplane : IEventBackplane
 
     /// <summary>About how many events the Redis stream retains for resumption (<c>MAXLEN ~</c>; default 100,000).</summary>
     public int StreamMaxLength { get; init; } = 100_000;
+
+    /// <summary>How long a silent instance's subscribers still count in <c>CountSubscribersAsync</c> (default 15 s): an
+    /// instance that died stops counting within this time plus a heartbeat (<see cref="CheckInterval"/>).</summary>
+    public TimeSpan PresenceTtl { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>How long an idempotency key is remembered: a retry with the same key within it publishes nothing (default 10 minutes).</summary>
     public TimeSpan IdempotencyWindow { get; init; } = TimeSpan.FromMinutes(10);
@@ -415,8 +448,71 @@ public sealed class RedisBackplane : IEventBackplane
 
     /// <summary>Finds messages pub/sub lost silently (a dropped subscriber connection, a lost tail) by comparing the stored number;
     /// raises a stored number found behind what was delivered (Redis restored from an older snapshot).</summary>
+    /// <inheritdoc />
+    public void SubscribersChanged(string topic, int count)
+    {
+        _presenceDirty[topic] = count;
+        if (count > 0) _presence[topic] = count;
+        else _presence.TryRemove(topic, out _);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One script on Redis: every live instance's count (heartbeats within <see cref="PresenceTtl"/>) plus this one's.
+    /// Other instances' counts are at most one heartbeat old.</remarks>
+    public async Task<long> CountSubscribersAsync(string topic, long local)
+    {
+        var result = await _redis.GetDatabase().ScriptEvaluateAsync(CountScript, [_presencePrefix.Append(topic), _instancesKey],
+            [DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), (long)PresenceTtl.TotalMilliseconds, _instance, local]).WaitAsync(PublishTimeout);
+        return (long)result;
+    }
+
+    /// <summary>This instance is alive, and its changed counts: one pipelined batch per heartbeat, whatever the topic count.</summary>
+    private async Task HeartbeatAsync()
+    {
+        if (_heartbeatSuspended) return;
+        var db = _redis.GetDatabase();
+        var batch = db.CreateBatch();
+        var now = Environment.TickCount64;
+        var writes = new List<Task> { batch.SortedSetAddAsync(_instancesKey, _instance, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()) };
+        var sent = new List<KeyValuePair<string, int>>();
+        foreach (var topic in _presenceDirty.Keys)
+            if (_presenceDirty.TryRemove(topic, out var count)) sent.Add(new(topic, count));
+        // Every PresenceTtl, every count again: the hashes live PresenceTtl * 4 past the last write.
+        var full = now - Volatile.Read(ref _lastFullPresence) >= (long)PresenceTtl.TotalMilliseconds;
+        var written = full ? sent.Where(p => p.Value == 0).Concat(_presence).ToList() : sent;
+        foreach (var (topic, count) in written)
+        {
+            var key = _presencePrefix.Append(topic);
+            writes.Add(count > 0 ? batch.HashSetAsync(key, _instance, count) : batch.HashDeleteAsync(key, _instance));
+            writes.Add(batch.KeyExpireAsync(key, PresenceTtl * 4));
+        }
+        batch.Execute();
+        try
+        {
+            await Task.WhenAll(writes).WaitAsync(PublishTimeout);
+            if (full) Volatile.Write(ref _lastFullPresence, now);
+        }
+        catch
+        {
+            // Not written: they go with the next heartbeat, unless they changed again meanwhile.
+            foreach (var (topic, count) in sent) _presenceDirty.TryAdd(topic, count);
+            throw;
+        }
+    }
+
+    /// <summary>For tests: this instance stops heartbeating, as if it died.</summary>
+    internal void SuspendHeartbeat() => _heartbeatSuspended = true;
+
     private async Task CheckAsync()
     {
+        try
+        {
+            await HeartbeatAsync();
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // Redis is unreachable: the next heartbeat writes what changed meanwhile (counts are kept until written).
+        }
         if (_stopping.IsCancellationRequested || _messages is null || !await _order.WaitAsync(0)) return;
         try
         {
@@ -447,6 +543,14 @@ public sealed class RedisBackplane : IEventBackplane
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        try
+        {
+            // Gone: this instance's subscribers stop counting at once, not after PresenceTtl.
+            if (_messages is not null) await _redis.GetDatabase().SortedSetRemoveAsync(_instancesKey, _instance).WaitAsync(PublishTimeout);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+        }
         await _stopping.CancelAsync();
         _redis.ConnectionRestored -= OnConnectionRestored;
         if (_check is not null) await _check.DisposeAsync();

@@ -44,6 +44,13 @@ internal static class TestApps
         while (!condition() && DateTime.UtcNow < until) await Task.Delay(5);
     }
 
+    /// <summary>Polls an asynchronous <paramref name="condition"/> until it holds or the time is up (the caller asserts afterwards).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
+    {
+        var until = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (!await condition() && DateTime.UtcNow < until) await Task.Delay(50);
+    }
+
     /// <summary>Waits until a server answers on <paramref name="http"/>'s base address.</summary>
     public static async Task WaitForServerAsync(HttpClient http)
     {

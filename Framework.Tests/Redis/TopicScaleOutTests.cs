@@ -61,4 +61,45 @@ public class TopicScaleOutTests
         var resumed = await TestApps.TakeAsync(clientA.EventsAsync("/events?topic=users/42&topic=rooms/7", lastEventId: ids[0]), 2);
         resumed.Select(e => e.Data).Should().Equal("m1", "n2");
     }
+
+    [Test]
+    public async Task CountSubscribersAsync_counts_every_instance_and_a_dead_instance_stops_counting()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var name = RedisServer.Topic();
+        var backplanes = new List<RedisBackplane>();
+        async Task<EventHub> HubAsync()
+        {
+            var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+            var backplane = new RedisBackplane(multiplexer, name) { PresenceTtl = TimeSpan.FromSeconds(2) };
+            _owned.Add(multiplexer);
+            _owned.Add(backplane);
+            backplanes.Add(backplane);
+            return new EventHub(backplane: backplane);
+        }
+        var a = await HubAsync();
+        var b = await HubAsync();
+        using var cts = new CancellationTokenSource();
+        _ = a.Subscribe(["rooms/7"], cancellationToken: cts.Token);
+        _ = a.Subscribe(["rooms/7", "users/1"], cancellationToken: cts.Token);
+        using var bOnly = new CancellationTokenSource();
+        _ = b.Subscribe(["rooms/7"], cancellationToken: bOnly.Token);
+
+        await TestApps.UntilAsync(async () => await a.CountSubscribersAsync("rooms/7") == 3 && await b.CountSubscribersAsync("rooms/7") == 3);
+        (await a.CountSubscribersAsync("rooms/7")).Should().Be(3, "two here, one on the other instance");
+        (await b.CountSubscribersAsync("users/1")).Should().Be(1);
+        a.CountSubscribers("rooms/7").Should().Be(2, "this instance's only");
+
+        await bOnly.CancelAsync();
+        await TestApps.UntilAsync(async () => await a.CountSubscribersAsync("rooms/7") == 2);
+        (await a.CountSubscribersAsync("rooms/7")).Should().Be(2);
+
+        // Instance A dies without a word: its share stops counting within its TTL plus a heartbeat.
+        backplanes[0].SuspendHeartbeat();
+        var died = DateTime.UtcNow;
+        await TestApps.UntilAsync(async () => await b.CountSubscribersAsync("rooms/7") == 0, TimeSpan.FromSeconds(20));
+        (await b.CountSubscribersAsync("rooms/7")).Should().Be(0);
+        TestContext.Out.WriteLine($"a dead instance's subscribers stopped counting after {(DateTime.UtcNow - died).TotalSeconds:0.0} s");
+        await cts.CancelAsync();
+    }
 }

@@ -497,6 +497,7 @@ public sealed partial class EventHub
             {
                 cursors[i].Slot = cursors[i].Ring.Add(subscription);
                 cursors[i].Ring.LastActive = now;
+                if (cursors[i].Ring != _default) _backplane?.SubscribersChanged(cursors[i].Ring.Name, cursors[i].Ring.SubscriberCount);
             }
             _count++;
             Telemetry.HubSubscribers.Add(1);
@@ -517,6 +518,7 @@ public sealed partial class EventHub
                 c.Slot = -1;
                 removed = true;
                 c.Ring.LastActive = now;
+                if (c.Ring != _default) _backplane?.SubscribersChanged(c.Ring.Name, c.Ring.SubscriberCount);
                 if (c.Ring != _default && c.Ring.SubscriberCount == 0 && !c.Ring.QueuedIdle && !c.Ring.Forgotten)
                 {
                     c.Ring.QueuedIdle = true;

@@ -27,6 +27,12 @@ public interface IEventBackplane : IAsyncDisposable
         topic.Length != 0 ? throw new NotSupportedException($"{GetType().Name} does not carry topics: publish to the hub's default topic, or use a backplane that does (RedisBackplane).")
         : idempotencyKey is null ? PublishAsync(evt, cancellationToken) : PublishAsync(evt, idempotencyKey, cancellationToken);
 
+    /// <summary>This instance's subscribers of <paramref name="topic"/> are now <paramref name="count"/> (for presence). Called
+    /// under the hub's lock: record it, never wait. A backplane that does not track presence ignores it.</summary>
+    void SubscribersChanged(string topic, int count)
+    {
+    }
+
     /// <summary>The subscribers of <paramref name="topic"/> on every instance (presence), given this instance's
     /// <paramref name="local"/> count. A backplane that does not track presence answers with the local count.</summary>
     Task<long> CountSubscribersAsync(string topic, long local) => Task.FromResult(local);
