@@ -7,7 +7,7 @@ public class HttpError : Exception
 {
     /// <summary>Creates an error for <paramref name="status"/> (any HTTP status, 100–599, as Bocadillo allows) with an optional detail (string or any JSON-serializable object).</summary>
     public HttpError(int status, object? detail = null)
-        : base(BuildMessage(status, detail))
+        : base(BuildMessage(status))
     {
         if (status is < 100 or > 599)
             throw new ArgumentOutOfRangeException(nameof(status), status, "An HttpError status is an HTTP status code (100-599), e.g. 404; use `throw new Redirect(url)` for redirects.");
@@ -36,9 +36,7 @@ public class HttpError : Exception
     /// <summary>"404 Not Found", as Bocadillo's <c>str(HTTPError(404))</c>.</summary>
     public override string ToString() => StatusText;
 
-    private static string BuildMessage(int status, object? detail)
-    {
-        var text = $"{status} {ReasonPhrases.GetReasonPhrase(status)}";
-        return detail is string s ? $"{text}: {s}" : text;
-    }
+    /// <summary>"404 Not Found" whatever the detail, as Bocadillo's <c>str(HTTPError(404, detail="foo"))</c>; the detail is in
+    /// <see cref="Detail"/> and in the response body.</summary>
+    private static string BuildMessage(int status) => $"{status} {ReasonPhrases.GetReasonPhrase(status)}";
 }

@@ -275,6 +275,11 @@ public sealed class Request
             {
                 throw BodyReadError(e);
             }
+            catch (IOException) when (!ct.IsCancellationRequested && !_context.ClientGone)
+            {
+                // Kestrel's chunked parser answers some malformed framing (a chunk size that overflows) with a plain IOException.
+                throw new HttpError(400, "The request body is malformed.");
+            }
             var buffer = result.Buffer;
             foreach (var segment in buffer) yield return segment;
             reader.AdvanceTo(buffer.End);

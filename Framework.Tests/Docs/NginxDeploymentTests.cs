@@ -104,6 +104,78 @@ public partial class NginxDeploymentTests
         }
     }
 
+    [Test]
+    public async Task Behind_the_documented_nginx_a_client_cannot_choose_the_host_or_scheme_the_app_sees()
+    {
+        if (!File.Exists(Nginx)) Assert.Ignore($"nginx is not installed at {Nginx} (apt-get install -y nginx-light; .ci/run installs it).");
+        var app = TestApps.Quiet(s =>
+        {
+            s.TrustedProxies = ["127.0.0.1"];
+            s.AllowedHosts = ["example.com"];
+            s.Hsts = true;
+        });
+        app.Route("/info", (req, res) => res.Text = req.Url.ToString());
+        await using var client = app.CreateClient();
+
+        var dir = Directory.CreateTempSubdirectory("bocata-nginx").FullName;
+        var port = TestApps.FreePort();
+        var server = NginxBlock().Match(File.ReadAllText(Path.Combine(TestApps.Root, "docs", "guide", "deployment.md"))).Groups[1].Value
+            .Replace("server 127.0.0.1:8000;", $"server {client.BaseAddress!.Authority};", StringComparison.Ordinal)
+            .Replace("listen 80;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
+        var conf = Path.Combine(dir, "nginx.conf");
+        File.WriteAllText(conf, $$"""
+            pid {{dir}}/nginx.pid;
+            error_log {{dir}}/error.log;
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                client_body_temp_path {{dir}}/body;
+                proxy_temp_path {{dir}}/proxy;
+                fastcgi_temp_path {{dir}}/fastcgi;
+                uwsgi_temp_path {{dir}}/uwsgi;
+                scgi_temp_path {{dir}}/scgi;
+                {{server}}
+            }
+            """);
+        using var nginx = Process.Start(new ProcessStartInfo(Nginx, ["-c", conf, "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
+        try
+        {
+            using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            for (var i = 0; i < 100; i++)
+            {
+                try
+                {
+                    await http.GetAsync("/info");
+                    break;
+                }
+                catch (HttpRequestException)
+                {
+                    await Task.Delay(100);
+                }
+            }
+            foreach (var path in new[] { "/info", "/temperature-feed" })
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, path);
+                request.Headers.Host = "example.com";
+                request.Headers.Add("X-Forwarded-Host", "evil.example");
+                request.Headers.Add("X-Forwarded-Proto", "http");
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                // HSTS on a plain-HTTP request: a redirect to the same host over HTTPS — never to the host the client named.
+                response.StatusCode.Should().Be(HttpStatusCode.MovedPermanently, path);
+                response.Headers.Location!.ToString().Should().StartWith($"https://example.com{path}", path);
+            }
+            using var evil = new HttpRequestMessage(HttpMethod.Get, "/info");
+            evil.Headers.Host = "evil.example";
+            (await http.SendAsync(evil)).StatusCode.Should().Be(HttpStatusCode.BadRequest, "a Host outside AllowedHosts is refused");
+        }
+        finally
+        {
+            nginx.Kill();
+            await nginx.WaitForExitAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [GeneratedRegex("```nginx\\r?\\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex NginxBlock();
 }

@@ -48,6 +48,26 @@ public class ForwardedHeadersTests
     }
 
     [Test]
+    public async Task The_forwarded_host_is_the_one_the_proxy_appended_and_is_checked_against_AllowedHosts()
+    {
+        await using var client = EchoApp(s =>
+        {
+            s.TrustedProxies = ["127.0.0.1"];
+            s.AllowedHosts = ["example.com", "127.0.0.1"];
+        }).CreateClient();
+
+        // A client's own value first, the proxy's appended last: the proxy's counts.
+        using var appended = new HttpRequestMessage(HttpMethod.Get, "/who") { Headers = { { "X-Forwarded-Host", "evil.example, example.com" } } };
+        (await (await client.SendAsync(appended)).JsonAsync()).GetProperty("host").GetString().Should().Be("example.com");
+
+        // A forwarded host outside AllowedHosts is refused like a Host header would be.
+        using var outside = new HttpRequestMessage(HttpMethod.Get, "/who") { Headers = { { "X-Forwarded-Host", "evil.example" } } };
+        var refused = await client.SendAsync(outside);
+        refused.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await refused.Content.ReadAsStringAsync()).Should().Contain("forwarded host");
+    }
+
+    [Test]
     public async Task Behind_a_trusted_tls_proxy_hsts_does_not_loop_and_session_cookies_are_secure()
     {
         var app = TestApps.Quiet(s =>

@@ -190,6 +190,16 @@ public class ErrorHandlingTests
 
     private sealed class Passthrough : Bocata.Middleware;
 
+    [Test]
+    public void An_errors_message_is_its_status_as_in_Bocadillo_and_the_detail_stays_apart()
+    {
+        // Bocadillo's test_http_error: str(HTTPError(404, detail="foo")) == "404 Not Found".
+        var error = new HttpError(404, detail: "foo");
+        error.Message.Should().Be("404 Not Found");
+        error.ToString().Should().Be("404 Not Found");
+        error.Detail.Should().Be("foo");
+    }
+
     internal sealed class ListLoggerProvider : ILoggerProvider
     {
         public List<string> Messages { get; } = [];

@@ -52,11 +52,12 @@ internal static class Forwarding
         return last.Equals("https", StringComparison.OrdinalIgnoreCase) ? "https" : last.Equals("http", StringComparison.OrdinalIgnoreCase) ? "http" : null;
     }
 
-    /// <summary>The host from <c>X-Forwarded-Host</c> (the first, the client's), if it is a valid host[:port].</summary>
+    /// <summary>The host from <c>X-Forwarded-Host</c>: the last value, the one the trusted proxy set or appended (earlier values
+    /// may come from the client), if it is a valid host[:port].</summary>
     public static string? Host(string? forwardedHost)
     {
         if (string.IsNullOrWhiteSpace(forwardedHost)) return null;
-        var first = forwardedHost.Split(',')[0].Trim();
-        return Uri.CheckHostName(first.Split(':')[0]) != UriHostNameType.Unknown || first.StartsWith('[') ? first : null;
+        var last = forwardedHost[(forwardedHost.LastIndexOf(',') + 1)..].Trim();
+        return Uri.CheckHostName(last.Split(':')[0]) != UriHostNameType.Unknown || last.StartsWith('[') ? last : null;
     }
 }
