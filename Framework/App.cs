@@ -261,7 +261,7 @@ public sealed class App : Router
             try
             {
                 for (var i = _middleware.Count - 1; i >= 0; i--) pipeline = _middleware[i](pipeline);
-                if (_settings.Sessions) pipeline = SessionCookie.Wrap(pipeline, SessionKeys(), _settings.SessionMaxAge, _settings.Clock);
+                if (_settings.Sessions) pipeline = SessionCookie.Wrap(pipeline, SessionKeys(startupLog), _settings.SessionMaxAge, _settings.Clock);
                 if (_settings.Cors is { } cors) pipeline = Cors.Wrap(pipeline, cors);
                 if (_settings.Hsts) pipeline = Hsts.Wrap(pipeline, _settings.HstsMaxAge);
                 if (!_settings.AllowedHosts.Contains("*")) pipeline = HostFilter.Wrap(pipeline, [.. _settings.AllowedHosts]);
@@ -279,13 +279,20 @@ public sealed class App : Router
         }
     }
 
-    private SessionKeys SessionKeys()
+    /// <summary>Secrets published in Bocata's examples and docs before they generated their own: anyone can forge sessions with them.</summary>
+    private static readonly string[] PublishedSecrets = ["example-only-secret-change-me-0123456789"];
+
+    private SessionKeys SessionKeys(ILogger log)
     {
         var secret = _settings.SecretKey ?? Environment.GetEnvironmentVariable("SECRET_KEY");
         if (string.IsNullOrEmpty(secret) || secret.Length < 32)
             throw new InvalidOperationException("Sessions need a secret of at least 32 characters: set the SECRET_KEY environment variable or s.SecretKey in app.Configure (e.g. from `openssl rand -base64 48`).");
-        var previous = _settings.PreviousSecretKeys.Where(k => !string.IsNullOrEmpty(k)).Select(SessionCookie.DeriveKey).ToList();
-        return new SessionKeys(SessionCookie.DeriveKey(secret), previous);
+        var previousKeys = _settings.PreviousSecretKeys.Where(k => !string.IsNullOrEmpty(k)).ToList();
+        if (previousKeys.Any(k => k.Length < 32))
+            throw new InvalidOperationException("Each of PreviousSecretKeys needs at least 32 characters, as SecretKey does: a short one lets anyone forge sessions it signed.");
+        foreach (var known in previousKeys.Prepend(secret).Where(k => PublishedSecrets.Contains(k) || k.Distinct().Count() < 8))
+            log.LogWarning("The session secret {Secret}… is published or trivially guessable: anyone can forge sessions. Set SECRET_KEY to a random value (e.g. `openssl rand -base64 48`).", known[..6]);
+        return new SessionKeys(SessionCookie.DeriveKey(secret), [.. previousKeys.Select(SessionCookie.DeriveKey)]);
     }
 
     /// <summary>The app's mounts and those of included routers under their prefixes (a router's own Mount survives IncludeRouter).</summary>

@@ -7,8 +7,8 @@ var app = new App();
 app.Configure(s =>
 {
     s.Sessions = true;
-    // A real app reads SECRET_KEY from its environment; this default only keeps the example runnable.
-    s.SecretKey = Environment.GetEnvironmentVariable("SECRET_KEY") ?? "example-only-secret-change-me-0123456789";
+    // A real app reads SECRET_KEY from its environment; without it, this example signs with a random secret per run.
+    s.SecretKey = Environment.GetEnvironmentVariable("SECRET_KEY") ?? RandomSecret();
 });
 
 var hub = new EventHub(replay: 100)
@@ -80,6 +80,14 @@ app.Route("/", (req, res) => res.File("wwwroot/index.html", attach: false));
 app.Mount("/assets", Static.Files("wwwroot"));
 
 app.Run();
+
+/// <summary>No SECRET_KEY: a random secret for this run, said out loud (a published fallback would let anyone forge sessions).</summary>
+static string RandomSecret()
+{
+    Console.WriteLine("SECRET_KEY is not set: sessions are signed with a random secret for this run (they end when it stops; set SECRET_KEY to keep them).");
+    return Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
+}
+
 
 /// <summary>POST /login's body.</summary>
 internal sealed record Login(string? User);

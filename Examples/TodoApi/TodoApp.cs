@@ -19,8 +19,8 @@ public static class TodoApp
         app.Configure(s =>
         {
             s.Sessions = true;
-            // A real app reads SECRET_KEY from its environment; this default only keeps the example runnable.
-            s.SecretKey = Environment.GetEnvironmentVariable("SECRET_KEY") ?? "example-only-secret-change-me-0123456789";
+            // A real app reads SECRET_KEY from its environment; without it, this example signs with a random secret per run.
+            s.SecretKey = Environment.GetEnvironmentVariable("SECRET_KEY") ?? RandomSecret();
             configure?.Invoke(s);
         });
 
@@ -45,6 +45,13 @@ public static class TodoApp
         });
 
         return app;
+    }
+
+    /// <summary>No SECRET_KEY: a random secret for this run, said out loud (a published fallback would let anyone forge sessions).</summary>
+    private static string RandomSecret()
+    {
+        Console.WriteLine("SECRET_KEY is not set: sessions are signed with a random secret for this run (they end when it stops; set SECRET_KEY to keep them).");
+        return Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(48));
     }
 }
 
