@@ -129,6 +129,11 @@ public sealed class Settings
     /// <summary>The clock sessions read (tests give a fake one); the system clock by default.</summary>
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 
+    /// <summary>Origins whose pages may open this app's WebSockets (e.g. <c>"https://app.example.com"</c>; <c>"*"</c> for any).
+    /// Default (null): the app's own origin, and the CORS origins when <see cref="Cors"/> is set. A handshake from another
+    /// origin is refused with 403; a client that sends no Origin (not a browser) is not checked.</summary>
+    public IList<string>? WebSocketOrigins { get; set; }
+
     /// <summary>Proxies (addresses such as <c>"10.0.0.2"</c>, or networks such as <c>"10.0.0.0/8"</c>) whose <c>X-Forwarded-For</c>,
     /// <c>X-Forwarded-Proto</c> and <c>X-Forwarded-Host</c> headers are believed. Empty by default: from anyone else those headers
     /// are ignored, so a client cannot claim another address or HTTPS.</summary>

@@ -41,7 +41,8 @@ internal static class Cors
             }
 
             await next(req, res);
-            if (!allowed) return;
+            // An upgraded WebSocket has answered long ago (its origin was checked at the handshake): nothing to add.
+            if (!allowed || req.Context.ResponseFeature.HasStarted) return;
             SetOrigin(res, origin);
             if (expose.Length > 0) res.Headers["Access-Control-Expose-Headers"] = expose;
         };

@@ -6,6 +6,24 @@ namespace Bocata;
 /// <summary>Runs a WebSocket route: handshake, the user's handler, close codes (1011 on an unhandled exception).</summary>
 internal static class WebSocketEndpoint
 {
+    /// <summary>A browser sends the page's origin, and the user's cookies, with every handshake (CORS does not apply to
+    /// WebSockets): without a check, any site could open one as the user (cross-site WebSocket hijacking). Allowed: no
+    /// Origin (not a browser), the request's own origin, an origin of <see cref="Settings.WebSocketOrigins"/>, else of the
+    /// CORS settings.</summary>
+    private static bool OriginAllowed(Request req)
+    {
+        var origin = req.Headers["Origin"];
+        if (origin is null) return true;
+        var settings = req.Context.Server.Settings;
+        var allowed = settings.WebSocketOrigins ?? settings.Cors?.AllowOrigins;
+        if (allowed is not null && (allowed.Contains("*") || allowed.Any(o => string.Equals(o.TrimEnd('/'), origin.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))))
+            return true;
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var o)) return false;
+        // The request's own origin: same host and port; an https page may open a ws:// socket behind a TLS proxy.
+        var url = req.Url;
+        return string.Equals(o.Host, url.Host, StringComparison.OrdinalIgnoreCase) && o.Port == url.Port;
+    }
+
     public static async Task RunAsync(Request req, Response res, WebSocketBinding handler, bool autoAccept, string valueType, int[] caughtCloseCodes)
     {
         if (!WebSocketHandshake.IsUpgrade(req))
@@ -13,6 +31,8 @@ internal static class WebSocketEndpoint
             res.Headers["Upgrade"] = "websocket";
             throw new HttpError(426, "This endpoint speaks WebSocket: connect with a WebSocket client (Upgrade: websocket).");
         }
+        if (!OriginAllowed(req))
+            throw new HttpError(403, $"WebSocket connections from origin '{req.Headers["Origin"]}' are not allowed: add it to Settings.WebSocketOrigins.");
         object?[] arguments;
         try
         {
