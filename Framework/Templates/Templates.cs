@@ -28,7 +28,23 @@ public sealed class Templates
             foreach (var (key, value) in pairs) Context[key] = value;
         else if (context is not null)
             foreach (var property in context.GetType().GetProperties()) Context[property.Name] = property.GetValue(context);
-        _options = new TemplateOptions { MemberAccessStrategy = _members };
+        _options = new TemplateOptions { MemberAccessStrategy = _members, MaxSteps = 1_000_000, MaxRecursion = 100 };
+        // Limits for templates from users (RenderStringAsync of user text): no string grows past MaxOutputLength, through
+        // append/prepend, assign or capture, and the output stops there too.
+        _options.Filters.AddFilter("append", (input, arguments, _) =>
+            new ValueTask<Fluid.Values.FluidValue>(new Fluid.Values.StringValue(Bounded(input.ToStringValue(), arguments.At(0).ToStringValue(), append: true))));
+        _options.Filters.AddFilter("prepend", (input, arguments, _) =>
+            new ValueTask<Fluid.Values.FluidValue>(new Fluid.Values.StringValue(Bounded(input.ToStringValue(), arguments.At(0).ToStringValue(), append: false))));
+        _options.Assigned = (_, value, _) =>
+        {
+            if (value is Fluid.Values.StringValue text) CheckLength(text.ToStringValue().Length);
+            return new ValueTask<Fluid.Values.FluidValue>(value);
+        };
+        _options.Captured = (_, value, _) =>
+        {
+            if (value is Fluid.Values.StringValue text) CheckLength(text.ToStringValue().Length);
+            return new ValueTask<Fluid.Values.FluidValue>(value);
+        };
         // Jinja's (and so Bocadillo's) tojson: JSON safe to embed in a <script> — <, >, & and ' are \u-escaped, so the value can
         // never close the script element — and not HTML-encoded again, unlike Liquid's json filter whose quotes become &quot;.
         // It reveals no more than the template could read: objects of types the template may not read serialize as {}.
@@ -75,27 +91,99 @@ public sealed class Templates
         return this;
     }
 
-    /// <summary>Renders the template file <paramref name="name"/> with the properties of <paramref name="model"/> as variables.</summary>
-    public async Task<string> RenderAsync(string name, object? model = null)
+    /// <summary>At most this many steps (statements, loop iterations) per render (default 1,000,000); past it the render
+    /// fails with an <see cref="InvalidOperationException"/> that says so. 0 for no limit.</summary>
+    public int MaxSteps
     {
-        var template = Load(name);
-        return await template.RenderAsync(CreateContext(model), HtmlEncoder.Default);
+        get => _options.MaxSteps;
+        init => _options.MaxSteps = value;
     }
 
-    /// <summary>Renders template text (not a file) with <paramref name="model"/>.</summary>
-    public async Task<string> RenderStringAsync(string source, object? model = null)
+    /// <summary>How deep includes and renders may nest (default 100).</summary>
+    public int MaxRecursion
     {
-        return await Parse(source).RenderAsync(CreateContext(model), HtmlEncoder.Default);
+        get => _options.MaxRecursion;
+        init => _options.MaxRecursion = value;
+    }
+
+    /// <summary>At most this many characters in a render's output, or in any string it builds (default 10,000,000).</summary>
+    public int MaxOutputLength { get; init; } = 10_000_000;
+
+    /// <summary>Renders the template file <paramref name="name"/> with the properties of <paramref name="model"/> as variables.</summary>
+    public Task<string> RenderAsync(string name, object? model = null) => RenderBoundedAsync(Load(name), model);
+
+    /// <summary>Renders template text (not a file) with <paramref name="model"/>.</summary>
+    public Task<string> RenderStringAsync(string source, object? model = null) => RenderBoundedAsync(Parse(source), model);
+
+    private async Task<string> RenderBoundedAsync(IFluidTemplate template, object? model)
+    {
+        using var output = new BoundedWriter(MaxOutputLength);
+        try
+        {
+            await template.RenderAsync(output, HtmlEncoder.Default, CreateContext(model));
+        }
+        catch (InvalidOperationException e) when (e.Message.StartsWith("The maximum", StringComparison.Ordinal))
+        {
+            // Fluid's own words for both limits.
+            throw new InvalidOperationException($"The template went over MaxSteps ({MaxSteps:N0} steps) or MaxRecursion ({MaxRecursion} nested includes): a loop too long for a page, or includes that include themselves. Raise Templates.MaxSteps or MaxRecursion if it is meant to.", e);
+        }
+        return output.ToString();
+    }
+
+    private string Bounded(string left, string right, bool append)
+    {
+        CheckLength((long)left.Length + right.Length);
+        return append ? left + right : right + left;
+    }
+
+    private void CheckLength(long length)
+    {
+        if (length > MaxOutputLength)
+            throw new InvalidOperationException($"The template built a string longer than MaxOutputLength ({MaxOutputLength:N0} characters). Raise Templates.MaxOutputLength if it is meant to.");
+    }
+
+    /// <summary>Output that stops at the limit with a clear error, instead of growing without bound.</summary>
+    private sealed class BoundedWriter(int limit) : StringWriter(System.Globalization.CultureInfo.InvariantCulture)
+    {
+        private void Check(int more)
+        {
+            if (GetStringBuilder().Length + (long)more > limit)
+                throw new InvalidOperationException($"The template's output is longer than MaxOutputLength ({limit:N0} characters). Raise Templates.MaxOutputLength if it is meant to.");
+        }
+
+        public override void Write(char value)
+        {
+            Check(1);
+            base.Write(value);
+        }
+
+        public override void Write(string? value)
+        {
+            Check(value?.Length ?? 0);
+            base.Write(value);
+        }
+
+        public override void Write(char[] buffer, int index, int count)
+        {
+            Check(count);
+            base.Write(buffer, index, count);
+        }
+
+        public override void Write(ReadOnlySpan<char> buffer)
+        {
+            Check(buffer.Length);
+            base.Write(buffer);
+        }
     }
 
     /// <summary>Global variables every template sees (a model's own member of the same name wins).</summary>
     public IDictionary<string, object?> Context { get; } = new Dictionary<string, object?>(StringComparer.Ordinal);
 
     /// <summary>Renders the template file <paramref name="name"/> synchronously (Bocadillo's <c>render_sync</c>).</summary>
-    public string Render(string name, object? model = null) => Load(name).Render(CreateContext(model), HtmlEncoder.Default);
+    public string Render(string name, object? model = null) => RenderBoundedAsync(Load(name), model).GetAwaiter().GetResult();
 
     /// <summary>Renders template text synchronously.</summary>
-    public string RenderString(string source, object? model = null) => Parse(source).Render(CreateContext(model), HtmlEncoder.Default);
+    public string RenderString(string source, object? model = null) => RenderBoundedAsync(Parse(source), model).GetAwaiter().GetResult();
 
     private static IFluidTemplate Parse(string source) =>
         Parser.TryParse(source, out var template, out var error) ? template : throw new InvalidOperationException($"Template error: {error}");
