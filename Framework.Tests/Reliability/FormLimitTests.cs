@@ -60,10 +60,19 @@ public class FormLimitTests
         // Warm up the route, the readers and the connection, so the measurement below is the upload alone.
         (await client.PostAsync("/upload", Upload(new GeneratedContent(100_000, (byte)'x')))).StatusCode.Should().Be(HttpStatusCode.OK);
 
-        GC.Collect();
-        var before = GC.GetTotalAllocatedBytes(precise: true);
-        var response = await client.PostAsync("/upload", Upload(new GeneratedContent(size, (byte)'x')));
-        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        // The counter is the process's: work left over from earlier tests (timers, finalizers) can land in one measurement on
+        // a busy machine, so the upload is measured three times and the least counts. A buffering reader allocates the body
+        // every time; a streaming one stays small in at least one run.
+        var allocated = long.MaxValue;
+        HttpResponseMessage response = null!;
+        for (var attempt = 0; attempt < 3 && allocated >= size / 4; attempt++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            response = await client.PostAsync("/upload", Upload(new GeneratedContent(size, (byte)'x')));
+            allocated = Math.Min(allocated, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
 
         TestContext.Out.WriteLine($"a {size / 1024 / 1024} MB upload allocated {allocated / 1024 / 1024.0:F2} MB");
         response.StatusCode.Should().Be(HttpStatusCode.OK);
