@@ -53,6 +53,22 @@ public class SettingsLayersTests
     }
 
     [Test]
+    public async Task Cors_answers_vary_by_origin_whatever_the_origin_so_caches_never_mix_them()
+    {
+        // A response that depends on Origin must say so even when it carries no CORS header (no Origin, or one refused):
+        // else a shared cache can serve the header-less copy to the allowed origin, or the allowed copy to another.
+        var app = TestApps.Quiet(s => s.Cors = new CorsSettings { AllowOrigins = ["https://app.example"] });
+        app.Route("/items", (req, res) => res.Json = new[] { 1, 2, 3 });
+        await using var client = app.CreateClient();
+
+        (await client.GetAsync("/items")).Headers.Vary.Should().Contain("Origin", "no Origin");
+        using var other = new HttpRequestMessage(HttpMethod.Get, "/items") { Headers = { { "Origin", "https://evil.example" } } };
+        var refused = await client.SendAsync(other);
+        refused.Headers.Vary.Should().Contain("Origin", "a refused origin");
+        refused.Headers.Contains("Access-Control-Allow-Origin").Should().BeFalse();
+    }
+
+    [Test]
     public void Cors_refuses_credentials_with_any_origin() =>
         FluentActions.Invoking(() => TestApps.Quiet(s => s.Cors = new CorsSettings { AllowOrigins = ["*"], AllowCredentials = true }))
             .Should().Throw<ArgumentException>().WithMessage("*AllowCredentials*");

@@ -12,6 +12,7 @@ internal static class Cors
         var headers = string.Join(", ", settings.AllowHeaders);
         var expose = string.Join(", ", settings.ExposeHeaders);
         var maxAge = settings.MaxAge.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var varies = !anyOrigin || settings.AllowCredentials;
 
         return async (req, res) =>
         {
@@ -19,6 +20,8 @@ internal static class Cors
             if (origin is null)
             {
                 await next(req, res);
+                // The answer depends on Origin (unless any origin gets the same "*"): say so, even without one, for caches.
+                if (varies && !req.Context.ResponseFeature.HasStarted) res.Headers.Append("Vary", "Origin");
                 return;
             }
             var allowed = anyOrigin || origins.Contains(origin);
@@ -42,7 +45,12 @@ internal static class Cors
 
             await next(req, res);
             // An upgraded WebSocket has answered long ago (its origin was checked at the handshake): nothing to add.
-            if (!allowed || req.Context.ResponseFeature.HasStarted) return;
+            if (req.Context.ResponseFeature.HasStarted) return;
+            if (!allowed)
+            {
+                if (varies) res.Headers.Append("Vary", "Origin");
+                return;
+            }
             SetOrigin(res, origin);
             if (expose.Length > 0) res.Headers["Access-Control-Expose-Headers"] = expose;
         };
