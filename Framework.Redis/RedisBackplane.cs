@@ -225,9 +225,13 @@ public sealed class RedisBackplane : IEventBackplane
         {
             return (long)await EvaluateAsync(keys, values).WaitAsync(PublishTimeout, cancellationToken);
         }
+        catch (RedisConnectionException e)
+        {
+            throw new BackplaneUnavailableException($"Redis is unreachable: the publish to topic '{Topic}' was not sent. Retry when Redis is back (publishing with an idempotency key makes retries safe).", e);
+        }
         catch (TimeoutException e)
         {
-            throw new TimeoutException(idempotencyKey is null
+            throw new BackplaneUnavailableException(idempotencyKey is null
                 ? $"Redis did not confirm the publish to topic '{Topic}' within {PublishTimeout.TotalSeconds:0.###} s. The event may or may not be published (Redis can still run it): a retry can publish it twice; publish with an idempotency key to retry safely."
                 : $"Redis did not confirm the publish to topic '{Topic}' within {PublishTimeout.TotalSeconds:0.###} s. The event may or may not be published; retrying with the same idempotency key publishes it at most once.", e);
         }
@@ -256,7 +260,7 @@ public sealed class RedisBackplane : IEventBackplane
             var server = _redis.GetServer(endpoint);
             if (server.IsConnected && !server.IsReplica) return await server.ScriptLoadAsync(PublishScript);
         }
-        throw new InvalidOperationException($"No connected Redis primary to publish to topic '{Topic}': check that Redis is reachable.");
+        throw new BackplaneUnavailableException($"No connected Redis primary to publish to topic '{Topic}': check that Redis is reachable.");
     }
 
     /// <inheritdoc />

@@ -16,11 +16,18 @@ public sealed class App : Router
     private bool _configured;
     private Frozen? _frozen;
 
-    /// <summary>Creates an app with Bocadillo's defaults: HttpError as JSON, a 500 safety net, the trailing-slash redirect.</summary>
+    /// <summary>Creates an app with Bocadillo's defaults: HttpError as JSON, a 500 safety net, the trailing-slash redirect; and a 503
+    /// with Retry-After for a publish a backplane could not confirm.</summary>
     public App()
     {
         StartupErrors.Install();
         ErrorHandler<HttpError>(ErrorHandlers.ToJson);
+        // A publish the backplane could not confirm (Redis down): a 503 the client retries, not a 500; the reason stays in the log.
+        ErrorHandler<BackplaneUnavailableException>((req, res, _) =>
+        {
+            ErrorHandlers.ToJson(req, res, new HttpError(503, "The event could not be published right now; try again shortly."));
+            res.Headers["Retry-After"] = "1";
+        });
         ErrorHandler<Redirect>((req, res, redirect) =>
         {
             res.StatusCode = redirect.Permanent ? 301 : 302;

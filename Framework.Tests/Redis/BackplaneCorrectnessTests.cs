@@ -277,6 +277,25 @@ public class BackplaneCorrectnessTests
     }
 
     [Test]
+    public async Task A_publish_while_redis_is_down_is_a_503_with_retry_after_not_a_500()
+    {
+        var port = TestApps.FreePort();
+        var backplane = await RedisBackplane.ConnectAsync($"127.0.0.1:{port},connectTimeout=500", RedisServer.Topic(), publishTimeout: TimeSpan.FromMilliseconds(500));
+        _owned.Add(backplane);
+        var hub = new EventHub(backplane: backplane);
+        var app = TestApps.Quiet();
+        app.Post("/publish", async (req, res) => res.Json = new { id = (await hub.PublishAsync(new ServerEvent(data: "x"))).Id });
+        await using var client = app.CreateClient();
+
+        var response = await client.PostAsync("/publish", null);
+        response.StatusCode.Should().Be(System.Net.HttpStatusCode.ServiceUnavailable);
+        response.Headers.RetryAfter!.Delta.Should().Be(TimeSpan.FromSeconds(1));
+        var body = await response.Content.ReadAsStringAsync();
+        body.Should().Contain("could not be published").And.NotContain("Redis", "the reason stays in the server's log");
+        await FluentActions.Awaiting(() => hub.PublishAsync(new ServerEvent(data: "y"))).Should().ThrowAsync<BackplaneUnavailableException>();
+    }
+
+    [Test]
     public async Task An_app_starts_while_redis_is_down_and_catches_up_when_it_comes_back()
     {
         var port = TestApps.FreePort();
