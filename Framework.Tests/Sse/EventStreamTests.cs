@@ -77,7 +77,7 @@ public class EventStreamTests
         var readings = new List<double>();
         await foreach (var e in client.EventsAsync("/temperature-feed"))
         {
-            readings.Add(e.Json<TemperatureReading>()!.Temperature);
+            readings.Add(e.Json<TemperatureReading>().Temperature);
             if (readings.Count == 20) break;
         }
 

@@ -45,7 +45,9 @@ public class ServerEventTests
         var evt = new ServerEvent(json: new { Temperature = 10.5, Unit = "°C" });
         evt.Data.Should().Be("""{"temperature":10.5,"unit":"°C"}""");
         evt.ToString().Should().Be("data: {\"temperature\":10.5,\"unit\":\"°C\"}\n\n");
-        evt.Json<Dictionary<string, object>>()!.Keys.Should().BeEquivalentTo("temperature", "unit");
+        evt.Json<Dictionary<string, object>>().Keys.Should().BeEquivalentTo("temperature", "unit");
+        FluentActions.Invoking(() => new ServerEvent(comment: "no data").Json<int>()).Should().Throw<InvalidOperationException>().WithMessage("*no data*");
+        FluentActions.Invoking(() => new ServerEvent(data: "null").Json<Dictionary<string, object>>()).Should().Throw<InvalidOperationException>().WithMessage("*JSON null*");
     }
 
     [Test]

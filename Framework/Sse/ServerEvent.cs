@@ -62,8 +62,11 @@ public sealed class ServerEvent : IEquatable<ServerEvent>
         Comment = comment;
     }
 
-    /// <summary>Deserializes <see cref="Data"/> as JSON.</summary>
-    public T? Json<T>() => Data is null ? default : JsonSerializer.Deserialize<T>(Data, BocataJson.Options);
+    /// <summary>Deserializes <see cref="Data"/> as JSON (with the options of <c>res.Json</c>).</summary>
+    /// <exception cref="InvalidOperationException">The event has no data, or its data is JSON <c>null</c>.</exception>
+    public T Json<T>() =>
+        Data is null ? throw new InvalidOperationException("This event has no data to read as JSON.")
+        : JsonSerializer.Deserialize<T>(Data, BocataJson.Options) ?? throw new InvalidOperationException($"This event's data is JSON null, not a {typeof(T).Name}.");
 
     /// <summary>Writes the event's wire bytes (UTF-8, <c>\n</c> line ends, blank line last) without building a string.</summary>
     public void WriteTo(IBufferWriter<byte> writer)
