@@ -9,7 +9,16 @@ namespace Bocata.Tests.Browser;
 [NonParallelizable]
 public class TemperatureFeedBrowserTests
 {
-    private const string Chromium = "/usr/bin/chromium";
+    internal const string Chromium = "/usr/bin/chromium";
+
+    /// <summary>Debian's Chromium, headless. This machine has no outside network: background services would only fail and slow the start.</summary>
+    internal static Task<IBrowser> LaunchAsync(IPlaywright playwright) =>
+        playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
 
     [Test]
     public async Task The_temperature_page_counts_events_received_by_EventSource()
@@ -18,13 +27,7 @@ public class TemperatureFeedBrowserTests
 
         await using var example = await ExampleProcess.StartAsync("TemperatureFeed");
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            // This machine has no outside network: background services would only fail and slow the start.
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        await using var browser = await LaunchAsync(playwright);
         var page = await browser.NewPageAsync();
 
         await page.GotoAsync(example.Url + "/");

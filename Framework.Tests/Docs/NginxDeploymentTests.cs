@@ -42,27 +42,8 @@ public partial class NginxDeploymentTests
         }
         await using var client = app.CreateClient();
 
-        var dir = Directory.CreateTempSubdirectory("bocata-nginx").FullName;
-        var port = TestApps.FreePort();
-        var server = NginxBlock().Match(File.ReadAllText(Path.Combine(TestApps.Root, "docs", "guide", "deployment.md"))).Groups[1].Value
-            .Replace("server 127.0.0.1:8000;", $"server {client.BaseAddress!.Authority};", StringComparison.Ordinal)
-            .Replace("listen 80;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
-        var conf = Path.Combine(dir, "nginx.conf");
-        File.WriteAllText(conf, $$"""
-            pid {{dir}}/nginx.pid;
-            error_log {{dir}}/error.log;
-            events { worker_connections 64; }
-            http {
-                access_log off;
-                client_body_temp_path {{dir}}/body;
-                proxy_temp_path {{dir}}/proxy;
-                fastcgi_temp_path {{dir}}/fastcgi;
-                uwsgi_temp_path {{dir}}/uwsgi;
-                scgi_temp_path {{dir}}/scgi;
-                {{server}}
-            }
-            """);
-        using var nginx = Process.Start(new ProcessStartInfo(Nginx, ["-c", conf, "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
+        var (nginx, port, dir) = StartDocumentedNginx(client.BaseAddress!.Authority);
+        using var nginxProcess = nginx;
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
@@ -117,27 +98,8 @@ public partial class NginxDeploymentTests
         app.Route("/info", (req, res) => res.Text = req.Url.ToString());
         await using var client = app.CreateClient();
 
-        var dir = Directory.CreateTempSubdirectory("bocata-nginx").FullName;
-        var port = TestApps.FreePort();
-        var server = NginxBlock().Match(File.ReadAllText(Path.Combine(TestApps.Root, "docs", "guide", "deployment.md"))).Groups[1].Value
-            .Replace("server 127.0.0.1:8000;", $"server {client.BaseAddress!.Authority};", StringComparison.Ordinal)
-            .Replace("listen 80;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
-        var conf = Path.Combine(dir, "nginx.conf");
-        File.WriteAllText(conf, $$"""
-            pid {{dir}}/nginx.pid;
-            error_log {{dir}}/error.log;
-            events { worker_connections 64; }
-            http {
-                access_log off;
-                client_body_temp_path {{dir}}/body;
-                proxy_temp_path {{dir}}/proxy;
-                fastcgi_temp_path {{dir}}/fastcgi;
-                uwsgi_temp_path {{dir}}/uwsgi;
-                scgi_temp_path {{dir}}/scgi;
-                {{server}}
-            }
-            """);
-        using var nginx = Process.Start(new ProcessStartInfo(Nginx, ["-c", conf, "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
+        var (nginx, port, dir) = StartDocumentedNginx(client.BaseAddress!.Authority);
+        using var nginxProcess = nginx;
         try
         {
             using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
@@ -174,6 +136,32 @@ public partial class NginxDeploymentTests
             await nginx.WaitForExitAsync();
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>deployment.md's nginx block, run for real in front of the app at <paramref name="app"/> on a free port.</summary>
+    private static (Process Nginx, int Port, string Dir) StartDocumentedNginx(string app)
+    {
+        var dir = Directory.CreateTempSubdirectory("bocata-nginx").FullName;
+        var port = TestApps.FreePort();
+        var server = NginxBlock().Match(File.ReadAllText(Path.Combine(TestApps.Root, "docs", "guide", "deployment.md"))).Groups[1].Value
+            .Replace("server 127.0.0.1:8000;", $"server {app};", StringComparison.Ordinal)
+            .Replace("listen 80;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
+        var conf = Path.Combine(dir, "nginx.conf");
+        File.WriteAllText(conf, $$"""
+            pid {{dir}}/nginx.pid;
+            error_log {{dir}}/error.log;
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                client_body_temp_path {{dir}}/body;
+                proxy_temp_path {{dir}}/proxy;
+                fastcgi_temp_path {{dir}}/fastcgi;
+                uwsgi_temp_path {{dir}}/uwsgi;
+                scgi_temp_path {{dir}}/scgi;
+                {{server}}
+            }
+            """);
+        return (Process.Start(new ProcessStartInfo(Nginx, ["-c", conf, "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!, port, dir);
     }
 
     [GeneratedRegex("```nginx\\r?\\n(.*?)```", RegexOptions.Singleline)]

@@ -12,7 +12,7 @@ namespace Bocata.Tests.Examples;
 [NonParallelizable]
 public class NotificationsTests
 {
-    private const string Chromium = "/usr/bin/chromium";
+    private const string Chromium = Bocata.Tests.Browser.TemperatureFeedBrowserTests.Chromium;
 
     private static HttpClient User(ExampleProcess app) =>
         new(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(app.Url) };
@@ -77,12 +77,7 @@ public class NotificationsTests
         if (!File.Exists(Chromium)) Assert.Ignore($"Chromium is not installed at {Chromium} (apt-get install -y chromium; .ci/run installs it).");
         await using var app = await ExampleProcess.StartAsync("Notifications");
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
+        await using var browser = await Bocata.Tests.Browser.TemperatureFeedBrowserTests.LaunchAsync(playwright);
         var page = await browser.NewPageAsync();
         await page.GotoAsync(app.Url + "/");
         await page.FillAsync("#name", "alice");

@@ -22,7 +22,7 @@ public sealed partial class EventHub
     // name frames without holding them, so a frame that left its ring is collected at once.
     private readonly Queue<(TopicRing Ring, long Local)> _publishOrder = new();
     // Topics without subscribers, oldest activity first: the retention sweep looks only at the front.
-    private readonly Queue<TopicRing> _idle = new();
+    private readonly Queue<(TopicRing Ring, long Since)> _idle = new();
     private readonly Dictionary<string, (TopicRing Ring, long Local)> _idempotency = new(StringComparer.Ordinal);
     private readonly Queue<(string Key, TopicRing Ring, long Local)> _idempotencyOrder = new();
     private ArrayBufferWriter<byte> _encoder = new(256);
@@ -189,8 +189,7 @@ public sealed partial class EventHub
     /// remembered while their event is held (in memory) or for the backplane's idempotency window (RedisBackplane: 10 minutes).</summary>
     public Task<ServerEvent> PublishAsync(ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(idempotencyKey);
-        if (idempotencyKey.Length > 256) throw new ArgumentException("An idempotency key has at most 256 characters; use a hash of a longer one.", nameof(idempotencyKey));
+        CheckIdempotencyKey(idempotencyKey);
         return PublishAnyAsync("", evt, idempotencyKey, cancellationToken);
     }
 
@@ -199,9 +198,14 @@ public sealed partial class EventHub
     public Task<ServerEvent> PublishAsync(string topic, ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default)
     {
         CheckTopic(topic);
+        CheckIdempotencyKey(idempotencyKey);
+        return PublishAnyAsync(topic, evt, idempotencyKey, cancellationToken);
+    }
+
+    private static void CheckIdempotencyKey(string idempotencyKey)
+    {
         ArgumentException.ThrowIfNullOrEmpty(idempotencyKey);
         if (idempotencyKey.Length > 256) throw new ArgumentException("An idempotency key has at most 256 characters; use a hash of a longer one.", nameof(idempotencyKey));
-        return PublishAnyAsync(topic, evt, idempotencyKey, cancellationToken);
     }
 
     private async Task<ServerEvent> PublishAnyAsync(string topic, ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken)
@@ -247,11 +251,7 @@ public sealed partial class EventHub
             _topics[topic] = ring;
         }
         ring.LastActive = now;
-        if (ring.SubscriberCount == 0 && !ring.QueuedIdle)
-        {
-            ring.QueuedIdle = true;
-            _idle.Enqueue(ring);
-        }
+        QueueIdle(ring, now);
         return ring;
     }
 
@@ -304,44 +304,47 @@ public sealed partial class EventHub
         return frame;
     }
 
-    /// <summary>Forgets topics idle for <see cref="TopicRetention"/>: only the front of the idle queue is looked at, so it costs
-    /// nothing when nothing expires. Runs on publish and subscribe (at most every 1/8 of the retention) and on <see cref="TopicCount"/>.</summary>
+    /// <summary>Forgets topics idle for <see cref="TopicRetention"/>. The idle queue is in the order topics were queued; only
+    /// fronts queued longer than the retention ago are looked at — forgotten, dropped (a subscriber came back), or sent to the
+    /// back when active again since — so it costs nothing when nothing expires. Runs on publish and subscribe (at most every
+    /// 1/8 of the retention) and on <see cref="TopicCount"/>.</summary>
     private void Sweep(long now, bool force)
     {
         if (!force && now < _nextSweep) return;
         var retention = (long)TopicRetention.TotalMilliseconds;
         _nextSweep = now + Math.Max(1, retention / 8);
         var forgotten = 0;
-        while (_idle.TryPeek(out var ring) && now - ring.LastActive >= retention)
+        while (_idle.TryPeek(out var front) && now - front.Since >= retention)
         {
             _idle.Dequeue();
-            ring.QueuedIdle = false;
-            if (ring.SubscriberCount > 0 || ring.Forgotten) continue;
-            ring.Forgotten = true;
-            _topics.Remove(ring.Name);
-            ring.Clear();
-            forgotten++;
+            var ring = front.Ring;
+            if (ring.SubscriberCount > 0 || ring.Forgotten)
+            {
+                ring.QueuedIdle = false;
+            }
+            else if (now - ring.LastActive < retention)
+            {
+                // Published to since it was queued: its turn comes again a retention after that.
+                _idle.Enqueue((ring, ring.LastActive));
+            }
+            else
+            {
+                ring.QueuedIdle = false;
+                ring.Forgotten = true;
+                _topics.Remove(ring.Name);
+                ring.Clear();
+                forgotten++;
+            }
         }
         if (forgotten > 0) Compact();
-        // A topic active again since it was queued goes back in at the end, behind the ones idle longer.
-        if (_idle.Count > 0 && _idle.Peek() is { } front && now - front.LastActive < retention && _idle.Count > 1)
-        {
-            var count = _idle.Count;
-            for (var i = 0; i < count; i++)
-            {
-                var r = _idle.Dequeue();
-                if (r.SubscriberCount > 0 || r.Forgotten)
-                {
-                    r.QueuedIdle = false;
-                    continue;
-                }
-                _idle.Enqueue(r);
-            }
-            var ordered = _idle.OrderBy(r => r.LastActive).ToList();
-            _idle.Clear();
-            foreach (var r in ordered) _idle.Enqueue(r);
-            _nextSweep = now + Math.Max(1, Math.Min(retention / 8, retention - (now - ordered[0].LastActive)));
-        }
+    }
+
+    /// <summary>Queues a topic that has no subscribers, once, for the retention sweep. Under the lock.</summary>
+    private void QueueIdle(TopicRing ring, long now)
+    {
+        if (ring == _default || ring.SubscriberCount > 0 || ring.QueuedIdle || ring.Forgotten) return;
+        ring.QueuedIdle = true;
+        _idle.Enqueue((ring, now));
     }
 
     /// <summary>After topics were forgotten: nothing keeps their rings, and the hub's tables shrink with them (O(held), rare).</summary>
@@ -519,11 +522,7 @@ public sealed partial class EventHub
                 removed = true;
                 c.Ring.LastActive = now;
                 if (c.Ring != _default) _backplane?.SubscribersChanged(c.Ring.Name, c.Ring.SubscriberCount);
-                if (c.Ring != _default && c.Ring.SubscriberCount == 0 && !c.Ring.QueuedIdle && !c.Ring.Forgotten)
-                {
-                    c.Ring.QueuedIdle = true;
-                    _idle.Enqueue(c.Ring);
-                }
+                QueueIdle(c.Ring, now);
             }
             if (!removed) return;
             _count--;

@@ -194,30 +194,32 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool LagsBehind(TopicRing ring)
     {
-        var cursors = _cursors;
-        for (var i = 0; i < cursors.Length; i++)
-        {
-            if (cursors[i].Ring != ring) continue;
-            var cursor = Volatile.Read(ref cursors[i].Cursor);
-            var head = ring.Head;
-            var replayUntil = cursors[i].ReplayUntil;
-            return cursor >= replayUntil
-                ? head - cursor > _hub.BufferSize
-                : head - replayUntil > _hub.BufferSize || head - cursor >= ring.MaxCapacity - 2;
-        }
-        return false;
+        var i = IndexOf(ring);
+        if (i < 0) return false;
+        var cursor = Volatile.Read(ref _cursors[i].Cursor);
+        var head = ring.Head;
+        var replayUntil = _cursors[i].ReplayUntil;
+        return cursor >= replayUntil
+            ? head - cursor > _hub.BufferSize
+            : head - replayUntil > _hub.BufferSize || head - cursor >= ring.MaxCapacity - 2;
     }
 
     private bool Lost(TopicRing ring)
     {
+        var i = IndexOf(ring);
+        if (i < 0) return false;
+        var cursor = Volatile.Read(ref _cursors[i].Cursor);
+        return cursor < ring.Head && ring.FrameAt(cursor + 1) is null;
+    }
+
+    /// <summary>This subscription's cursor on <paramref name="ring"/> (-1: it does not read that topic). O(topics), a handful.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int IndexOf(TopicRing ring)
+    {
         var cursors = _cursors;
         for (var i = 0; i < cursors.Length; i++)
-        {
-            if (cursors[i].Ring != ring) continue;
-            var cursor = Volatile.Read(ref cursors[i].Cursor);
-            return cursor < ring.Head && ring.FrameAt(cursor + 1) is null;
-        }
-        return false;
+            if (cursors[i].Ring == ring) return i;
+        return -1;
     }
 
     void IThreadPoolWorkItem.Execute() => Drain();
