@@ -10,21 +10,29 @@ namespace Bocata.Redis;
 /// in one global order, with the same ids; a client resumes with <c>Last-Event-ID</c> on any instance while Redis retains the event.
 /// </summary>
 /// <remarks>
-/// Write path: one prepared Lua script per publish (next number, <c>XADD … MAXLEN ~</c>, <c>PUBLISH</c>), one round trip.
-/// Read path: one pub/sub subscription per instance delivers every event, its own included; a number that skips ahead, or a
-/// stored number ahead of the last delivered one (checked every second and on reconnect), is filled from the stream with
-/// <c>XRANGE</c>. Two Redis connections per instance (the multiplexer's), whatever the number of subscribers.
+/// Write path: one prepared Lua script per publish (next number of the hub, <c>XADD … MAXLEN ~</c> to the topic's stream,
+/// the topic's previous number, <c>PUBLISH</c>), one round trip. The default topic goes to every instance on the hub's
+/// channel; a named topic goes only to the instances listening to it, each on its own channel, so an instance never receives
+/// events of topics none of its clients read. Read path: an instance listens to a named topic while it has subscribers to it
+/// (and a linger after the last leaves), registering and unregistering topics in batches (one script per batch, whatever the
+/// topic count). A message whose topic's previous number was not delivered here is preceded by the missing events, read
+/// from the topic's stream with <c>XRANGE</c>. Two Redis connections per instance (the multiplexer's), whatever the number
+/// of subscribers and topics.
 /// </remarks>
 public sealed class RedisBackplane : IEventBackplane
 {
-    // KEYS: sequence, stream, epoch. ARGV: payload, max length, epoch candidate, floor, channel.
+    // KEYS: sequence, the topic's stream, epoch, the topic's listeners (instances), the hub's instances (by last heartbeat),
+    // instances dropped as dead. ARGV: payload, max length, epoch candidate, floor, channel (the default topic's; for a named
+    // topic, the prefix of instance channels), idempotency window (seconds), the stream's retention (seconds; empty for the
+    // default topic), the oldest heartbeat still alive (ms), how long the dropped set lives (seconds), the publish command.
     // An epoch stored beside the sequence tells a Redis that lost its data. Numbering never goes at or below the publisher's
     // floor (the last number it saw): not after a data loss (a new epoch), nor after a restore from an older snapshot (the
     // same epoch, a lower sequence), so a number is never given twice and every instance delivers what is published.
-    // KEYS[4] (optional): the idempotency key; ARGV[6]: how long it is remembered (seconds).
+    // The message carries the topic's previous number: a receiver that did not deliver it fills the gap from the stream.
+    // KEYS[7] (optional): the idempotency key.
     private const string PublishScript = """
-        if KEYS[4] then
-          local first = redis.call('GET', KEYS[4])
+        if KEYS[7] then
+          local first = redis.call('GET', KEYS[7])
           if first then return tonumber(first) end
         end
         local epoch = redis.call('GET', KEYS[3])
@@ -36,10 +44,48 @@ public sealed class RedisBackplane : IEventBackplane
         local floor = tonumber(ARGV[4])
         if floor > current then redis.call('SET', KEYS[1], floor) end
         local n = redis.call('INCR', KEYS[1])
+        local prev = 0
+        local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+        if last[1] then prev = tonumber(string.match(last[1][1], '^%d+')) end
         redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], n .. '-0', 'e', ARGV[1])
-        redis.call('PUBLISH', ARGV[5], epoch .. '|' .. n .. '|' .. ARGV[1])
-        if KEYS[4] then redis.call('SET', KEYS[4], n, 'EX', ARGV[6]) end
+        local message = epoch .. '|' .. n .. '|' .. prev .. '|' .. ARGV[1]
+        if ARGV[7] == '' then
+          redis.call(ARGV[10], ARGV[5], message)
+        else
+          redis.call('EXPIRE', KEYS[2], ARGV[7])
+          local alive = tonumber(ARGV[8])
+          for _, instance in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+            local seen = redis.call('ZSCORE', KEYS[5], instance)
+            if seen and tonumber(seen) >= alive then
+              redis.call(ARGV[10], ARGV[5] .. instance, message)
+            else
+              redis.call('SREM', KEYS[4], instance)
+              redis.call('SADD', KEYS[6], instance)
+              redis.call('EXPIRE', KEYS[6], ARGV[9])
+            end
+          end
+        end
+        if KEYS[7] then redis.call('SET', KEYS[7], n, 'EX', ARGV[6]) end
         return n
+        """;
+
+    // Listening. KEYS: the hub's instances, sequence, then one listener set per topic. ARGV: this instance, now (ms), how long
+    // a listener set lives unrefreshed (seconds), this instance's channel, the batch (empty: no marker), the publish command,
+    // then '+' (listen) or '-' (stop) per topic. The marker, published after the batch took effect, reaches this instance
+    // after every message published before it: what it carries (the hub's number then) is how far the stream reads go.
+    private const string ListenScript = """
+        redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+        for i = 3, #KEYS do
+          if ARGV[i + 4] == '+' then
+            redis.call('SADD', KEYS[i], ARGV[1])
+            redis.call('EXPIRE', KEYS[i], ARGV[3])
+          else
+            redis.call('SREM', KEYS[i], ARGV[1])
+          end
+        end
+        local g = tonumber(redis.call('GET', KEYS[2]) or '0')
+        if ARGV[5] ~= '' then redis.call(ARGV[6], ARGV[4], '!|' .. ARGV[5] .. '|' .. g) end
+        return g
         """;
 
     private readonly IConnectionMultiplexer _redis;
@@ -49,6 +95,10 @@ public sealed class RedisBackplane : IEventBackplane
     private readonly RedisKey _epochKey;
     private readonly RedisKey _idempotencyPrefix;
     private readonly RedisChannel _channel;
+    private readonly string _prefix;
+    private readonly RedisKey _droppedKey;
+    private readonly RedisChannel _instanceChannel;
+    private readonly string _publishCommand = "PUBLISH";
     // KEYS: sequence. ARGV: floor. Raises a sequence found behind what was already delivered (a restore from an older snapshot).
     private const string FloorScript = """
         local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -93,6 +143,22 @@ public sealed class RedisBackplane : IEventBackplane
     private readonly CancellationTokenSource _stopping = new();
     private ILogger? _log;
     private ChannelMessageQueue? _messages;
+    private ChannelMessageQueue? _instanceMessages;
+    private Task? _instancePump;
+    private Task? _interestLoop;
+
+    // The named topics this instance listens to (or is about to), and what changes are still to be sent to Redis.
+    private readonly Lock _interest = new();
+    private readonly Dictionary<string, Listened> _listened = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _toListen = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _toStop = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, string[]> _batches = new();
+    private readonly SemaphoreSlim _interestSignal = new(0);
+    private int _interestSignaled;
+    private long _nextBatch;
+    private long _lastInterestRefresh;
+    private long _unserved;
+    private long _received;
     private IEventBackplaneSink? _sink;
     private string? _epoch;
     private Task? _pump;
@@ -112,7 +178,7 @@ public sealed class RedisBackplane : IEventBackplane
         _ownsConnection = ownsConnection;
         Topic = topic;
         // One hash tag keeps a topic's keys on one cluster slot, as the script needs.
-        var prefix = $"bocata:{{{topic}}}:";
+        var prefix = _prefix = $"bocata:{{{topic}}}:";
         _sequenceKey = prefix + "seq";
         _streamKey = prefix + "stream";
         _epochKey = prefix + "epoch";
@@ -120,6 +186,19 @@ public sealed class RedisBackplane : IEventBackplane
         _instancesKey = prefix + "instances";
         _presencePrefix = prefix + "presence:";
         _channel = RedisChannel.Literal(prefix + "events");
+        _droppedKey = prefix + "dropped";
+        _instanceChannel = RedisChannel.Literal(prefix + "to:" + _instance);
+    }
+
+    /// <summary>A named topic this instance listens to: since which hub number it needs its events, whether they all arrived
+    /// (its streams go on), the batch that last asked Redis for it, and since when it has had no subscriber (0: it has some).</summary>
+    private sealed class Listened(long from)
+    {
+        public long From = from;
+        public bool Ready;
+        public long Batch;
+        public long SentAt;
+        public long IdleSince = Environment.TickCount64;
     }
 
     /// <summary>Connects to Redis (<paramref name="configuration"/> is a StackExchange.Redis configuration string, e.g. <c>"127.0.0.1:6379"</c>).</summary>
@@ -167,6 +246,32 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
+    /// <summary>About how many events each named topic's Redis stream retains for resumption on any instance (<c>MAXLEN ~</c>; default 1,000).</summary>
+    public int TopicStreamMaxLength { get; init; } = 1000;
+
+    /// <summary>How long a named topic's Redis stream lives after its last publish (default 1 hour): a resume on any instance
+    /// within it is exact.</summary>
+    public TimeSpan TopicStreamRetention { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long this instance keeps listening to a named topic after its last subscriber left (default 5 s), so a
+    /// reconnecting client does not make it stop and start again.</summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>For tests: named topics' events that reached this instance on pub/sub.</summary>
+    internal long ReceivedEvents => Interlocked.Read(ref _received);
+
+    /// <summary>For tests: pub/sub messages of topics this instance did not listen to (should stay 0).</summary>
+    internal long UnservedMessages => Interlocked.Read(ref _unserved);
+
+    /// <summary>For tests: the named topics this instance listens to.</summary>
+    internal string[] ListenedTopics
+    {
+        get
+        {
+            lock (_interest) return [.. _listened.Keys];
+        }
+    }
+
     /// <inheritdoc />
     /// <remarks>Never fails for Redis being down: the hub starts at 0 and catches up (from the stream) once Redis answers.</remarks>
     public long Attach(IEventBackplaneSink sink)
@@ -177,7 +282,9 @@ public sealed class RedisBackplane : IEventBackplane
         try
         {
             // Subscribe first, then read the stored number: everything after it is either queued or found by a check.
-            _messages = _redis.GetSubscriber().Subscribe(_channel);
+            var subscriber = _redis.GetSubscriber();
+            _messages = subscriber.Subscribe(_channel);
+            _instanceMessages = subscriber.Subscribe(_instanceChannel);
             var values = _redis.GetDatabase().StringGet([_sequenceKey, _epochKey]);
             _epoch = values[1].HasValue ? (string?)values[1] : null;
             _attachedAt = values[0].HasValue ? (long)values[0] : 0;
@@ -186,11 +293,14 @@ public sealed class RedisBackplane : IEventBackplane
         {
             // The pump subscribes when Redis answers, and its first check reads what was published meanwhile.
             _messages = null;
+            _instanceMessages = null;
             Log.LogWarning(e, "Redis backplane for topic {Topic}: Redis is unreachable at startup; publishing fails until it answers, then this instance catches up", Topic);
         }
         _pump = Task.Run(PumpAsync);
+        _interestLoop = Task.Run(InterestLoopAsync);
         _check = new Timer(static s => _ = ((RedisBackplane)s!).CheckAsync(), this, CheckInterval, CheckInterval);
         _redis.ConnectionRestored += OnConnectionRestored;
+        _redis.ConnectionFailed += OnConnectionFailed;
         return _attachedAt;
     }
 
@@ -198,8 +308,7 @@ public sealed class RedisBackplane : IEventBackplane
     public Task<long> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default) => PublishCoreAsync("", evt, null, cancellationToken);
 
     /// <inheritdoc />
-    /// <remarks>Every topic of the hub travels on its one channel and stream (the event carries its topic); each instance keeps
-    /// the topics it receives.</remarks>
+    /// <remarks>A named topic's events go to its own stream and only to the instances listening to it.</remarks>
     public Task<long> PublishAsync(string topic, ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(topic);
@@ -215,12 +324,25 @@ public sealed class RedisBackplane : IEventBackplane
         return PublishCoreAsync("", evt, idempotencyKey, cancellationToken);
     }
 
+    private RedisKey TopicStream(string topic) => topic.Length == 0 ? _streamKey : (RedisKey)(_prefix + "topic:" + topic);
+
+    private RedisKey Listeners(string topic) => _prefix + "listeners:" + topic;
+
     private async Task<long> PublishCoreAsync(string topic, ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(evt);
         _ = _sink ?? throw new InvalidOperationException("Give this backplane to an EventHub before publishing: new EventHub(backplane: ...).");
-        RedisKey[] keys = idempotencyKey is null ? [_sequenceKey, _streamKey, _epochKey] : [_sequenceKey, _streamKey, _epochKey, _idempotencyPrefix.Append(idempotencyKey)];
-        RedisValue[] values = [EventCodec.Encode(evt, topic), StreamMaxLength, Guid.NewGuid().ToString("N"), Head, _channel.ToString(), Math.Max(1, (long)IdempotencyWindow.TotalSeconds)];
+        var named = topic.Length != 0;
+        RedisKey[] keys = [_sequenceKey, TopicStream(topic), _epochKey, named ? Listeners(topic) : _streamKey, _instancesKey, _droppedKey];
+        if (idempotencyKey is not null) keys = [.. keys, _idempotencyPrefix.Append(idempotencyKey)];
+        RedisValue[] values =
+        [
+            EventCodec.Encode(evt, topic), named ? TopicStreamMaxLength : StreamMaxLength, Guid.NewGuid().ToString("N"), Head,
+            named ? _prefix + "to:" : _channel.ToString(), Math.Max(1, (long)IdempotencyWindow.TotalSeconds),
+            named ? Math.Max(1, (long)TopicStreamRetention.TotalSeconds) : "",
+            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)PresenceTtl.TotalMilliseconds,
+            Math.Max(1, (long)(PresenceTtl * 4).TotalSeconds), _publishCommand,
+        ];
         try
         {
             return (long)await EvaluateAsync(keys, values).WaitAsync(PublishTimeout, cancellationToken);
@@ -264,7 +386,8 @@ public sealed class RedisBackplane : IEventBackplane
     }
 
     /// <inheritdoc />
-    /// <remarks>Read in pages of <see cref="PageSize"/> entries; an entry that cannot be decoded is logged and skipped.</remarks>
+    /// <remarks>The default topic's events, read in pages of <see cref="PageSize"/> entries; an entry that cannot be decoded is
+    /// logged and skipped.</remarks>
     public async Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default)
     {
         var events = new List<BackplaneEvent>();
@@ -279,10 +402,27 @@ public sealed class RedisBackplane : IEventBackplane
         return events;
     }
 
-    /// <summary>Up to <see cref="PageSize"/> stream entries from <paramref name="from"/>; a null event is an entry that could not be decoded.</summary>
+    /// <inheritdoc />
+    public bool ListensByTopic => true;
+
+    /// <inheritdoc />
+    /// <remarks>Read from the topic's own stream, newest first in pages of <see cref="PageSize"/>.</remarks>
+    public async Task<IReadOnlyList<BackplaneEvent>> ReadTopicAsync(string topic, long to, int count, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        var (entries, _) = await ReadNewestAsync(TopicStream(topic), 0, to, count, cancellationToken);
+        return [.. entries.Where(e => e.Event is not null).Select(e => new BackplaneEvent(e.Sequence, e.Event!.Value.Event) { Topic = topic })];
+    }
+
+    /// <summary>Up to <see cref="PageSize"/> entries of the default topic's stream from <paramref name="from"/>; a null event is an entry that could not be decoded.</summary>
     private async Task<List<(long Sequence, (ServerEvent Event, string Topic)? Event)>> ReadPageAsync(long from, long to, CancellationToken cancellationToken = default)
     {
         var entries = await _redis.GetDatabase().StreamRangeAsync(_streamKey, $"{from}-0", $"{to}-0", PageSize).WaitAsync(PublishTimeout, cancellationToken);
+        return Entries(entries);
+    }
+
+    private List<(long Sequence, (ServerEvent Event, string Topic)? Event)> Entries(StreamEntry[] entries)
+    {
         var page = new List<(long, (ServerEvent, string)?)>(entries.Length);
         foreach (var entry in entries)
         {
@@ -292,6 +432,34 @@ public sealed class RedisBackplane : IEventBackplane
             page.Add((seq, Decode(seq, entry["e"])));
         }
         return page;
+    }
+
+    /// <summary>The newest (at most <paramref name="max"/>) entries of <paramref name="stream"/> numbered after <paramref name="after"/>
+    /// up to <paramref name="through"/>, in order, read backwards in pages; Trimmed when older ones in the range were left out.</summary>
+    private async Task<(List<(long Sequence, (ServerEvent Event, string Topic)? Event)> Entries, bool Trimmed)> ReadNewestAsync(
+        RedisKey stream, long after, long through, long max, CancellationToken cancellationToken = default)
+    {
+        var result = new List<(long Sequence, (ServerEvent Event, string Topic)? Event)>();
+        var upper = through;
+        var trimmed = false;
+        var db = _redis.GetDatabase();
+        while (upper > after)
+        {
+            var want = (int)Math.Min(PageSize, max - result.Count);
+            if (want <= 0)
+            {
+                trimmed = true;
+                break;
+            }
+            var entries = await db.StreamRangeAsync(stream, $"{after + 1}-0", $"{upper}-0", want, Order.Descending).WaitAsync(PublishTimeout, cancellationToken);
+            if (entries.Length == 0) break;
+            var page = Entries(entries);
+            result.AddRange(page);
+            if (page.Count == 0 || entries.Length < want) break;
+            upper = page[^1].Sequence - 1;
+        }
+        result.Reverse();
+        return (result, trimmed);
     }
 
     /// <summary>An entry written by another codec version or by hand is skipped as a gap, never a stop of delivery.</summary>
@@ -309,11 +477,17 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
-    /// <summary>Delivers pub/sub messages in order, one at a time; a skipped number is filled from the stream first.</summary>
+    /// <summary>Delivers pub/sub messages in order, one at a time: the default topic's from the hub's channel, named topics' from
+    /// this instance's channel (each in its own order; a stream of several topics is held while one of them catches up).</summary>
     private async Task PumpAsync()
     {
-        var messages = _messages ?? await SubscribeWhenReachableAsync();
-        if (messages is null) return;
+        if (_messages is null && !await SubscribeWhenReachableAsync()) return;
+        _instancePump = Task.Run(() => ConsumeAsync(_instanceMessages!, HandleInstanceMessageAsync));
+        await ConsumeAsync(_messages!, HandleDefaultMessageAsync);
+    }
+
+    private async Task ConsumeAsync(ChannelMessageQueue messages, Func<string, Task> handle)
+    {
         while (!_stopping.IsCancellationRequested)
         {
             ChannelMessage message;
@@ -331,15 +505,7 @@ public sealed class RedisBackplane : IEventBackplane
             }
             try
             {
-                var text = (string)message.Message!;
-                var first = text.IndexOf('|', StringComparison.Ordinal);
-                var second = first < 0 ? -1 : text.IndexOf('|', first + 1);
-                if (second < 0 || !long.TryParse(text.AsSpan(first + 1, second - first - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
-                {
-                    Log.LogWarning("Redis backplane for topic {Topic}: a pub/sub message is not one of ours and is ignored", Topic);
-                    continue;
-                }
-                await HandleAsync(text[..first], seq, text[(second + 1)..]);
+                await handle((string)message.Message!);
             }
             catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
@@ -348,17 +514,40 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
+    /// <summary>An event message: <c>epoch|number|previous|payload</c>.</summary>
+    private bool TryParse(string text, out string epoch, out long seq, out long previous, out string payload)
+    {
+        epoch = payload = "";
+        seq = previous = 0;
+        var first = text.IndexOf('|', StringComparison.Ordinal);
+        var second = first < 0 ? -1 : text.IndexOf('|', first + 1);
+        var third = second < 0 ? -1 : text.IndexOf('|', second + 1);
+        if (third < 0
+            || !long.TryParse(text.AsSpan(first + 1, second - first - 1), NumberStyles.None, CultureInfo.InvariantCulture, out seq)
+            || !long.TryParse(text.AsSpan(second + 1, third - second - 1), NumberStyles.None, CultureInfo.InvariantCulture, out previous))
+        {
+            Log.LogWarning("Redis backplane for topic {Topic}: a pub/sub message is not one of ours and is ignored", Topic);
+            return false;
+        }
+        epoch = text[..first];
+        payload = text[(third + 1)..];
+        return true;
+    }
+
     /// <summary>Redis was down when the hub attached: subscribe once it answers, then catch up on what was published meanwhile.</summary>
-    private async Task<ChannelMessageQueue?> SubscribeWhenReachableAsync()
+    private async Task<bool> SubscribeWhenReachableAsync()
     {
         while (!_stopping.IsCancellationRequested)
         {
             try
             {
-                _messages = await _redis.GetSubscriber().SubscribeAsync(_channel);
+                var subscriber = _redis.GetSubscriber();
+                _instanceMessages = await subscriber.SubscribeAsync(_instanceChannel);
+                _messages = await subscriber.SubscribeAsync(_channel);
                 Log.LogInformation("Redis backplane for topic {Topic}: Redis answers; catching up", Topic);
                 _ = CheckAsync();
-                return _messages;
+                SignalInterest();
+                return true;
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
@@ -368,32 +557,137 @@ public sealed class RedisBackplane : IEventBackplane
                 }
                 catch (OperationCanceledException)
                 {
-                    return null;
+                    return false;
                 }
             }
         }
-        return null;
+        return false;
     }
 
     /// <summary>The last number delivered to the hub (or the one it attached at, before it took over).</summary>
     private long Head => Math.Max(_sink!.LastSequence, Volatile.Read(ref _attachedAt));
 
-    private async Task HandleAsync(string epoch, long seq, string payload)
+    /// <summary>The last number of the default topic delivered here (or the one the hub attached at).</summary>
+    private long DefaultHead => Math.Max(_sink!.TopicLast(""), Volatile.Read(ref _attachedAt));
+
+    private async Task HandleDefaultMessageAsync(string text)
     {
+        if (!TryParse(text, out var epoch, out var seq, out var previous, out var payload)) return;
         await _order.WaitAsync(_stopping.Token);
         try
         {
-            var sink = _sink!;
             if (!ObserveEpoch(epoch, seq)) return;
-            var head = Head;
+            var head = DefaultHead;
             if (seq <= head) return;
-            if (seq > head + 1) await FillLockedAsync(head + 1, seq - 1);
-            if (seq > sink.LastSequence && Decode(seq, payload) is { } evt) sink.Deliver(seq, evt.Topic, evt.Event);
+            if (previous > head) await FillLockedAsync("", head, previous);
+            if (Decode(seq, payload) is { } evt) _sink!.Deliver(seq, previous, "", evt.Event);
         }
         finally
         {
             _order.Release();
         }
+    }
+
+    private async Task HandleInstanceMessageAsync(string text)
+    {
+        if (text.StartsWith("!|", StringComparison.Ordinal))
+        {
+            var bar = text.IndexOf('|', 2);
+            if (bar > 2 && long.TryParse(text.AsSpan(2, bar - 2), NumberStyles.None, CultureInfo.InvariantCulture, out var batch)
+                && long.TryParse(text.AsSpan(bar + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var through))
+                await OnMarkerAsync(batch, through);
+            return;
+        }
+        if (!TryParse(text, out var epoch, out var seq, out var previous, out var payload)) return;
+        Interlocked.Increment(ref _received);
+        await _order.WaitAsync(_stopping.Token);
+        try
+        {
+            if (!ObserveEpoch(epoch, seq)) return;
+            if (Decode(seq, payload) is not { } evt || evt.Topic.Length == 0) return;
+            long from;
+            lock (_interest)
+            {
+                if (!_listened.TryGetValue(evt.Topic, out var listened))
+                {
+                    // Published before this instance's stop reached Redis: not kept.
+                    Interlocked.Increment(ref _unserved);
+                    return;
+                }
+                from = listened.From;
+            }
+            var last = Math.Max(_sink!.TopicLast(evt.Topic), from);
+            if (seq <= last) return;
+            if (previous > last) await FillLockedAsync(evt.Topic, last, previous);
+            _sink.Deliver(seq, previous, evt.Topic, evt.Event);
+        }
+        finally
+        {
+            _order.Release();
+        }
+    }
+
+    /// <summary>A batch of topics took effect in Redis, and every message published before it has been handled: each topic's
+    /// events up to <paramref name="through"/> that this instance does not have are read from its stream, then its streams go on.</summary>
+    private async Task OnMarkerAsync(long batch, long through)
+    {
+        if (!_batches.TryRemove(batch, out var topics)) return;
+        await _order.WaitAsync(_stopping.Token);
+        try
+        {
+            // Read concurrently (pipelined on one connection), delivered topic by topic: the topics' streams are held meanwhile.
+            var reads = new List<(string Topic, long After, Task<(List<(long Sequence, (ServerEvent Event, string Topic)? Event)> Entries, bool Trimmed)> Read)>();
+            foreach (var topic in topics)
+            {
+                long from;
+                lock (_interest)
+                {
+                    if (!_listened.TryGetValue(topic, out var listened) || listened.Batch != batch) continue;
+                    from = listened.From;
+                }
+                var after = Math.Max(_sink!.TopicLast(topic), from);
+                reads.Add((topic, after, after < through ? ReadNewestAsync(TopicStream(topic), after, through, _sink.Capacity) : Task.FromResult((new List<(long, (ServerEvent, string)?)>(), false))));
+            }
+            foreach (var (topic, after, read) in reads)
+            {
+                try
+                {
+                    Deliver(topic, after, await read);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    // Not ready: the topic is asked for again after the marker timeout.
+                    Log.LogWarning(e, "Redis backplane for topic {Topic}: could not read topic {Name}'s stream; retrying", Topic, topic);
+                    continue;
+                }
+                lock (_interest)
+                {
+                    if (!_listened.TryGetValue(topic, out var listened) || listened.Batch != batch) continue;
+                    listened.Ready = true;
+                }
+                _sink!.TopicReady(topic, through);
+            }
+        }
+        finally
+        {
+            _order.Release();
+        }
+    }
+
+    private int Deliver(string topic, long after, (List<(long Sequence, (ServerEvent Event, string Topic)? Event)> Entries, bool Trimmed) read)
+    {
+        var (entries, trimmed) = read;
+        if (entries.Count == 0) return 0;
+        var previous = trimmed ? entries[0].Sequence - 1 : after;
+        var delivered = 0;
+        foreach (var (seq, evt) in entries)
+        {
+            if (evt is not { } e) continue;
+            _sink!.Deliver(seq, previous, topic, e.Event);
+            previous = seq;
+            delivered++;
+        }
+        return delivered;
     }
 
     /// <summary>A new epoch means Redis lost its data. Numbers that went backwards end this hub's open streams (clients resynchronise).
@@ -417,48 +711,228 @@ public sealed class RedisBackplane : IEventBackplane
             Volatile.Write(ref _attachedAt, 0);
             _sink!.Reset(seq - 1);
         }
+        // The listener sets went with the data: ask for every topic again.
+        HoldAndRelisten();
         return true;
     }
 
-    /// <summary>Delivers the stored events <paramref name="from"/>..<paramref name="to"/> in pages. Only the newest the hub can hold
-    /// matter: older ones are skipped (a gap its subscribers resume across), so a huge gap costs one ring's worth of reads.</summary>
-    private async Task FillLockedAsync(long from, long to)
+    /// <summary>Delivers the stored events of <paramref name="topic"/> numbered after <paramref name="after"/> up to
+    /// <paramref name="through"/>. Only the newest the hub can hold matter: older ones are skipped (a gap its subscribers resume
+    /// across), so a huge gap costs one ring's worth of reads.</summary>
+    private async Task FillLockedAsync(string topic, long after, long through)
     {
-        var capacity = _sink!.Capacity;
-        if (to - from + 1 > capacity)
+        var read = await ReadNewestAsync(TopicStream(topic), after, through, _sink!.Capacity);
+        if (read.Trimmed)
         {
-            BackplaneTelemetry.SkippedEvents.Add(to - from + 1 - capacity);
-            Log.LogWarning("Redis backplane for topic {Topic}: {Count} events were missed; only the newest {Capacity} are read", Topic, to - from + 1 - capacity, capacity);
-            from = to - capacity + 1;
+            var skipped = read.Entries.Count == 0 ? 0 : read.Entries[0].Sequence - 1 - after;
+            BackplaneTelemetry.SkippedEvents.Add(skipped);
+            Log.LogWarning("Redis backplane for topic {Topic}: events were missed beyond what the hub can hold; only the newest {Capacity} are read", Topic, _sink.Capacity);
         }
-        var delivered = 0;
-        while (from <= to)
-        {
-            var page = await ReadPageAsync(from, to);
-            if (page.Count == 0) break;
-            foreach (var (seq, evt) in page)
-            {
-                if (evt is { } e && seq > _sink.LastSequence)
-                {
-                    _sink.Deliver(seq, e.Topic, e.Event);
-                    delivered++;
-                }
-            }
-            from = page[^1].Sequence + 1;
-        }
+        var delivered = Deliver(topic, after, read);
         BackplaneTelemetry.RepairedEvents.Add(delivered);
         Log.LogInformation("Redis backplane for topic {Topic}: {Count} events missed on pub/sub were read from the stream", Topic, delivered);
     }
 
-    /// <summary>Finds messages pub/sub lost silently (a dropped subscriber connection, a lost tail) by comparing the stored number;
-    /// raises a stored number found behind what was delivered (Redis restored from an older snapshot).</summary>
+    // ---- Listening by topic -----------------------------------------------------------------------------------------
+
+    /// <inheritdoc />
+    public bool Listen(string topic, long after)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        lock (_interest)
+        {
+            if (_listened.TryGetValue(topic, out var listened)) return listened.Ready;
+            _listened[topic] = new Listened(after);
+            _toStop.Remove(topic);
+            _toListen.Add(topic);
+        }
+        SignalInterest();
+        return false;
+    }
+
     /// <inheritdoc />
     public void SubscribersChanged(string topic, int count)
     {
         _presenceDirty[topic] = count;
         if (count > 0) _presence[topic] = count;
         else _presence.TryRemove(topic, out _);
+        lock (_interest)
+        {
+            if (_listened.TryGetValue(topic, out var listened)) listened.IdleSince = count > 0 ? 0 : Environment.TickCount64;
+        }
     }
+
+    private void SignalInterest()
+    {
+        if (Interlocked.Exchange(ref _interestSignaled, 1) == 0) _interestSignal.Release();
+    }
+
+    /// <summary>Sends what changed in batches, one script each: a resubscribe of thousands of topics is a handful of commands.</summary>
+    private async Task InterestLoopAsync()
+    {
+        const int BatchSize = 500;
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _interestSignal.WaitAsync(_stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            Volatile.Write(ref _interestSignaled, 0);
+            while (!_stopping.IsCancellationRequested)
+            {
+                string[] listen, stop;
+                lock (_interest)
+                {
+                    listen = [.. _toListen.Take(BatchSize)];
+                    stop = [.. _toStop.Take(BatchSize - listen.Length)];
+                    foreach (var t in listen) _toListen.Remove(t);
+                    foreach (var t in stop) _toStop.Remove(t);
+                }
+                if (listen.Length + stop.Length == 0) break;
+                try
+                {
+                    await SendInterestAsync(listen, stop, marker: true);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException or BackplaneUnavailableException)
+                {
+                    lock (_interest)
+                    {
+                        foreach (var t in listen)
+                            if (_listened.ContainsKey(t)) _toListen.Add(t);
+                        foreach (var t in stop)
+                            if (!_listened.ContainsKey(t)) _toStop.Add(t);
+                    }
+                    try
+                    {
+                        await Task.Delay(CheckInterval, _stopping.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    private async Task SendInterestAsync(string[] listen, string[] stop, bool marker)
+    {
+        var batch = marker && listen.Length > 0 ? Interlocked.Increment(ref _nextBatch) : 0;
+        if (batch > 0)
+        {
+            var now = Environment.TickCount64;
+            lock (_interest)
+            {
+                foreach (var t in listen)
+                {
+                    if (!_listened.TryGetValue(t, out var listened)) continue;
+                    listened.Batch = batch;
+                    listened.SentAt = now;
+                }
+            }
+            _batches[batch] = listen;
+        }
+        var keys = new RedisKey[2 + listen.Length + stop.Length];
+        var values = new RedisValue[6 + listen.Length + stop.Length];
+        keys[0] = _instancesKey;
+        keys[1] = _sequenceKey;
+        values[0] = _instance;
+        values[1] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        values[2] = Math.Max(1, (long)(PresenceTtl * 4).TotalSeconds);
+        values[3] = _instanceChannel.ToString();
+        values[4] = batch > 0 ? batch : "";
+        values[5] = _publishCommand;
+        var i = 0;
+        foreach (var t in listen)
+        {
+            keys[2 + i] = Listeners(t);
+            values[6 + i++] = "+";
+        }
+        foreach (var t in stop)
+        {
+            keys[2 + i] = Listeners(t);
+            values[6 + i++] = "-";
+        }
+        try
+        {
+            await _redis.GetDatabase().ScriptEvaluateAsync(ListenScript, keys, values).WaitAsync(PublishTimeout);
+        }
+        catch
+        {
+            if (batch > 0) _batches.TryRemove(batch, out _);
+            throw;
+        }
+    }
+
+    /// <summary>Events may have been missed for every listened topic (the pub/sub connection dropped, Redis lost its data, or
+    /// this instance was taken for dead): hold their streams and ask for every topic again; each catches up from its stream.</summary>
+    private void HoldAndRelisten()
+    {
+        lock (_interest)
+        {
+            if (_listened.Count == 0) return;
+            foreach (var (topic, listened) in _listened)
+            {
+                listened.Ready = false;
+                listened.Batch = 0;
+                _toListen.Add(topic);
+            }
+        }
+        _sink?.Hold();
+        SignalInterest();
+    }
+
+    /// <summary>Stops listening to topics without subscribers for <see cref="Linger"/>; asks again for topics whose batch's
+    /// marker never came (sent while the pub/sub connection was down).</summary>
+    private void SweepInterest()
+    {
+        var now = Environment.TickCount64;
+        var linger = (long)Linger.TotalMilliseconds;
+        var timeout = Math.Max(3000, 3 * (long)CheckInterval.TotalMilliseconds);
+        List<string>? idle = null;
+        var resend = false;
+        lock (_interest)
+        {
+            foreach (var (topic, listened) in _listened)
+            {
+                if (listened.IdleSince != 0 && now - listened.IdleSince >= linger) (idle ??= []).Add(topic);
+                if (!listened.Ready && listened.Batch != 0 && now - listened.SentAt >= timeout)
+                {
+                    listened.Batch = 0;
+                    _toListen.Add(topic);
+                    resend = true;
+                }
+            }
+        }
+        foreach (var topic in idle ?? [])
+        {
+            // The hub agrees under its lock (no subscriber came back); one that comes back later asks again.
+            if (!_sink!.StopListening(topic)) continue;
+            lock (_interest)
+            {
+                if (!_listened.TryGetValue(topic, out var listened) || listened.IdleSince == 0) continue;
+                _listened.Remove(topic);
+                _toListen.Remove(topic);
+                _toStop.Add(topic);
+                resend = true;
+            }
+        }
+        if (resend) SignalInterest();
+    }
+
+    /// <summary>Every listened topic again (no marker): the listener sets never expire under a live instance.</summary>
+    private async Task RefreshInterestAsync()
+    {
+        string[] all;
+        lock (_interest) all = [.. _listened.Keys];
+        foreach (var chunk in all.Chunk(500)) await SendInterestAsync(chunk, [], marker: false);
+    }
+
+    // ---- Presence and checks ----------------------------------------------------------------------------------------
 
     /// <inheritdoc />
     /// <remarks>One script on Redis: every live instance's count (heartbeats within <see cref="PresenceTtl"/>) plus this one's.
@@ -478,6 +952,9 @@ public sealed class RedisBackplane : IEventBackplane
         var batch = db.CreateBatch();
         var now = Environment.TickCount64;
         var writes = new List<Task> { batch.SortedSetAddAsync(_instancesKey, _instance, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()) };
+        // Taken for dead by a publisher (a heartbeat came too late): its listener entries were removed.
+        var dropped = batch.SetRemoveAsync(_droppedKey, _instance);
+        writes.Add(dropped);
         var sent = new List<KeyValuePair<string, int>>();
         foreach (var topic in _presenceDirty.Keys)
             if (_presenceDirty.TryRemove(topic, out var count)) sent.Add(new(topic, count));
@@ -502,11 +979,24 @@ public sealed class RedisBackplane : IEventBackplane
             foreach (var (topic, count) in sent) _presenceDirty.TryAdd(topic, count);
             throw;
         }
+        if (await dropped)
+        {
+            Log.LogWarning("Redis backplane for topic {Topic}: this instance was taken for dead (no heartbeat within {Ttl}); listening again", Topic, PresenceTtl);
+            HoldAndRelisten();
+        }
+        if (now - Volatile.Read(ref _lastInterestRefresh) >= (long)PresenceTtl.TotalMilliseconds)
+        {
+            await RefreshInterestAsync();
+            Volatile.Write(ref _lastInterestRefresh, now);
+        }
     }
 
     /// <summary>For tests: this instance stops heartbeating, as if it died.</summary>
     internal void SuspendHeartbeat() => _heartbeatSuspended = true;
 
+    /// <summary>Heartbeat and presence; listening changes; then the default topic's messages pub/sub lost silently (a dropped
+    /// subscriber connection, a lost tail), found by comparing its stream's newest number; and a stored number found behind what
+    /// was delivered (Redis restored from an older snapshot) is raised.</summary>
     private async Task CheckAsync()
     {
         try
@@ -517,16 +1007,22 @@ public sealed class RedisBackplane : IEventBackplane
         {
             // Redis is unreachable: the next heartbeat writes what changed meanwhile (counts are kept until written).
         }
-        if (_stopping.IsCancellationRequested || _messages is null || !await _order.WaitAsync(0)) return;
+        if (_stopping.IsCancellationRequested) return;
+        SweepInterest();
+        if (_messages is null || !await _order.WaitAsync(0)) return;
         try
         {
             var db = _redis.GetDatabase();
-            var values = await db.StringGetAsync([_sequenceKey, _epochKey]).WaitAsync(PublishTimeout);
-            var stored = values[0].HasValue ? (long)values[0] : 0;
-            if (values[1].HasValue) ObserveEpoch((string)values[1]!, stored);
+            var values = db.StringGetAsync([_sequenceKey, _epochKey]);
+            var newest = db.StreamRangeAsync(_streamKey, "-", "+", 1, Order.Descending);
+            await Task.WhenAll(values, newest).WaitAsync(PublishTimeout);
+            var stored = values.Result[0].HasValue ? (long)values.Result[0] : 0;
+            if (values.Result[1].HasValue) ObserveEpoch((string)values.Result[1]!, stored);
+            var newestDefault = newest.Result.Length == 0 ? 0 : Entries(newest.Result) is [var only] ? only.Sequence : 0;
+            var defaultHead = DefaultHead;
+            if (newestDefault > defaultHead) await FillLockedAsync("", defaultHead, newestDefault);
             var head = Head;
-            if (stored > head) await FillLockedAsync(head + 1, stored);
-            else if (stored < head && values[1].HasValue)
+            if (stored < head && values.Result[1].HasValue)
             {
                 Log.LogWarning("Redis backplane for topic {Topic}: Redis's sequence ({Stored}) is behind this hub ({Head}), as after a restore from an older snapshot; numbering continues after {Head}", Topic, stored, head, head);
                 await db.ScriptEvaluateAsync(FloorScript, [_sequenceKey], [head]).WaitAsync(PublishTimeout);
@@ -542,7 +1038,17 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => _ = CheckAsync();
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        _ = CheckAsync();
+        if (e.ConnectionType == ConnectionType.Subscription) HoldAndRelisten();
+    }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        // Messages published while it is down never arrive: hold the listened topics' streams until each has caught up.
+        if (e.ConnectionType == ConnectionType.Subscription) HoldAndRelisten();
+    }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
@@ -557,9 +1063,13 @@ public sealed class RedisBackplane : IEventBackplane
         }
         await _stopping.CancelAsync();
         _redis.ConnectionRestored -= OnConnectionRestored;
+        _redis.ConnectionFailed -= OnConnectionFailed;
         if (_check is not null) await _check.DisposeAsync();
         if (_messages is not null) await _messages.UnsubscribeAsync();
+        if (_instanceMessages is not null) await _instanceMessages.UnsubscribeAsync();
         if (_pump is not null) await _pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_instancePump is not null) await _instancePump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_interestLoop is not null) await _interestLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_ownsConnection) await _redis.DisposeAsync();
         _stopping.Dispose();
     }

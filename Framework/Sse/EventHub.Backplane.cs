@@ -26,6 +26,102 @@ public sealed partial class EventHub
         }
     }
 
+    /// <summary>How long a named topic's history read stays shared after it completed (a reconnect storm spread over seconds).</summary>
+    private static readonly TimeSpan TopicHistoryReuse = TimeSpan.FromSeconds(5);
+
+    /// <summary>A named topic's retained events up to <paramref name="to"/>, from the backplane: one read serves every client
+    /// resuming that topic on this instance (a reconnect storm after another instance died costs a read per topic).</summary>
+    private Task<HubFrame[]> ReadTopicHistoryAsync(string topic, long to)
+    {
+        if (_topicHistoryReads.TryGetValue((topic, to), out var pending)) return pending;
+        var read = ReadAndEncodeAsync(topic, to);
+        _topicHistoryReads[(topic, to)] = read;
+        // Events up to `to` no longer change: a successful read serves clients that come a little later too.
+        _ = read.ContinueWith(async done =>
+        {
+            if (done.IsCompletedSuccessfully) await Task.Delay(TopicHistoryReuse);
+            lock (_gate) _topicHistoryReads.Remove((topic, to));
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return read;
+    }
+
+    private async Task<HubFrame[]> ReadAndEncodeAsync(string topic, long to)
+    {
+        var events = await _backplane!.ReadTopicAsync(topic, to, Math.Max(1, _replay));
+        lock (_gate)
+        {
+            return [.. events.Where(e => e.Topic == topic).Select(e => Encode(e.Sequence, e.Event))];
+        }
+    }
+
+    /// <summary>Events arriving from a backplane that listens by topic: each topic's in its own order, with the number of the
+    /// topic's event before it; a topic this instance does not listen to is not kept.</summary>
+    private void Deliver(long seq, long previous, string topic, ServerEvent evt)
+    {
+        TopicRing? ring;
+        lock (_gate)
+        {
+            if (topic.Length == 0) ring = _default;
+            else if (!_listensByTopic) ring = Topic(topic);
+            else if (!_topics.TryGetValue(topic, out ring) || !ring.Listening) return;
+            var last = ring == _default ? Math.Max(ring.LastSeq, _localOldest - 1) : ring.LastSeq;
+            if (seq <= last) return;
+            if (previous > last)
+            {
+                // Events of the topic numbered up to previous never reached this instance: older ones come from the history.
+                if (ring == _default) _localOldest = Math.Max(_localOldest, previous + 1);
+                else ring.CompleteAfter = Math.Max(ring.CompleteAfter, previous);
+            }
+            if (ring != _default) ring.LastActive = Environment.TickCount64;
+            Append(ring, seq, evt);
+            if (ring != _default && seq > _orderedHead) Volatile.Write(ref _orderedHead, seq);
+        }
+        ring.WakeAll();
+    }
+
+    private long TopicLast(string topic)
+    {
+        lock (_gate)
+        {
+            if (topic.Length == 0) return Math.Max(_default.LastSeq, _localOldest - 1);
+            return _topics.TryGetValue(topic, out var ring) ? Math.Max(ring.LastSeq, ring.CompleteAfter) : 0;
+        }
+    }
+
+    private void TopicReady(string topic, long through)
+    {
+        TopicRing? ring;
+        lock (_gate)
+        {
+            if (through > _orderedHead) Volatile.Write(ref _orderedHead, through);
+            if (!_topics.TryGetValue(topic, out ring) || !ring.Listening || ring.Ready) return;
+            ring.ReadyAt = through;
+            ring.Ready = true;
+        }
+        ring.WakeAll();
+    }
+
+    private void Hold()
+    {
+        lock (_gate)
+        {
+            foreach (var ring in _topics.Values)
+                if (ring.Listening) ring.Ready = false;
+        }
+    }
+
+    private bool StopListening(string topic)
+    {
+        lock (_gate)
+        {
+            if (!_topics.TryGetValue(topic, out var ring)) return true;
+            if (ring.SubscriberCount > 0) return false;
+            ring.Listening = false;
+            ring.Ready = false;
+            return true;
+        }
+    }
+
     /// <summary>Events arriving from the backplane, in the global order.</summary>
     private void Deliver(long seq, string topic, ServerEvent evt)
     {
@@ -52,7 +148,10 @@ public sealed partial class EventHub
             {
                 subscriptions.AddRange(ring.Subscribers());
                 ring.Clear();
+                ring.LastSeq = Math.Min(ring.LastSeq, last);
+                ring.CompleteAfter = last;
             }
+            Volatile.Write(ref _orderedHead, last);
             _publishOrder.Clear();
             _idempotency.Clear();
             _idempotencyOrder.Clear();
@@ -71,6 +170,16 @@ public sealed partial class EventHub
         public void Deliver(long sequence, ServerEvent evt) => hub.Deliver(sequence, "", evt);
 
         public void Deliver(long sequence, string topic, ServerEvent evt) => hub.Deliver(sequence, topic, evt);
+
+        public void Deliver(long sequence, long previous, string topic, ServerEvent evt) => hub.Deliver(sequence, previous, topic, evt);
+
+        public long TopicLast(string topic) => hub.TopicLast(topic);
+
+        public void TopicReady(string topic, long through) => hub.TopicReady(topic, through);
+
+        public void Hold() => hub.Hold();
+
+        public bool StopListening(string topic) => hub.StopListening(topic);
 
         public void Reset(long lastSequence) => hub.Reset(lastSequence);
     }

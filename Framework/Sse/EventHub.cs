@@ -29,7 +29,12 @@ public sealed partial class EventHub
     private int _count;
     private readonly IEventBackplane? _backplane;
     private readonly Dictionary<(long, long), Task<HubFrame[]>> _historyReads = [];
+    private readonly Dictionary<(string, long), Task<HubFrame[]>> _topicHistoryReads = [];
     private long _head;
+    // On a backplane that listens by topic: the number up to which every listened topic's events are in their rings (what
+    // multi-topic streams may take); without one, the head.
+    private long _orderedHead;
+    private readonly bool _listensByTopic;
     // On a shared hub: the hub number from which the default topic's ring is complete on this instance; older events of it
     // come from the backplane's history.
     private long _localOldest = 1;
@@ -59,7 +64,9 @@ public sealed partial class EventHub
             lock (_gate)
             {
                 _head = backplane.Attach(new BackplaneSink(this));
+                _orderedHead = _head;
                 _localOldest = _head + 1;
+                _listensByTopic = backplane.ListensByTopic;
             }
         }
     }
@@ -106,6 +113,9 @@ public sealed partial class EventHub
     }
 
     internal bool IsCompleted => _completed;
+
+    /// <summary>A multi-topic stream takes frames numbered up to this only: every frame up to it is already in its ring.</summary>
+    internal long OrderedHead => _listensByTopic ? Volatile.Read(ref _orderedHead) : Volatile.Read(ref _head);
 
     /// <summary>How far behind a live subscriber may fall on a topic before it is evicted.</summary>
     internal int BufferSize => _bufferSize;
@@ -263,7 +273,7 @@ public sealed partial class EventHub
         _heldBytes += frame.Size;
         _heldFrames++;
         _publishOrder.Enqueue((ring, frame.Local));
-        Volatile.Write(ref _head, seq);
+        if (seq > _head) Volatile.Write(ref _head, seq);
         // Bounded by bytes as well as by count, across topics: the oldest frames go first, the newest always stays.
         while (_heldBytes > MaxBytes && _publishOrder.TryPeek(out var oldest) && !(oldest.Ring == ring && oldest.Local == frame.Local))
         {
@@ -480,7 +490,10 @@ public sealed partial class EventHub
             // A topic forgotten since its ring was looked up (a deferred subscription): its fresh ring.
             for (var i = 0; i < rings.Length; i++)
                 if (rings[i].Forgotten) rings[i] = Topic(rings[i].Name);
+            if (_listensByTopic && !_completed && !subscription.IsDisposed)
+                foreach (var ring in rings) Listen(ring);
             var start = Start(rings, lastEventId);
+            var topicHistory = _listensByTopic ? TopicHistory(rings, start.Cursors, lastEventId) : null;
             var cursors = new HubSubscription.TopicCursor[rings.Length];
             for (var i = 0; i < rings.Length; i++)
             {
@@ -490,10 +503,16 @@ public sealed partial class EventHub
                 var anchor = cursor < ring.Head && ring.Protect(cursor) ? Math.Max(0, cursor) : -1;
                 cursors[i] = new HubSubscription.TopicCursor(ring, cursor, ring.Head, anchor);
             }
+            // Where the stream starts in the hub's numbers, for frames a backplane delivers late (topics it starts listening to).
+            // A live stream on a topic the backplane is only starting to listen to starts once it listens (its headers wait).
+            var startsAfter = _listensByTopic && rings[0] != _default ? StartsAfter(lastEventId) : 0;
+            var startsWhenReady = lastEventId is null && rings.Any(r => !r.Ready);
             if (start.FromHistory)
                 subscription.Initialize(cursors, _head, ReadHistoryAsync(start.HistoryAfter + 1, _localOldest - 1), start.ResolveId, start.HistoryAfter);
+            else if (topicHistory is { } read)
+                subscription.Initialize(cursors, _head, read.Frames, historyAfter: read.After, startsAfter: startsAfter);
             else
-                subscription.Initialize(cursors, _head);
+                subscription.Initialize(cursors, _head, startsAfter: startsAfter, startsWhenReady: startsWhenReady);
             if (_completed || subscription.IsDisposed) return;
             var now = Environment.TickCount64;
             for (var i = 0; i < cursors.Length; i++)
@@ -504,6 +523,52 @@ public sealed partial class EventHub
             }
             _count++;
             Telemetry.HubSubscribers.Add(1);
+        }
+    }
+
+    /// <summary>On a backplane that listens by topic: asks for <paramref name="ring"/>'s events if this instance does not listen
+    /// to it yet; its streams wait until they are all here. Under the lock.</summary>
+    private void Listen(TopicRing ring)
+    {
+        if (ring == _default || ring.Listening) return;
+        ring.Listening = true;
+        var after = _head;
+        ring.Ready = _backplane!.Listen(ring.Name, after);
+        // What it held from an earlier time it listened (or nothing) is complete only from here on.
+        if (!ring.Ready || ring.Head == 0) ring.CompleteAfter = Math.Max(ring.CompleteAfter, after);
+    }
+
+    /// <summary>The hub number a stream of named topics starts after: the resumed number, or this instance's head when live
+    /// (0 when not known: an own id, or an id from another hub).</summary>
+    private long StartsAfter(string? lastEventId)
+    {
+        if (lastEventId is null) return _head;
+        if (!long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) return 0;
+        return n <= _head + _bufferSize ? n : _head;
+    }
+
+    /// <summary>A numeric resume older than what this instance holds of some topics: those topics' retained events up to where
+    /// their rings are complete come from the backplane (one coalesced read per topic, whatever the number of clients), merged
+    /// with the rings by number; their cursors start after it. Under the lock.</summary>
+    private (Task<HubFrame[]> Frames, long After)? TopicHistory(TopicRing[] rings, long[] cursors, string? lastEventId)
+    {
+        if (rings.Length == 0 || rings[0] == _default || lastEventId is null
+            || !long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n > _head) return null;
+        List<Task<HubFrame[]>>? reads = null;
+        for (var i = 0; i < rings.Length; i++)
+        {
+            var ring = rings[i];
+            if (n >= ring.CompleteAfter || ring.OwnId(lastEventId) > 0) continue;
+            cursors[i] = Math.Max(cursors[i], ring.LastAtOrBefore(ring.CompleteAfter));
+            (reads ??= []).Add(ReadTopicHistoryAsync(ring.Name, ring.CompleteAfter));
+        }
+        if (reads is null) return null;
+        return (MergeAsync(reads), n);
+
+        static async Task<HubFrame[]> MergeAsync(List<Task<HubFrame[]>> reads)
+        {
+            var all = await Task.WhenAll(reads);
+            return all.Length == 1 ? all[0] : [.. all.SelectMany(f => f).OrderBy(f => f.Seq)];
         }
     }
 

@@ -20,6 +20,7 @@ internal sealed partial class HubSubscription
         {
             // A deferred authorization runs before any header: a refused topic is a 403 naming it.
             if (_authorize is not null) await AuthorizeThenRegisterAsync();
+            if (_startsWhenReady) await WaitReadyAsync(ct);
             await EventStreamSender.StartAsync(context, ct);
             if (_historyRead is not null) SetHistory(await _historyRead.WaitAsync(ct));
             _context = context;

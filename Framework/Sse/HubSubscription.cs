@@ -61,6 +61,11 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     private HubFrame[]? _history;
     private int _historyIndex;
 
+    // On a backplane that listens by topic: the hub number this stream starts after (frames up to it are never taken).
+    private long _startsAfter;
+    // A live stream whose topics were not all listened to yet: it starts where the backplane caught them up.
+    private bool _startsWhenReady;
+
     // A resume: frames the hub numbered up to its head at subscription time are its backlog, bounded in bytes per request.
     private long _replayUntil;
     private long _replayedBytes;
@@ -79,8 +84,10 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     public HubSubscription(EventHub hub) => _hub = hub;
 
     /// <summary>Where it starts reading. Under the hub's lock, once, before anyone reads.</summary>
-    internal void Initialize(TopicCursor[] cursors, long replayUntil, Task<HubFrame[]>? history = null, string? resolveId = null, long historyAfter = 0)
+    internal void Initialize(TopicCursor[] cursors, long replayUntil, Task<HubFrame[]>? history = null, string? resolveId = null, long historyAfter = 0, long startsAfter = 0, bool startsWhenReady = false)
     {
+        _startsAfter = startsAfter;
+        _startsWhenReady = startsWhenReady;
         _cursors = cursors;
         _replayUntil = replayUntil;
         _historyRead = history;
@@ -241,18 +248,25 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     {
         frame = null;
         if (Volatile.Read(ref _endRequested) == 1) return Next.End;
+        var cursors = _cursors;
+        // A topic the backplane is still catching up on holds the whole stream: nothing newer may go before its events.
+        for (var i = 0; i < cursors.Length; i++)
+            if (!cursors[i].Ring.Ready) return _hub.IsCompleted ? Next.End : Next.None;
+        if (_startsWhenReady)
+        {
+            _startsWhenReady = false;
+            for (var i = 0; i < cursors.Length; i++) _startsAfter = Math.Max(_startsAfter, cursors[i].Ring.ReadyAt);
+        }
+        HubFrame? older = null;
         if (_history is { } history && _historyIndex < history.Length)
         {
             // One request replays at most MaxReplayBytes: the stream ends and the client continues from its last id.
             if (_replayedBytes >= _hub.MaxReplayBytes) return Next.End;
-            frame = history[_historyIndex++];
-            _replayedBytes += frame.Bytes.Length;
-            return Next.Frame;
+            older = history[_historyIndex];
         }
-        // Frames are taken in the hub's number order across topics, and only up to the hub's head read first: every frame
-        // numbered up to it is already in its ring, so no topic's frame can be taken before an older one of another.
-        var head = _hub.LastSequence;
-        var cursors = _cursors;
+        // Frames are taken in the hub's number order across topics, and only up to the hub's ordered head read first: every
+        // frame numbered up to it is already in its ring, so no topic's frame can be taken before an older one of another.
+        var head = cursors.Length > 1 ? _hub.OrderedHead : long.MaxValue;
         var best = -1;
         for (var i = 0; i < cursors.Length; i++)
         {
@@ -260,6 +274,14 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
             var cursor = cursors[i].Cursor;
             if (cursor >= ring.Head) continue;
             var next = ring.FrameAt(cursor + 1);
+            // Frames a backplane delivered late (a topic it began listening to) that this stream starts after: passed over.
+            while (next is not null && next.Seq <= _startsAfter)
+            {
+                Volatile.Write(ref cursors[i].Cursor, cursor = next.Local);
+                next = cursor >= ring.Head ? null : ring.FrameAt(cursor + 1);
+                if (next is null && cursor >= ring.Head) break;
+            }
+            if (cursor >= ring.Head) continue;
             if (next is null)
             {
                 // Too far behind (the ring overwrote or dropped the next frame): end the stream rather than grow memory;
@@ -274,6 +296,14 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
                 best = i;
             }
         }
+        if (older is not null && (frame is null || older.Seq < frame.Seq))
+        {
+            // The history read from the backplane, merged with the rings by number.
+            frame = older;
+            _historyIndex++;
+            _replayedBytes += frame.Bytes.Length;
+            return Next.Frame;
+        }
         if (frame is null) return _hub.IsCompleted ? Next.End : Next.None;
         // One request replays at most MaxReplayBytes: the stream ends and the client continues from its last id.
         if (frame.Seq <= _replayUntil && _replayedBytes >= _hub.MaxReplayBytes)
@@ -287,9 +317,42 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         return Next.Frame;
     }
 
+    private bool AllReady()
+    {
+        foreach (var c in _cursors)
+            if (!c.Ring.Ready) return false;
+        return true;
+    }
+
+    /// <summary>A stream on topics a backplane is only starting to listen to sends its headers once it listens (one Redis round
+    /// trip), so whatever is published after the client saw the headers reaches it. Waits at most 5 s (Redis unreachable: the
+    /// stream opens and waits, with pings).</summary>
+    private async Task WaitReadyAsync(CancellationToken cancellationToken)
+    {
+        var deadline = Environment.TickCount64 + 5000;
+        while (!AllReady() && !_hub.IsCompleted && !IsDisposed)
+        {
+            _signal.Reset();
+            if (AllReady()) return;
+            var left = deadline - Environment.TickCount64;
+            if (left <= 0) return;
+            try
+            {
+                await _signal.WaitAsync().AsTask().WaitAsync(TimeSpan.FromMilliseconds(left), cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                return;
+            }
+        }
+    }
+
     /// <summary>Whether a topic has a frame after its cursor (or the stream must end): a reader arming its wait looks once more.</summary>
     private bool HasPending()
     {
+        if (Volatile.Read(ref _endRequested) == 1) return true;
+        foreach (var c in _cursors)
+            if (!c.Ring.Ready) return _hub.IsCompleted;
         foreach (var c in _cursors)
             if (Volatile.Read(ref Unsafe.AsRef(in c.Cursor)) < c.Ring.Head) return true;
         return _hub.IsCompleted || Volatile.Read(ref _endRequested) == 1;

@@ -39,6 +39,26 @@ public interface IEventBackplane : IAsyncDisposable
 
     /// <summary>The retained events numbered <paramref name="from"/> to <paramref name="to"/> (inclusive), in order.</summary>
     Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default);
+
+    /// <summary>Whether named topics reach an instance only while it listens to them (<see cref="Listen"/>): the hub then keeps
+    /// the events of the topics its subscribers read, and reads older ones of a topic from <see cref="ReadTopicAsync"/>. A
+    /// backplane that delivers every topic to every instance says false.</summary>
+    bool ListensByTopic => false;
+
+    /// <summary>This instance has a subscriber to <paramref name="topic"/> (a named topic) and needs its events. Called under the
+    /// hub's lock: record it, never wait. True when the topic's events already reach this instance; false when the backplane
+    /// starts listening and calls <see cref="IEventBackplaneSink.TopicReady"/> once every event of the topic numbered after
+    /// <paramref name="after"/> was delivered (the hub holds the topic's streams until then). It stops listening after the
+    /// topic's last subscriber left (and <see cref="IEventBackplaneSink.StopListening"/> agrees).</summary>
+    bool Listen(string topic, long after) => true;
+
+    /// <summary>The newest <paramref name="count"/> retained events of the named <paramref name="topic"/> numbered at most
+    /// <paramref name="to"/>, in order (a resume older than what this instance holds).</summary>
+    async Task<IReadOnlyList<BackplaneEvent>> ReadTopicAsync(string topic, long to, int count, CancellationToken cancellationToken = default)
+    {
+        var all = await ReadAsync(1, to, cancellationToken);
+        return [.. all.Where(e => e.Topic == topic).TakeLast(count)];
+    }
 }
 
 /// <summary>Where a backplane delivers events: the hub of this instance.</summary>
@@ -63,6 +83,30 @@ public interface IEventBackplaneSink
     {
         if (topic.Length == 0) Deliver(sequence, evt);
     }
+
+    /// <summary>The next event of <paramref name="topic"/> ("" for the default topic): <paramref name="previous"/> is the number of
+    /// the topic's event before it (0: none, or not known). A previous number this instance never got tells the hub its topic
+    /// is complete only after it (older events come from the backplane's history).</summary>
+    void Deliver(long sequence, long previous, string topic, ServerEvent evt) => Deliver(sequence, topic, evt);
+
+    /// <summary>The number of the last event of <paramref name="topic"/> delivered here (0: none).</summary>
+    long TopicLast(string topic) => LastSequence;
+
+    /// <summary>Every event of <paramref name="topic"/> numbered up to <paramref name="through"/> that this instance listens for
+    /// was delivered, in order with the rest: its streams may go on.</summary>
+    void TopicReady(string topic, long through)
+    {
+    }
+
+    /// <summary>Events may have been missed (the connection that carries them dropped): every listened topic's streams wait until
+    /// the backplane has caught up and calls <see cref="TopicReady"/> again, so no stream takes a number before an older one.</summary>
+    void Hold()
+    {
+    }
+
+    /// <summary>The backplane wants to stop listening to <paramref name="topic"/> (no subscriber for a while). False when the
+    /// topic has subscribers again: it keeps listening.</summary>
+    bool StopListening(string topic) => true;
 
     /// <summary>The backplane's sequence restarted (its store lost its data): open streams end so clients resynchronise,
     /// and numbering continues after <paramref name="lastSequence"/>.</summary>

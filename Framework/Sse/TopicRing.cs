@@ -58,6 +58,23 @@ internal sealed class TopicRing
     /// <summary>Whether the hub forgot this topic (idle past retention).</summary>
     public bool Forgotten { get; set; }
 
+    /// <summary>The hub's number of the newest frame ever appended (0 before the first).</summary>
+    public long LastSeq { get; set; }
+
+    /// <summary>On a backplane that listens by topic: whether this instance asked for the topic's events.</summary>
+    public bool Listening { get; set; }
+
+    /// <summary>Whether every event of the topic up to the hub's ordered head is here: a stream reading it waits while it is not
+    /// (the backplane is catching up), so no stream takes a number before an older one.</summary>
+    public bool Ready { get; set; } = true;
+
+    /// <summary>On a backplane that listens by topic: the hub number after which this ring has every event of the topic it
+    /// retains; a resume from before it reads the backplane's history.</summary>
+    public long CompleteAfter { get; set; }
+
+    /// <summary>The hub number through which the backplane last caught this topic up (when it became <see cref="Ready"/>).</summary>
+    public long ReadyAt { get; set; }
+
     /// <summary>The frame with the topic's count <paramref name="local"/>, or null when it is not held.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public HubFrame? FrameAt(long local)
@@ -83,6 +100,7 @@ internal sealed class TopicRing
         Volatile.Write(ref slot, frame);
         if (frame.OwnId) (_ownIds ??= new(StringComparer.Ordinal))[frame.Source.Id!] = local;
         Volatile.Write(ref _head, local);
+        LastSeq = frame.Seq;
         Retain(local - frames.Length + 1);
         // Past the replay window (and a live subscriber's allowed lag), a frame is kept only while an evicted or resuming
         // subscriber may still need it.

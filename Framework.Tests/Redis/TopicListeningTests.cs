@@ -1,0 +1,192 @@
+using Bocata.Redis;
+using Bocata.Testing;
+using FluentAssertions;
+using NUnit.Framework;
+using StackExchange.Redis;
+
+namespace Bocata.Tests.Redis;
+
+/// <summary>Named topics across instances on Redis: an instance listens to a topic only while it has subscribers to it (and a
+/// linger), never receives the events of topics none of its clients read, and a multi-topic stream resumes exactly on an
+/// instance that never held its topics.</summary>
+[NonParallelizable]
+public class TopicListeningTests
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+
+    [TearDown]
+    public async Task DisposeAll()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
+        _owned.Clear();
+    }
+
+    private sealed record Instance(EventHub Hub, RedisBackplane Backplane, TestClient Client);
+
+    private async Task<Instance> InstanceAsync(string endpoint, string name, TimeSpan? linger = null)
+    {
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(endpoint);
+        var backplane = new RedisBackplane(multiplexer, name) { Linger = linger ?? TimeSpan.FromSeconds(5) };
+        _owned.Add(multiplexer);
+        _owned.Add(backplane);
+        var hub = new EventHub(replay: 100, backplane: backplane);
+        var app = TestApps.Quiet();
+        app.Route("/events", (req, res) => res.EventStream(hub.Subscribe(req, req.QueryParams.GetAll("topic").ToArray())));
+        var client = app.CreateClient();
+        _owned.Add(client);
+        return new Instance(hub, backplane, client);
+    }
+
+    private static async Task<long> ListenersAsync(RedisServer redis, string name, string topic)
+    {
+        using var admin = await redis.AdminAsync();
+        return await admin.GetDatabase().SetLengthAsync($"bocata:{{{name}}}:listeners:{topic}");
+    }
+
+    [Test]
+    public async Task An_instance_receives_no_event_of_a_topic_none_of_its_clients_read()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var b = await InstanceAsync(redis.Endpoint, name);
+        await using var stream = await b.Client.OpenEventsAsync("/events?topic=users/1");
+
+        for (var i = 0; i < 100; i++)
+        {
+            await a.Hub.PublishAsync("rooms/9", new ServerEvent(data: $"room {i}"));
+            await a.Hub.PublishAsync($"users/{i + 2}", new ServerEvent(data: $"other user {i}"));
+            if (i % 40 == 0) await a.Hub.PublishAsync("users/1", new ServerEvent(data: $"mine {i}"));
+        }
+
+        var mine = await TestApps.TakeAsync(stream, 3, TimeSpan.FromSeconds(20));
+        mine.Select(e => e.Data).Should().Equal("mine 0", "mine 40", "mine 80");
+        b.Backplane.ReceivedEvents.Should().Be(3, "Redis sent this instance only the events of the topic its client reads");
+        b.Backplane.UnservedMessages.Should().Be(0);
+        b.Hub.TopicCount.Should().Be(1);
+        (await ListenersAsync(redis, name, "rooms/9")).Should().Be(0, "no instance listens to a topic nobody reads");
+        (await ListenersAsync(redis, name, "users/1")).Should().Be(1);
+    }
+
+    [Test]
+    public async Task An_instance_stops_listening_a_linger_after_the_last_subscriber_left_and_listens_again_when_one_comes()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var b = await InstanceAsync(redis.Endpoint, name, linger: TimeSpan.FromMilliseconds(300));
+        await using (var stream = await b.Client.OpenEventsAsync("/events?topic=rooms/1"))
+        {
+            await a.Hub.PublishAsync("rooms/1", new ServerEvent(data: "while listening"));
+            (await TestApps.TakeAsync(stream, 1)).Single().Data.Should().Be("while listening");
+        }
+        await TestApps.UntilAsync(() => b.Backplane.ListenedTopics.Length == 0, TimeSpan.FromSeconds(20));
+        await TestApps.UntilAsync(async () => await ListenersAsync(redis, name, "rooms/1") == 0, TimeSpan.FromSeconds(20));
+        var received = b.Backplane.ReceivedEvents;
+
+        for (var i = 0; i < 10; i++) await a.Hub.PublishAsync("rooms/1", new ServerEvent(data: $"nobody here {i}"));
+        await using var again = await b.Client.OpenEventsAsync("/events?topic=rooms/1");
+        await a.Hub.PublishAsync("rooms/1", new ServerEvent(data: "back"));
+
+        (await TestApps.TakeAsync(again, 1)).Single().Data.Should().Be("back");
+        b.Backplane.ReceivedEvents.Should().Be(received + 1, "nothing was sent to this instance while it did not listen");
+    }
+
+    [Test]
+    public async Task An_event_published_on_another_instance_right_after_the_stream_opened_is_never_missed()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var b = await InstanceAsync(redis.Endpoint, name);
+        for (var i = 0; i < 20; i++)
+        {
+            // Each topic is new to B: its events reach B only once B's listening took effect in Redis.
+            await using var stream = await b.Client.OpenEventsAsync($"/events?topic=users/{i}&topic=rooms/{i}");
+            var first = await a.Hub.PublishAsync($"users/{i}", new ServerEvent(data: $"u{i}"));
+            var second = await a.Hub.PublishAsync($"rooms/{i}", new ServerEvent(data: $"r{i}"));
+            var events = await TestApps.TakeAsync(stream, 2, TimeSpan.FromSeconds(20));
+            events.Select(e => e.Data).Should().Equal($"u{i}", $"r{i}");
+            events.Select(e => e.Id).Should().Equal(first.Id, second.Id);
+        }
+    }
+
+    [Test]
+    public async Task A_multi_topic_stream_resumes_exactly_on_an_instance_that_never_held_its_topics()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var b = await InstanceAsync(redis.Endpoint, name);
+        var ids = new List<string>();
+        List<ServerEvent> firstPart;
+        await using (var stream = await a.Client.OpenEventsAsync("/events?topic=users/7&topic=rooms/3"))
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                ids.Add((await a.Hub.PublishAsync(i % 2 == 0 ? "users/7" : "rooms/3", new ServerEvent(data: $"e{i}"))).Id!);
+                await a.Hub.PublishAsync("rooms/4", new ServerEvent(data: $"not asked for {i}"));
+            }
+            firstPart = await TestApps.TakeAsync(stream, 4, TimeSpan.FromSeconds(20));
+        }
+        firstPart.Select(e => e.Data).Should().Equal("e0", "e1", "e2", "e3");
+
+        // Instance A died; the browser reconnects to B, which never listened to these topics, with the last id it got.
+        await using var resumed = await b.Client.OpenEventsAsync("/events?topic=users/7&topic=rooms/3", lastEventId: firstPart[^1].Id);
+        var live = await b.Hub.PublishAsync("users/7", new ServerEvent(data: "live"));
+        var rest = await TestApps.TakeAsync(resumed, 7, TimeSpan.FromSeconds(20));
+
+        rest.Select(e => e.Data).Should().Equal("e4", "e5", "e6", "e7", "e8", "e9", "live");
+        rest.Select(e => e.Id).Should().Equal([.. ids.Skip(4), live.Id]);
+    }
+
+    [Test]
+    public async Task A_reconnect_storm_on_a_new_instance_costs_redis_reads_per_topic_not_per_client()
+    {
+        await using var redis = await RedisServer.StartDedicatedAsync();
+        using var admin = await redis.AdminAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var ids = new List<string>();
+        for (var i = 0; i < 40; i++) ids.Add((await a.Hub.PublishAsync(i % 2 == 0 ? "users/1" : "rooms/1", new ServerEvent(data: $"e{i}"))).Id!);
+        var b = await InstanceAsync(redis.Endpoint, name);
+        await admin.GetServer(redis.Endpoint).ExecuteAsync("CONFIG", "RESETSTAT");
+
+        // 50 clients that had read different amounts resume on B at once.
+        var resumes = Enumerable.Range(0, 50).Select(async c =>
+        {
+            var from = c % 30;
+            var events = await TestApps.TakeAsync(b.Client.EventsAsync("/events?topic=users/1&topic=rooms/1", lastEventId: ids[from]), 39 - from, TimeSpan.FromSeconds(30));
+            events.Select(e => e.Data).Should().Equal(Enumerable.Range(from + 1, 39 - from).Select(i => $"e{i}"), $"client {c} resumed after e{from}");
+        }).ToList();
+        await Task.WhenAll(resumes);
+
+        var stats = (string)(await admin.GetServer(redis.Endpoint).ExecuteAsync("INFO", "commandstats"))!;
+        var reads = stats.Split('\n').Where(l => l.StartsWith("cmdstat_xrange:") || l.StartsWith("cmdstat_xrevrange:"))
+            .Sum(l => int.Parse(l.Split(',')[0].Split('=')[1]));
+        TestContext.Out.WriteLine($"50 resuming clients on 2 topics: {reads} stream reads");
+        reads.Should().BeLessThanOrEqualTo(8, "one history read per topic, and one catch-up read per topic when B starts listening");
+    }
+
+    [Test]
+    public async Task After_the_pub_sub_connection_drops_a_multi_topic_stream_keeps_every_event_in_order()
+    {
+        await using var redis = await RedisServer.StartDedicatedAsync();
+        using var admin = await redis.AdminAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var b = await InstanceAsync(redis.Endpoint, name);
+        await using var stream = await b.Client.OpenEventsAsync("/events?topic=users/1&topic=rooms/1");
+        var reader = TestApps.TakeAsync(stream, 60, TimeSpan.FromSeconds(30));
+        var ids = new List<string>();
+        for (var i = 0; i < 60; i++)
+        {
+            if (i == 20) await admin.GetServer(redis.Endpoint).ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
+            ids.Add((await a.Hub.PublishAsync(i % 3 == 0 ? "users/1" : "rooms/1", new ServerEvent(data: $"e{i}"))).Id!);
+        }
+
+        var events = await reader;
+        events.Select(e => e.Data).Should().Equal(Enumerable.Range(0, 60).Select(i => $"e{i}"));
+        events.Select(e => e.Id).Should().Equal(ids);
+    }
+}
