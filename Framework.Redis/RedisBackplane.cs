@@ -94,11 +94,11 @@ public sealed class RedisBackplane : IEventBackplane
     private readonly RedisKey _streamKey;
     private readonly RedisKey _epochKey;
     private readonly RedisKey _idempotencyPrefix;
-    private readonly RedisChannel _channel;
+    private RedisChannel _channel;
     private readonly string _prefix;
     private readonly RedisKey _droppedKey;
-    private readonly RedisChannel _instanceChannel;
-    private readonly string _publishCommand = "PUBLISH";
+    private RedisChannel _instanceChannel;
+    private string _publishCommand = "PUBLISH";
     // KEYS: sequence. ARGV: floor. Raises a sequence found behind what was already delivered (a restore from an older snapshot).
     private const string FloorScript = """
         local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -163,7 +163,6 @@ public sealed class RedisBackplane : IEventBackplane
     private string? _epoch;
     private Task? _pump;
     private Timer? _check;
-    private byte[]? _scriptHash;
 
     /// <summary>Shares <paramref name="redis"/> (this backplane does not close it). Every instance using <paramref name="topic"/> is one hub.</summary>
     public RedisBackplane(IConnectionMultiplexer redis, string topic) : this(redis, topic, ownsConnection: false)
@@ -189,6 +188,20 @@ public sealed class RedisBackplane : IEventBackplane
         _droppedKey = prefix + "dropped";
         _instanceChannel = RedisChannel.Literal(prefix + "to:" + _instance);
     }
+
+    /// <summary>On a Redis Cluster, sharded pub/sub (<c>SSUBSCRIBE</c>/<c>SPUBLISH</c>, Redis 7): every key and channel of the hub
+    /// carries its hash tag, so the hub lives on one shard (its scripts run there) and different hubs spread over shards.</summary>
+    private void DetectCluster()
+    {
+        var cluster = _redis.GetEndPoints().Select(e => _redis.GetServer(e)).Any(s => s.IsConnected && s.ServerType == ServerType.Cluster);
+        if (!cluster) return;
+        _channel = RedisChannel.Sharded(_prefix + "events");
+        _instanceChannel = RedisChannel.Sharded(_prefix + "to:" + _instance);
+        _publishCommand = "SPUBLISH";
+    }
+
+    /// <summary>Whether the hub's messages go through sharded pub/sub (a Redis Cluster).</summary>
+    internal bool Sharded => _publishCommand == "SPUBLISH";
 
     /// <summary>A named topic this instance listens to: since which hub number it needs its events, whether they all arrived
     /// (its streams go on), the batch that last asked Redis for it, and since when it has had no subscriber (0: it has some).</summary>
@@ -223,7 +236,8 @@ public sealed class RedisBackplane : IEventBackplane
     public int StreamMaxLength { get; init; } = 100_000;
 
     /// <summary>How long a silent instance's subscribers still count in <c>CountSubscribersAsync</c> (default 15 s): an
-    /// instance that died stops counting within this time plus a heartbeat (<see cref="CheckInterval"/>).</summary>
+    /// instance that died stops counting within this time plus a heartbeat (<see cref="CheckInterval"/>), and stops being sent
+    /// the topics it listened to. Set it the same on every instance of a hub.</summary>
     public TimeSpan PresenceTtl { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>How long an idempotency key is remembered: a retry with the same key within it publishes nothing (default 10 minutes).</summary>
@@ -282,6 +296,7 @@ public sealed class RedisBackplane : IEventBackplane
         try
         {
             // Subscribe first, then read the stored number: everything after it is either queued or found by a check.
+            DetectCluster();
             var subscriber = _redis.GetSubscriber();
             _messages = subscriber.Subscribe(_channel);
             _instanceMessages = subscriber.Subscribe(_instanceChannel);
@@ -359,31 +374,10 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
-    /// <summary>The script by its hash (EVALSHA: Redis runs the compiled script, the body is not resent); loaded again after a Redis restart.</summary>
-    private async Task<RedisResult> EvaluateAsync(RedisKey[] keys, RedisValue[] values)
-    {
-        var db = _redis.GetDatabase();
-        var hash = _scriptHash ??= await LoadScriptAsync();
-        try
-        {
-            return await db.ScriptEvaluateAsync(hash, keys, values);
-        }
-        catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
-        {
-            _scriptHash = hash = await LoadScriptAsync();
-            return await db.ScriptEvaluateAsync(hash, keys, values);
-        }
-    }
-
-    private async Task<byte[]> LoadScriptAsync()
-    {
-        foreach (var endpoint in _redis.GetEndPoints())
-        {
-            var server = _redis.GetServer(endpoint);
-            if (server.IsConnected && !server.IsReplica) return await server.ScriptLoadAsync(PublishScript);
-        }
-        throw new BackplaneUnavailableException($"No connected Redis primary to publish to topic '{Topic}': check that Redis is reachable.");
-    }
+    /// <summary>The publish script: StackExchange.Redis sends it by its hash (EVALSHA: the body is not resent) to the node that
+    /// owns the hub's slot, and loads it again after a Redis restart.</summary>
+    private Task<RedisResult> EvaluateAsync(RedisKey[] keys, RedisValue[] values) =>
+        _redis.GetDatabase().ScriptEvaluateAsync(PublishScript, keys, values);
 
     /// <inheritdoc />
     /// <remarks>The default topic's events, read in pages of <see cref="PageSize"/> entries; an entry that cannot be decoded is
@@ -541,6 +535,7 @@ public sealed class RedisBackplane : IEventBackplane
         {
             try
             {
+                DetectCluster();
                 var subscriber = _redis.GetSubscriber();
                 _instanceMessages = await subscriber.SubscribeAsync(_instanceChannel);
                 _messages = await subscriber.SubscribeAsync(_channel);
@@ -993,6 +988,12 @@ public sealed class RedisBackplane : IEventBackplane
 
     /// <summary>For tests: this instance stops heartbeating, as if it died.</summary>
     internal void SuspendHeartbeat() => _heartbeatSuspended = true;
+
+    /// <summary>For tests: this instance's id in Redis.</summary>
+    internal string InstanceId => _instance;
+
+    /// <summary>For tests: this instance heartbeats again (as after a long pause).</summary>
+    internal void ResumeHeartbeat() => _heartbeatSuspended = false;
 
     /// <summary>Heartbeat and presence; listening changes; then the default topic's messages pub/sub lost silently (a dropped
     /// subscriber connection, a lost tail), found by comparing its stream's newest number; and a stored number found behind what

@@ -23,10 +23,15 @@ public class TopicListeningTests
 
     private sealed record Instance(EventHub Hub, RedisBackplane Backplane, TestClient Client);
 
-    private async Task<Instance> InstanceAsync(string endpoint, string name, TimeSpan? linger = null)
+    private async Task<Instance> InstanceAsync(string endpoint, string name, TimeSpan? linger = null, TimeSpan? presenceTtl = null, TimeSpan? checkInterval = null)
     {
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(endpoint);
-        var backplane = new RedisBackplane(multiplexer, name) { Linger = linger ?? TimeSpan.FromSeconds(5) };
+        var backplane = new RedisBackplane(multiplexer, name)
+        {
+            Linger = linger ?? TimeSpan.FromSeconds(5),
+            PresenceTtl = presenceTtl ?? TimeSpan.FromSeconds(15),
+            CheckInterval = checkInterval ?? TimeSpan.FromSeconds(1),
+        };
         _owned.Add(multiplexer);
         _owned.Add(backplane);
         var hub = new EventHub(replay: 100, backplane: backplane);
@@ -188,5 +193,35 @@ public class TopicListeningTests
         var events = await reader;
         events.Select(e => e.Data).Should().Equal(Enumerable.Range(0, 60).Select(i => $"e{i}"));
         events.Select(e => e.Id).Should().Equal(ids);
+    }
+
+    [Test]
+    public async Task An_instance_taken_for_dead_while_its_heartbeat_stalled_catches_up_on_every_event_it_was_not_sent()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var name = RedisServer.Topic();
+        // PresenceTtl is the same on every instance: a publisher takes an instance silent for longer for dead.
+        var a = await InstanceAsync(redis.Endpoint, name, presenceTtl: TimeSpan.FromSeconds(2), checkInterval: TimeSpan.FromMilliseconds(200));
+        var b = await InstanceAsync(redis.Endpoint, name, presenceTtl: TimeSpan.FromSeconds(2), checkInterval: TimeSpan.FromMilliseconds(200));
+        await using var stream = await b.Client.OpenEventsAsync("/events?topic=users/1&topic=rooms/1");
+        var reader = TestApps.TakeAsync(stream, 11, TimeSpan.FromSeconds(30));
+        await a.Hub.PublishAsync("users/1", new ServerEvent(data: "before"));
+        await TestApps.UntilAsync(() => b.Backplane.ReceivedEvents == 1);
+
+        // B's heartbeat stalls past PresenceTtl: the next publish takes it for dead and stops sending it the topic.
+        b.Backplane.SuspendHeartbeat();
+        using var admin = await redis.AdminAsync();
+        var db = admin.GetDatabase();
+        await TestApps.UntilAsync(async () =>
+            await db.SortedSetScoreAsync($"bocata:{{{name}}}:instances", b.Backplane.InstanceId) < DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 2500,
+            TimeSpan.FromSeconds(20));
+        for (var i = 0; i < 10; i++) await a.Hub.PublishAsync(i % 2 == 0 ? "users/1" : "rooms/1", new ServerEvent(data: $"e{i}"));
+        (await db.SetContainsAsync($"bocata:{{{name}}}:dropped", b.Backplane.InstanceId)).Should().BeTrue();
+        b.Backplane.ReceivedEvents.Should().Be(1, "an instance taken for dead is sent nothing");
+        b.Backplane.ResumeHeartbeat();
+
+        var events = await reader;
+        events.Select(e => e.Data).Should().Equal(["before", .. Enumerable.Range(0, 10).Select(i => $"e{i}")]);
+        events.Select(e => long.Parse(e.Id!)).Should().BeInAscendingOrder();
     }
 }
