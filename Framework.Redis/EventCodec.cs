@@ -12,7 +12,7 @@ internal static class EventCodec
 
     public static ServerEvent Decode(string payload) => DecodeWithTopic(payload).Event;
 
-    public static (ServerEvent Event, string Topic) DecodeWithTopic(string payload)
+    public static (ServerEvent Event, string Topic) DecodeWithTopic(ReadOnlySpan<char> payload)
     {
         var f = JsonSerializer.Deserialize(payload, CodecContext.Default.Fields)
             ?? throw new InvalidDataException("An event in Redis is not a JSON object.");

@@ -21,52 +21,90 @@ namespace Bocata.Redis;
 /// </remarks>
 public sealed class RedisBackplane : IEventBackplane
 {
-    // KEYS: sequence, the topic's stream, epoch, the topic's listeners (instances), the hub's instances (by last heartbeat),
-    // instances dropped as dead. ARGV: payload, max length, epoch candidate, floor, channel (the default topic's; for a named
-    // topic, the prefix of instance channels), idempotency window (seconds), the stream's retention (seconds; empty for the
-    // default topic), the oldest heartbeat still alive (ms), how long the dropped set lives (seconds), the publish command.
+    // One script per batch of publishes (every publish that arrived while the previous batch was on its way: a burst of
+    // concurrent publishes costs a few round trips, not one each). KEYS: sequence, epoch, the hub's instances (by last
+    // heartbeat), instances dropped as dead; then per event: its topic's stream, its topic's listeners, its idempotency key
+    // (placeholders for the default topic / no key). ARGV: epoch candidate, floor, the hub's channel, the prefix of instance
+    // channels, idempotency window (seconds), the oldest heartbeat still alive (ms), how long the dropped set lives
+    // (seconds), the publish command, the count; then per event: payload, max length, the stream's retention (seconds;
+    // empty for the default topic), '1' when it has an idempotency key. Returns each event's number.
     // An epoch stored beside the sequence tells a Redis that lost its data. Numbering never goes at or below the publisher's
     // floor (the last number it saw): not after a data loss (a new epoch), nor after a restore from an older snapshot (the
     // same epoch, a lower sequence), so a number is never given twice and every instance delivers what is published.
-    // The message carries the topic's previous number: a receiver that did not deliver it fills the gap from the stream.
-    // KEYS[7] (optional): the idempotency key.
+    // Each message carries its topic's previous number: a receiver that did not deliver it fills the gap from the stream.
+    // The default topic goes to every instance on the hub's channel; a named topic only to its live listeners' channels.
+    // Messages for one channel travel as one pub/sub message, one per line (JSON payloads have no raw newline).
     private const string PublishScript = """
-        if KEYS[7] then
-          local first = redis.call('GET', KEYS[7])
-          if first then return tonumber(first) end
-        end
-        local epoch = redis.call('GET', KEYS[3])
+        local epoch = redis.call('GET', KEYS[2])
         if not epoch then
-          epoch = ARGV[3]
-          redis.call('SET', KEYS[3], epoch)
+          epoch = ARGV[1]
+          redis.call('SET', KEYS[2], epoch)
         end
-        local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-        local floor = tonumber(ARGV[4])
-        if floor > current then redis.call('SET', KEYS[1], floor) end
-        local n = redis.call('INCR', KEYS[1])
-        local prev = 0
-        local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-        if last[1] then prev = tonumber(string.match(last[1][1], '^%d+')) end
-        redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], n .. '-0', 'e', ARGV[1])
-        local message = epoch .. '|' .. n .. '|' .. prev .. '|' .. ARGV[1]
-        if ARGV[7] == '' then
-          redis.call(ARGV[10], ARGV[5], message)
-        else
-          redis.call('EXPIRE', KEYS[2], ARGV[7])
-          local alive = tonumber(ARGV[8])
-          for _, instance in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-            local seen = redis.call('ZSCORE', KEYS[5], instance)
-            if seen and tonumber(seen) >= alive then
-              redis.call(ARGV[10], ARGV[5] .. instance, message)
-            else
-              redis.call('SREM', KEYS[4], instance)
-              redis.call('SADD', KEYS[6], instance)
-              redis.call('EXPIRE', KEYS[6], ARGV[9])
+        local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local floor = tonumber(ARGV[2])
+        if floor > n then n = floor end
+        local alive = tonumber(ARGV[6])
+        local lastOf = {}
+        local out = {}
+        local order = {}
+        local listeners = {}
+        local numbers = {}
+        local function send(channel, message)
+          local list = out[channel]
+          if not list then
+            list = {}
+            out[channel] = list
+            order[#order + 1] = channel
+          end
+          list[#list + 1] = message
+        end
+        for i = 1, tonumber(ARGV[9]) do
+          local k = 4 + (i - 1) * 3
+          local a = 9 + (i - 1) * 4
+          local first = nil
+          if ARGV[a + 4] == '1' then first = redis.call('GET', KEYS[k + 3]) end
+          if first then
+            numbers[i] = tonumber(first)
+          else
+            n = n + 1
+            numbers[i] = n
+            -- The topic's previous number: its stream's newest entry, read once per topic and batch.
+            local prev = lastOf[KEYS[k + 1]]
+            if not prev then
+              prev = 0
+              local last = redis.call('XREVRANGE', KEYS[k + 1], '+', '-', 'COUNT', 1)
+              if last[1] then prev = tonumber(string.match(last[1][1], '^%d+')) end
             end
+            lastOf[KEYS[k + 1]] = n
+            redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], n .. '-0', 'e', ARGV[a + 1])
+            local message = epoch .. '|' .. n .. '|' .. prev .. '|' .. ARGV[a + 1]
+            if ARGV[a + 3] == '' then
+              send(ARGV[3], message)
+            else
+              redis.call('EXPIRE', KEYS[k + 1], ARGV[a + 3])
+              local live = listeners[KEYS[k + 2]]
+              if not live then
+                live = {}
+                for _, instance in ipairs(redis.call('SMEMBERS', KEYS[k + 2])) do
+                  local seen = redis.call('ZSCORE', KEYS[3], instance)
+                  if seen and tonumber(seen) >= alive then
+                    live[#live + 1] = instance
+                  else
+                    redis.call('SREM', KEYS[k + 2], instance)
+                    redis.call('SADD', KEYS[4], instance)
+                    redis.call('EXPIRE', KEYS[4], ARGV[7])
+                  end
+                end
+                listeners[KEYS[k + 2]] = live
+              end
+              for _, instance in ipairs(live) do send(ARGV[4] .. instance, message) end
+            end
+            if ARGV[a + 4] == '1' then redis.call('SET', KEYS[k + 3], n, 'EX', ARGV[5]) end
           end
         end
-        if KEYS[7] then redis.call('SET', KEYS[7], n, 'EX', ARGV[6]) end
-        return n
+        redis.call('SET', KEYS[1], n)
+        for _, channel in ipairs(order) do redis.call(ARGV[8], channel, table.concat(out[channel], '\n')) end
+        return numbers
         """;
 
     // Listening. KEYS: the hub's instances, sequence, then one listener set per topic. ARGV: this instance, now (ms), how long
@@ -144,6 +182,8 @@ public sealed class RedisBackplane : IEventBackplane
     private ILogger? _log;
     private ChannelMessageQueue? _messages;
     private ChannelMessageQueue? _instanceMessages;
+    private readonly System.Threading.Channels.Channel<Pending> _outbox = System.Threading.Channels.Channel.CreateUnbounded<Pending>(new() { SingleReader = true });
+    private Task? _writer;
     private Task? _instancePump;
     private Task? _interestLoop;
 
@@ -312,6 +352,7 @@ public sealed class RedisBackplane : IEventBackplane
             Log.LogWarning(e, "Redis backplane for topic {Topic}: Redis is unreachable at startup; publishing fails until it answers, then this instance catches up", Topic);
         }
         _pump = Task.Run(PumpAsync);
+        _writer = Task.Run(WriteLoopAsync);
         _interestLoop = Task.Run(InterestLoopAsync);
         _check = new Timer(static s => _ = ((RedisBackplane)s!).CheckAsync(), this, CheckInterval, CheckInterval);
         _redis.ConnectionRestored += OnConnectionRestored;
@@ -347,20 +388,12 @@ public sealed class RedisBackplane : IEventBackplane
     {
         ArgumentNullException.ThrowIfNull(evt);
         _ = _sink ?? throw new InvalidOperationException("Give this backplane to an EventHub before publishing: new EventHub(backplane: ...).");
-        var named = topic.Length != 0;
-        RedisKey[] keys = [_sequenceKey, TopicStream(topic), _epochKey, named ? Listeners(topic) : _streamKey, _instancesKey, _droppedKey];
-        if (idempotencyKey is not null) keys = [.. keys, _idempotencyPrefix.Append(idempotencyKey)];
-        RedisValue[] values =
-        [
-            EventCodec.Encode(evt, topic), named ? TopicStreamMaxLength : StreamMaxLength, Guid.NewGuid().ToString("N"), Head,
-            named ? _prefix + "to:" : _channel.ToString(), Math.Max(1, (long)IdempotencyWindow.TotalSeconds),
-            named ? Math.Max(1, (long)TopicStreamRetention.TotalSeconds) : "",
-            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)PresenceTtl.TotalMilliseconds,
-            Math.Max(1, (long)(PresenceTtl * 4).TotalSeconds), _publishCommand,
-        ];
+        var pending = new Pending(topic, EventCodec.Encode(evt, topic), idempotencyKey);
+        if (!_outbox.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(RedisBackplane), "This backplane was disposed: publish through a hub whose backplane is running.");
         try
         {
-            return (long)await EvaluateAsync(keys, values).WaitAsync(PublishTimeout, cancellationToken);
+            // The writer fails a publish PublishTimeout after it was made: no timer per publish.
+            return cancellationToken.CanBeCanceled ? await pending.Done.Task.WaitAsync(cancellationToken) : await pending.Done.Task;
         }
         catch (RedisConnectionException e)
         {
@@ -374,10 +407,91 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
-    /// <summary>The publish script: StackExchange.Redis sends it by its hash (EVALSHA: the body is not resent) to the node that
-    /// owns the hub's slot, and loads it again after a Redis restart.</summary>
-    private Task<RedisResult> EvaluateAsync(RedisKey[] keys, RedisValue[] values) =>
-        _redis.GetDatabase().ScriptEvaluateAsync(PublishScript, keys, values);
+    /// <summary>A publish waiting for its batch.</summary>
+    private sealed class Pending(string topic, string payload, string? key)
+    {
+        public readonly string Topic = topic;
+        public readonly string Payload = payload;
+        public readonly string? Key = key;
+        public readonly TaskCompletionSource<long> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public readonly long Made = Environment.TickCount64;
+    }
+
+    /// <summary>At most this many publishes go in one script.</summary>
+    internal const int MaxBatch = 256;
+
+    /// <summary>Sends the publishes that arrived as one script each time, with up to two batches on their way (Redis runs one
+    /// while the other's reply travels). Batches run in the order they were sent, on one connection: the order of publishing
+    /// is the order of numbering.</summary>
+    private async Task WriteLoopAsync()
+    {
+        using var inFlight = new SemaphoreSlim(2);
+        var reader = _outbox.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_stopping.Token))
+            {
+                await inFlight.WaitAsync(_stopping.Token);
+                var batch = new List<Pending>();
+                while (batch.Count < MaxBatch && reader.TryRead(out var pending)) batch.Add(pending);
+                if (batch.Count == 0)
+                {
+                    inFlight.Release();
+                    continue;
+                }
+                _ = SendBatchAsync(batch).ContinueWith(static (_, s) => ((SemaphoreSlim)s!).Release(), inFlight, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        while (reader.TryRead(out var left)) left.Done.TrySetException(new ObjectDisposedException(nameof(RedisBackplane), "The backplane was disposed before this publish was sent."));
+    }
+
+    private async Task SendBatchAsync(List<Pending> batch)
+    {
+        try
+        {
+            // Redis has until the oldest publish of the batch is PublishTimeout old (it waited for earlier batches meanwhile).
+            var left = batch[0].Made + (long)PublishTimeout.TotalMilliseconds - Environment.TickCount64;
+            if (left <= 0) throw new TimeoutException("The publish waited for earlier ones longer than PublishTimeout.");
+            var keys = new RedisKey[4 + 3 * batch.Count];
+            var values = new RedisValue[9 + 4 * batch.Count];
+            keys[0] = _sequenceKey;
+            keys[1] = _epochKey;
+            keys[2] = _instancesKey;
+            keys[3] = _droppedKey;
+            values[0] = Guid.NewGuid().ToString("N");
+            values[1] = Head;
+            values[2] = _channel.ToString();
+            values[3] = _prefix + "to:";
+            values[4] = Math.Max(1, (long)IdempotencyWindow.TotalSeconds);
+            values[5] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)PresenceTtl.TotalMilliseconds;
+            values[6] = Math.Max(1, (long)(PresenceTtl * 4).TotalSeconds);
+            values[7] = _publishCommand;
+            values[8] = batch.Count;
+            var retention = Math.Max(1, (long)TopicStreamRetention.TotalSeconds);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var p = batch[i];
+                var named = p.Topic.Length != 0;
+                var stream = TopicStream(p.Topic);
+                keys[4 + 3 * i] = stream;
+                keys[5 + 3 * i] = named ? Listeners(p.Topic) : stream;
+                keys[6 + 3 * i] = p.Key is null ? stream : _idempotencyPrefix.Append(p.Key);
+                values[9 + 4 * i] = p.Payload;
+                values[10 + 4 * i] = named ? TopicStreamMaxLength : StreamMaxLength;
+                values[11 + 4 * i] = named ? retention : "";
+                values[12 + 4 * i] = p.Key is null ? "" : "1";
+            }
+            var numbers = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(PublishScript, keys, values).WaitAsync(TimeSpan.FromMilliseconds(left)))!;
+            for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult((long)numbers[i]);
+        }
+        catch (Exception e)
+        {
+            foreach (var p in batch) p.Done.TrySetException(e);
+        }
+    }
 
     /// <inheritdoc />
     /// <remarks>The default topic's events, read in pages of <see cref="PageSize"/> entries; an entry that cannot be decoded is
@@ -457,12 +571,20 @@ public sealed class RedisBackplane : IEventBackplane
     }
 
     /// <summary>An entry written by another codec version or by hand is skipped as a gap, never a stop of delivery.</summary>
-    private (ServerEvent Event, string Topic)? Decode(long seq, RedisValue payload)
+    private (ServerEvent Event, string Topic)? Decode(long seq, RedisValue payload) =>
+        payload.IsNull ? Undecodable(seq, new InvalidDataException("The entry has no 'e' field.")) : Decode(seq, ((string)payload!).AsSpan());
+
+    private (ServerEvent Event, string Topic)? Undecodable(long seq, Exception e)
+    {
+        Log.LogWarning(e, "Redis backplane for topic {Topic}: stream entry {Sequence} cannot be decoded and is skipped", Topic, seq);
+        return null;
+    }
+
+    private (ServerEvent Event, string Topic)? Decode(long seq, ReadOnlySpan<char> payload)
     {
         try
         {
-            if (payload.IsNull) throw new InvalidDataException("The entry has no 'e' field.");
-            return EventCodec.DecodeWithTopic(payload!);
+            return EventCodec.DecodeWithTopic(payload);
         }
         catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException or ArgumentException)
         {
@@ -508,24 +630,33 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
-    /// <summary>An event message: <c>epoch|number|previous|payload</c>.</summary>
-    private bool TryParse(string text, out string epoch, out long seq, out long previous, out string payload)
+    /// <summary>One event line: <c>epoch|number|previous|payload</c>, decoded. False when it is not one of ours or of a lost epoch;
+    /// a null event is one that could not be decoded (skipped).</summary>
+    private bool TryRead(ReadOnlySpan<char> line, out long seq, out long previous, out (ServerEvent Event, string Topic)? evt)
     {
-        epoch = payload = "";
+        evt = null;
         seq = previous = 0;
-        var first = text.IndexOf('|', StringComparison.Ordinal);
-        var second = first < 0 ? -1 : text.IndexOf('|', first + 1);
-        var third = second < 0 ? -1 : text.IndexOf('|', second + 1);
-        if (third < 0
-            || !long.TryParse(text.AsSpan(first + 1, second - first - 1), NumberStyles.None, CultureInfo.InvariantCulture, out seq)
-            || !long.TryParse(text.AsSpan(second + 1, third - second - 1), NumberStyles.None, CultureInfo.InvariantCulture, out previous))
+        var first = line.IndexOf('|');
+        var second = first < 0 ? -1 : line[(first + 1)..].IndexOf('|') + first + 1;
+        var third = second <= first ? -1 : line[(second + 1)..].IndexOf('|') + second + 1;
+        if (first < 0 || second <= first || third <= second
+            || !long.TryParse(line[(first + 1)..second], NumberStyles.None, CultureInfo.InvariantCulture, out seq)
+            || !long.TryParse(line[(second + 1)..third], NumberStyles.None, CultureInfo.InvariantCulture, out previous))
         {
             Log.LogWarning("Redis backplane for topic {Topic}: a pub/sub message is not one of ours and is ignored", Topic);
             return false;
         }
-        epoch = text[..first];
-        payload = text[(third + 1)..];
+        var epoch = line[..first];
+        if ((_epoch is null || !epoch.SequenceEqual(_epoch)) && !ObserveEpoch(epoch.ToString(), seq)) return false;
+        evt = Decode(seq, line[(third + 1)..]);
         return true;
+    }
+
+    private static List<Range> Lines(string text)
+    {
+        var lines = new List<Range>(4);
+        foreach (var range in text.AsSpan().Split('\n')) lines.Add(range);
+        return lines;
     }
 
     /// <summary>Redis was down when the hub attached: subscribe once it answers, then catch up on what was published meanwhile.</summary>
@@ -565,17 +696,21 @@ public sealed class RedisBackplane : IEventBackplane
     /// <summary>The last number of the default topic delivered here (or the one the hub attached at).</summary>
     private long DefaultHead => Math.Max(_sink!.TopicLast(""), Volatile.Read(ref _attachedAt));
 
+    /// <summary>The default topic's messages, one per line (a batch of publishes travels as one pub/sub message).</summary>
     private async Task HandleDefaultMessageAsync(string text)
     {
-        if (!TryParse(text, out var epoch, out var seq, out var previous, out var payload)) return;
         await _order.WaitAsync(_stopping.Token);
         try
         {
-            if (!ObserveEpoch(epoch, seq)) return;
-            var head = DefaultHead;
-            if (seq <= head) return;
-            if (previous > head) await FillLockedAsync("", head, previous);
-            if (Decode(seq, payload) is { } evt) _sink!.Deliver(seq, previous, "", evt.Event);
+            foreach (var line in Lines(text))
+            {
+                if (!TryRead(text.AsSpan(line), out var seq, out var previous, out var evt)) continue;
+                var head = DefaultHead;
+                if (seq <= head) continue;
+                // A gap that cannot be read now is read before the next message (its previous number is still missing).
+                if (previous > head && !await TryFillLockedAsync("", head, previous)) continue;
+                if (evt is { } e) _sink!.Deliver(seq, previous, "", e.Event);
+            }
         }
         finally
         {
@@ -583,6 +718,7 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
+    /// <summary>This instance's channel: named topics' events (one per line), or a marker (<c>!|batch|number</c>).</summary>
     private async Task HandleInstanceMessageAsync(string text)
     {
         if (text.StartsWith("!|", StringComparison.Ordinal))
@@ -593,28 +729,29 @@ public sealed class RedisBackplane : IEventBackplane
                 await OnMarkerAsync(batch, through);
             return;
         }
-        if (!TryParse(text, out var epoch, out var seq, out var previous, out var payload)) return;
-        Interlocked.Increment(ref _received);
         await _order.WaitAsync(_stopping.Token);
         try
         {
-            if (!ObserveEpoch(epoch, seq)) return;
-            if (Decode(seq, payload) is not { } evt || evt.Topic.Length == 0) return;
-            long from;
-            lock (_interest)
+            foreach (var line in Lines(text))
             {
-                if (!_listened.TryGetValue(evt.Topic, out var listened))
+                Interlocked.Increment(ref _received);
+                if (!TryRead(text.AsSpan(line), out var seq, out var previous, out var decoded) || decoded is not { } evt || evt.Topic.Length == 0) continue;
+                long from;
+                lock (_interest)
                 {
-                    // Published before this instance's stop reached Redis: not kept.
-                    Interlocked.Increment(ref _unserved);
-                    return;
+                    if (!_listened.TryGetValue(evt.Topic, out var listened))
+                    {
+                        // Published before this instance's stop reached Redis: not kept.
+                        Interlocked.Increment(ref _unserved);
+                        continue;
+                    }
+                    from = listened.From;
                 }
-                from = listened.From;
+                var last = Math.Max(_sink!.TopicLast(evt.Topic), from);
+                if (seq <= last) continue;
+                if (previous > last && !await TryFillLockedAsync(evt.Topic, last, previous)) continue;
+                _sink.Deliver(seq, previous, evt.Topic, evt.Event);
             }
-            var last = Math.Max(_sink!.TopicLast(evt.Topic), from);
-            if (seq <= last) return;
-            if (previous > last) await FillLockedAsync(evt.Topic, last, previous);
-            _sink.Deliver(seq, previous, evt.Topic, evt.Event);
         }
         finally
         {
@@ -709,6 +846,20 @@ public sealed class RedisBackplane : IEventBackplane
         // The listener sets went with the data: ask for every topic again.
         HoldAndRelisten();
         return true;
+    }
+
+    private async Task<bool> TryFillLockedAsync(string topic, long after, long through)
+    {
+        try
+        {
+            await FillLockedAsync(topic, after, through);
+            return true;
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            Log.LogWarning(e, "Redis backplane for topic {Topic}: could not read missed events from the stream; retrying with the next message or check", Topic);
+            return false;
+        }
     }
 
     /// <summary>Delivers the stored events of <paramref name="topic"/> numbered after <paramref name="after"/> up to
@@ -1071,6 +1222,8 @@ public sealed class RedisBackplane : IEventBackplane
         if (_pump is not null) await _pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_instancePump is not null) await _instancePump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_interestLoop is not null) await _interestLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _outbox.Writer.TryComplete();
+        if (_writer is not null) await _writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_ownsConnection) await _redis.DisposeAsync();
         _stopping.Dispose();
     }

@@ -224,4 +224,36 @@ public class TopicListeningTests
         events.Select(e => e.Data).Should().Equal(["before", .. Enumerable.Range(0, 10).Select(i => $"e{i}")]);
         events.Select(e => long.Parse(e.Id!)).Should().BeInAscendingOrder();
     }
+
+    [Test]
+    public async Task Concurrent_publishes_go_in_batches_numbered_in_order_and_every_one_is_delivered()
+    {
+        await using var redis = await RedisServer.StartDedicatedAsync();
+        using var admin = await redis.AdminAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var b = await InstanceAsync(redis.Endpoint, name);
+        await using var stream = await b.Client.OpenEventsAsync("/events?topic=users/1&topic=rooms/1");
+        var feed = b.Hub.Subscribe();
+        await admin.GetServer(redis.Endpoint).ExecuteAsync("CONFIG", "RESETSTAT");
+
+        var publishes = Enumerable.Range(0, 3000).Select(i => (i % 3) switch
+        {
+            0 => a.Hub.PublishAsync("users/1", new ServerEvent(data: $"e{i}")),
+            1 => a.Hub.PublishAsync("rooms/1", new ServerEvent(data: $"e{i}")),
+            _ => a.Hub.PublishAsync(new ServerEvent(data: $"e{i}")),
+        }).ToList();
+        var published = await Task.WhenAll(publishes);
+
+        var numbers = published.Select(e => long.Parse(e.Id!)).ToList();
+        numbers.Should().OnlyHaveUniqueItems().And.BeInAscendingOrder("concurrent publishes are numbered in the order they were made");
+        var named = await TestApps.TakeAsync(stream, 2000, TimeSpan.FromSeconds(30));
+        named.Select(e => e.Id).Should().Equal(published.Where((_, i) => i % 3 != 2).Select(e => e.Id));
+        var defaults = await TestApps.TakeAsync(feed, 1000, TimeSpan.FromSeconds(30));
+        defaults.Select(e => e.Id).Should().Equal(published.Where((_, i) => i % 3 == 2).Select(e => e.Id));
+        var stats = (string)(await admin.GetServer(redis.Endpoint).ExecuteAsync("INFO", "commandstats"))!;
+        var scripts = stats.Split('\n').Where(l => l.StartsWith("cmdstat_evalsha:") || l.StartsWith("cmdstat_eval:")).Sum(l => int.Parse(l.Split(',')[0].Split('=')[1]));
+        TestContext.Out.WriteLine($"3,000 concurrent publishes: {scripts} scripts");
+        scripts.Should().BeLessThan(300, "publishes that arrive together go to Redis together");
+    }
 }
