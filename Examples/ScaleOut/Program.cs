@@ -17,6 +17,15 @@ app.Route("/temperature-feed", (req, res) =>
     res.EventStream(hub.Subscribe(req));
 });
 
+// Topics: each instance's readings also go to its own topic, "sensors/<instance>", which only the instances with a
+// stream of it receive. One stream reads several: /sensors?topic=sensors/a&topic=sensors/b (ids in one order; a
+// Last-Event-ID resumes every topic on any instance).
+app.Route("/sensors", (req, res) =>
+{
+    res.Headers["X-Instance"] = instance;
+    res.EventStream(hub.Subscribe(req, [.. req.QueryParams.GetAll("topic")]));
+});
+
 // Relative paths are found under the content root (the build output: the .csproj copies wwwroot there), from any directory.
 app.Route("/", (req, res) => res.File("wwwroot/index.html", attach: false));
 app.Mount("/assets", Static.Files("wwwroot"));
@@ -29,12 +38,13 @@ var sensor = Task.Run(async () =>
     for (var reading = 1L; !stop.IsCancellationRequested; reading++)
     {
         var temperature = 10 + 2 * (2 * Random.Shared.NextDouble() - 1);
-        var evt = new ServerEvent(json: new { temperature, instance });
+        var evt = new ServerEvent(json: new { temperature, instance, reading });
         for (var attempt = 1; attempt <= 3; attempt++)
         {
             try
             {
                 await hub.PublishAsync(evt, idempotencyKey: $"{instance}/{startedAt}/{reading}");
+                await hub.PublishAsync($"sensors/{instance}", evt, idempotencyKey: $"{instance}/{startedAt}/{reading}/topic");
                 break;
             }
             catch (Exception e) when (e is TimeoutException or StackExchange.Redis.RedisException)

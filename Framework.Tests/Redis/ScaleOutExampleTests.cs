@@ -39,6 +39,7 @@ public class ScaleOutExampleTests
 
             // An EventSource's behaviour: read, and on any end reconnect with the last id seen.
             var ids = new List<long>();
+            var readings = new List<(string Instance, long Reading)>();
             var servedBy = new List<string>();
             string? lastId = null;
             var killed = false;
@@ -61,6 +62,8 @@ public class ScaleOutExampleTests
                     await foreach (var item in SseParser.Create(stream).EnumerateAsync(cts.Token))
                     {
                         ids.Add(long.Parse(item.EventId!));
+                        using (var json = System.Text.Json.JsonDocument.Parse(item.Data))
+                            readings.Add((json.RootElement.GetProperty("instance").GetString()!, json.RootElement.GetProperty("reading").GetInt64()));
                         lastId = item.EventId;
                         if (ids.Count == 20 && !killed)
                         {
@@ -79,7 +82,14 @@ public class ScaleOutExampleTests
             killed.Should().BeTrue();
             servedBy.Should().HaveCountGreaterThanOrEqualTo(2, "the client reconnected after its instance died");
             servedBy.Last().Should().NotBe(servedBy.First(), "the survivor serves the reconnect");
-            ids.Zip(ids.Skip(1)).Should().AllSatisfy(p => p.Second.Should().Be(p.First + 1, "every event, in order, none twice, across the failover"));
+            // Each reading is published to the default topic and to its instance's topic: the feed's ids skip the topics'
+            // numbers, so every event is each instance's readings without a gap, in one increasing order of ids.
+            ids.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("in order, none twice, across the failover");
+            foreach (var group in readings.GroupBy(r => r.Instance))
+            {
+                var numbers = group.Select(r => r.Reading).ToList();
+                numbers.Zip(numbers.Skip(1)).Should().AllSatisfy(p => p.Second.Should().Be(p.First + 1, $"every reading of {group.Key}, across the failover"));
+            }
         }
         finally
         {
@@ -138,6 +148,85 @@ public class ScaleOutExampleTests
             nginx.Kill();
             await nginx.WaitForExitAsync();
             await a.DisposeAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task A_stream_of_two_topics_keeps_every_reading_of_each_in_order_when_its_instance_is_killed()
+    {
+        if (!File.Exists(Nginx)) Assert.Ignore($"nginx is not installed at {Nginx} (apt-get install -y nginx-light; .ci/run installs it).");
+        var redis = await RedisServer.SharedAsync();
+        var environment = new Dictionary<string, string> { ["REDIS"] = redis.Endpoint, ["TOPIC"] = RedisServer.Topic() };
+        await using var a = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "a" });
+        await using var b = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "b" });
+        var instances = new Dictionary<string, ExampleProcess> { ["a"] = a, ["b"] = b };
+        var dir = Directory.CreateTempSubdirectory("bocata-scaleout").FullName;
+        var port = TestApps.FreePort();
+        var conf = File.ReadAllText(Path.Combine(TestApps.Root, "Examples", "ScaleOut", "nginx.conf"))
+            .Replace("__DIR__", dir).Replace("__PORT_A__", new Uri(a.Url).Port.ToString()).Replace("__PORT_B__", new Uri(b.Url).Port.ToString())
+            .Replace("__PORT__", port.ToString());
+        File.WriteAllText(Path.Combine(dir, "nginx.conf"), conf);
+        using var nginx = Process.Start(new ProcessStartInfo(Nginx, ["-c", Path.Combine(dir, "nginx.conf"), "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await TestApps.WaitForServerAsync(http);
+
+            // An EventSource on both instances' topics: on any end it reconnects (through nginx) with the last id seen.
+            var readings = new List<(long Id, string Instance, long Reading)>();
+            var servedBy = new List<string>();
+            string? lastId = null;
+            var killed = false;
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (readings.Count < 60)
+            {
+                try
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Get, "/sensors?topic=sensors/a&topic=sensors/b");
+                    if (lastId is not null) request.Headers.Add("Last-Event-ID", lastId);
+                    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+                    if (response.StatusCode != HttpStatusCode.OK)
+                    {
+                        await Task.Delay(100, cts.Token);
+                        continue;
+                    }
+                    var instance = response.Headers.GetValues("X-Instance").Single();
+                    servedBy.Add(instance);
+                    await using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
+                    await foreach (var item in SseParser.Create(stream).EnumerateAsync(cts.Token))
+                    {
+                        using var json = System.Text.Json.JsonDocument.Parse(item.Data);
+                        readings.Add((long.Parse(item.EventId!), json.RootElement.GetProperty("instance").GetString()!, json.RootElement.GetProperty("reading").GetInt64()));
+                        lastId = item.EventId;
+                        if (readings.Count == 20 && !killed)
+                        {
+                            killed = true;
+                            await instances[instance].KillAsync();
+                        }
+                        if (readings.Count >= 60) break;
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException && !cts.IsCancellationRequested)
+                {
+                    await Task.Delay(100, cts.Token);
+                }
+            }
+
+            killed.Should().BeTrue();
+            servedBy.Last().Should().NotBe(servedBy.First(), "the survivor serves the reconnect");
+            readings.Select(r => r.Id).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("one order across both topics, none twice");
+            foreach (var group in readings.GroupBy(r => r.Instance))
+            {
+                var numbers = group.Select(r => r.Reading).ToList();
+                numbers.Zip(numbers.Skip(1)).Should().AllSatisfy(p => p.Second.Should().Be(p.First + 1, $"every reading of sensors/{group.Key}, in order, across the failover"));
+            }
+            readings.Select(r => r.Instance).Distinct().Should().HaveCount(2);
+        }
+        finally
+        {
+            nginx.Kill();
+            await nginx.WaitForExitAsync();
             Directory.Delete(dir, recursive: true);
         }
     }
