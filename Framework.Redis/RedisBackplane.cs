@@ -743,10 +743,12 @@ public sealed class RedisBackplane : IEventBackplane
                     {
                         // Published before this instance's stop reached Redis: not kept.
                         Interlocked.Increment(ref _unserved);
+                        BackplaneTelemetry.ReceivedEvents.Add(1, new KeyValuePair<string, object?>("served", false));
                         continue;
                     }
                     from = listened.From;
                 }
+                BackplaneTelemetry.ReceivedEvents.Add(1, new KeyValuePair<string, object?>("served", true));
                 var last = Math.Max(_sink!.TopicLast(evt.Topic), from);
                 if (seq <= last) continue;
                 if (previous > last && !await TryFillLockedAsync(evt.Topic, last, previous)) continue;
@@ -1239,6 +1241,9 @@ internal static class BackplaneTelemetry
 
     public static readonly System.Diagnostics.Metrics.Counter<long> SkippedEvents = Meter.CreateCounter<long>(
         "bocata.backplane.skipped_events", "{event}", "Events missed beyond what the hub can hold, not read back (subscribers that needed them resume).");
+
+    public static readonly System.Diagnostics.Metrics.Counter<long> ReceivedEvents = Meter.CreateCounter<long>(
+        "bocata.backplane.received_events", "{event}", "Named topics' events Redis sent this instance (tag served: false for a topic it no longer listens to).");
 
     public static readonly System.Diagnostics.Metrics.Counter<long> EpochChanges = Meter.CreateCounter<long>(
         "bocata.backplane.epoch_changes", "{change}", "Times Redis was found to have lost its data.");

@@ -44,6 +44,18 @@ r=$(start 5024 REDIS=127.0.0.1:6399 TOPIC=scale1); red=$(load scale http://127.0
 a=$(start 5025 REDIS=127.0.0.1:6399 TOPIC=scale2); b=$(start 5026 REDIS=127.0.0.1:6399 TOPIC=scale2)
 two=$(load scale http://127.0.0.1:5025,http://127.0.0.1:5026 "$CLIENTS" 10 "$a,$b"); echo "two instances, Redis backplane: $two"; stop "$a" "$b"
 
+# Topics: CLIENTS streams over two instances, each of its own user topic and one of 100 rooms (every room on both
+# instances), TOPIC_RATE publishes/s through instance A, alternately to a user and a room.
+TOPIC_RATE=${TOPIC_RATE:-1000}
+t=$(start 5027); topmem=$(load topics http://127.0.0.1:5027 "$CLIENTS" "$TOPIC_RATE" "$DURATION" "$t"); echo "topics, one instance, in memory: $topmem"; stop "$t"
+redis-cli -p 6399 config resetstat >/dev/null
+a=$(start 5028 REDIS=127.0.0.1:6399 TOPIC=topics2); b=$(start 5029 REDIS=127.0.0.1:6399 TOPIC=topics2)
+tops=$(load topics http://127.0.0.1:5028,http://127.0.0.1:5029 "$CLIENTS" "$TOPIC_RATE" "$DURATION" "$a,$b"); echo "topics, two instances on Redis: $tops"
+stats=$(redis-cli -p 6399 info commandstats)
+scripts=$(echo "$stats" | awk -F'[=,:]' '/^cmdstat_evalsha:|^cmdstat_eval:/ {s+=$3} END {print s+0}')
+commands=$(echo "$stats" | awk -F'[=,:]' '/^cmdstat_/ {s+=$3} END {print s+0}')
+stop "$a" "$b"
+
 {
   echo "Machine: $(nproc) cores, .NET $(dotnet --version), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2). Servers and Redis on core 0, load client on core 1."
   echo
@@ -54,6 +66,11 @@ two=$(load scale http://127.0.0.1:5025,http://127.0.0.1:5026 "$CLIENTS" 10 "$a,$
   echo "| $CLIENTS subscribers, one instance, in-memory hub | p50 $(kv "$mem" p50_ms) ms, p99 $(kv "$mem" p99_ms) ms, $(kv "$mem" kb_per_conn) KB per connection |"
   echo "| $CLIENTS subscribers, one instance, Redis backplane | p50 $(kv "$red" p50_ms) ms, p99 $(kv "$red" p99_ms) ms, $(kv "$red" kb_per_conn) KB per connection |"
   echo "| $CLIENTS subscribers split over two instances, Redis backplane | p50 $(kv "$two" p50_ms) ms, p99 $(kv "$two" p99_ms) ms, $(kv "$two" kb_per_conn) KB per connection; delivered $(kv "$two" delivered) |"
+  tp=$(kv "$tops" published)
+  echo "| topics: $CLIENTS streams over two instances (own user topic + one of 100 rooms), $(kv "$tops" rate) publishes/s | p50 $(kv "$tops" p50_ms) ms, p99 $(kv "$tops" p99_ms) ms publish→receive (in memory, one instance: p50 $(kv "$topmem" p50_ms) ms, p99 $(kv "$topmem" p99_ms) ms); delivered $(kv "$tops" delivered) |"
+  echo "| topics: Redis work per publish | $(awk -v s="$scripts" -v p="$tp" 'BEGIN {printf "%.2f", s / p}') scripts (round trips), $(awk -v c="$commands" -v p="$tp" 'BEGIN {printf "%.1f", c / p}') Redis commands in all (inside scripts included) |"
+  echo "| topics: events Redis sent the instances | $(kv "$tops" backplane_events) for $(kv "$tops" backplane_expected) events of topics they serve; events of topics an instance does not serve: $(kv "$tops" unserved_events) |"
+  echo "| topics: memory per connection | $(kv "$tops" kb_per_conn) KB over two instances on Redis, $(kv "$topmem" kb_per_conn) KB on one instance in memory |"
 } | tee "$out/scaleout.md"
 
 # Put the table into docs/performance.md between its scale-out markers.

@@ -42,11 +42,13 @@ app.Post("/publish-burst", async (Request req, Response res, int n = 1000) =>
 });
 
 // Topics (the topics run): a stream of a user's topic and one room; a publish to one topic, timestamped.
-var topics = new EventHub(replay: 16, bufferSize: buffer);
+var topics = redis is null
+    ? new EventHub(replay: 16, bufferSize: buffer)
+    : new EventHub(replay: 16, bufferSize: buffer, backplane: await RedisBackplane.ConnectAsync(redis, (Environment.GetEnvironmentVariable("TOPIC") ?? "bench") + "-topics"));
 app.Route("/topics", (req, res) => res.EventStream(topics.Subscribe(req, $"users/{req.QueryParams["user"]}", $"rooms/{req.QueryParams["room"]}")));
-app.Post("/publish-topic", (req, res) =>
+app.Post("/publish-topic", async (req, res) =>
 {
-    topics.Publish(req.QueryParams["topic"] ?? "none", new ServerEvent(data: Stopwatch.GetTimestamp().ToString()));
+    await topics.PublishAsync(req.QueryParams["topic"] ?? "none", new ServerEvent(data: Stopwatch.GetTimestamp().ToString()));
     res.Text = "ok";
 });
 app.Get("/topic-count", (req, res) => res.Text = topics.SubscriberCount.ToString());
@@ -72,7 +74,32 @@ internal sealed record Item(int Id, string Name);
 
 internal static class Stats
 {
+    private static long s_received;
+    private static long s_unserved;
+    private static readonly System.Diagnostics.Metrics.MeterListener Listener = Listen();
+
+    // Named topics' events Redis sent this instance (served or not): what the topics scale-out run checks.
+    private static System.Diagnostics.Metrics.MeterListener Listen()
+    {
+        var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Name == "bocata.backplane.received_events") l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            Interlocked.Add(ref s_received, value);
+            foreach (var tag in tags)
+                if (tag.Key == "served" && tag.Value is false) Interlocked.Add(ref s_unserved, value);
+        });
+        listener.Start();
+        return listener;
+    }
+
     public static string Line() =>
         $"alloc={GC.GetTotalAllocatedBytes(false)} gen0={GC.CollectionCount(0)} gen1={GC.CollectionCount(1)} gen2={GC.CollectionCount(2)} " +
-        $"pause_ms={GC.GetTotalPauseDuration().TotalMilliseconds:0} cpu_ms={Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds:0}";
+        $"pause_ms={GC.GetTotalPauseDuration().TotalMilliseconds:0} cpu_ms={Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds:0} " +
+        $"backplane_events={Interlocked.Read(ref s_received) + (Listener is null ? 1 : 0)} unserved_events={Interlocked.Read(ref s_unserved)}";
 }

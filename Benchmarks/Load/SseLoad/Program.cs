@@ -16,7 +16,7 @@ if (mode == "rate") return await RateAsync(new Uri(args[1]), double.Parse(args[2
 if (mode == "scale") return await ScaleAsync(args[1].Split(',').Select(b => new Uri(b)).ToArray(), int.Parse(args[2]), int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray());
 if (mode == "cross") return await CrossAsync(new Uri(args[1]), new Uri(args[2]), int.Parse(args[3]), int.Parse(args[4]), double.Parse(args[5]));
 if (mode == "throughput") return await ThroughputAsync(new Uri(args[1]), new Uri(args[2]), int.Parse(args[3]), double.Parse(args[4]));
-if (mode == "topics") return await TopicsAsync(new Uri(args[1]), int.Parse(args[2]), double.Parse(args[3]), double.Parse(args[4]), int.Parse(args[5]));
+if (mode == "topics") return await TopicsAsync([.. args[1].Split(',').Select(u => new Uri(u))], int.Parse(args[2]), double.Parse(args[3]), double.Parse(args[4]), [.. args[5].Split(',').Select(int.Parse)]);
 Console.Error.WriteLine("usage: rate URL SECONDS | scale BASE[,BASE2] CLIENTS ROUNDS PID[,PID2] | cross A B SUBSCRIBERS RATE SECONDS | throughput A B SUBSCRIBERS SECONDS");
 return 2;
 
@@ -144,15 +144,20 @@ static async Task<int> ScaleAsync(Uri[] bases, int clients, int rounds, int[] pi
     return 0;
 }
 
-static async Task<int> TopicsAsync(Uri baseUrl, int clients, double rate, double seconds, int pid)
+// With several bases (instances on one Redis hub), client k connects to instance (k / 100) % n, so every room has
+// streams on every instance and a user's topic lives on one; publishing goes through the first instance.
+static async Task<int> TopicsAsync(Uri[] bases, int clients, double rate, double seconds, int[] pids)
 {
+    var baseUrl = bases[0];
     using var http = new HttpClient { BaseAddress = baseUrl };
+    var https = bases.Select(b => new HttpClient { BaseAddress = b }).ToArray();
+    int InstanceOf(int k) => (k / 100) % bases.Length;
     GC.Collect();
     await Task.Delay(500);
-    var before = RssKb(pid);
+    var before = pids.Sum(RssKb);
     var sockets = new List<Socket>(clients);
     for (var i = 0; i < clients; i += 500)
-        sockets.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(500, clients - i)).Select(k => OpenAsync(new Uri(baseUrl, $"/topics?user={k}&room={k % 100}")))));
+        sockets.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(500, clients - i)).Select(k => OpenAsync(new Uri(bases[InstanceOf(k)], $"/topics?user={k}&room={k % 100}")))));
     long measureFrom = long.MaxValue;
     var latencies = new List<double>[clients];
     var received = new long[clients];
@@ -191,14 +196,16 @@ static async Task<int> TopicsAsync(Uri baseUrl, int clients, double rate, double
         }
     })).ToArray();
 
-    for (var t = 0; t < 300 && int.Parse(await http.GetStringAsync("/topic-count")) < clients; t++) await Task.Delay(200);
-    var connected = int.Parse(await http.GetStringAsync("/topic-count"));
+    async Task<int> ConnectedAsync() => (await Task.WhenAll(https.Select(h => h.GetStringAsync("/topic-count")))).Sum(int.Parse);
+    for (var t = 0; t < 300 && await ConnectedAsync() < clients; t++) await Task.Delay(200);
+    var connected = await ConnectedAsync();
     await Task.Delay(1000);
-    var after = RssKb(pid);
-    var statsBefore = await StatsAsync(http);
+    var after = pids.Sum(RssKb);
+    var statsBefore = await Task.WhenAll(https.Select(StatsAsync));
     Volatile.Write(ref measureFrom, Stopwatch.GetTimestamp());
     // A fixed rate: user events (1 subscriber each) and room events (clients/100 subscribers each), alternately.
-    long expected = 0, published = 0;
+    long expected = 0, published = 0, roomEvents = 0;
+    var userEvents = new long[bases.Length];
     var clock = Stopwatch.StartNew();
     var random = new Random(42);
     var roomSize = clients / 100;
@@ -211,19 +218,26 @@ static async Task<int> TopicsAsync(Uri baseUrl, int clients, double rate, double
             var topic = user ? $"users/{random.Next(clients)}" : $"rooms/{random.Next(100)}";
             await http.PostAsync($"/publish-topic?topic={Uri.EscapeDataString(topic)}", null);
             expected += user ? 1 : roomSize;
+            if (user) userEvents[InstanceOf(int.Parse(topic[6..]))]++;
+            else roomEvents++;
             published++;
         }
         await Task.Delay(1);
     }
     var sentFor = clock.Elapsed.TotalSeconds;
     for (var t = 0; t < 100 && received.Sum() < expected; t++) await Task.Delay(100);
-    var statsAfter = await StatsAsync(http);
+    var statsAfter = await Task.WhenAll(https.Select(StatsAsync));
     await stop.CancelAsync();
     var all = latencies.Where(l => l is not null).SelectMany(l => l).Order().ToArray();
     double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
     var deliveries = received.Sum();
+    double Delta(string key) => statsAfter.Zip(statsBefore).Sum(p => p.First.GetValueOrDefault(key) - p.Second.GetValueOrDefault(key));
+    // Events Redis sent the instances against the events of the topics they serve: every room is on every instance, a user on one.
+    var backplaneExpected = bases.Length > 1 ? userEvents.Sum() + roomEvents * bases.Length : 0;
     Console.WriteLine($"clients={connected} kb_per_conn={(after - before) / (double)clients:0.0} rate={published / sentFor:0} p50_ms={P(0.50):0.00} p99_ms={P(0.99):0.00} " +
-                      $"delivered={deliveries}/{expected} cpu_ms_per_1000={(statsAfter["cpu_ms"] - statsBefore["cpu_ms"]) * 1000 / Math.Max(1, deliveries):0.00}");
+                      $"delivered={deliveries}/{expected} cpu_ms_per_1000={Delta("cpu_ms") * 1000 / Math.Max(1, deliveries):0.00} " +
+                      $"published={published} backplane_events={Delta("backplane_events"):0} backplane_expected={backplaneExpected} unserved_events={Delta("unserved_events"):0}");
+    foreach (var h in https) h.Dispose();
     foreach (var s in sockets) s.Dispose();
     return 0;
 }
