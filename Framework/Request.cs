@@ -233,13 +233,13 @@ public sealed class Request
         else
         {
             _bodyStreamed = true;
-            source = _context.BodyReader.AsStream(leaveOpen: true);
+            source = new GuardedBodyStream(_context.BodyReader, _context.Server.Settings.RequestBodyIdleTimeout);
         }
         await using (source)
         {
             try
             {
-                return _form = await FormParser.ParseAsync(Headers["Content-Type"], source, _context.Server.Settings, _context.DisposeAtEnd, Aborted);
+                return _form = await FormParser.ParseAsync(Headers["Content-Type"], source, _context.Server.Settings, _context.Server.Uploads, _context.DisposeAtEnd, Aborted);
             }
             catch (BadHttpRequestException e)
             {
@@ -264,12 +264,14 @@ public sealed class Request
     private async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadChunksAsync([EnumeratorCancellation] CancellationToken ct = default)
     {
         var reader = _context.BodyReader;
+        // A read that gets nothing for RequestBodyIdleTimeout is a 408, whatever the average rate so far.
+        var idle = _context.Server.Settings.RequestBodyIdleTimeout;
         while (true)
         {
             System.IO.Pipelines.ReadResult result;
             try
             {
-                result = await reader.ReadAsync(ct);
+                result = await GuardedBodyStream.ReadAsync(reader, idle, ct);
             }
             catch (BadHttpRequestException e)
             {

@@ -47,6 +47,20 @@ public sealed class Settings
     /// instead of memory. Default 64 KB.</summary>
     public int FormMemoryThreshold { get; set; } = 64 * 1024;
 
+    /// <summary>Most bytes one form holds in memory: its text fields and the uploaded files kept in memory, together. A file that
+    /// would pass it goes to a temporary file however small; text fields past it, or a urlencoded body larger than it, are 413.
+    /// Default 2 MB.</summary>
+    public int MaxFormMemorySize { get; set; } = 2 * 1024 * 1024;
+
+    /// <summary>Most bytes of uploads held in temporary files at once, across every request of the app: an upload that would pass
+    /// it is answered 503 with <c>Retry-After</c> (its bytes are deleted at once). Default 1 GB; null means no limit.</summary>
+    public long? MaxUploadTempBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>Longest a request body may send nothing while the app reads it (<c>BodyAsync</c>, <c>JsonAsync</c>, <c>FormAsync</c>,
+    /// <c>StreamAsync</c>): past it the request is answered 408. <see cref="MinRequestBodyDataRate"/> is an average, which a
+    /// client that sent a burst first can then stall under for hours; this cannot be dodged. Default 30 s; null means no limit.</summary>
+    public TimeSpan? RequestBodyIdleTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Slowest accepted request body upload, in bytes per second, after <see cref="RequestBodyGracePeriod"/>: a client
     /// trickling a body slower than this is disconnected (a slow-upload attack holds a connection and a handler). Default 240;
     /// null turns the check off.</summary>
@@ -170,6 +184,9 @@ public sealed class Settings
         if (MaxFormFieldSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFieldSize), "MaxFormFieldSize must be positive.");
         if (MaxFormFileSize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormFileSize), "MaxFormFileSize must be positive.");
         if (FormMemoryThreshold < 0) throw new ArgumentOutOfRangeException(nameof(FormMemoryThreshold), "FormMemoryThreshold cannot be negative.");
+        if (MaxFormMemorySize <= 0) throw new ArgumentOutOfRangeException(nameof(MaxFormMemorySize), "MaxFormMemorySize must be positive (bytes).");
+        if (MaxUploadTempBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(MaxUploadTempBytes), "MaxUploadTempBytes must be positive (bytes), or null for no limit.");
+        if (RequestBodyIdleTimeout is { } idle && idle <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RequestBodyIdleTimeout), "RequestBodyIdleTimeout must be positive, or null for no limit.");
         if (GzipMinSize < 0) throw new ArgumentOutOfRangeException(nameof(GzipMinSize), "GzipMinSize cannot be negative.");
         Cors?.Validate();
         _ = Forwarding.ParseProxies(TrustedProxies);

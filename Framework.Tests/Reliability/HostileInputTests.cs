@@ -136,7 +136,7 @@ public class HostileInputTests
         {
             try
             {
-                FormParser.ParseAsync(contentType, new MemoryStream(body), new Settings(), d => d.Dispose(), CancellationToken.None).GetAwaiter().GetResult();
+                FormParser.ParseAsync(contentType, new MemoryStream(body), new Settings(), new UploadBudget(null), d => d.Dispose(), CancellationToken.None).GetAwaiter().GetResult();
             }
             catch (HttpError e)
             {

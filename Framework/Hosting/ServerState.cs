@@ -18,6 +18,9 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
     public ILogger Log { get; } = loggers.CreateLogger("Bocata");
     public CancellationToken Stopping => _stopping.Token;
 
+    /// <summary>Bytes of uploads in temporary files now, across requests (bounded by <see cref="Settings.MaxUploadTempBytes"/>).</summary>
+    public UploadBudget Uploads { get; } = new(settings.MaxUploadTempBytes);
+
     /// <summary>One tick for every open stream (pings, stuck flushes) instead of a timer each.</summary>
     public Heartbeat Heartbeat { get; } = new();
 
@@ -61,4 +64,30 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
         AccessLog?.Dispose();
         _stopping.Dispose();
     }
+}
+
+/// <summary>The bytes of uploads held in temporary files at once, across requests: past the limit an upload is refused.</summary>
+internal sealed class UploadBudget(long? limit)
+{
+    private long _used;
+
+    public long Used => Interlocked.Read(ref _used);
+
+    /// <summary>Takes <paramref name="bytes"/> more, or refuses (nothing taken) when that would pass the limit.</summary>
+    public bool TryTake(long bytes)
+    {
+        if (limit is not { } max)
+        {
+            Interlocked.Add(ref _used, bytes);
+            return true;
+        }
+        while (true)
+        {
+            var used = Interlocked.Read(ref _used);
+            if (used + bytes > max) return false;
+            if (Interlocked.CompareExchange(ref _used, used + bytes, used) == used) return true;
+        }
+    }
+
+    public void Give(long bytes) => Interlocked.Add(ref _used, -bytes);
 }
