@@ -182,8 +182,11 @@ public sealed class RedisBackplane : IEventBackplane
     private ILogger? _log;
     private ChannelMessageQueue? _messages;
     private ChannelMessageQueue? _instanceMessages;
-    private readonly System.Threading.Channels.Channel<Pending> _outbox = System.Threading.Channels.Channel.CreateUnbounded<Pending>(new() { SingleReader = true });
-    private Task? _writer;
+    // Publishes waiting for a batch, and how many batches are on their way (at most two).
+    private readonly Lock _sending = new();
+    private readonly Queue<Pending> _waiting = new();
+    private int _inFlight;
+    private bool _closed;
     private Task? _instancePump;
     private Task? _interestLoop;
 
@@ -352,7 +355,6 @@ public sealed class RedisBackplane : IEventBackplane
             Log.LogWarning(e, "Redis backplane for topic {Topic}: Redis is unreachable at startup; publishing fails until it answers, then this instance catches up", Topic);
         }
         _pump = Task.Run(PumpAsync);
-        _writer = Task.Run(WriteLoopAsync);
         _interestLoop = Task.Run(InterestLoopAsync);
         _check = new Timer(static s => _ = ((RedisBackplane)s!).CheckAsync(), this, CheckInterval, CheckInterval);
         _redis.ConnectionRestored += OnConnectionRestored;
@@ -389,7 +391,7 @@ public sealed class RedisBackplane : IEventBackplane
         ArgumentNullException.ThrowIfNull(evt);
         _ = _sink ?? throw new InvalidOperationException("Give this backplane to an EventHub before publishing: new EventHub(backplane: ...).");
         var pending = new Pending(topic, EventCodec.Encode(evt, topic), idempotencyKey);
-        if (!_outbox.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(RedisBackplane), "This backplane was disposed: publish through a hub whose backplane is running.");
+        Enqueue(pending);
         try
         {
             // The writer fails a publish PublishTimeout after it was made: no timer per publish.
@@ -420,77 +422,100 @@ public sealed class RedisBackplane : IEventBackplane
     /// <summary>At most this many publishes go in one script.</summary>
     internal const int MaxBatch = 256;
 
-    /// <summary>Sends the publishes that arrived as one script each time, with up to two batches on their way (Redis runs one
-    /// while the other's reply travels). Batches run in the order they were sent, on one connection: the order of publishing
-    /// is the order of numbering.</summary>
-    private async Task WriteLoopAsync()
+    /// <summary>Sends at once when fewer than two batches are on their way (a lone publish costs one round trip, no hop);
+    /// otherwise the publish waits for the next batch, which leaves as soon as one returns. Batches are handed to Redis under
+    /// the lock, in order, on one connection: the order of publishing is the order of numbering.</summary>
+    private void Enqueue(Pending pending)
     {
-        using var inFlight = new SemaphoreSlim(2);
-        var reader = _outbox.Reader;
-        try
+        lock (_sending)
         {
-            while (await reader.WaitToReadAsync(_stopping.Token))
-            {
-                await inFlight.WaitAsync(_stopping.Token);
-                var batch = new List<Pending>();
-                while (batch.Count < MaxBatch && reader.TryRead(out var pending)) batch.Add(pending);
-                if (batch.Count == 0)
-                {
-                    inFlight.Release();
-                    continue;
-                }
-                _ = SendBatchAsync(batch).ContinueWith(static (_, s) => ((SemaphoreSlim)s!).Release(), inFlight, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
+            if (_closed) throw new ObjectDisposedException(nameof(RedisBackplane), "This backplane was disposed: publish through a hub whose backplane is running.");
+            _waiting.Enqueue(pending);
+            if (_inFlight < 2) SendNextLocked();
         }
-        catch (OperationCanceledException)
-        {
-        }
-        while (reader.TryRead(out var left)) left.Done.TrySetException(new ObjectDisposedException(nameof(RedisBackplane), "The backplane was disposed before this publish was sent."));
     }
 
-    private async Task SendBatchAsync(List<Pending> batch)
+    /// <summary>Takes up to <see cref="MaxBatch"/> waiting publishes and hands them to Redis as one script. Under the lock.</summary>
+    private void SendNextLocked()
+    {
+        while (_waiting.Count > 0)
+        {
+            var batch = new List<Pending>(Math.Min(_waiting.Count, MaxBatch));
+            while (batch.Count < MaxBatch && _waiting.TryDequeue(out var next)) batch.Add(next);
+            // Redis has until the oldest publish of the batch is PublishTimeout old (it may have waited for earlier batches).
+            var left = batch[0].Made + (long)PublishTimeout.TotalMilliseconds - Environment.TickCount64;
+            if (left <= 0)
+            {
+                var late = new TimeoutException("The publish waited for earlier ones longer than PublishTimeout.");
+                foreach (var p in batch) p.Done.TrySetException(late);
+                continue;
+            }
+            Task<RedisResult> sent;
+            try
+            {
+                sent = Send(batch);
+            }
+            catch (Exception e)
+            {
+                foreach (var p in batch) p.Done.TrySetException(e);
+                continue;
+            }
+            _inFlight++;
+            _ = CompleteAsync(batch, sent, TimeSpan.FromMilliseconds(left));
+            return;
+        }
+    }
+
+    private async Task CompleteAsync(List<Pending> batch, Task<RedisResult> sent, TimeSpan left)
     {
         try
         {
-            // Redis has until the oldest publish of the batch is PublishTimeout old (it waited for earlier batches meanwhile).
-            var left = batch[0].Made + (long)PublishTimeout.TotalMilliseconds - Environment.TickCount64;
-            if (left <= 0) throw new TimeoutException("The publish waited for earlier ones longer than PublishTimeout.");
-            var keys = new RedisKey[4 + 3 * batch.Count];
-            var values = new RedisValue[9 + 4 * batch.Count];
-            keys[0] = _sequenceKey;
-            keys[1] = _epochKey;
-            keys[2] = _instancesKey;
-            keys[3] = _droppedKey;
-            values[0] = Guid.NewGuid().ToString("N");
-            values[1] = Head;
-            values[2] = _channel.ToString();
-            values[3] = _prefix + "to:";
-            values[4] = Math.Max(1, (long)IdempotencyWindow.TotalSeconds);
-            values[5] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)PresenceTtl.TotalMilliseconds;
-            values[6] = Math.Max(1, (long)(PresenceTtl * 4).TotalSeconds);
-            values[7] = _publishCommand;
-            values[8] = batch.Count;
-            var retention = Math.Max(1, (long)TopicStreamRetention.TotalSeconds);
-            for (var i = 0; i < batch.Count; i++)
-            {
-                var p = batch[i];
-                var named = p.Topic.Length != 0;
-                var stream = TopicStream(p.Topic);
-                keys[4 + 3 * i] = stream;
-                keys[5 + 3 * i] = named ? Listeners(p.Topic) : stream;
-                keys[6 + 3 * i] = p.Key is null ? stream : _idempotencyPrefix.Append(p.Key);
-                values[9 + 4 * i] = p.Payload;
-                values[10 + 4 * i] = named ? TopicStreamMaxLength : StreamMaxLength;
-                values[11 + 4 * i] = named ? retention : "";
-                values[12 + 4 * i] = p.Key is null ? "" : "1";
-            }
-            var numbers = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(PublishScript, keys, values).WaitAsync(TimeSpan.FromMilliseconds(left)))!;
+            var numbers = (RedisResult[])(await sent.WaitAsync(left))!;
             for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult((long)numbers[i]);
         }
         catch (Exception e)
         {
             foreach (var p in batch) p.Done.TrySetException(e);
         }
+        lock (_sending)
+        {
+            _inFlight--;
+            if (!_closed) SendNextLocked();
+        }
+    }
+
+    private Task<RedisResult> Send(List<Pending> batch)
+    {
+        var keys = new RedisKey[4 + 3 * batch.Count];
+        var values = new RedisValue[9 + 4 * batch.Count];
+        keys[0] = _sequenceKey;
+        keys[1] = _epochKey;
+        keys[2] = _instancesKey;
+        keys[3] = _droppedKey;
+        values[0] = Guid.NewGuid().ToString("N");
+        values[1] = Head;
+        values[2] = _channel.ToString();
+        values[3] = _prefix + "to:";
+        values[4] = Math.Max(1, (long)IdempotencyWindow.TotalSeconds);
+        values[5] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)PresenceTtl.TotalMilliseconds;
+        values[6] = Math.Max(1, (long)(PresenceTtl * 4).TotalSeconds);
+        values[7] = _publishCommand;
+        values[8] = batch.Count;
+        var retention = Math.Max(1, (long)TopicStreamRetention.TotalSeconds);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var p = batch[i];
+            var named = p.Topic.Length != 0;
+            var stream = TopicStream(p.Topic);
+            keys[4 + 3 * i] = stream;
+            keys[5 + 3 * i] = named ? Listeners(p.Topic) : stream;
+            keys[6 + 3 * i] = p.Key is null ? stream : _idempotencyPrefix.Append(p.Key);
+            values[9 + 4 * i] = p.Payload;
+            values[10 + 4 * i] = named ? TopicStreamMaxLength : StreamMaxLength;
+            values[11 + 4 * i] = named ? retention : "";
+            values[12 + 4 * i] = p.Key is null ? "" : "1";
+        }
+        return _redis.GetDatabase().ScriptEvaluateAsync(PublishScript, keys, values);
     }
 
     /// <inheritdoc />
@@ -1224,8 +1249,12 @@ public sealed class RedisBackplane : IEventBackplane
         if (_pump is not null) await _pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_instancePump is not null) await _instancePump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_interestLoop is not null) await _interestLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _outbox.Writer.TryComplete();
-        if (_writer is not null) await _writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        lock (_sending)
+        {
+            _closed = true;
+            var gone = new ObjectDisposedException(nameof(RedisBackplane), "The backplane was disposed before this publish was sent.");
+            while (_waiting.TryDequeue(out var left)) left.Done.TrySetException(gone);
+        }
         if (_ownsConnection) await _redis.DisposeAsync();
         _stopping.Dispose();
     }

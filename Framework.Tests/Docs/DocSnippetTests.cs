@@ -40,11 +40,16 @@ public partial class DocSnippetTests
         foreach (var file in files.Order(StringComparer.Ordinal))
         {
             var index = 0;
+            string? previous = null;
             foreach (Match match in CSharpBlock().Matches(File.ReadAllText(file)))
             {
                 index++;
                 var name = $"{Path.GetRelativePath(Root, file).Replace('\\', '/')}#{index}";
-                yield return new TestCaseData(name, match.Groups[1].Value).SetName($"Snippet_compiles({name})");
+                // A snippet marked `<!-- snippet: compiled with the one before -->` uses the types of the block before it (the
+                // page shows them once), so nothing in it stands in for a user's own type.
+                var with = match.Groups["with"].Success ? previous : null;
+                yield return new TestCaseData(name, match.Groups[1].Value, with).SetName($"Snippet_compiles({name})");
+                previous = match.Groups[1].Value;
             }
         }
     }
@@ -54,14 +59,14 @@ public partial class DocSnippetTests
         Snippets().Count().Should().BeGreaterThan(30);
 
     [TestCaseSource(nameof(Snippets))]
-    public void Snippet_compiles(string name, string code) =>
-        CompileErrors(name, code).Should().BeEmpty($"the snippet {name} must compile:\n{code}");
+    public void Snippet_compiles(string name, string code, string? with) =>
+        CompileErrors(name, code, with).Should().BeEmpty($"the snippet {name} must compile:\n{code}");
 
     [Test]
     public void A_snippet_that_misuses_the_api_is_caught() =>
         CompileErrors("broken", "app.Rout(\"/\", (req, res) => res.Txt = \"x\");").Should().NotBeEmpty();
 
-    private static List<string> CompileErrors(string name, string code)
+    private static List<string> CompileErrors(string name, string code, string? with = null)
     {
         // A fragment that uses `app` without creating it gets `var app = new App();` in front, as the guides assume.
         var usesApp = Regex.IsMatch(code, @"\bapp\.") && !Regex.IsMatch(code, @"\bvar app\s*=");
@@ -74,7 +79,7 @@ public partial class DocSnippetTests
         var hasStatements = tree.GetRoot().ChildNodes().OfType<GlobalStatementSyntax>().Any();
         var compilation = CSharpCompilation.Create(
             "Snippet",
-            [tree, CSharpSyntaxTree.ParseText(GlobalUsings)],
+            with is null ? [tree, CSharpSyntaxTree.ParseText(GlobalUsings)] : [tree, CSharpSyntaxTree.ParseText(GlobalUsings), CSharpSyntaxTree.ParseText(with, new CSharpParseOptions(LanguageVersion.Latest), path: name + "-before")],
             References.Value,
             new CSharpCompilationOptions(hasStatements ? OutputKind.ConsoleApplication : OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
@@ -84,7 +89,7 @@ public partial class DocSnippetTests
     [GeneratedRegex(@"\A(?:using [\w.]+;[ \t]*\r?\n)+")]
     private static partial Regex LeadingUsings();
 
-    [GeneratedRegex("```csharp\\r?\\n(.*?)```", RegexOptions.Singleline)]
+    [GeneratedRegex("(?<with><!-- snippet: compiled with the one before[^>]*-->\\r?\\n)?```csharp\\r?\\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex CSharpBlock();
 }
 
