@@ -178,6 +178,11 @@ public sealed class Request
     /// <c>HttpError(400)</c> whose detail maps each member to its message.</summary>
     public async Task<T> JsonAsync<T>()
     {
+        // A form posted to a JSON endpoint is the wrong media type, not malformed JSON.
+        if (Headers["Content-Type"] is { } contentType
+            && (contentType.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
+                || contentType.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase)))
+            throw new HttpError(415, $"Expected a JSON body: send Content-Type: application/json, not {contentType.Split(';')[0].Trim()}.");
         var bytes = await ReadBodyAsync(JsonLimit, "JSON body");
         var options = _context.Server.Settings.Json;
         if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty) throw new HttpError(400, "JSON is malformed: the body is empty.");

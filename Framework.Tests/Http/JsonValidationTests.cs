@@ -68,6 +68,52 @@ public class JsonValidationTests
     }
 
     [Test]
+    public async Task A_missing_required_member_and_a_failed_rule_are_reported_together()
+    {
+        await using var client = TodoApp().CreateClient();
+        using var response = await client.PostAsJsonAsync("/todos", new { priority = 9, note = new string('n', 30) });
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        var detail = (await response.JsonAsync()).GetProperty("detail");
+        detail.GetProperty("title").GetString().Should().Be("This field is required.");
+        detail.GetProperty("priority").GetString().Should().Be("Must be between 1 and 5.", "every failure at once, not one per request");
+        detail.GetProperty("note").GetString().Should().Be("At most 20 characters.");
+    }
+
+    public sealed class Handle
+    {
+        [MinLength(1)]
+        public string Name { get; init; } = "";
+
+        [MinLength(2)]
+        public string[] Tags { get; init; } = [];
+    }
+
+    [Test]
+    public async Task A_minimum_of_one_character_reads_as_not_blank()
+    {
+        var app = TestApps.Quiet();
+        app.Post("/handles", async (req, res) => res.Json = await req.JsonAsync<Handle>());
+        await using var client = app.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/handles", new { name = "", tags = new[] { "a" } });
+
+        var detail = (await response.JsonAsync()).GetProperty("detail");
+        detail.GetProperty("name").GetString().Should().Be("Must not be blank.");
+        detail.GetProperty("tags").GetString().Should().Be("Must have at least 2 items.");
+    }
+
+    [Test]
+    public async Task A_form_posted_to_a_json_endpoint_is_415_not_malformed_json()
+    {
+        await using var client = TodoApp().CreateClient();
+        using var response = await client.PostAsync("/todos", new FormUrlEncodedContent([new("title", "x")]));
+
+        response.StatusCode.Should().Be(HttpStatusCode.UnsupportedMediaType);
+        (await response.JsonAsync()).GetProperty("detail").GetString().Should().Be("Expected a JSON body: send Content-Type: application/json, not application/x-www-form-urlencoded.");
+    }
+
+    [Test]
     public async Task Malformed_json_is_still_malformed()
     {
         await using var client = TodoApp().CreateClient();

@@ -18,9 +18,15 @@ internal static class JsonValidation
     /// <summary>Validates <paramref name="value"/>'s DataAnnotations; throws <see cref="HttpError"/> 400 with per-member detail.</summary>
     public static void Validate(object value, JsonSerializerOptions options)
     {
+        if (Failures(value, options) is { Count: > 0 } detail) throw new HttpError(400, detail);
+    }
+
+    /// <summary>Every member's failed DataAnnotation, by JSON name (null when the type has none).</summary>
+    public static Dictionary<string, string>? Failures(object value, JsonSerializerOptions options)
+    {
         var type = value.GetType();
         if (!HasAnnotations.GetOrAdd(type, static t => t.GetProperties().Any(p => p.IsDefined(typeof(ValidationAttribute), inherit: true))
-            || typeof(IValidatableObject).IsAssignableFrom(t))) return;
+            || typeof(IValidatableObject).IsAssignableFrom(t))) return null;
         var info = options.GetTypeInfo(type);
         var detail = new Dictionary<string, string>(StringComparer.Ordinal);
         // Property attributes one by one, so a failure without a message of its own gets typesystem's wording (what a
@@ -50,7 +56,7 @@ internal static class JsonValidation
                 foreach (var name in members) detail.TryAdd(JsonName(info, name), result.ErrorMessage ?? "Is not valid.");
             }
         }
-        if (detail.Count > 0) throw new HttpError(400, detail);
+        return detail;
     }
 
     /// <summary>The message for a failed attribute: its own when the app wrote one, else typesystem's (Bocadillo's validation
@@ -61,10 +67,11 @@ internal static class JsonValidation
         return attribute switch
         {
             RequiredAttribute => "This field is required.",
-            StringLengthAttribute { MinimumLength: > 0 } length when failed.ErrorMessage is { } m && m.Contains("minimum", StringComparison.Ordinal) => $"Must have at least {length.MinimumLength} characters.",
+            StringLengthAttribute { MinimumLength: > 0 } length when failed.ErrorMessage is { } m && m.Contains("minimum", StringComparison.Ordinal) => AtLeast(length.MinimumLength),
             StringLengthAttribute length => $"Must have no more than {length.MaximumLength} characters.",
             MaxLengthAttribute max => $"Must have no more than {max.Length} characters.",
-            MinLengthAttribute min => $"Must have at least {min.Length} characters.",
+            MinLengthAttribute min when value is string => AtLeast(min.Length),
+            MinLengthAttribute min => $"Must have at least {min.Length} {(min.Length == 1 ? "item" : "items")}.",
             RangeAttribute range when value is IComparable && IsBelow(value, range.Minimum) => $"Must be greater than or equal to {range.Minimum}.",
             RangeAttribute range => $"Must be less than or equal to {range.Maximum}.",
             RegularExpressionAttribute regex => $"Must match the pattern /{regex.Pattern}/.",
@@ -73,6 +80,9 @@ internal static class JsonValidation
             _ => failed.ErrorMessage ?? "Is not valid.",
         };
     }
+
+    /// <summary>typesystem's wording: an empty string is "blank".</summary>
+    private static string AtLeast(int length) => length <= 1 ? "Must not be blank." : $"Must have at least {length} characters.";
 
     private static bool IsBelow(object value, object minimum)
     {
@@ -86,7 +96,8 @@ internal static class JsonValidation
         }
     }
 
-    /// <summary>When deserialization failed because <c>required</c> members were absent: a 400 naming each, else null.</summary>
+    /// <summary>When deserialization failed because <c>required</c> members were absent: a 400 naming each, and every other
+    /// member's failed validation with them (the body is read again with nothing required), else null.</summary>
     public static HttpError? MissingRequired(Type type, ReadOnlySpan<byte> json, JsonSerializerOptions options)
     {
         if (options.GetTypeInfo(type) is not { Kind: JsonTypeInfoKind.Object } info) return null;
@@ -95,8 +106,36 @@ internal static class JsonValidation
         var present = TopLevelNames(json, options);
         if (present is null) return null;
         var missing = required.Where(name => !present.Contains(name)).ToDictionary(name => name, _ => "This field is required.", StringComparer.Ordinal);
-        return missing.Count == 0 ? null : new HttpError(400, missing);
+        if (missing.Count == 0) return null;
+        try
+        {
+            if (JsonSerializer.Deserialize(json, NothingRequired(options).GetTypeInfo(type)) is { } partial
+                && Failures(partial, options) is { } failures)
+                foreach (var (name, message) in failures) missing.TryAdd(name, message);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            // The rest does not fit either: the missing members are what the client can act on first.
+        }
+        return new HttpError(400, missing);
     }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<JsonSerializerOptions, JsonSerializerOptions> Lenient = new();
+
+    /// <summary>The app's options with no member required: to read a body that lacks some, so the rest is validated too.</summary>
+    private static JsonSerializerOptions NothingRequired(JsonSerializerOptions options) =>
+        Lenient.GetValue(options, static o =>
+        {
+            var copy = new JsonSerializerOptions(o)
+            {
+                TypeInfoResolver = (o.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver()).WithAddedModifier(static info =>
+                {
+                    foreach (var property in info.Properties) property.IsRequired = false;
+                }),
+            };
+            copy.MakeReadOnly();
+            return copy;
+        });
 
     private static HashSet<string>? TopLevelNames(ReadOnlySpan<byte> json, JsonSerializerOptions options)
     {
