@@ -14,20 +14,18 @@ internal sealed class TopicRing
     private HubFrame?[] _frames;
     private long _head;
     private long _retainedFrom = 1;
-    private Dictionary<string, long>? _ownIds;
-    // Local positions whose following frames are kept beyond the replay window: where evicted subscribers stopped (until
-    // the ring wraps past them) and where resumes in progress started (until they catch up or end).
-    private SortedSet<long>? _evictedAt;
-    private SortedDictionary<long, int>? _resumingFrom;
+    // Rarely needed (own ids, evictions, resumes, freed slots; a backplane's bookkeeping): apart, so an idle topic costs less.
+    private Extras? _extras;
+    private readonly Remote? _remote;
     private HubSubscription?[]? _slots;
-    private Stack<int>? _freeSlots;
     private int _slotsUsed;
     private int _count;
 
-    public TopicRing(EventHub hub, string name, int replay, int bufferSize)
+    public TopicRing(EventHub hub, string name, int replay, int bufferSize, bool remote = false)
     {
         _hub = hub;
         Name = name;
+        if (remote) _remote = new Remote();
         _frames = new HubFrame?[Math.Min(InitialCapacity, 2 * Math.Max(replay, bufferSize) + 1)];
     }
 
@@ -58,22 +56,63 @@ internal sealed class TopicRing
     /// <summary>Whether the hub forgot this topic (idle past retention).</summary>
     public bool Forgotten { get; set; }
 
-    /// <summary>The hub's number of the newest frame ever appended (0 before the first).</summary>
-    public long LastSeq { get; set; }
+    /// <summary>On a hub with a backplane: the hub's number of the newest frame ever appended (0 before the first).</summary>
+    public long LastSeq
+    {
+        get => _remote?.LastSeq ?? 0;
+        set => _remote!.LastSeq = value;
+    }
 
     /// <summary>On a backplane that listens by topic: whether this instance asked for the topic's events.</summary>
-    public bool Listening { get; set; }
+    public bool Listening
+    {
+        get => _remote?.Listening ?? false;
+        set => _remote!.Listening = value;
+    }
 
     /// <summary>Whether every event of the topic up to the hub's ordered head is here: a stream reading it waits while it is not
     /// (the backplane is catching up), so no stream takes a number before an older one.</summary>
-    public bool Ready { get; set; } = true;
+    public bool Ready
+    {
+        get => _remote?.Ready ?? true;
+        set => _remote!.Ready = value;
+    }
 
     /// <summary>On a backplane that listens by topic: the hub number after which this ring has every event of the topic it
     /// retains; a resume from before it reads the backplane's history.</summary>
-    public long CompleteAfter { get; set; }
+    public long CompleteAfter
+    {
+        get => _remote?.CompleteAfter ?? 0;
+        set => _remote!.CompleteAfter = value;
+    }
 
     /// <summary>The hub number through which the backplane last caught this topic up (when it became <see cref="Ready"/>).</summary>
-    public long ReadyAt { get; set; }
+    public long ReadyAt
+    {
+        get => _remote?.ReadyAt ?? 0;
+        set => _remote!.ReadyAt = value;
+    }
+
+    private sealed class Remote
+    {
+        public long LastSeq;
+        public long CompleteAfter;
+        public long ReadyAt;
+        public bool Listening;
+        public bool Ready = true;
+    }
+
+    private sealed class Extras
+    {
+        public Dictionary<string, long>? OwnIds;
+        // Local positions whose following frames are kept beyond the replay window: where evicted subscribers stopped (until
+        // the ring wraps past them) and where resumes in progress started (until they catch up or end).
+        public SortedSet<long>? EvictedAt;
+        public SortedDictionary<long, int>? ResumingFrom;
+        public Stack<int>? FreeSlots;
+    }
+
+    private Extras More => _extras ??= new Extras();
 
     /// <summary>The frame with the topic's count <paramref name="local"/>, or null when it is not held.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
@@ -98,9 +137,9 @@ internal sealed class TopicRing
         ref var slot = ref frames[local % frames.Length];
         if (slot is { } old) Forget(old);
         Volatile.Write(ref slot, frame);
-        if (frame.OwnId) (_ownIds ??= new(StringComparer.Ordinal))[frame.Source.Id!] = local;
+        if (frame.OwnId) (More.OwnIds ??= new(StringComparer.Ordinal))[frame.Source.Id!] = local;
         Volatile.Write(ref _head, local);
-        LastSeq = frame.Seq;
+        if (_remote is { } remote) remote.LastSeq = frame.Seq;
         Retain(local - frames.Length + 1);
         // Past the replay window (and a live subscriber's allowed lag), a frame is kept only while an evicted or resuming
         // subscriber may still need it.
@@ -152,16 +191,16 @@ internal sealed class TopicRing
                 Volatile.Write(ref frames[i], null);
             }
         }
-        _ownIds?.Clear();
-        _evictedAt?.Clear();
-        _resumingFrom?.Clear();
+        _extras?.OwnIds?.Clear();
+        _extras?.EvictedAt?.Clear();
+        _extras?.ResumingFrom?.Clear();
         _retainedFrom = _head + 1;
     }
 
     private void Forget(HubFrame old)
     {
         _hub.FrameForgotten(this, old);
-        if (old.OwnId && _ownIds is { } ids && ids.TryGetValue(old.Source.Id!, out var at) && at == old.Local) ids.Remove(old.Source.Id!);
+        if (old.OwnId && _extras?.OwnIds is { } ids && ids.TryGetValue(old.Source.Id!, out var at) && at == old.Local) ids.Remove(old.Source.Id!);
     }
 
     private void Retain(long local)
@@ -182,7 +221,7 @@ internal sealed class TopicRing
     }
 
     /// <summary>The topic's count of the newest held event carrying <paramref name="id"/> as its own id, or 0.</summary>
-    public long OwnId(string id) => _ownIds is { } ids && ids.TryGetValue(id, out var local) ? local : 0;
+    public long OwnId(string id) => _extras?.OwnIds is { } ids && ids.TryGetValue(id, out var local) ? local : 0;
 
     /// <summary>The topic's count of the last held frame numbered at most <paramref name="seq"/> by the hub (RetainedFrom - 1 when
     /// none is): frames are in increasing hub numbers, so a binary search; O(1) when the topic's numbers are the hub's.</summary>
@@ -214,7 +253,7 @@ internal sealed class TopicRing
     /// <summary>Keeps what a subscriber evicted at <paramref name="local"/> missed, until the ring wraps past it.</summary>
     public void Evicted(long local)
     {
-        if (local + 1 >= _retainedFrom && local < _head) (_evictedAt ??= []).Add(Math.Max(0, local));
+        if (local + 1 >= _retainedFrom && local < _head) (More.EvictedAt ??= []).Add(Math.Max(0, local));
     }
 
     /// <summary>A resume from <paramref name="local"/>: frames after it stay held until it has caught up or ended.
@@ -223,7 +262,7 @@ internal sealed class TopicRing
     {
         local = Math.Max(0, local);
         if (local + 1 < _retainedFrom || local >= _head) return false;
-        var resuming = _resumingFrom ??= [];
+        var resuming = More.ResumingFrom ??= [];
         resuming[local] = resuming.GetValueOrDefault(local) + 1;
         return true;
     }
@@ -231,7 +270,7 @@ internal sealed class TopicRing
     /// <summary>A resume that caught up (or ended) lets go of the backlog it protected. Under the hub's lock.</summary>
     public void Release(long local)
     {
-        if (_resumingFrom is not { } resuming || !resuming.TryGetValue(local, out var count)) return;
+        if (_extras?.ResumingFrom is not { } resuming || !resuming.TryGetValue(local, out var count)) return;
         if (count > 1) resuming[local] = count - 1;
         else resuming.Remove(local);
     }
@@ -239,12 +278,12 @@ internal sealed class TopicRing
     private long ProtectedFloor()
     {
         var floor = long.MaxValue;
-        if (_evictedAt is { } evicted)
+        if (_extras?.EvictedAt is { } evicted)
         {
             while (evicted.Count > 0 && evicted.Min + 1 < _retainedFrom) evicted.Remove(evicted.Min);
             if (evicted.Count > 0) floor = evicted.Min;
         }
-        if (_resumingFrom is { Count: > 0 } resuming) floor = Math.Min(floor, Math.Max(resuming.First().Key, _retainedFrom - 1));
+        if (_extras?.ResumingFrom is { Count: > 0 } resuming) floor = Math.Min(floor, Math.Max(resuming.First().Key, _retainedFrom - 1));
         return floor;
     }
 
@@ -254,7 +293,7 @@ internal sealed class TopicRing
     public int Add(HubSubscription subscription)
     {
         var slots = _slots ??= new HubSubscription?[4];
-        var index = _freeSlots is { Count: > 0 } free ? free.Pop() : _slotsUsed++;
+        var index = _extras?.FreeSlots is { Count: > 0 } free ? free.Pop() : _slotsUsed++;
         if (index == slots.Length)
         {
             Array.Resize(ref slots, slots.Length * 2);
@@ -270,7 +309,7 @@ internal sealed class TopicRing
     {
         if (_slots is not { } slots || index < 0 || index >= slots.Length || slots[index] != subscription) return;
         Volatile.Write(ref slots[index], null);
-        (_freeSlots ??= new Stack<int>()).Push(index);
+        (More.FreeSlots ??= new Stack<int>()).Push(index);
         _count--;
     }
 
