@@ -100,6 +100,26 @@ public class WebSocketTests
     }
 
     [Test]
+    public async Task A_rejection_with_a_reason_says_it_in_the_403()
+    {
+        var app = TestApps.Quiet();
+        app.WebSocketRoute("/rooms/{room}", async (WebSocket ws, string room) => await ws.RejectAsync($"You are not a member of room '{room}'."), autoAccept: false);
+        await using var client = app.CreateClient();
+
+        using var socket = new ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        var uri = new Uri(new Uri(client.BaseAddress!.ToString().Replace("http", "ws", StringComparison.Ordinal)), "/rooms/7");
+        await FluentActions.Awaiting(() => socket.ConnectAsync(uri, CancellationToken.None)).Should().ThrowAsync<WebSocketException>();
+
+        socket.HttpStatusCode.Should().Be(HttpStatusCode.Forbidden);
+        var raw = await Bocata.Tests.Testing.RawHttp.SendAsync(client.BaseAddress!,
+            $"GET /rooms/7 HTTP/1.1\r\nHost: {client.BaseAddress!.Authority}\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+        raw.Should().StartWith("HTTP/1.1 403");
+        using var body = System.Text.Json.JsonDocument.Parse(raw[(raw.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+        body.RootElement.GetProperty("detail").GetString().Should().Be("You are not a member of room '7'.");
+    }
+
+    [Test]
     public async Task A_plain_http_request_to_a_websocket_route_is_426()
     {
         var app = TestApps.Quiet();

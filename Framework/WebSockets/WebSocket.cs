@@ -104,6 +104,18 @@ public sealed class WebSocket : IAsyncEnumerable<object>
         return Task.CompletedTask;
     }
 
+    /// <summary>Refuses the handshake with 403 Forbidden and says why in the response's detail (as an <c>HttpError</c> would),
+    /// so the client can tell a refusal from a network failure.</summary>
+    public Task RejectAsync(string reason)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        RejectionReason = reason;
+        return RejectAsync();
+    }
+
+    /// <summary>Why the handshake was refused, when the handler said.</summary>
+    internal string? RejectionReason { get; private set; }
+
     /// <summary>Closes the connection with <paramref name="code"/> (1000 = normal).</summary>
     public async Task CloseAsync(int code = 1000, string? reason = null)
     {

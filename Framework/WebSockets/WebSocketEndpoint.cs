@@ -55,6 +55,7 @@ internal static class WebSocketEndpoint
             await handled;
             if (!ws.Accepted)
             {
+                if (ws.RejectionReason is { } reason) throw new HttpError(403, reason);
                 res.StatusCode = 403;
                 return;
             }
