@@ -89,6 +89,7 @@ public class TemplatePathTests
             using var http = new HttpClient { BaseAddress = new Uri(running.Url) };
             (await http.GetStringAsync("/hello/ana")).Should().Be("""{"greeting":"Hello, ana!"}""");
             (await http.GetStringAsync("/")).Should().Contain("EventSource");
+            (await http.GetStringAsync("/static/index.html")).Should().Contain("EventSource", "the template's static/ folder is served at /static");
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             using var feedResponse = await http.GetAsync("/feed", HttpCompletionOption.ResponseHeadersRead, stop.Token);
             using var reader = new StreamReader(await feedResponse.Content.ReadAsStreamAsync(stop.Token));

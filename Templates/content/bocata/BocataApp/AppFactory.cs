@@ -17,9 +17,10 @@ public static class AppFactory
             res.Json = new { greeting = $"Hello, {name}!" });
 #if (sse)
 
-        // A Server-Sent Events feed; the page at / draws it with the browser's EventSource.
+        // A Server-Sent Events feed; the page at / draws it with the browser's EventSource. Everything under static/ is
+        // served at /static (Bocata's static folder, as Bocadillo's): static/site.css is GET /static/site.css.
         app.Route("/feed", (req, res) => res.EventStream(Ticks()));
-        app.Route("/", (req, res) => res.File("wwwroot/index.html", attach: false));
+        app.Route("/", (req, res) => res.File("static/index.html", attach: false));
 #else
 
         app.Route("/", (req, res) => res.Text = "Hello from Bocata!");
