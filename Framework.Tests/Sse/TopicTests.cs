@@ -243,6 +243,37 @@ public class TopicTests
     }
 
     [Test]
+    public void A_new_subscriber_gets_the_last_events_of_each_topic_on_connect_then_live_ones()
+    {
+        var hub = new EventHub(replay: 100) { ReplayOnConnect = 2 };
+        for (var i = 0; i < 5; i++) hub.Publish(i % 2 == 0 ? "a" : "b", new ServerEvent(data: $"e{i}"));
+        for (var i = 0; i < 3; i++) hub.Publish(new ServerEvent(data: $"d{i}"));
+
+        var both = hub.Subscribe(["a", "b"]).GetAsyncEnumerator();
+        Available(both).Select(e => e.Data).Should().Equal(["e1", "e2", "e3", "e4"], "the last 2 of a (e2, e4) and of b (e1, e3), in number order");
+        hub.Publish("b", new ServerEvent(data: "live"));
+        Available(both).Select(e => e.Data).Should().Equal("live");
+        Available(hub.Subscribe()).Select(e => e.Data).Should().Equal("d1", "d2");
+        Available(hub.Subscribe(lastEventId: "7")).Select(e => e.Data).Should().Equal(["d2"], "a resume is not affected");
+        Available(new EventHub().Subscribe(["a"])).Should().BeEmpty("live only by default");
+        FluentActions.Invoking(() => new EventHub { ReplayOnConnect = -1 }).Should().Throw<ArgumentOutOfRangeException>();
+    }
+
+    [Test]
+    public async Task A_browser_page_opening_a_stream_gets_the_recent_history_over_http()
+    {
+        var hub = new EventHub { ReplayOnConnect = 3 };
+        var app = TestApps.Quiet();
+        app.Route("/notifications", (req, res) => res.EventStream(hub.Subscribe(req, "users/1")));
+        await using var client = app.CreateClient();
+        for (var i = 0; i < 5; i++) hub.Publish("users/1", new ServerEvent(data: $"n{i}"));
+
+        var events = await TestApps.TakeAsync(client.EventsAsync("/notifications"), 3);
+
+        events.Select(e => e.Data).Should().Equal("n2", "n3", "n4");
+    }
+
+    [Test]
     public void A_topic_ring_grows_with_what_it_holds()
     {
         var hub = new EventHub(replay: 1000);

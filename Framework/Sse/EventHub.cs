@@ -81,6 +81,16 @@ public sealed partial class EventHub
     /// <summary>A topic with neither a subscriber nor a publish for this long is forgotten, with its retained events (default 10 minutes).</summary>
     public TimeSpan TopicRetention { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>A new subscriber (one without <c>Last-Event-ID</c>) first gets the last this many events of each of its topics,
+    /// merged in number order, then live ones: the recent history a page shows as it opens (default 0: live only).</summary>
+    public int ReplayOnConnect
+    {
+        get => _replayOnConnect;
+        init => _replayOnConnect = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(ReplayOnConnect), value, "ReplayOnConnect is a number of events: 0 or more.");
+    }
+
+    private readonly int _replayOnConnect;
+
     /// <summary>At most this many topics on one subscription (default 64); more is a 400.</summary>
     public int MaxTopicsPerSubscription { get; init; } = 64;
 
@@ -505,8 +515,9 @@ public sealed partial class EventHub
             }
             // Where the stream starts in the hub's numbers, for frames a backplane delivers late (topics it starts listening to).
             // A live stream on a topic the backplane is only starting to listen to starts once it listens (its headers wait).
-            var startsAfter = _listensByTopic && rings[0] != _default ? StartsAfter(lastEventId) : 0;
-            var startsWhenReady = lastEventId is null && rings.Any(r => !r.Ready);
+            var onConnect = lastEventId is null && _replayOnConnect > 0;
+            var startsAfter = _listensByTopic && rings[0] != _default && !onConnect ? StartsAfter(lastEventId) : 0;
+            var startsWhenReady = lastEventId is null && !onConnect && rings.Any(r => !r.Ready);
             if (start.FromHistory)
                 subscription.Initialize(cursors, _head, ReadHistoryAsync(start.HistoryAfter + 1, _localOldest - 1), start.ResolveId, start.HistoryAfter);
             else if (topicHistory is { } read)
@@ -641,7 +652,9 @@ public sealed partial class EventHub
 
         if (lastEventId is null)
         {
-            Live();
+            // The last ReplayOnConnect events of each topic (within what it retains), else live.
+            for (var i = 0; i < rings.Length; i++)
+                cursors[i] = _replayOnConnect == 0 ? rings[i].Head : Math.Max(rings[i].Head - _replayOnConnect, rings[i].WindowOldest(_replay) - 1);
             return new(cursors);
         }
         // A publisher's own id: the newest held event carrying it, in the stream's topics and their windows.
