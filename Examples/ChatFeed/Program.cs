@@ -12,7 +12,8 @@ app.Post("/messages", async (req, res) =>
         throw new HttpError(400, "A message needs an author and a text.");
     if (message.Text.Length > 2000 || message.Author.Length > 50)
         throw new HttpError(413, "A message is at most 2000 characters, an author name at most 50.");
-    var published = hub.Publish(new ServerEvent(name: "message", json: message));
+    // PublishAsync works on every hub, including one shared across instances (see docs/guide/scaling.md).
+    var published = await hub.PublishAsync(new ServerEvent(name: "message", json: message));
     res.StatusCode = 201;
     res.Json = new { id = published.Id };
 });
