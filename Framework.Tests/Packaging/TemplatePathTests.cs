@@ -59,7 +59,7 @@ public class TemplatePathTests
 
             var install = await RunAsync(work, "new", "install", Path.Combine(feed, $"Bocata.Templates.{version}.nupkg"), "--debug:custom-hive", hive);
             install.Code.Should().Be(0, install.Output);
-            var created = await RunAsync(work, "new", "bocata", "-o", "MyApp", "--port", "8123", "--debug:custom-hive", hive);
+            var created = await RunAsync(work, "new", "bocata", "-o", "MyApp", "--port", "8123", "--local-feed", feed, "--debug:custom-hive", hive);
             created.Code.Should().Be(0, created.Output);
             var app = Path.Combine(work, "MyApp");
 
@@ -70,15 +70,8 @@ public class TemplatePathTests
             reference.Attribute("Version")!.Value.Should().Be(ShippedVersion(), "the template and the library ship together");
             reference.SetAttributeValue("Version", version);
             project.Save(csproj);
-            await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), $"""
-                <?xml version="1.0" encoding="utf-8"?>
-                <configuration>
-                  <packageSources>
-                    <add key="local" value="{feed}" />
-                    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
-                  </packageSources>
-                </configuration>
-                """);
+            // --local-feed wrote the app's own nuget.config (nothing global): the restore below finds Bocata through it.
+            (await File.ReadAllTextAsync(Path.Combine(app, "nuget.config"))).Should().Contain($"value=\"{feed}\"");
             (await File.ReadAllTextAsync(Path.Combine(app, "MyApp", "Program.cs"))).Should().Contain(": 8123;", "--port sets the default port");
 
             var test = await RunAsync(app, "test", "--disable-build-servers");
