@@ -220,9 +220,11 @@ public class TelemetryTests
         await using var client = app.CreateClient();
         events.WaitUntilListening();
 
-        // Requests until a refresh (every 200 ms) has published them: a histogram reports only intervals with values.
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!events.Published.Any(e => e.Instrument == "http.server.request.duration" && e.Tags.Contains("http.route=/items/{pk}"))
+        // Requests until refreshes (every 200 ms) have published both instruments: a histogram reports only intervals with
+        // values, and on a busy machine the up-down counter can come a refresh later than the histogram.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!(events.Published.Any(e => e.Instrument == "http.server.request.duration" && e.Tags.Contains("http.route=/items/{pk}"))
+                 && events.Published.Any(e => e.Instrument == "http.server.active_requests"))
                && DateTime.UtcNow < deadline)
         {
             (await client.GetAsync("/items/1")).EnsureSuccessStatusCode();
