@@ -88,6 +88,14 @@ internal sealed class RedisServer : IAsyncDisposable
 
     public static string Topic() => "test-" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>How many times <paramref name="server"/> ran the given commands since its stats were reset (<c>INFO commandstats</c>).</summary>
+    public static async Task<int> CallsAsync(IServer server, params string[] commands)
+    {
+        var stats = (string)(await server.ExecuteAsync("INFO", "commandstats"))!;
+        return stats.Split('\n').Where(l => commands.Any(c => l.StartsWith($"cmdstat_{c}:", StringComparison.Ordinal)))
+            .Sum(l => int.Parse(l.Split(',')[0].Split('=')[1]));
+    }
+
     private static void Kill(Process process)
     {
         try

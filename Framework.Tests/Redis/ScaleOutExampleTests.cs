@@ -24,78 +24,63 @@ public class ScaleOutExampleTests
         await using var b = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "b" });
         var instances = new Dictionary<string, ExampleProcess> { ["a"] = a, ["b"] = b };
 
-        var dir = Directory.CreateTempSubdirectory("bocata-scaleout").FullName;
-        var port = TestApps.FreePort();
-        var conf = File.ReadAllText(Path.Combine(TestApps.Root, "Examples", "ScaleOut", "nginx.conf"))
-            .Replace("__DIR__", dir).Replace("__PORT_A__", new Uri(a.Url).Port.ToString()).Replace("__PORT_B__", new Uri(b.Url).Port.ToString())
-            .Replace("__PORT__", port.ToString());
-        File.WriteAllText(Path.Combine(dir, "nginx.conf"), conf);
-        using var nginx = Process.Start(new ProcessStartInfo(Nginx, ["-c", Path.Combine(dir, "nginx.conf"), "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
-        try
-        {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            await TestApps.WaitForServerAsync(http);
-            (await http.GetStringAsync("/")).Should().Contain("EventSource", "the page is served through nginx");
+        await using var nginx = ExampleNginx.Start(new Uri(a.Url).Port, new Uri(b.Url).Port);
+        using var http = new HttpClient { BaseAddress = nginx.Url };
+        await TestApps.WaitForServerAsync(http);
+        (await http.GetStringAsync("/")).Should().Contain("EventSource", "the page is served through nginx");
 
-            // An EventSource's behaviour: read, and on any end reconnect with the last id seen.
-            var ids = new List<long>();
-            var readings = new List<(string Instance, long Reading)>();
-            var servedBy = new List<string>();
-            string? lastId = null;
-            var killed = false;
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            while (ids.Count < 60)
+        // An EventSource's behaviour: read, and on any end reconnect with the last id seen.
+        var ids = new List<long>();
+        var readings = new List<(string Instance, long Reading)>();
+        var servedBy = new List<string>();
+        string? lastId = null;
+        var killed = false;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (ids.Count < 60)
+        {
+            try
             {
-                try
-                {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, "/temperature-feed");
-                    if (lastId is not null) request.Headers.Add("Last-Event-ID", lastId);
-                    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-                    if (response.StatusCode != HttpStatusCode.OK)
-                    {
-                        await Task.Delay(100, cts.Token);
-                        continue;
-                    }
-                    var instance = response.Headers.GetValues("X-Instance").Single();
-                    servedBy.Add(instance);
-                    await using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
-                    await foreach (var item in SseParser.Create(stream).EnumerateAsync(cts.Token))
-                    {
-                        ids.Add(long.Parse(item.EventId!));
-                        using (var json = System.Text.Json.JsonDocument.Parse(item.Data))
-                            readings.Add((json.RootElement.GetProperty("instance").GetString()!, json.RootElement.GetProperty("reading").GetInt64()));
-                        lastId = item.EventId;
-                        if (ids.Count == 20 && !killed)
-                        {
-                            killed = true;
-                            await instances[instance].KillAsync();
-                        }
-                        if (ids.Count >= 60) break;
-                    }
-                }
-                catch (Exception e) when (e is HttpRequestException or IOException && !cts.IsCancellationRequested)
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/temperature-feed");
+                if (lastId is not null) request.Headers.Add("Last-Event-ID", lastId);
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+                if (response.StatusCode != HttpStatusCode.OK)
                 {
                     await Task.Delay(100, cts.Token);
+                    continue;
+                }
+                var instance = response.Headers.GetValues("X-Instance").Single();
+                servedBy.Add(instance);
+                await using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
+                await foreach (var item in SseParser.Create(stream).EnumerateAsync(cts.Token))
+                {
+                    ids.Add(long.Parse(item.EventId!));
+                    using (var json = System.Text.Json.JsonDocument.Parse(item.Data))
+                        readings.Add((json.RootElement.GetProperty("instance").GetString()!, json.RootElement.GetProperty("reading").GetInt64()));
+                    lastId = item.EventId;
+                    if (ids.Count == 20 && !killed)
+                    {
+                        killed = true;
+                        await instances[instance].KillAsync();
+                    }
+                    if (ids.Count >= 60) break;
                 }
             }
-
-            killed.Should().BeTrue();
-            servedBy.Should().HaveCountGreaterThanOrEqualTo(2, "the client reconnected after its instance died");
-            servedBy.Last().Should().NotBe(servedBy.First(), "the survivor serves the reconnect");
-            // Each reading is published to the default topic and to its instance's topic: the feed's ids skip the topics'
-            // numbers, so every event is each instance's readings without a gap, in one increasing order of ids.
-            ids.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("in order, none twice, across the failover");
-            foreach (var group in readings.GroupBy(r => r.Instance))
+            catch (Exception e) when (e is HttpRequestException or IOException && !cts.IsCancellationRequested)
             {
-                var numbers = group.Select(r => r.Reading).ToList();
-                numbers.Zip(numbers.Skip(1)).Should().AllSatisfy(p => p.Second.Should().Be(p.First + 1, $"every reading of {group.Key}, across the failover"));
+                await Task.Delay(100, cts.Token);
             }
         }
-        finally
+
+        killed.Should().BeTrue();
+        servedBy.Should().HaveCountGreaterThanOrEqualTo(2, "the client reconnected after its instance died");
+        servedBy.Last().Should().NotBe(servedBy.First(), "the survivor serves the reconnect");
+        // Each reading is published to the default topic and to its instance's topic: the feed's ids skip the topics'
+        // numbers, so every event is each instance's readings without a gap, in one increasing order of ids.
+        ids.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("in order, none twice, across the failover");
+        foreach (var group in readings.GroupBy(r => r.Instance))
         {
-            nginx.Kill();
-            await nginx.WaitForExitAsync();
-            Directory.Delete(dir, recursive: true);
+            var numbers = group.Select(r => r.Reading).ToList();
+            numbers.Zip(numbers.Skip(1)).Should().AllSatisfy(p => p.Second.Should().Be(p.First + 1, $"every reading of {group.Key}, across the failover"));
         }
     }
 
@@ -113,16 +98,11 @@ public class ScaleOutExampleTests
         var a = await ExampleProcess.StartAsync("ScaleOut", Env("a", portA));
         await using var b = await ExampleProcess.StartAsync("ScaleOut", Env("b", portB));
 
-        var dir = Directory.CreateTempSubdirectory("bocata-scaleout").FullName;
-        var port = TestApps.FreePort();
-        var conf = File.ReadAllText(Path.Combine(TestApps.Root, "Examples", "ScaleOut", "nginx.conf"))
-            .Replace("__DIR__", dir).Replace("__PORT_A__", portA.ToString()).Replace("__PORT_B__", portB.ToString()).Replace("__PORT__", port.ToString());
-        File.WriteAllText(Path.Combine(dir, "nginx.conf"), conf);
-        using var nginx = Process.Start(new ProcessStartInfo(Nginx, ["-c", Path.Combine(dir, "nginx.conf"), "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
+        await using var nginx = ExampleNginx.Start(portA, portB);
         var open = new List<HttpResponseMessage>();
         try
         {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            using var http = new HttpClient { BaseAddress = nginx.Url };
             await TestApps.WaitForServerAsync(http);
 
             await a.KillAsync();
@@ -145,10 +125,7 @@ public class ScaleOutExampleTests
         finally
         {
             foreach (var response in open) response.Dispose();
-            nginx.Kill();
-            await nginx.WaitForExitAsync();
             await a.DisposeAsync();
-            Directory.Delete(dir, recursive: true);
         }
     }
 
@@ -161,73 +138,93 @@ public class ScaleOutExampleTests
         await using var a = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "a" });
         await using var b = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "b" });
         var instances = new Dictionary<string, ExampleProcess> { ["a"] = a, ["b"] = b };
-        var dir = Directory.CreateTempSubdirectory("bocata-scaleout").FullName;
-        var port = TestApps.FreePort();
-        var conf = File.ReadAllText(Path.Combine(TestApps.Root, "Examples", "ScaleOut", "nginx.conf"))
-            .Replace("__DIR__", dir).Replace("__PORT_A__", new Uri(a.Url).Port.ToString()).Replace("__PORT_B__", new Uri(b.Url).Port.ToString())
-            .Replace("__PORT__", port.ToString());
-        File.WriteAllText(Path.Combine(dir, "nginx.conf"), conf);
-        using var nginx = Process.Start(new ProcessStartInfo(Nginx, ["-c", Path.Combine(dir, "nginx.conf"), "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
-        try
-        {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            await TestApps.WaitForServerAsync(http);
+        await using var nginx = ExampleNginx.Start(new Uri(a.Url).Port, new Uri(b.Url).Port);
+        using var http = new HttpClient { BaseAddress = nginx.Url };
+        await TestApps.WaitForServerAsync(http);
 
-            // An EventSource on both instances' topics: on any end it reconnects (through nginx) with the last id seen.
-            var readings = new List<(long Id, string Instance, long Reading)>();
-            var servedBy = new List<string>();
-            string? lastId = null;
-            var killed = false;
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            while (readings.Count < 60)
+        // An EventSource on both instances' topics: on any end it reconnects (through nginx) with the last id seen.
+        var readings = new List<(long Id, string Instance, long Reading)>();
+        var servedBy = new List<string>();
+        string? lastId = null;
+        var killed = false;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (readings.Count < 60)
+        {
+            try
             {
-                try
-                {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, "/sensors?topic=sensors/a&topic=sensors/b");
-                    if (lastId is not null) request.Headers.Add("Last-Event-ID", lastId);
-                    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-                    if (response.StatusCode != HttpStatusCode.OK)
-                    {
-                        await Task.Delay(100, cts.Token);
-                        continue;
-                    }
-                    var instance = response.Headers.GetValues("X-Instance").Single();
-                    servedBy.Add(instance);
-                    await using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
-                    await foreach (var item in SseParser.Create(stream).EnumerateAsync(cts.Token))
-                    {
-                        using var json = System.Text.Json.JsonDocument.Parse(item.Data);
-                        readings.Add((long.Parse(item.EventId!), json.RootElement.GetProperty("instance").GetString()!, json.RootElement.GetProperty("reading").GetInt64()));
-                        lastId = item.EventId;
-                        if (readings.Count == 20 && !killed)
-                        {
-                            killed = true;
-                            await instances[instance].KillAsync();
-                        }
-                        if (readings.Count >= 60) break;
-                    }
-                }
-                catch (Exception e) when (e is HttpRequestException or IOException && !cts.IsCancellationRequested)
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/sensors?topic=sensors/a&topic=sensors/b");
+                if (lastId is not null) request.Headers.Add("Last-Event-ID", lastId);
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+                if (response.StatusCode != HttpStatusCode.OK)
                 {
                     await Task.Delay(100, cts.Token);
+                    continue;
+                }
+                var instance = response.Headers.GetValues("X-Instance").Single();
+                servedBy.Add(instance);
+                await using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
+                await foreach (var item in SseParser.Create(stream).EnumerateAsync(cts.Token))
+                {
+                    using var json = System.Text.Json.JsonDocument.Parse(item.Data);
+                    readings.Add((long.Parse(item.EventId!), json.RootElement.GetProperty("instance").GetString()!, json.RootElement.GetProperty("reading").GetInt64()));
+                    lastId = item.EventId;
+                    if (readings.Count == 20 && !killed)
+                    {
+                        killed = true;
+                        await instances[instance].KillAsync();
+                    }
+                    if (readings.Count >= 60) break;
                 }
             }
-
-            killed.Should().BeTrue();
-            servedBy.Last().Should().NotBe(servedBy.First(), "the survivor serves the reconnect");
-            readings.Select(r => r.Id).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("one order across both topics, none twice");
-            foreach (var group in readings.GroupBy(r => r.Instance))
+            catch (Exception e) when (e is HttpRequestException or IOException && !cts.IsCancellationRequested)
             {
-                var numbers = group.Select(r => r.Reading).ToList();
-                numbers.Zip(numbers.Skip(1)).Should().AllSatisfy(p => p.Second.Should().Be(p.First + 1, $"every reading of sensors/{group.Key}, in order, across the failover"));
+                await Task.Delay(100, cts.Token);
             }
-            readings.Select(r => r.Instance).Distinct().Should().HaveCount(2);
         }
-        finally
+
+        killed.Should().BeTrue();
+        servedBy.Last().Should().NotBe(servedBy.First(), "the survivor serves the reconnect");
+        readings.Select(r => r.Id).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("one order across both topics, none twice");
+        foreach (var group in readings.GroupBy(r => r.Instance))
         {
-            nginx.Kill();
-            await nginx.WaitForExitAsync();
-            Directory.Delete(dir, recursive: true);
+            var numbers = group.Select(r => r.Reading).ToList();
+            numbers.Zip(numbers.Skip(1)).Should().AllSatisfy(p => p.Second.Should().Be(p.First + 1, $"every reading of sensors/{group.Key}, in order, across the failover"));
+        }
+        readings.Select(r => r.Instance).Distinct().Should().HaveCount(2);
+    }
+
+    /// <summary>Examples/ScaleOut's nginx.conf in front of two instances, on a free port, in a folder of its own.</summary>
+    private sealed class ExampleNginx : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly string _dir;
+
+        private ExampleNginx(Process process, string dir, int port)
+        {
+            _process = process;
+            _dir = dir;
+            Url = new Uri($"http://127.0.0.1:{port}");
+        }
+
+        public Uri Url { get; }
+
+        public static ExampleNginx Start(int portA, int portB)
+        {
+            var dir = Directory.CreateTempSubdirectory("bocata-scaleout").FullName;
+            var port = TestApps.FreePort();
+            var conf = File.ReadAllText(Path.Combine(TestApps.Root, "Examples", "ScaleOut", "nginx.conf"))
+                .Replace("__DIR__", dir).Replace("__PORT_A__", portA.ToString()).Replace("__PORT_B__", portB.ToString()).Replace("__PORT__", port.ToString());
+            File.WriteAllText(Path.Combine(dir, "nginx.conf"), conf);
+            var process = Process.Start(new ProcessStartInfo(Nginx, ["-c", Path.Combine(dir, "nginx.conf"), "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!;
+            return new ExampleNginx(process, dir, port);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+            _process.Dispose();
+            Directory.Delete(_dir, recursive: true);
         }
     }
 }

@@ -250,8 +250,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         if (Volatile.Read(ref _endRequested) == 1) return Next.End;
         var cursors = _cursors;
         // A topic the backplane is still catching up on holds the whole stream: nothing newer may go before its events.
-        for (var i = 0; i < cursors.Length; i++)
-            if (!cursors[i].Ring.Ready) return _hub.IsCompleted ? Next.End : Next.None;
+        if (!AllReady()) return _hub.IsCompleted ? Next.End : Next.None;
         if (_startsWhenReady)
         {
             _startsWhenReady = false;
@@ -279,7 +278,6 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
             {
                 Volatile.Write(ref cursors[i].Cursor, cursor = next.Local);
                 next = cursor >= ring.Head ? null : ring.FrameAt(cursor + 1);
-                if (next is null && cursor >= ring.Head) break;
             }
             if (cursor >= ring.Head) continue;
             if (next is null)
@@ -317,10 +315,12 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         return Next.Frame;
     }
 
+    /// <summary>Whether every topic of the stream has all its events here (no backplane is catching one up).</summary>
     private bool AllReady()
     {
-        foreach (var c in _cursors)
-            if (!c.Ring.Ready) return false;
+        var cursors = _cursors;
+        for (var i = 0; i < cursors.Length; i++)
+            if (!cursors[i].Ring.Ready) return false;
         return true;
     }
 
@@ -351,8 +351,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     private bool HasPending()
     {
         if (Volatile.Read(ref _endRequested) == 1) return true;
-        foreach (var c in _cursors)
-            if (!c.Ring.Ready) return _hub.IsCompleted;
+        if (!AllReady()) return _hub.IsCompleted;
         foreach (var c in _cursors)
             if (Volatile.Read(ref Unsafe.AsRef(in c.Cursor)) < c.Ring.Head) return true;
         return _hub.IsCompleted || Volatile.Read(ref _endRequested) == 1;
