@@ -74,7 +74,7 @@ public sealed class App : Router
     }
 
     /// <summary>Adds a <see cref="Middleware"/> subclass, created with <paramref name="args"/> and services for its constructor.</summary>
-    public void AddMiddleware<T>(params object[] args) where T : Middleware
+    public void AddMiddleware<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicConstructors)] T>(params object[] args) where T : Middleware
     {
         EnsureNotFrozen("AddMiddleware");
         _middleware.Add(next =>
@@ -143,21 +143,44 @@ public sealed class App : Router
         Provide<T>(_ => factory(), scope);
     }
 
-    /// <summary>The URL path of the route named <paramref name="name"/>, with <paramref name="values"/> (an anonymous object or dictionary) filled in and escaped.</summary>
-    public string UrlFor(string name, object? values = null)
+    /// <summary>The URL path of the route named <paramref name="name"/> (a route without parameters).</summary>
+    public string UrlFor(string name) => UrlFor(name, new Dictionary<string, object?>());
+
+    /// <summary>The URL path of the route named <paramref name="name"/>, with <paramref name="values"/> (an anonymous object, a record
+    /// or a dictionary) filled in and escaped.</summary>
+    public string UrlFor<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties)] T>(string name, T values)
     {
-        ArgumentNullException.ThrowIfNull(name);
-        var route = AllRoutes().FirstOrDefault(r => r.Route.Name == name);
-        if (route.Route is null)
-            throw new ArgumentException($"No route is named '{name}'. Name one with app.Route(pattern, handler, name: \"{name}\").", nameof(name));
         var dictionary = values switch
         {
             null => new Dictionary<string, object?>(),
             IReadOnlyDictionary<string, object?> d => d,
             IDictionary<string, object?> d => d.ToDictionary(p => p.Key, p => p.Value),
-            _ => values.GetType().GetProperties().ToDictionary(p => p.Name, p => p.GetValue(values)),
+            _ => typeof(T).GetProperties().Where(p => p.GetIndexParameters().Length == 0).ToDictionary(p => p.Name, p => p.GetValue(values)),
         };
-        return route.Route.WithPrefix(route.Prefix).Pattern.Format(dictionary);
+        return Format(name, dictionary);
+    }
+
+    /// <summary>The URL path of the route named <paramref name="name"/>, with <paramref name="values"/> (an object or dictionary) filled in and escaped.</summary>
+    [System.Diagnostics.CodeAnalysis.RequiresUnreferencedCode(Aot.UrlValues)]
+    public string UrlFor(string name, object? values)
+    {
+        var dictionary = values switch
+        {
+            null => new Dictionary<string, object?>(),
+            IReadOnlyDictionary<string, object?> d => d,
+            IDictionary<string, object?> d => d.ToDictionary(p => p.Key, p => p.Value),
+            _ => values.GetType().GetProperties().Where(p => p.GetIndexParameters().Length == 0).ToDictionary(p => p.Name, p => p.GetValue(values)),
+        };
+        return Format(name, dictionary);
+    }
+
+    private string Format(string name, IReadOnlyDictionary<string, object?> values)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var route = AllRoutes().FirstOrDefault(r => r.Route.Name == name);
+        if (route.Route is null)
+            throw new ArgumentException($"No route is named '{name}'. Name one with app.Route(pattern, handler, name: \"{name}\").", nameof(name));
+        return route.Route.WithPrefix(route.Prefix).Pattern.Format(values);
     }
 
     /// <summary>Serves the app until Ctrl+C or SIGTERM, then stops gracefully. HOST and PORT environment variables override the defaults (127.0.0.1:8000).</summary>
@@ -241,7 +264,7 @@ public sealed class App : Router
             if (_frozen is not null) return _frozen;
             var loggers = _settings.LoggerFactory ?? DefaultLoggers(_settings);
             AppLoggers.Current = loggers;
-            if (!_settings.Json.IsReadOnly) _settings.Json.MakeReadOnly(populateMissingResolver: true);
+            BocataJson.Freeze(_settings.Json);
             Services.AddSingleton(loggers);
             Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
             var services = Services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });

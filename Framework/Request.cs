@@ -176,7 +176,7 @@ public sealed class Request
     /// <c>HttpError(400, "JSON is malformed.")</c>; an empty body, <c>null</c>, or a value of the wrong type is a 400 that says what
     /// was expected and where (<c>$.title: expected a string.</c>); missing <c>required</c> members and failed DataAnnotations are
     /// <c>HttpError(400)</c> whose detail maps each member to its message.</summary>
-    public async Task<T> JsonAsync<T>()
+    public async Task<T> JsonAsync<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(JsonValidation.Members)] T>()
     {
         // A form posted to a JSON endpoint is the wrong media type, not malformed JSON.
         if (Headers["Content-Type"] is { } contentType
@@ -186,10 +186,11 @@ public sealed class Request
         var bytes = await ReadBodyAsync(JsonLimit, "JSON body");
         var options = _context.Server.Settings.Json;
         if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty) throw new HttpError(400, "JSON is malformed: the body is empty.");
+        var typeInfo = BocataJson.TypeInfo<T>(options);
         T? value;
         try
         {
-            value = JsonSerializer.Deserialize<T>(bytes, options);
+            value = JsonSerializer.Deserialize(bytes, typeInfo);
         }
         catch (JsonException e)
         {
@@ -203,8 +204,8 @@ public sealed class Request
         {
             throw new HttpError(400, "JSON is malformed.");
         }
-        if (value is null) throw new HttpError(400, $"JSON is null: expected {JsonValidation.Expected(typeof(T))}.");
-        JsonValidation.Validate(value, options);
+        if (value is null) throw new HttpError(400, $"JSON is null: expected {JsonValidation.Expected(typeof(T), options)}.");
+        JsonValidation.Validate(value, typeof(T), options);
         return value;
     }
 

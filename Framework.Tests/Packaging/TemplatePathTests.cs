@@ -16,27 +16,8 @@ public class TemplatePathTests
 {
     private static string Root => TestApps.Root;
 
-    private static async Task<(int Code, string Output)> RunAsync(string workingDirectory, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet", args)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-        // No build servers or reused nodes outlive these commands (and none of the test run's own are touched).
-        start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        start.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
-        start.Environment["UseSharedCompilation"] = "false";
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output + await error);
-    }
+    private static Task<(int Code, string Output)> RunAsync(string workingDirectory, params string[] args) =>
+        Bocata.Tests.Testing.DotnetCli.RunAsync(workingDirectory, TimeSpan.FromMinutes(3), args);
 
     private static string Configuration => new DirectoryInfo(TestContext.CurrentContext.TestDirectory).Parent!.Name;
 

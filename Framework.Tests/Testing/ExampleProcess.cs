@@ -35,6 +35,38 @@ internal sealed partial class ExampleProcess : IAsyncDisposable
     {
         var (start, _) = StartInfo(name);
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
+        return await LaunchAsync(start);
+    }
+
+    /// <summary>Starts a published app's own executable (a Native AOT binary) on a free port, from its folder.</summary>
+    public static Task<ExampleProcess> StartExecutableAsync(string executable)
+    {
+        var start = new ProcessStartInfo(executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(executable)!,
+        };
+        start.Environment["PORT"] = "0";
+        start.Environment["HOST"] = "127.0.0.1";
+        return LaunchAsync(start);
+    }
+
+    /// <summary>When the process started (to time its start-up).</summary>
+    public DateTime StartTime => _process.StartTime;
+
+    /// <summary>The process's resident set, in bytes.</summary>
+    public long WorkingSet
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.WorkingSet64;
+        }
+    }
+
+    private static async Task<ExampleProcess> LaunchAsync(ProcessStartInfo start)
+    {
         var process = Process.Start(start)!;
         var urlFound = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();

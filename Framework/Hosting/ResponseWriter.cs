@@ -159,6 +159,6 @@ internal static class ResponseWriter
         // Most apps answer with a handful of types: a last-used cache per thread skips the options' type lookup.
         var cached = t_lastTypeInfo;
         if (cached is not null && cached.Type == type && cached.Options == options) return cached;
-        return t_lastTypeInfo = options.GetTypeInfo(type);
+        return t_lastTypeInfo = BocataJson.TypeInfo(options, type);
     }
 }

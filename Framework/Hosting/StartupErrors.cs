@@ -21,6 +21,7 @@ internal static class StartupErrors
     }
 
     /// <summary>An argument or configuration error raised by Bocata's own code (not by a handler at run time).</summary>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "TargetSite only picks the message's format: where trimming removed the method's metadata it is null and the error prints as an ordinary unhandled exception.")]
     public static bool IsMistake(Exception e) =>
         e is ArgumentException or InvalidOperationException or FormatException
         && e.TargetSite?.DeclaringType is { } type && (type.Assembly == typeof(App).Assembly || type.DeclaringType?.Assembly == typeof(App).Assembly);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Reflection;
@@ -15,23 +16,28 @@ internal static class JsonValidation
 {
     private static readonly ConcurrentDictionary<Type, bool> HasAnnotations = new();
 
+    /// <summary>What validation reads of a body's type: its public properties (kept by the trimmer for every type read with
+    /// <c>req.JsonAsync&lt;T&gt;()</c>).</summary>
+    public const DynamicallyAccessedMemberTypes Members = DynamicallyAccessedMemberTypes.PublicProperties;
+
     /// <summary>Validates <paramref name="value"/>'s DataAnnotations; throws <see cref="HttpError"/> 400 with per-member detail.</summary>
-    public static void Validate(object value, JsonSerializerOptions options)
+    public static void Validate(object value, [DynamicallyAccessedMembers(Members)] Type type, JsonSerializerOptions options)
     {
-        if (Failures(value, options) is { Count: > 0 } detail) throw new HttpError(400, detail);
+        if (Failures(value, type, options) is { Count: > 0 } detail) throw new HttpError(400, detail);
     }
 
-    /// <summary>Every member's failed DataAnnotation, by JSON name (null when the type has none).</summary>
-    public static Dictionary<string, string>? Failures(object value, JsonSerializerOptions options)
+    /// <summary>Every member's failed DataAnnotation, by JSON name (null when the type has none). What
+    /// <c>Validator.TryValidateObject</c> checks, in its order, without its reflection over an unknown type: each property's
+    /// attributes, then (unless a [Required] failed) the class's attributes, then (unless those failed) IValidatableObject.</summary>
+    public static Dictionary<string, string>? Failures(object value, [DynamicallyAccessedMembers(Members)] Type type, JsonSerializerOptions options)
     {
-        var type = value.GetType();
-        if (!HasAnnotations.GetOrAdd(type, static t => t.GetProperties().Any(p => p.IsDefined(typeof(ValidationAttribute), inherit: true))
-            || typeof(IValidatableObject).IsAssignableFrom(t))) return null;
+        if (!(HasAnnotations.TryGetValue(type, out var annotated) ? annotated : HasAnnotations[type] = HasAny(type))) return null;
         var info = options.GetTypeInfo(type);
         var detail = new Dictionary<string, string>(StringComparer.Ordinal);
         // Property attributes one by one, so a failure without a message of its own gets typesystem's wording (what a
-        // Bocadillo app's clients already read); then whatever else Validator finds (class attributes, IValidatableObject).
-        var context = new ValidationContext(value);
+        // Bocadillo app's clients already read); then the class's attributes and IValidatableObject, as Validator runs them.
+        var context = new ValidationContext(value, type.Name, null, null);
+        var requiredFailed = false;
         foreach (var property in type.GetProperties())
         {
             if (property.GetIndexParameters().Length > 0) continue;
@@ -43,21 +49,37 @@ internal static class JsonValidation
             foreach (var attribute in attributes)
             {
                 if (attribute.GetValidationResult(member, context) is not { } failed) continue;
+                requiredFailed |= attribute is RequiredAttribute;
                 detail.TryAdd(JsonName(info, property.Name), Message(attribute, failed, member));
                 break;
             }
         }
-        var results = new List<ValidationResult>();
-        if (!Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: false))
-        {
-            foreach (var result in results)
+        if (requiredFailed) return detail;
+        context.MemberName = null;
+        context.DisplayName = type.Name;
+        var classFailed = false;
+        foreach (var attribute in type.GetCustomAttributes<ValidationAttribute>(inherit: true))
+            if (attribute.GetValidationResult(value, context) is { } failed && failed != ValidationResult.Success)
             {
-                var members = result.MemberNames.Any() ? result.MemberNames : [""];
-                foreach (var name in members) detail.TryAdd(JsonName(info, name), result.ErrorMessage ?? "Is not valid.");
+                classFailed = true;
+                Add(failed);
             }
-        }
+        if (!classFailed && value is IValidatableObject validatable)
+            foreach (var result in validatable.Validate(context))
+                if (result != ValidationResult.Success) Add(result);
         return detail;
+
+        void Add(ValidationResult result)
+        {
+            var members = result.MemberNames.Any() ? result.MemberNames : [""];
+            foreach (var name in members) detail.TryAdd(JsonName(info, name), result.ErrorMessage ?? "Is not valid.");
+        }
     }
+
+    private static bool HasAny([DynamicallyAccessedMembers(Members)] Type type) =>
+        type.GetProperties().Any(p => p.IsDefined(typeof(ValidationAttribute), inherit: true))
+        || type.IsDefined(typeof(ValidationAttribute), inherit: true)
+        || typeof(IValidatableObject).IsAssignableFrom(type);
 
     /// <summary>The message for a failed attribute: its own when the app wrote one, else typesystem's (Bocadillo's validation
     /// library) for the common attributes, else DataAnnotations' default.</summary>
@@ -98,7 +120,7 @@ internal static class JsonValidation
 
     /// <summary>When deserialization failed because <c>required</c> members were absent: a 400 naming each, and every other
     /// member's failed validation with them (the body is read again with nothing required), else null.</summary>
-    public static HttpError? MissingRequired(Type type, ReadOnlySpan<byte> json, JsonSerializerOptions options)
+    public static HttpError? MissingRequired([DynamicallyAccessedMembers(Members)] Type type, ReadOnlySpan<byte> json, JsonSerializerOptions options)
     {
         if (options.GetTypeInfo(type) is not { Kind: JsonTypeInfoKind.Object } info) return null;
         var required = info.Properties.Where(p => p.IsRequired).Select(p => p.Name).ToList();
@@ -110,7 +132,7 @@ internal static class JsonValidation
         try
         {
             if (JsonSerializer.Deserialize(json, NothingRequired(options).GetTypeInfo(type)) is { } partial
-                && Failures(partial, options) is { } failures)
+                && Failures(partial, type, options) is { } failures)
                 foreach (var (name, message) in failures) missing.TryAdd(name, message);
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
@@ -128,7 +150,7 @@ internal static class JsonValidation
         {
             var copy = new JsonSerializerOptions(o)
             {
-                TypeInfoResolver = (o.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver()).WithAddedModifier(static info =>
+                TypeInfoResolver = (o.TypeInfoResolver ?? BocataJsonContext.Default).WithAddedModifier(static info =>
                 {
                     foreach (var property in info.Properties) property.IsRequired = false;
                 }),
@@ -171,11 +193,11 @@ internal static class JsonValidation
     /// (System.Text.Json gives the path; the expected kind comes from the type's JSON contract along that path).</summary>
     public static string Mismatch(Type type, string? path, JsonSerializerOptions options)
     {
-        var expected = Describe(TypeAt(type, path, options));
+        var expected = Describe(TypeAt(type, path, options), options);
         return path is null or "$" ? $"expected {expected}." : $"{path}: expected {expected}.";
     }
 
-    public static string Expected(Type type) => Describe(type);
+    public static string Expected(Type type, JsonSerializerOptions options) => Describe(type, options);
 
     private static Type? TypeAt(Type type, string? path, JsonSerializerOptions options)
     {
@@ -202,7 +224,7 @@ internal static class JsonValidation
         return current;
     }
 
-    private static string Describe(Type? type)
+    private static string Describe(Type? type, JsonSerializerOptions options)
     {
         if (type is null) return "a different value";
         type = Nullable.GetUnderlyingType(type) ?? type;
@@ -212,10 +234,11 @@ internal static class JsonValidation
         if (type.IsEnum) return $"one of {string.Join(", ", Enum.GetNames(type).Take(8))}";
         if (type.IsPrimitive || type == typeof(decimal))
             return type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(byte) || type == typeof(uint) || type == typeof(ulong) ? "an integer" : "a number";
-        if (type != typeof(JsonElement) && typeof(System.Collections.IEnumerable).IsAssignableFrom(type) && !IsDictionary(type)) return "an array";
+        if (type != typeof(JsonElement) && typeof(System.Collections.IEnumerable).IsAssignableFrom(type) && !IsDictionary(type, options)) return "an array";
         return "an object";
     }
 
-    private static bool IsDictionary(Type type) =>
-        typeof(System.Collections.IDictionary).IsAssignableFrom(type) || type.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IDictionary<,>) || i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>));
+    private static bool IsDictionary(Type type, JsonSerializerOptions options) =>
+        typeof(System.Collections.IDictionary).IsAssignableFrom(type)
+        || options.TryGetTypeInfo(type, out var info) && info.Kind == JsonTypeInfoKind.Dictionary;
 }

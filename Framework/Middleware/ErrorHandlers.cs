@@ -36,10 +36,10 @@ public static class ErrorHandlers
         res.Text = error.Detail is null ? error.StatusText : $"{error.StatusText}: {DetailText(error.Detail)}";
     }
 
-    private static string DetailText(object detail) => detail as string ?? System.Text.Json.JsonSerializer.Serialize(detail, detail.GetType(), BocataJson.Options);
+    private static string DetailText(object detail) => detail as string ?? System.Text.Json.JsonSerializer.Serialize(detail, BocataJson.TypeInfo(BocataJson.Options, detail.GetType()));
 
 
-    private sealed record ErrorBody(string Error, int Status);
+    internal sealed record ErrorBody(string Error, int Status);
 
-    private sealed record ErrorBodyWithDetail(string Error, int Status, object Detail);
+    internal sealed record ErrorBodyWithDetail(string Error, int Status, object Detail);
 }

@@ -25,7 +25,7 @@ internal static class Bind
 
     public static T Service<T>(Request req) where T : notnull => req.RequestServices.GetRequiredService<T>();
 
-    public static T View<T>(Request req) where T : class => ActivatorUtilities.GetServiceOrCreateInstance<T>(req.RequestServices);
+    public static T View<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicConstructors)] T>(Request req) where T : class => ActivatorUtilities.GetServiceOrCreateInstance<T>(req.RequestServices);
 
     public static void Check(Request req) => req.ThrowBindingErrors();
 
@@ -61,7 +61,7 @@ internal static class Bind
     public static T Validate<T>(Request req, string name, T value, System.ComponentModel.DataAnnotations.ValidationAttribute[] attributes)
     {
         if (req.HasBindingError(name)) return value;
-        var context = new System.ComponentModel.DataAnnotations.ValidationContext(req) { MemberName = name, DisplayName = name };
+        var context = new System.ComponentModel.DataAnnotations.ValidationContext(req, name, null, null) { MemberName = name };
         foreach (var attribute in attributes)
         {
             if (attribute.GetValidationResult(value, context) is { } failed)
@@ -73,19 +73,12 @@ internal static class Bind
         return value;
     }
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, Func<string, object?>> BoxedConverters = new();
-
     /// <summary>Converts a raw value to <paramref name="type"/> for hooks; the raw string when it does not convert (binding then reports the 400).</summary>
     public static object? ConvertOrRaw(string raw, Type type)
     {
         if (type == typeof(string) || !IsConvertible(type)) return raw;
-        var convert = BoxedConverters.GetOrAdd(type, static t =>
-            typeof(Bind).GetMethod(nameof(ConvertBoxed), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-                .MakeGenericMethod(t).CreateDelegate<Func<string, object?>>());
-        return convert(raw);
+        return TryConvertBoxed(raw, Nullable.GetUnderlyingType(type) ?? type, out var value) ? value : raw;
     }
-
-    private static object? ConvertBoxed<T>(string raw) => TryConvert(raw.AsSpan(), out T value) ? value : raw;
 
     public static bool IsConvertible(Type type)
     {
@@ -98,15 +91,22 @@ internal static class Bind
 
     public static bool TryConvert<T>(ReadOnlySpan<char> raw, out T value)
     {
-        var inv = CultureInfo.InvariantCulture;
         bool ok;
         // Each branch is a JIT-time constant for value types, so only one survives per instantiation.
         if (typeof(T) == typeof(string)) { value = (T)(object)raw.ToString(); return true; }
         if (typeof(T) == typeof(int)) { ok = TryParseInt(raw, out var v); value = (T)(object)v; return ok; }
         if (typeof(T) == typeof(long)) { ok = TryParseLong(raw, out var v); value = (T)(object)v; return ok; }
         if (typeof(T) == typeof(Guid)) { ok = Guid.TryParse(raw, out var v); value = (T)(object)v; return ok; }
-        var type = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
-        object? boxed;
+        var ok2 = TryConvertBoxed(raw, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T), out var boxed);
+        value = ok2 ? (T)boxed! : default!;
+        return ok2;
+    }
+
+    /// <summary>The conversion of <see cref="TryConvert{T}"/> for a type known only at run time (no generic instantiation).</summary>
+    private static bool TryConvertBoxed(ReadOnlySpan<char> raw, Type type, out object? boxed)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        bool ok;
         if (type == typeof(int)) { ok = TryParseInt(raw, out var v); boxed = v; }
         else if (type == typeof(long)) { ok = TryParseLong(raw, out var v); boxed = v; }
         else if (type == typeof(short)) { ok = short.TryParse(raw, NumberStyles.Integer, inv, out var v); boxed = v; }
@@ -121,7 +121,7 @@ internal static class Bind
         else if (type == typeof(DateTimeOffset)) { ok = DateTimeOffset.TryParse(raw, inv, DateTimeStyles.None, out var v); boxed = v; }
         else if (type.IsEnum) { ok = Enum.TryParse(type, raw, ignoreCase: true, out var v) && !IsNumeric(raw) && v is not null; boxed = v; }
         else throw new NotSupportedException($"Bocata cannot convert a route or query value to {type.Name}.");
-        value = ok ? (T)boxed! : default!;
+        if (!ok) boxed = null;
         return ok;
     }
 

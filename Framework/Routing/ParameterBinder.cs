@@ -1,9 +1,11 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Linq.Expressions;
 using System.Reflection;
 
 namespace Bocata;
 
 /// <summary>Compiles a handler delegate or method into a <see cref="Handler"/> once per route: route parameters by name, query defaults, services.</summary>
+[RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
 internal static class ParameterBinder
 {
     private static readonly MethodInfo PathMethod = typeof(Bind).GetMethod(nameof(Bind.Path))!;
@@ -179,15 +181,46 @@ internal static class ParameterBinder
         {
             return Expression.Convert(call, typeof(Task));
         }
-        RefuseReturnedValue(result, describe);
+        HandlerResults.RefuseReturnedValue(result, describe);
         var describeConstant = Expression.Constant(describe);
         return task == call && !typeof(Task).IsAssignableFrom(type)
             ? Expression.Call(ReturnedMethod, req, res, Expression.Convert(call, typeof(object)), describeConstant)
             : Expression.Call(ReturnedAsyncMethod.MakeGenericMethod(result), task, req, res, describeConstant);
     }
+}
+
+/// <summary>A compiled WebSocket handler: <see cref="Bind"/> reads its parameters from the handshake request (throwing
+/// <see cref="HttpError"/> 400 when one does not convert), <see cref="Invoke"/> runs it on the accepted socket.</summary>
+internal sealed record WebSocketBinding(Func<Request, object?[]> Bind, Func<WebSocket, object?[], Task> Invoke);
+
+/// <summary>What a handler may return (checked when its route is added, with no reflection beyond its signature).</summary>
+internal static class HandlerResults
+{
+    /// <summary>A <c>(req, res)</c> handler as a <see cref="Handler"/>. A <c>Func&lt;Request, Response, Task&lt;string&gt;&gt;</c> is one too
+    /// (covariance): its result is checked as the binder checks one (see <c>Bind.Returned</c>).</summary>
+    public static Handler Direct(Func<Request, Response, Task> handler, string describe)
+    {
+        if (handler.Method.ReturnType == typeof(Task)) return new Handler(handler);
+        return async (req, res) =>
+        {
+            var task = handler(req, res);
+            await task;
+            // Only these results can be incidental (CheckReturnType refused the rest when the route was added).
+            object? value = task switch
+            {
+                Task<string> t => t.Result,
+                Task<object> t => t.Result,
+                Task<int> t => t.Result,
+                Task<bool> t => t.Result,
+                Task<byte[]> t => t.Result,
+                _ => null,
+            };
+            await Bind.Returned(req, res, value, describe);
+        };
+    }
 
     /// <summary>Refuses, when the route is added, a handler whose result can only be a returned value (an anonymous object, a
-    /// record, a list…): see <see cref="AsTask"/>.</summary>
+    /// record, a list…): see ParameterBinder.AsTask.</summary>
     public static void CheckReturnType(MethodInfo method, string describe)
     {
         var type = method.ReturnType;
@@ -198,7 +231,7 @@ internal static class ParameterBinder
         RefuseReturnedValue(type, describe);
     }
 
-    private static void RefuseReturnedValue(Type result, string describe)
+    public static void RefuseReturnedValue(Type result, string describe)
     {
         if (Bind.CanBeIncidental(result)) return;
         throw new ArgumentException($"The {describe} returns a value ({Friendly(result)}), but Bocata sends only what a handler sets on res. " +
@@ -211,7 +244,3 @@ internal static class ParameterBinder
         : type.IsGenericType ? $"{type.Name[..type.Name.IndexOf('`')]}<{string.Join(", ", type.GenericTypeArguments.Select(Friendly))}>"
         : type.Name;
 }
-
-/// <summary>A compiled WebSocket handler: <see cref="Bind"/> reads its parameters from the handshake request (throwing
-/// <see cref="HttpError"/> 400 when one does not convert), <see cref="Invoke"/> runs it on the accepted socket.</summary>
-internal sealed record WebSocketBinding(Func<Request, object?[]> Bind, Func<WebSocket, object?[], Task> Invoke);

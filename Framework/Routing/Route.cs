@@ -124,6 +124,7 @@ public sealed class Route
         return types;
     }
 
+    [System.Diagnostics.CodeAnalysis.RequiresUnreferencedCode(Aot.Views)]
     internal static Hook[] HookAttributes<TAttribute>(MemberInfo member, Func<TAttribute, Type> hookType) where TAttribute : Attribute
     {
         var hooks = new List<Hook>();

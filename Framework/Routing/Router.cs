@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 
 namespace Bocata;
@@ -7,62 +8,72 @@ public class Router
 {
     private static readonly string[] ViewMethods = ["Get", "Head", "Post", "Put", "Patch", "Delete", "Options"];
     private static readonly string[] DefaultMethods = ["GET"];
+    private const DynamicallyAccessedMemberTypes ViewMembers = DynamicallyAccessedMemberTypes.PublicMethods | DynamicallyAccessedMemberTypes.PublicConstructors;
+    private const DynamicallyAccessedMemberTypes StaticMembers = DynamicallyAccessedMemberTypes.PublicMethods | DynamicallyAccessedMemberTypes.NonPublicMethods;
 
     internal List<Route> RouteList { get; } = [];
     internal List<(string Prefix, Router Router)> Included { get; } = [];
     internal List<(string Prefix, Func<Handler> Handler)> Mounts { get; } = [];
 
     /// <summary>Adds a route; <paramref name="methods"/> default to GET (HEAD is answered by GET).</summary>
-    public Route Route(string pattern, Action<Request, Response> handler, params string[] methods) => Add(pattern, handler, methods, null);
+    public Route Route(string pattern, Action<Request, Response> handler, params string[] methods) => AddDirect(pattern, handler, methods, null);
 
     /// <summary>Adds a route; <paramref name="methods"/> default to GET (HEAD is answered by GET).</summary>
-    public Route Route(string pattern, Func<Request, Response, Task> handler, params string[] methods) => Add(pattern, handler, methods, null);
+    public Route Route(string pattern, Func<Request, Response, Task> handler, params string[] methods) => AddDirect(pattern, handler, methods, null);
 
     /// <summary>Adds a route whose handler takes typed route parameters after <c>(Request req, Response res)</c>.</summary>
+    [RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
     public Route Route(string pattern, Delegate handler, params string[] methods) => Add(pattern, handler, methods, null);
 
     /// <summary>Adds a named route (for <c>UrlFor</c>).</summary>
-    public Route Route(string pattern, Action<Request, Response> handler, string[]? methods = null, string? name = null) => Add(pattern, handler, methods, name);
+    public Route Route(string pattern, Action<Request, Response> handler, string[]? methods = null, string? name = null) => AddDirect(pattern, handler, methods, name);
 
     /// <summary>Adds a named route (for <c>UrlFor</c>).</summary>
-    public Route Route(string pattern, Func<Request, Response, Task> handler, string[]? methods = null, string? name = null) => Add(pattern, handler, methods, name);
+    public Route Route(string pattern, Func<Request, Response, Task> handler, string[]? methods = null, string? name = null) => AddDirect(pattern, handler, methods, name);
 
     /// <summary>Adds a named route (for <c>UrlFor</c>).</summary>
+    [RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
     public Route Route(string pattern, Delegate handler, string[]? methods = null, string? name = null) => Add(pattern, handler, methods, name);
 
     /// <summary>Adds a GET route.</summary>
-    public Route Get(string pattern, Action<Request, Response> handler, string? name = null) => Add(pattern, handler, ["GET"], name);
+    public Route Get(string pattern, Action<Request, Response> handler, string? name = null) => AddDirect(pattern, handler, ["GET"], name);
     /// <summary>Adds a GET route.</summary>
-    public Route Get(string pattern, Func<Request, Response, Task> handler, string? name = null) => Add(pattern, handler, ["GET"], name);
+    public Route Get(string pattern, Func<Request, Response, Task> handler, string? name = null) => AddDirect(pattern, handler, ["GET"], name);
     /// <summary>Adds a GET route.</summary>
+    [RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
     public Route Get(string pattern, Delegate handler, string? name = null) => Add(pattern, handler, ["GET"], name);
     /// <summary>Adds a POST route.</summary>
-    public Route Post(string pattern, Action<Request, Response> handler, string? name = null) => Add(pattern, handler, ["POST"], name);
+    public Route Post(string pattern, Action<Request, Response> handler, string? name = null) => AddDirect(pattern, handler, ["POST"], name);
     /// <summary>Adds a POST route.</summary>
-    public Route Post(string pattern, Func<Request, Response, Task> handler, string? name = null) => Add(pattern, handler, ["POST"], name);
+    public Route Post(string pattern, Func<Request, Response, Task> handler, string? name = null) => AddDirect(pattern, handler, ["POST"], name);
     /// <summary>Adds a POST route.</summary>
+    [RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
     public Route Post(string pattern, Delegate handler, string? name = null) => Add(pattern, handler, ["POST"], name);
     /// <summary>Adds a PUT route.</summary>
-    public Route Put(string pattern, Action<Request, Response> handler, string? name = null) => Add(pattern, handler, ["PUT"], name);
+    public Route Put(string pattern, Action<Request, Response> handler, string? name = null) => AddDirect(pattern, handler, ["PUT"], name);
     /// <summary>Adds a PUT route.</summary>
-    public Route Put(string pattern, Func<Request, Response, Task> handler, string? name = null) => Add(pattern, handler, ["PUT"], name);
+    public Route Put(string pattern, Func<Request, Response, Task> handler, string? name = null) => AddDirect(pattern, handler, ["PUT"], name);
     /// <summary>Adds a PUT route.</summary>
+    [RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
     public Route Put(string pattern, Delegate handler, string? name = null) => Add(pattern, handler, ["PUT"], name);
     /// <summary>Adds a PATCH route.</summary>
-    public Route Patch(string pattern, Action<Request, Response> handler, string? name = null) => Add(pattern, handler, ["PATCH"], name);
+    public Route Patch(string pattern, Action<Request, Response> handler, string? name = null) => AddDirect(pattern, handler, ["PATCH"], name);
     /// <summary>Adds a PATCH route.</summary>
-    public Route Patch(string pattern, Func<Request, Response, Task> handler, string? name = null) => Add(pattern, handler, ["PATCH"], name);
+    public Route Patch(string pattern, Func<Request, Response, Task> handler, string? name = null) => AddDirect(pattern, handler, ["PATCH"], name);
     /// <summary>Adds a PATCH route.</summary>
+    [RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
     public Route Patch(string pattern, Delegate handler, string? name = null) => Add(pattern, handler, ["PATCH"], name);
     /// <summary>Adds a DELETE route.</summary>
-    public Route Delete(string pattern, Action<Request, Response> handler, string? name = null) => Add(pattern, handler, ["DELETE"], name);
+    public Route Delete(string pattern, Action<Request, Response> handler, string? name = null) => AddDirect(pattern, handler, ["DELETE"], name);
     /// <summary>Adds a DELETE route.</summary>
-    public Route Delete(string pattern, Func<Request, Response, Task> handler, string? name = null) => Add(pattern, handler, ["DELETE"], name);
+    public Route Delete(string pattern, Func<Request, Response, Task> handler, string? name = null) => AddDirect(pattern, handler, ["DELETE"], name);
     /// <summary>Adds a DELETE route.</summary>
+    [RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
     public Route Delete(string pattern, Delegate handler, string? name = null) => Add(pattern, handler, ["DELETE"], name);
 
     /// <summary>Adds a class-based view: its <c>Get</c>, <c>Post</c>, ... methods (or <c>Handle</c> for all) answer those methods.</summary>
-    public Route Route<TView>(string pattern, string? name = null) where TView : class
+    [RequiresUnreferencedCode(Aot.Views), RequiresDynamicCode(Aot.Views)]
+    public Route Route<[DynamicallyAccessedMembers(ViewMembers)] TView>(string pattern, string? name = null) where TView : class
     {
         var type = typeof(TView);
         var handlers = new List<(string Method, MethodInfo Info)>();
@@ -95,7 +106,8 @@ public class Router
     }
 
     /// <summary>Adds a class-based view whose pattern comes from its <c>[Route("...")]</c> attribute.</summary>
-    public Route Route<TView>() where TView : class
+    [RequiresUnreferencedCode(Aot.Views), RequiresDynamicCode(Aot.Views)]
+    public Route Route<[DynamicallyAccessedMembers(ViewMembers)] TView>() where TView : class
     {
         var attribute = typeof(TView).GetCustomAttribute<RouteAttribute>()
             ?? throw new ArgumentException($"View {typeof(TView).Name} has no [Route(\"/pattern\")] attribute; add one or call app.Route<{typeof(TView).Name}>(\"/pattern\").", nameof(TView));
@@ -103,10 +115,12 @@ public class Router
     }
 
     /// <summary>Registers every static method of <typeparamref name="TClass"/> that carries <c>[Route("...")]</c> (attribute routing).</summary>
-    public IReadOnlyList<Route> Routes<TClass>() => Routes(typeof(TClass));
+    [RequiresUnreferencedCode(Aot.Views), RequiresDynamicCode(Aot.Views)]
+    public IReadOnlyList<Route> Routes<[DynamicallyAccessedMembers(StaticMembers)] TClass>() => Routes(typeof(TClass));
 
     /// <summary>Registers every static method of <paramref name="type"/> that carries <c>[Route("...")]</c>; use this form for static classes.</summary>
-    public IReadOnlyList<Route> Routes(Type type)
+    [RequiresUnreferencedCode(Aot.Views), RequiresDynamicCode(Aot.Views)]
+    public IReadOnlyList<Route> Routes([DynamicallyAccessedMembers(StaticMembers)] Type type)
     {
         ArgumentNullException.ThrowIfNull(type);
         var added = new List<Route>();
@@ -137,22 +151,31 @@ public class Router
     /// <param name="autoAccept">Accept the handshake before calling the handler.</param>
     /// <param name="valueType">What <c>await foreach</c> yields: "text", "bytes" or "json".</param>
     /// <param name="caughtCloseCodes">Client close codes that end the handler quietly (default 1000 and 1001).</param>
-    public Route WebSocketRoute(string pattern, Func<WebSocket, Task> handler, bool autoAccept = true, string valueType = "text", int[]? caughtCloseCodes = null) =>
-        WebSocketRoute(pattern, (Delegate)handler, autoAccept, valueType, caughtCloseCodes);
+    public Route WebSocketRoute(string pattern, Func<WebSocket, Task> handler, bool autoAccept = true, string valueType = "text", int[]? caughtCloseCodes = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return AddWebSocket(pattern, handler, autoAccept, valueType, caughtCloseCodes, (_, _) => new WebSocketBinding(static _ => [], (ws, _) => handler(ws)));
+    }
 
     /// <summary>Adds a WebSocket endpoint whose handler takes <c>(WebSocket ws, …)</c> and then route parameters (by name, converted
     /// to their types), query parameters (with defaults), validation attributes and provided services, as HTTP handlers do.
     /// A parameter that does not convert or validate refuses the handshake with 403 (Bocadillo's rule).</summary>
+    [RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
     public Route WebSocketRoute(string pattern, Delegate handler, bool autoAccept = true, string valueType = "text", int[]? caughtCloseCodes = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
+        return AddWebSocket(pattern, handler, autoAccept, valueType, caughtCloseCodes, (compiled, isService) => ParameterBinder.CompileWebSocket(handler, compiled, isService));
+    }
+
+    private Route AddWebSocket(string pattern, Delegate handler, bool autoAccept, string valueType, int[]? caughtCloseCodes, Func<RoutePattern, Func<Type, bool>, WebSocketBinding> bind)
+    {
         if (valueType is not ("text" or "bytes" or "json" or "event"))
             throw new ArgumentException($"valueType must be \"text\", \"bytes\", \"json\" or \"event\", not \"{valueType}\".", nameof(valueType));
         var caught = caughtCloseCodes ?? [1000, 1001];
-        ParameterBinder.CheckReturnType(handler.Method, $"WebSocket handler for '{pattern}'");
+        HandlerResults.CheckReturnType(handler.Method, $"WebSocket handler for '{pattern}'");
         var route = new Route(pattern, null, (compiled, isService) =>
         {
-            var bound = ParameterBinder.CompileWebSocket(handler, compiled, isService);
+            var bound = bind(compiled, isService);
             // Registered under its own key, beside any HTTP handlers of the same pattern: the handshake reaches only this one.
             return new Dictionary<string, Handler>(StringComparer.OrdinalIgnoreCase)
             {
@@ -186,12 +209,32 @@ public class Router
         Mounts.Add((NormalizeMountPrefix(prefix), () => handler));
     }
 
+    /// <summary>A <c>(req, res)</c> handler: nothing to bind, no reflection (what Native AOT apps use).</summary>
+    private protected Route AddDirect(string pattern, Delegate handler, string[]? methods, string? name)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        ArgumentNullException.ThrowIfNull(handler);
+        var verbs = Normalize(methods);
+        var describe = $"handler for '{pattern}'";
+        HandlerResults.CheckReturnType(handler.Method, describe);
+        Handler bound = handler switch
+        {
+            Func<Request, Response, Task> f => HandlerResults.Direct(f, describe),
+            Action<Request, Response> a => (req, res) => { a(req, res); return Task.CompletedTask; },
+            _ => throw new ArgumentException($"The {describe} must be (req, res) => ...", nameof(handler)),
+        };
+        var route = new Route(pattern, name, (_, _) => verbs.ToDictionary(v => v, _ => bound, StringComparer.OrdinalIgnoreCase), verbs);
+        Register(route);
+        return route;
+    }
+
+    [RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
     private protected Route Add(string pattern, Delegate handler, string[]? methods, string? name)
     {
         ArgumentNullException.ThrowIfNull(pattern);
         ArgumentNullException.ThrowIfNull(handler);
         var verbs = Normalize(methods);
-        ParameterBinder.CheckReturnType(handler.Method, $"handler for '{pattern}'");
+        HandlerResults.CheckReturnType(handler.Method, $"handler for '{pattern}'");
         var route = new Route(pattern, name, (compiled, isService) =>
         {
             var bound = ParameterBinder.Compile(handler, compiled, isService);

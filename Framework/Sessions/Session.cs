@@ -14,10 +14,10 @@ public sealed class Session : IDictionary<string, string>
     internal bool Modified { get; private set; }
 
     /// <summary>Stores a value as JSON.</summary>
-    public void Set<T>(string key, T value) => this[key] = JsonSerializer.Serialize(value, BocataJson.Options);
+    public void Set<T>(string key, T value) => this[key] = JsonSerializer.Serialize(value, BocataJson.TypeInfo<T>(BocataJson.Options));
 
     /// <summary>Reads a value stored with <see cref="Set{T}"/>, or the default when absent.</summary>
-    public T? Get<T>(string key) => _values.TryGetValue(key, out var json) ? JsonSerializer.Deserialize<T>(json, BocataJson.Options) : default;
+    public T? Get<T>(string key) => _values.TryGetValue(key, out var json) ? JsonSerializer.Deserialize(json, BocataJson.TypeInfo<T>(BocataJson.Options)) : default;
 
     /// <inheritdoc />
     public string this[string key]

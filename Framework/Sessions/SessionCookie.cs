@@ -44,7 +44,7 @@ internal static class SessionCookie
             var payload = Encoding.ASCII.GetBytes(cookie[..dot]);
             var signature = WebEncoders.Base64UrlDecode(cookie[(dot + 1)..]);
             if (!keys.Verifies(payload, signature)) return empty;
-            var data = JsonSerializer.Deserialize<Payload>(WebEncoders.Base64UrlDecode(cookie[..dot]));
+            var data = JsonSerializer.Deserialize(WebEncoders.Base64UrlDecode(cookie[..dot]), BocataJsonContext.Default.Payload);
             if (data?.V is null || data.Iat is not { } issued) return empty;
             var age = now - DateTimeOffset.FromUnixTimeSeconds(issued);
             if (age > maxAge || age < -Skew) return empty;
@@ -58,12 +58,15 @@ internal static class SessionCookie
 
     public static string Write(Dictionary<string, string> values, byte[] key, DateTimeOffset issuedAt)
     {
-        var payload = WebEncoders.Base64UrlEncode(JsonSerializer.SerializeToUtf8Bytes(new Payload(values, issuedAt.ToUnixTimeSeconds())));
+        var payload = WebEncoders.Base64UrlEncode(JsonSerializer.SerializeToUtf8Bytes(new Payload(values, issuedAt.ToUnixTimeSeconds()), BocataJsonContext.Default.Payload));
         var signature = WebEncoders.Base64UrlEncode(HMACSHA256.HashData(key, Encoding.ASCII.GetBytes(payload)));
         return payload + "." + signature;
     }
 
-    private sealed record Payload(Dictionary<string, string>? V, long? Iat);
+    /// <summary>The cookie's JSON: member names as they were before Bocata had a JSON context (cookies issued then still read).</summary>
+    internal sealed record Payload(
+        [property: System.Text.Json.Serialization.JsonPropertyName("V")] Dictionary<string, string>? V,
+        [property: System.Text.Json.Serialization.JsonPropertyName("Iat")] long? Iat);
 }
 
 /// <summary>The key that signs session cookies, and the keys of previous secrets that still verify them.</summary>

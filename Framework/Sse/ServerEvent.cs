@@ -27,7 +27,7 @@ public sealed class ServerEvent : IEquatable<ServerEvent>
             throw new ArgumentException("Give either data or json, not both: json is serialized into the event's data.", nameof(json));
 
         Name = name;
-        Data = json is not null ? JsonSerializer.Serialize(json, json.GetType(), BocataJson.Options) : data;
+        Data = json is not null ? JsonSerializer.Serialize(json, BocataJson.TypeInfo(BocataJson.Options, json.GetType())) : data;
         Id = id;
         Retry = retry;
         Comment = comment;
@@ -66,7 +66,7 @@ public sealed class ServerEvent : IEquatable<ServerEvent>
     /// <exception cref="InvalidOperationException">The event has no data, or its data is JSON <c>null</c>.</exception>
     public T Json<T>() =>
         Data is null ? throw new InvalidOperationException("This event has no data to read as JSON.")
-        : JsonSerializer.Deserialize<T>(Data, BocataJson.Options) ?? throw new InvalidOperationException($"This event's data is JSON null, not a {typeof(T).Name}.");
+        : JsonSerializer.Deserialize(Data, BocataJson.TypeInfo<T>(BocataJson.Options)) ?? throw new InvalidOperationException($"This event's data is JSON null, not a {typeof(T).Name}.");
 
     /// <summary>Writes the event's wire bytes (UTF-8, <c>\n</c> line ends, blank line last) without building a string.</summary>
     public void WriteTo(IBufferWriter<byte> writer)

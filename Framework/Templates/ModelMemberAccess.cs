@@ -13,6 +13,7 @@ namespace Bocata;
 /// reach their properties (<c>{{ req.Context… }}</c>, <c>{{ type.Assembly… }}</c>), nor any object that an <c>object</c>-typed
 /// member happens to hold at run time.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.RequiresUnreferencedCode(Aot.Templates)]
 internal sealed class ModelMemberAccess : MemberAccessStrategy
 {
     private static readonly Assembly Bocata = typeof(ModelMemberAccess).Assembly;

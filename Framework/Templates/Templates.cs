@@ -8,6 +8,7 @@ namespace Bocata;
 /// <summary>Liquid templates (rendered by Fluid) from a folder: <c>res.Html = await templates.RenderAsync("index.html", new { name })</c>.
 /// Output is HTML-escaped. A template reads the model's own members only (its types and the app types they are built from);
 /// widen that with <see cref="Allow{T}"/>.</summary>
+[System.Diagnostics.CodeAnalysis.RequiresUnreferencedCode(Aot.Templates), System.Diagnostics.CodeAnalysis.RequiresDynamicCode(Aot.Templates)]
 public sealed class Templates
 {
     private static readonly FluidParser Parser = new();
@@ -51,16 +52,10 @@ public sealed class Templates
         var members = _members;
         var json = new System.Text.Json.JsonSerializerOptions(BocataJson.Options)
         {
-            TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver
+            TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.WithAddedModifier(BocataJson.Options.TypeInfoResolver!, info =>
             {
-                Modifiers =
-                {
-                    info =>
-                    {
-                        if (info.Kind == System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object && !members.IsAllowed(info.Type)) info.Properties.Clear();
-                    },
-                },
-            },
+                if (info.Kind == System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object && !members.IsAllowed(info.Type)) info.Properties.Clear();
+            }),
         };
         json.MakeReadOnly();
         _options.Filters.AddFilter("tojson", (input, _, _) =>

@@ -167,7 +167,7 @@ public sealed class WebSocket : IAsyncEnumerable<object>
         var bytes = await ReceiveAsync(WebSocketMessageType.Text);
         try
         {
-            return JsonSerializer.Deserialize<T>(bytes, _request.Context.Server.Settings.Json) ?? throw new JsonException("null");
+            return JsonSerializer.Deserialize(bytes, BocataJson.TypeInfo<T>(_request.Context.Server.Settings.Json)) ?? throw new JsonException("null");
         }
         catch (JsonException)
         {
@@ -184,7 +184,7 @@ public sealed class WebSocket : IAsyncEnumerable<object>
 
     /// <summary>Sends a value as a JSON text message.</summary>
     public Task SendJsonAsync(object? value) =>
-        SendAsync(JsonSerializer.SerializeToUtf8Bytes(value, value?.GetType() ?? typeof(object), _request.Context.Server.Settings.Json), WebSocketMessageType.Text);
+        SendAsync(JsonSerializer.SerializeToUtf8Bytes(value, BocataJson.TypeInfo(_request.Context.Server.Settings.Json, value?.GetType() ?? typeof(object))), WebSocketMessageType.Text);
 
     /// <summary>Receives the next message of either kind as an event (Bocadillo's <c>receive_event</c>): <c>websocket.receive</c>
     /// with its text or bytes, or — instead of throwing — <c>websocket.disconnect</c> with the client's close code.</summary>

@@ -73,7 +73,7 @@ public sealed class WebSocketGroup
     /// <summary>Sends a value as a JSON text message to every member (but <paramref name="except"/>), serialized once with
     /// <paramref name="options"/> (default <see cref="BocataJson.Options"/>).</summary>
     public int BroadcastJson(object? value, WebSocket? except = null, JsonSerializerOptions? options = null) =>
-        Enqueue(new Message(JsonSerializer.SerializeToUtf8Bytes(value, value?.GetType() ?? typeof(object), options ?? BocataJson.Options), WebSocketMessageType.Text), except);
+        Enqueue(new Message(JsonSerializer.SerializeToUtf8Bytes(value, BocataJson.TypeInfo(options ?? BocataJson.Options, value?.GetType() ?? typeof(object))), WebSocketMessageType.Text), except);
 
     private int Enqueue(Message message, WebSocket? except)
     {
