@@ -122,6 +122,63 @@ public class JsonValidationTests
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         (await response.JsonAsync()).GetProperty("detail").GetString().Should().Be("JSON is malformed.");
     }
+
+    /// <summary>A class-level rule: the end of a range is after its start.</summary>
+    [AttributeUsage(AttributeTargets.Class)]
+    public sealed class EndsAfterStartAttribute : ValidationAttribute
+    {
+        protected override ValidationResult? IsValid(object? value, ValidationContext validationContext) =>
+            value is Booking { End: var end, Start: var start } && end <= start ? new ValidationResult("End must be after start.", ["End"]) : ValidationResult.Success;
+    }
+
+    [EndsAfterStart]
+    public sealed class Booking : IValidatableObject
+    {
+        [Required]
+        public string? Room { get; init; }
+
+        public int Start { get; init; }
+
+        public int End { get; init; }
+
+        [System.ComponentModel.DataAnnotations.Range(1, 10)]
+        public int Guests { get; init; } = 1;
+
+        public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+        {
+            if (Room == "closed") yield return new ValidationResult("This room is closed.", [nameof(Room)]);
+        }
+    }
+
+    /// <summary>What Validator.TryValidateObject checked, in its order: property rules, then (when no [Required] failed) the
+    /// class's attributes, then (when those passed) IValidatableObject — each failure under the member's JSON name.</summary>
+    [TestCase("{\"room\":\"a\",\"start\":5,\"end\":3,\"guests\":20}", "end=End must be after start.;guests=Must be less than or equal to 10.")]
+    [TestCase("{\"start\":5,\"end\":3}", "room=This field is required.")]
+    [TestCase("{\"room\":\"closed\",\"start\":1,\"end\":3}", "room=This room is closed.")]
+    [TestCase("{\"room\":\"closed\",\"start\":5,\"end\":3}", "end=End must be after start.")]
+    public async Task Class_rules_and_IValidatableObject_are_checked_as_Validator_checks_them(string json, string expected)
+    {
+        var app = TestApps.Quiet();
+        app.Post("/bookings", async (req, res) => res.Json = (await req.JsonAsync<Booking>()).Room);
+        await using var client = app.CreateClient();
+        using var response = await client.PostAsync("/bookings", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        var detail = (await response.JsonAsync()).GetProperty("detail").EnumerateObject().Select(p => $"{p.Name}={p.Value.GetString()}").Order();
+        string.Join(";", detail).Should().Be(expected);
+    }
+
+    [Test]
+    public async Task A_body_that_passes_every_rule_is_read()
+    {
+        var app = TestApps.Quiet();
+        app.Post("/bookings", async (req, res) => res.Json = (await req.JsonAsync<Booking>()).Room);
+        await using var client = app.CreateClient();
+        using var response = await client.PostAsync("/bookings", new StringContent("{\"room\":\"a\",\"start\":1,\"end\":3}", System.Text.Encoding.UTF8, "application/json"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await response.Content.ReadAsStringAsync()).Should().Be("\"a\"");
+    }
 }
 
 /// <summary>The same DataAnnotations on route and query parameters (Bocadillo validates those with its typesystem too).</summary>
