@@ -74,7 +74,7 @@ public static class BocataJson
             "reflection-based JSON is off (Native AOT or trimming) and no JSON context in Settings.Json knows the type. " +
             (anonymous ? "Use a record instead of the anonymous object and " : "") +
             $"add [JsonSerializable(typeof({name}))] to a JsonSerializerContext, then register it once: " +
-            "new App(s => s.Json.TypeInfoResolverChain.Insert(0, AppJson.Default)). See docs/guide/aot.md.", inner);
+            "app.Configure(s => s.Json.TypeInfoResolverChain.Insert(0, AppJson.Default)). See docs/guide/aot.md.", inner);
     }
 
     private static string Friendly(Type type) =>

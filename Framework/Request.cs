@@ -29,6 +29,13 @@ public sealed class Request
 
     internal IServiceProvider RequestServices => _context.RequestServices;
 
+    /// <summary>A provided value (<c>app.Provide</c>, <c>app.Services</c>) in this request's scope: what a typed handler parameter
+    /// of that type receives, for a <c>(req, res)</c> handler (the way Native AOT apps read services).</summary>
+    /// <exception cref="InvalidOperationException">Nothing of type <typeparamref name="T"/> is provided.</exception>
+    public T Service<T>() where T : notnull =>
+        (T?)RequestServices.GetService(typeof(T))
+        ?? throw new InvalidOperationException($"No {typeof(T).Name} is provided: register it with app.Provide<{typeof(T).Name}>(...) or app.Services before the app starts.");
+
     internal RequestContext Context => _context;
 
     internal string RawTarget => _context.RequestFeature.RawTarget is { Length: > 0 } raw ? raw : PathBase + Path;

@@ -83,7 +83,29 @@ public partial class DocSnippetTests
             References.Value,
             new CSharpCompilationOptions(hasStatements ? OutputKind.ConsoleApplication : OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
-        return compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString()).ToList();
+        // A snippet with a JSON context (the AOT guide's) is compiled as the SDK compiles it: with System.Text.Json's generator.
+        Compilation compiled = compilation;
+        if (code.Contains("JsonSerializerContext", StringComparison.Ordinal) || with?.Contains("JsonSerializerContext", StringComparison.Ordinal) == true)
+            CSharpGeneratorDriver.Create(JsonGenerators.Value).RunGeneratorsAndUpdateCompilation(compilation, out compiled, out _);
+        return compiled.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString()).ToList();
+    }
+
+    /// <summary>System.Text.Json's source generator, from the newest installed reference pack (what `dotnet build` runs).</summary>
+    private static readonly Lazy<ISourceGenerator[]> JsonGenerators = new(() =>
+    {
+        var dotnetRoot = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "..", "..", ".."));
+        var pack = Directory.GetDirectories(Path.Combine(dotnetRoot, "packs", "Microsoft.NETCore.App.Ref")).OrderBy(d => Version.Parse(Path.GetFileName(d))).Last();
+        var path = Path.Combine(pack, "analyzers", "dotnet", "cs", "System.Text.Json.SourceGeneration.dll");
+        return [.. new Microsoft.CodeAnalysis.Diagnostics.AnalyzerFileReference(path, new AnalyzerLoader()).GetGenerators(LanguageNames.CSharp)];
+    });
+
+    private sealed class AnalyzerLoader : Microsoft.CodeAnalysis.IAnalyzerAssemblyLoader
+    {
+        public void AddDependencyLocation(string fullPath)
+        {
+        }
+
+        public System.Reflection.Assembly LoadFromPath(string fullPath) => System.Reflection.Assembly.LoadFrom(fullPath);
     }
 
     [GeneratedRegex(@"\A(?:using [\w.]+;[ \t]*\r?\n)+")]

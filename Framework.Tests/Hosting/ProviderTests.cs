@@ -45,4 +45,24 @@ public class ProviderTests
         (Clock.Created - createdBefore).Should().BeLessThanOrEqualTo(1, "an app-scoped value is created once");
         (RequestId.Disposed - disposedBefore).Should().Be(2, "a request-scoped value is disposed after each request");
     }
+
+    [Test]
+    public async Task A_req_res_handler_reads_provided_values_in_the_request_scope()
+    {
+        var app = TestApps.Quiet();
+        app.Provide(() => new Clock(), ProviderScope.App);
+        app.Provide<RequestId>(_ => new RequestId());
+        app.Route("/ids", (req, res) => res.Text = $"{req.Service<RequestId>().Value == req.Service<RequestId>().Value} {req.Service<Clock>().Now} {req.Service<RequestId>().Value}");
+        app.Route("/missing", (req, res) => res.Text = req.Service<GreeterView>().ToString()!);
+        await using var client = app.CreateClient();
+
+        var first = (await client.GetStringAsync("/ids")).Split(' ');
+        var second = (await client.GetStringAsync("/ids")).Split(' ');
+        first[..2].Should().Equal("True", "12:00");
+        second[..2].Should().Equal("True", "12:00");
+        first[2].Should().NotBe(second[2], "a request-scoped value is new in each request");
+        using var missing = await client.GetAsync("/missing");
+        ((int)missing.StatusCode).Should().Be(500, "asking for what was never provided is the app's bug");
+        (await missing.Content.ReadAsStringAsync()).Should().NotContain("GreeterView", "no exception message reaches the client");
+    }
 }

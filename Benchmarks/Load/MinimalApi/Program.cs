@@ -54,48 +54,6 @@ internal sealed record Greeting(string Message);
 
 internal sealed record Item(int Id, string Name);
 
-/// <summary>The same bounded fan-out as Bocata's EventHub, so the SSE scale run compares like with like.</summary>
-internal sealed class Broadcaster
-{
-    private readonly Lock _gate = new();
-    private readonly List<Channel<string>> _subscribers = [];
-
-    public int Count
-    {
-        get
-        {
-            lock (_gate) return _subscribers.Count;
-        }
-    }
-
-    public void Publish(string data)
-    {
-        lock (_gate)
-        {
-            for (var i = _subscribers.Count - 1; i >= 0; i--)
-            {
-                if (_subscribers[i].Writer.TryWrite(data)) continue;
-                _subscribers[i].Writer.TryComplete();
-                _subscribers.RemoveAt(i);
-            }
-        }
-    }
-
-    public async IAsyncEnumerable<SseItem<string>> Subscribe([EnumeratorCancellation] CancellationToken ct = default)
-    {
-        var channel = Channel.CreateBounded<string>(new BoundedChannelOptions(64) { SingleReader = true });
-        lock (_gate) _subscribers.Add(channel);
-        try
-        {
-            await foreach (var data in channel.Reader.ReadAllAsync(ct))
-                yield return new SseItem<string>(data);
-        }
-        finally
-        {
-            lock (_gate) _subscribers.Remove(channel);
-        }
-    }
-}
 
 /// <summary>The registry a .NET developer writes by hand: topic → the bounded channels of its subscribers; a subscriber of
 /// several topics has one channel registered under each (a slow one is dropped, as the hub does).</summary>
