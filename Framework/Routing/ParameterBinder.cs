@@ -71,8 +71,12 @@ internal static class ParameterBinder
     public static Handler CompileStatic(MethodInfo method, RoutePattern pattern, Func<Type, bool> isService) =>
         Compile(method, null, pattern, isService, describe: $"{method.DeclaringType?.Name}.{method.Name} for '{pattern.Text}'");
 
+    /// <summary>How many handlers this binder has compiled (tests check that generated binders bypass it).</summary>
+    internal static int Compilations;
+
     private static Handler Compile(MethodInfo method, Expression? delegateTarget, RoutePattern pattern, Func<Type, bool> isService, string describe, Type? viewType = null)
     {
+        Interlocked.Increment(ref Compilations);
         var parameters = method.GetParameters();
         if (parameters.Length < 2 || parameters[0].ParameterType != typeof(Request) || parameters[1].ParameterType != typeof(Response))
             throw new ArgumentException($"The {describe} must take (Request req, Response res) first, then route parameters; it takes ({string.Join(", ", parameters.Select(p => $"{p.ParameterType.Name} {p.Name}"))}).");
@@ -124,26 +128,18 @@ internal static class ParameterBinder
     {
         var name = p.Name ?? throw new ArgumentException($"The {describe} has an unnamed parameter.");
         var type = p.ParameterType;
-        converted = true;
-        var index = pattern.IndexOf(name);
-        if (index >= 0)
+        var (source, index) = ParameterSources.Classify(name, type, p.HasDefaultValue, pattern, isService, describe);
+        converted = source != ParameterSource.Service;
+        switch (source)
         {
-            if (!Bind.IsConvertible(type))
-                throw new ArgumentException($"The {describe}: parameter '{name}' is {type.Name}, which cannot come from the URL. Use string, int, long, double, decimal, bool, Guid, DateOnly, DateTime or an enum.");
-            return Validated(p, Expression.Call(PathMethod.MakeGenericMethod(type), req, Expression.Constant(index), Expression.Constant(name)), req);
+            case ParameterSource.Path:
+                return Validated(p, Expression.Call(PathMethod.MakeGenericMethod(type), req, Expression.Constant(index), Expression.Constant(name)), req);
+            case ParameterSource.Query:
+                var fallback = p.DefaultValue is null || p.DefaultValue is DBNull ? Expression.Default(type) : (Expression)Expression.Convert(Expression.Constant(p.DefaultValue), type);
+                return Validated(p, Expression.Call(QueryMethod.MakeGenericMethod(type), req, Expression.Constant(name), fallback), req);
+            default:
+                return Expression.Call(ServiceMethod.MakeGenericMethod(type), req);
         }
-        if (p.HasDefaultValue && Bind.IsConvertible(type))
-        {
-            var fallback = p.DefaultValue is null || p.DefaultValue is DBNull ? Expression.Default(type) : (Expression)Expression.Convert(Expression.Constant(p.DefaultValue), type);
-            return Validated(p, Expression.Call(QueryMethod.MakeGenericMethod(type), req, Expression.Constant(name), fallback), req);
-        }
-        converted = false;
-        if (isService(type)) return Expression.Call(ServiceMethod.MakeGenericMethod(type), req);
-        if (!Bind.IsConvertible(type) && !type.IsInterface && !type.IsAbstract)
-            throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern and is not a provided service. " +
-                $"If it is the request body, read it in the handler instead: var {name} = await req.JsonAsync<{type.Name}>(); " +
-                $"(or register a service with app.Provide<{type.Name}>(...)).");
-        throw new ArgumentException($"The {describe}: parameter '{name}' ({type.Name}) is not in the pattern, has no default value and is not a provided service. Add {{{name}}} to the pattern, give it a default to read it from the query string, or register it with app.Provide<{type.Name}>(...).");
     }
 
     /// <summary>Wraps a converted parameter with its DataAnnotations, if it has any.</summary>
@@ -221,9 +217,11 @@ internal static class HandlerResults
 
     /// <summary>Refuses, when the route is added, a handler whose result can only be a returned value (an anonymous object, a
     /// record, a list…): see ParameterBinder.AsTask.</summary>
-    public static void CheckReturnType(MethodInfo method, string describe)
+    public static void CheckReturnType(MethodInfo method, string describe) => CheckReturnType(method.ReturnType, describe);
+
+    /// <summary><see cref="CheckReturnType(MethodInfo, string)"/> for a return type known at compile time (generated binders).</summary>
+    public static void CheckReturnType(Type type, string describe)
     {
-        var type = method.ReturnType;
         if (type == typeof(void) || type == typeof(Task) || type == typeof(ValueTask)) return;
         if (type.IsGenericType && (type.GetGenericTypeDefinition() == typeof(ValueTask<>) || typeof(Task).IsAssignableFrom(type)))
             type = type.GenericTypeArguments[0];

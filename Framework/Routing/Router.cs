@@ -228,6 +228,25 @@ public class Router
         return route;
     }
 
+    /// <summary>A handler bound by generated code (see <see cref="Binding.GeneratedRoutes"/>).</summary>
+    internal Route AddGenerated(string pattern, Delegate handler, string[]? methods, string? name, Type returnType,
+        (string Name, Type Type)[] parameters, Func<Binding.RouteBinder, Handler> bind)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        ArgumentNullException.ThrowIfNull(handler);
+        var verbs = Normalize(methods);
+        HandlerResults.CheckReturnType(returnType, $"handler for '{pattern}'");
+        var types = new Dictionary<string, Type>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (parameter, type) in parameters) types.TryAdd(parameter, type);
+        var route = new Route(pattern, name, (compiled, isService) =>
+        {
+            var bound = bind(new Binding.RouteBinder(compiled, isService));
+            return verbs.ToDictionary(v => v, _ => bound, StringComparer.OrdinalIgnoreCase);
+        }, verbs) { ParameterTypes = types };
+        Register(route);
+        return route;
+    }
+
     [RequiresUnreferencedCode(Aot.Binder), RequiresDynamicCode(Aot.Binder)]
     private protected Route Add(string pattern, Delegate handler, string[]? methods, string? name)
     {
