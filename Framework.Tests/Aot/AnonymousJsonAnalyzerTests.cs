@@ -1,0 +1,72 @@
+using Bocata.Generators;
+using FluentAssertions;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
+using NUnit.Framework;
+
+namespace Bocata.Tests.Aot;
+
+/// <summary>BOCATA001 in a real compilation: an anonymous object serialized as JSON is reported when the app publishes Native
+/// AOT (where it would fail at run time), and only then.</summary>
+public class AnonymousJsonAnalyzerTests
+{
+    [TestCase("res.Json = new { a = 1 };", "res.Json")]
+    [TestCase("var e = new ServerEvent(json: new { temperature = 21.5 });", "new ServerEvent(json: …)")]
+    [TestCase("var e = new ServerEvent(name: \"x\", json: new { t = 1 }, id: \"1\");", "new ServerEvent(json: …)")]
+    public async Task An_anonymous_object_as_json_is_reported_under_native_aot(string statement, string what)
+    {
+        var diagnostics = await AnalyzeAsync(statement, publishAot: true);
+
+        diagnostics.Should().ContainSingle().Which.GetMessage().Should().StartWith($"{what} of an anonymous object cannot be serialized under Native AOT");
+        diagnostics[0].Id.Should().Be("BOCATA001");
+    }
+
+    [TestCase("res.Json = new Dictionary<string, int> { [\"a\"] = 1 };")]
+    [TestCase("res.Json = new Point(1, 2);")]
+    [TestCase("var e = new ServerEvent(json: new Dictionary<string, double> { [\"t\"] = 1 });")]
+    [TestCase("res.Text = new { a = 1 }.ToString()!;")]
+    public async Task Named_types_are_not_reported(string statement) =>
+        (await AnalyzeAsync(statement, publishAot: true)).Should().BeEmpty();
+
+    [Test]
+    public async Task Nothing_is_reported_when_the_app_runs_jit_compiled() =>
+        (await AnalyzeAsync("res.Json = new { a = 1 };", publishAot: false)).Should().BeEmpty();
+
+    [Test]
+    public async Task A_websocket_json_message_is_reported_too() =>
+        (await AnalyzeAsync("", publishAot: true, webSocket: "await ws.SendJsonAsync(new { a = 1 });")).Should().ContainSingle(d => d.Id == "BOCATA001");
+
+    private static async Task<List<Diagnostic>> AnalyzeAsync(string statement, bool publishAot, string webSocket = "")
+    {
+        var source = $$"""
+            using System.Collections.Generic;
+            using Bocata;
+            var app = new App();
+            app.Route("/", (req, res) => { {{statement}} });
+            app.WebSocketRoute("/ws", async ws => { {{webSocket}} });
+            public sealed record Point(int X, int Y);
+            """;
+        var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator).Append(typeof(App).Assembly.Location).Distinct()
+            .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path));
+        var compilation = CSharpCompilation.Create("App", [CSharpSyntaxTree.ParseText(source)], references, new CSharpCompilationOptions(OutputKind.ConsoleApplication));
+        compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Should().BeEmpty();
+        var options = new AnalyzerOptions([], new BuildProperties(publishAot ? new Dictionary<string, string> { ["build_property.PublishAot"] = "true" } : []));
+        var diagnostics = await compilation.WithAnalyzers([new AnonymousJsonAnalyzer()], options).GetAnalyzerDiagnosticsAsync();
+        return [.. diagnostics];
+    }
+
+    private sealed class BuildProperties(Dictionary<string, string> values) : AnalyzerConfigOptionsProvider
+    {
+        public override AnalyzerConfigOptions GlobalOptions { get; } = new Values(values);
+
+        public override AnalyzerConfigOptions GetOptions(SyntaxTree tree) => new Values([]);
+
+        public override AnalyzerConfigOptions GetOptions(AdditionalText textFile) => new Values([]);
+
+        private sealed class Values(Dictionary<string, string> values) : AnalyzerConfigOptions
+        {
+            public override bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? value) => values.TryGetValue(key, out value);
+        }
+    }
+}
