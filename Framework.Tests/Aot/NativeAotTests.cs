@@ -17,41 +17,53 @@ public class NativeAotTests
     private static readonly string[] Copied = ["Framework", "Framework.Generators", "packaging", "Examples/TemperatureFeed"];
     private static readonly string[] CopiedFiles = ["Directory.Build.props", "global.json", "Examples/Directory.Build.props"];
 
+    /// <summary>One copy of the sources for both publishes: the second reuses the first's build of Bocata and its generator.</summary>
+    private string _work = "";
+
+    [OneTimeSetUp]
+    public void CopyTheSources()
+    {
+        if (!OnPath("clang")) return;
+        _work = Directory.CreateTempSubdirectory("bocata-aot").FullName;
+        foreach (var folder in Copied) CopySources(Path.Combine(TestApps.Root, folder), Path.Combine(_work, folder));
+        foreach (var file in CopiedFiles) File.Copy(Path.Combine(TestApps.Root, file), Path.Combine(_work, file));
+        var project = Directory.CreateDirectory(Path.Combine(_work, "Examples", "AotBinding")).FullName;
+        File.WriteAllText(Path.Combine(project, "AotBinding.csproj"), "<Project Sdk=\"Microsoft.NET.Sdk\" />");
+        File.WriteAllText(Path.Combine(project, "Program.cs"), BindingApp);
+    }
+
+    [OneTimeTearDown]
+    public void DeleteTheCopy()
+    {
+        if (_work.Length > 0) Directory.Delete(_work, recursive: true);
+    }
+
     [Test]
     public async Task TemperatureFeed_publishes_native_with_zero_warnings_and_serves_its_page_and_feed()
     {
         if (!OnPath("clang")) Assert.Ignore("Native AOT publishing needs clang and zlib1g-dev (apt-get install -y clang zlib1g-dev); .ci/run installs them.");
-        var work = Directory.CreateTempSubdirectory("bocata-aot").FullName;
-        try
+        var work = _work;
+        var output = Path.Combine(work, "native-feed");
+
+        var binary = await PublishNativeAsync(work, "Examples/TemperatureFeed/TemperatureFeed.csproj", output);
+        File.Exists(binary).Should().BeTrue();
+        File.Exists(Path.Combine(output, "TemperatureFeed.dll")).Should().BeFalse("a native binary, not IL for the JIT");
+        File.Exists(Path.Combine(output, "wwwroot", "index.html")).Should().BeTrue("the page is published beside the binary");
+
+        await using var app = await ExampleProcess.StartExecutableAsync(binary);
+        using var http = new HttpClient { BaseAddress = new Uri(app.Url) };
+        (await http.GetStringAsync("/")).Should().Contain("/temperature-feed").And.Contain("<title>Temperature feed");
+        using var missing = await http.GetAsync("/missing");
+        ((int)missing.StatusCode).Should().Be(404);
+        (await missing.Content.ReadAsStringAsync()).Should().Be("{\"error\":\"404 Not Found\",\"status\":404}", "error bodies serialize without reflection");
+
+        await using var feed = await http.GetStreamAsync("/temperature-feed");
+        var events = await SseParser.Create(feed).EnumerateAsync().Take(5).ToListAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        events.Should().HaveCount(5);
+        foreach (var item in events)
         {
-            foreach (var folder in Copied) CopySources(Path.Combine(TestApps.Root, folder), Path.Combine(work, folder));
-            foreach (var file in CopiedFiles) File.Copy(Path.Combine(TestApps.Root, file), Path.Combine(work, file));
-            var output = Path.Combine(work, "native");
-
-            var binary = await PublishNativeAsync(work, "Examples/TemperatureFeed/TemperatureFeed.csproj", output);
-            File.Exists(binary).Should().BeTrue();
-            File.Exists(Path.Combine(output, "TemperatureFeed.dll")).Should().BeFalse("a native binary, not IL for the JIT");
-            File.Exists(Path.Combine(output, "wwwroot", "index.html")).Should().BeTrue("the page is published beside the binary");
-
-            await using var app = await ExampleProcess.StartExecutableAsync(binary);
-            using var http = new HttpClient { BaseAddress = new Uri(app.Url) };
-            (await http.GetStringAsync("/")).Should().Contain("/temperature-feed").And.Contain("<title>Temperature feed");
-            using var missing = await http.GetAsync("/missing");
-            ((int)missing.StatusCode).Should().Be(404);
-            (await missing.Content.ReadAsStringAsync()).Should().Be("{\"error\":\"404 Not Found\",\"status\":404}", "error bodies serialize without reflection");
-
-            await using var feed = await http.GetStreamAsync("/temperature-feed");
-            var events = await SseParser.Create(feed).EnumerateAsync().Take(5).ToListAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
-            events.Should().HaveCount(5);
-            foreach (var item in events)
-            {
-                using var json = JsonDocument.Parse(item.Data);
-                json.RootElement.GetProperty("temperature").GetDouble().Should().BeInRange(8, 12);
-            }
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
+            using var json = JsonDocument.Parse(item.Data);
+            json.RootElement.GetProperty("temperature").GetDouble().Should().BeInRange(8, 12);
         }
     }
 
@@ -101,38 +113,25 @@ public class NativeAotTests
     public async Task Typed_handlers_bound_by_the_source_generator_publish_native_with_zero_warnings_and_bind_and_validate()
     {
         if (!OnPath("clang")) Assert.Ignore("Native AOT publishing needs clang and zlib1g-dev (apt-get install -y clang zlib1g-dev); .ci/run installs them.");
-        var work = Directory.CreateTempSubdirectory("bocata-aot").FullName;
-        try
-        {
-            foreach (var folder in Copied.SkipLast(1)) CopySources(Path.Combine(TestApps.Root, folder), Path.Combine(work, folder));
-            var project = Directory.CreateDirectory(Path.Combine(work, "Examples", "AotBinding")).FullName;
-            foreach (var file in CopiedFiles) File.Copy(Path.Combine(TestApps.Root, file), Path.Combine(work, file));
-            await File.WriteAllTextAsync(Path.Combine(project, "AotBinding.csproj"), "<Project Sdk=\"Microsoft.NET.Sdk\" />");
-            await File.WriteAllTextAsync(Path.Combine(project, "Program.cs"), BindingApp);
+        var work = _work;
+        var binary = await PublishNativeAsync(work, "Examples/AotBinding/AotBinding.csproj", Path.Combine(work, "native-binding"));
 
-            var binary = await PublishNativeAsync(work, "Examples/AotBinding/AotBinding.csproj", Path.Combine(work, "native"));
-
-            await using var app = await ExampleProcess.StartExecutableAsync(binary);
-            using var http = new HttpClient { BaseAddress = new Uri(app.Url) };
-            (await http.GetStringAsync("/items/7?limit=3&size=large")).Should().Be("{\"id\":7,\"limit\":3,\"size\":\"Large\"}");
-            (await http.GetStringAsync("/items/7")).Should().Be("{\"id\":7,\"limit\":10,\"size\":\"Small\"}");
-            (await http.GetStringAsync("/greet/ana")).Should().Be("hello ana");
-            using var bad = await http.GetAsync("/items/x?limit=99");
-            ((int)bad.StatusCode).Should().Be(400);
-            (await bad.Content.ReadAsStringAsync()).Should().Be("{\"error\":\"400 Bad Request\",\"status\":400,\"detail\":{\"id\":\"Must be a number.\",\"limit\":\"Must be less than or equal to 50.\"}}");
-            using var tooLong = await http.GetAsync("/greet/" + new string('a', 11));
-            ((int)tooLong.StatusCode).Should().Be(400);
-            using var created = await http.PostAsync("/items", new StringContent("{\"title\":\"x\",\"priority\":2}", System.Text.Encoding.UTF8, "application/json"));
-            ((int)created.StatusCode).Should().Be(201);
-            (await created.Content.ReadAsStringAsync()).Should().Be("{\"title\":\"x\",\"priority\":2}");
-            using var invalid = await http.PostAsync("/items", new StringContent("{\"priority\":9}", System.Text.Encoding.UTF8, "application/json"));
-            ((int)invalid.StatusCode).Should().Be(400);
-            (await invalid.Content.ReadAsStringAsync()).Should().Contain("\"title\":\"This field is required.\"");
-        }
-        finally
-        {
-            Directory.Delete(work, recursive: true);
-        }
+        await using var app = await ExampleProcess.StartExecutableAsync(binary);
+        using var http = new HttpClient { BaseAddress = new Uri(app.Url) };
+        (await http.GetStringAsync("/items/7?limit=3&size=large")).Should().Be("{\"id\":7,\"limit\":3,\"size\":\"Large\"}");
+        (await http.GetStringAsync("/items/7")).Should().Be("{\"id\":7,\"limit\":10,\"size\":\"Small\"}");
+        (await http.GetStringAsync("/greet/ana")).Should().Be("hello ana");
+        using var bad = await http.GetAsync("/items/x?limit=99");
+        ((int)bad.StatusCode).Should().Be(400);
+        (await bad.Content.ReadAsStringAsync()).Should().Be("{\"error\":\"400 Bad Request\",\"status\":400,\"detail\":{\"id\":\"Must be a number.\",\"limit\":\"Must be less than or equal to 50.\"}}");
+        using var tooLong = await http.GetAsync("/greet/" + new string('a', 11));
+        ((int)tooLong.StatusCode).Should().Be(400);
+        using var created = await http.PostAsync("/items", new StringContent("{\"title\":\"x\",\"priority\":2}", System.Text.Encoding.UTF8, "application/json"));
+        ((int)created.StatusCode).Should().Be(201);
+        (await created.Content.ReadAsStringAsync()).Should().Be("{\"title\":\"x\",\"priority\":2}");
+        using var invalid = await http.PostAsync("/items", new StringContent("{\"priority\":9}", System.Text.Encoding.UTF8, "application/json"));
+        ((int)invalid.StatusCode).Should().Be(400);
+        (await invalid.Content.ReadAsStringAsync()).Should().Contain("\"title\":\"This field is required.\"");
     }
 
     /// <summary>`dotnet publish -r linux-x64 -p:PublishAot=true`, as a user runs it: succeeds with no IL/trim/AOT warning; the path

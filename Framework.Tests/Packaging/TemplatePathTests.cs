@@ -64,6 +64,10 @@ public class TemplatePathTests
             (await http.GetStringAsync("/hello/ana")).Should().Be("""{"greeting":"Hello, ana!"}""");
             (await http.GetStringAsync("/")).Should().Contain("EventSource");
             (await http.GetStringAsync("/static/index.html")).Should().Contain("EventSource", "the template's static/ folder is served at /static");
+            // dotnet run is a Debug build: static files come from the project folder, so a saved edit shows without a rebuild.
+            await File.AppendAllTextAsync(Path.Combine(app, "MyApp", "static", "index.html"), "<!-- edited while running -->");
+            (await http.GetStringAsync("/static/index.html")).Should().Contain("<!-- edited while running -->");
+            (await http.GetStringAsync("/")).Should().Contain("<!-- edited while running -->", "res.File reads the project folder's copy too");
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             using var feedResponse = await http.GetAsync("/feed", HttpCompletionOption.ResponseHeadersRead, stop.Token);
             using var reader = new StreamReader(await feedResponse.Content.ReadAsStreamAsync(stop.Token));
