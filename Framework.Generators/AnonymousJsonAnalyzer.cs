@@ -17,7 +17,7 @@ public sealed class AnonymousJsonAnalyzer : DiagnosticAnalyzer
     public static readonly DiagnosticDescriptor Rule = new(
         "BOCATA001",
         "Anonymous object serialized as JSON in a Native AOT app",
-        "{0} of an anonymous object cannot be serialized under Native AOT (no JSON context can name its type): use a record listed in your JsonSerializerContext, or a Dictionary<string, …> (docs/guide/aot.md)",
+        "{0} of an anonymous object cannot be serialized under Native AOT (no JSON context can name its type, and Bocata's generator cannot write this one's shape): use a record listed in your JsonSerializerContext, or a Dictionary<string, …> (docs/guide/aot.md)",
         "Bocata.Aot",
         DiagnosticSeverity.Warning,
         isEnabledByDefault: true,
@@ -33,44 +33,15 @@ public sealed class AnonymousJsonAnalyzer : DiagnosticAnalyzer
         {
             var options = start.Options.AnalyzerConfigOptionsProvider.GlobalOptions;
             if (!options.TryGetValue("build_property.PublishAot", out var aot) || !string.Equals(aot, "true", System.StringComparison.OrdinalIgnoreCase)) return;
-            start.RegisterOperationAction(AnalyzeAssignment, OperationKind.SimpleAssignment);
-            start.RegisterOperationAction(AnalyzeCreation, OperationKind.ObjectCreation);
-            start.RegisterOperationAction(AnalyzeInvocation, OperationKind.Invocation);
+            // With the generator on, an anonymous object whose shape it can write is registered (and serializes): only the
+            // others are reported.
+            var generated = BinderGenerator.IsEnabled(start.Options.AnalyzerConfigOptionsProvider);
+            start.RegisterOperationAction(context =>
+            {
+                if (AnonymousShapes.JsonValue(context.Operation) is not { Value.Type: { IsAnonymousType: true } type } sent) return;
+                if (generated && AnonymousShapes.CanWrite(type)) return;
+                context.ReportDiagnostic(Diagnostic.Create(Rule, sent.Value.Syntax.GetLocation(), sent.What));
+            }, OperationKind.SimpleAssignment, OperationKind.ObjectCreation, OperationKind.Invocation);
         });
-    }
-
-    private static void AnalyzeAssignment(OperationAnalysisContext context)
-    {
-        var assignment = (ISimpleAssignmentOperation)context.Operation;
-        if (assignment.Target is IPropertyReferenceOperation { Property: { Name: "Json" } property } && Is(property.ContainingType, "Bocata.Response")
-            && IsAnonymous(assignment.Value))
-            context.ReportDiagnostic(Diagnostic.Create(Rule, assignment.Value.Syntax.GetLocation(), "res.Json"));
-    }
-
-    private static void AnalyzeCreation(OperationAnalysisContext context)
-    {
-        var creation = (IObjectCreationOperation)context.Operation;
-        if (creation.Constructor is not { } constructor || !Is(constructor.ContainingType, "Bocata.ServerEvent")) return;
-        var json = creation.Arguments.FirstOrDefault(a => a.Parameter?.Name == "json");
-        if (json is not null && IsAnonymous(json.Value))
-            context.ReportDiagnostic(Diagnostic.Create(Rule, json.Value.Syntax.GetLocation(), "new ServerEvent(json: …)"));
-    }
-
-    private static void AnalyzeInvocation(OperationAnalysisContext context)
-    {
-        var invocation = (IInvocationOperation)context.Operation;
-        var method = invocation.TargetMethod;
-        if (method.Name != "SendJsonAsync" || !Is(method.ContainingType, "Bocata.WebSocket")) return;
-        var value = invocation.Arguments.FirstOrDefault();
-        if (value is not null && IsAnonymous(value.Value))
-            context.ReportDiagnostic(Diagnostic.Create(Rule, value.Value.Syntax.GetLocation(), "ws.SendJsonAsync"));
-    }
-
-    private static bool Is(ITypeSymbol? type, string name) => type?.ToDisplayString() == name;
-
-    private static bool IsAnonymous(IOperation value)
-    {
-        while (value is IConversionOperation conversion) value = conversion.Operand;
-        return value.Type is { IsAnonymousType: true };
     }
 }

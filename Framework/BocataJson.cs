@@ -26,6 +26,7 @@ public static class BocataJson
         // The process-wide options first ask the contexts apps registered; an app's own start with Bocata's context.
         if (readOnly) options.TypeInfoResolverChain.Add(AppResolvers.Instance);
         options.TypeInfoResolverChain.Add(BocataJsonContext.Default);
+        options.TypeInfoResolverChain.Add(Binding.GeneratedJson.Resolver);
         if (ReflectionResolver() is { } reflection) options.TypeInfoResolverChain.Add(reflection);
         if (readOnly) options.MakeReadOnly();
         return options;
@@ -43,7 +44,7 @@ public static class BocataJson
     {
         if (options.IsReadOnly) return;
         // A resolver set to null by the app: the defaults again, so nothing depends on reflection being on.
-        options.TypeInfoResolver ??= JsonTypeInfoResolver.Combine([BocataJsonContext.Default, .. ReflectionResolver() is { } r ? [r] : Array.Empty<IJsonTypeInfoResolver>()]);
+        options.TypeInfoResolver ??= JsonTypeInfoResolver.Combine([BocataJsonContext.Default, Binding.GeneratedJson.Resolver, .. ReflectionResolver() is { } r ? [r] : Array.Empty<IJsonTypeInfoResolver>()]);
         options.MakeReadOnly();
         AppResolvers.Add(options.TypeInfoResolverChain);
     }
@@ -93,7 +94,7 @@ public static class BocataJson
         {
             lock (Gate)
             {
-                var added = chain.Where(r => r is not DefaultJsonTypeInfoResolver && r != BocataJsonContext.Default && !s_resolvers.Contains(r));
+                var added = chain.Where(r => r is not DefaultJsonTypeInfoResolver && r != BocataJsonContext.Default && r != Binding.GeneratedJson.Resolver && !s_resolvers.Contains(r));
                 s_resolvers = [.. s_resolvers, .. added];
             }
         }

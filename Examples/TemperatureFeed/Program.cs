@@ -17,9 +17,7 @@ app.Route("/temperature-feed", (req, res) =>
         while (true)
         {
             var temperature = await GetTemperature();
-            // Bocadillo's json={"temperature": temperature}, as a C# dictionary: this app also publishes with Native AOT, as is
-            // (docs/guide/aot.md). In an app that runs JIT-compiled, an anonymous object does the same: json: new { temperature }.
-            yield return new ServerEvent(json: new Dictionary<string, double> { ["temperature"] = temperature });
+            yield return new ServerEvent(json: new { temperature });
             await Task.Delay(10, ct);
         }
     }

@@ -14,9 +14,9 @@ public class AnonymousJsonAnalyzerTests
     [TestCase("res.Json = new { a = 1 };", "res.Json")]
     [TestCase("var e = new ServerEvent(json: new { temperature = 21.5 });", "new ServerEvent(json: …)")]
     [TestCase("var e = new ServerEvent(name: \"x\", json: new { t = 1 }, id: \"1\");", "new ServerEvent(json: …)")]
-    public async Task An_anonymous_object_as_json_is_reported_under_native_aot(string statement, string what)
+    public async Task An_anonymous_object_as_json_is_reported_under_native_aot_with_the_generator_off(string statement, string what)
     {
-        var diagnostics = await AnalyzeAsync(statement, publishAot: true);
+        var diagnostics = await AnalyzeAsync(statement, publishAot: true, generator: false);
 
         diagnostics.Should().ContainSingle().Which.GetMessage().Should().StartWith($"{what} of an anonymous object cannot be serialized under Native AOT");
         diagnostics[0].Id.Should().Be("BOCATA001");
@@ -29,15 +29,24 @@ public class AnonymousJsonAnalyzerTests
     public async Task Named_types_are_not_reported(string statement) =>
         (await AnalyzeAsync(statement, publishAot: true)).Should().BeEmpty();
 
+    [TestCase("res.Json = new { a = 1, nested = new { b = \"x\" } };")]
+    [TestCase("var e = new ServerEvent(json: new { temperature = 21.5, at = System.DateTime.UtcNow });")]
+    public async Task An_anonymous_object_the_generator_registers_is_not_reported(string statement) =>
+        (await AnalyzeAsync(statement, publishAot: true)).Should().BeEmpty();
+
+    [Test]
+    public async Task An_anonymous_object_the_generator_cannot_write_is_reported_even_with_it_on() =>
+        (await AnalyzeAsync("res.Json = new { items = new[] { new { a = 1 } } };", publishAot: true)).Should().ContainSingle(d => d.Id == "BOCATA001");
+
     [Test]
     public async Task Nothing_is_reported_when_the_app_runs_jit_compiled() =>
         (await AnalyzeAsync("res.Json = new { a = 1 };", publishAot: false)).Should().BeEmpty();
 
     [Test]
     public async Task A_websocket_json_message_is_reported_too() =>
-        (await AnalyzeAsync("", publishAot: true, webSocket: "await ws.SendJsonAsync(new { a = 1 });")).Should().ContainSingle(d => d.Id == "BOCATA001");
+        (await AnalyzeAsync("", publishAot: true, generator: false, webSocket: "await ws.SendJsonAsync(new { a = 1 });")).Should().ContainSingle(d => d.Id == "BOCATA001");
 
-    private static async Task<List<Diagnostic>> AnalyzeAsync(string statement, bool publishAot, string webSocket = "")
+    private static async Task<List<Diagnostic>> AnalyzeAsync(string statement, bool publishAot, bool generator = true, string webSocket = "")
     {
         var source = $$"""
             using System.Collections.Generic;
@@ -51,7 +60,10 @@ public class AnonymousJsonAnalyzerTests
             .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path));
         var compilation = CSharpCompilation.Create("App", [CSharpSyntaxTree.ParseText(source)], references, new CSharpCompilationOptions(OutputKind.ConsoleApplication));
         compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Should().BeEmpty();
-        var options = new AnalyzerOptions([], new BuildProperties(publishAot ? new Dictionary<string, string> { ["build_property.PublishAot"] = "true" } : []));
+        var properties = new Dictionary<string, string>();
+        if (publishAot) properties["build_property.PublishAot"] = "true";
+        if (!generator) properties["build_property.BocataGenerateBinders"] = "false";
+        var options = new AnalyzerOptions([], new BuildProperties(properties));
         var diagnostics = await compilation.WithAnalyzers([new AnonymousJsonAnalyzer()], options).GetAnalyzerDiagnosticsAsync();
         return [.. diagnostics];
     }

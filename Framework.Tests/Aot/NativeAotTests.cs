@@ -85,6 +85,9 @@ public class NativeAotTests
             await Task.Yield();
             res.Text = greeter.Greet(name);
         });
+        app.Get("/anonymous/{name}", (Request req, Response res, string name) =>
+            res.Json = new { greeting = $"Hello, {name}!", nested = new { length = name.Length } });
+        app.Get("/event", (req, res) => res.Text = new ServerEvent(json: new { temperature = 21.5 }).Data!);
         app.Post("/items", async (req, res) =>
         {
             var item = await req.JsonAsync<NewItem>();
@@ -121,6 +124,8 @@ public class NativeAotTests
         (await http.GetStringAsync("/items/7?limit=3&size=large")).Should().Be("{\"id\":7,\"limit\":3,\"size\":\"Large\"}");
         (await http.GetStringAsync("/items/7")).Should().Be("{\"id\":7,\"limit\":10,\"size\":\"Small\"}");
         (await http.GetStringAsync("/greet/ana")).Should().Be("hello ana");
+        (await http.GetStringAsync("/anonymous/ana")).Should().Be("{\"greeting\":\"Hello, ana!\",\"nested\":{\"length\":3}}", "anonymous objects serialize through generated shapes");
+        (await http.GetStringAsync("/event")).Should().Be("{\"temperature\":21.5}");
         using var bad = await http.GetAsync("/items/x?limit=99");
         ((int)bad.StatusCode).Should().Be(400);
         (await bad.Content.ReadAsStringAsync()).Should().Be("{\"error\":\"400 Bad Request\",\"status\":400,\"detail\":{\"id\":\"Must be a number.\",\"limit\":\"Must be less than or equal to 50.\"}}");
