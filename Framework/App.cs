@@ -148,31 +148,21 @@ public sealed class App : Router
 
     /// <summary>The URL path of the route named <paramref name="name"/>, with <paramref name="values"/> (an anonymous object, a record
     /// or a dictionary) filled in and escaped.</summary>
-    public string UrlFor<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties)] T>(string name, T values)
-    {
-        var dictionary = values switch
-        {
-            null => new Dictionary<string, object?>(),
-            IReadOnlyDictionary<string, object?> d => d,
-            IDictionary<string, object?> d => d.ToDictionary(p => p.Key, p => p.Value),
-            _ => typeof(T).GetProperties().Where(p => p.GetIndexParameters().Length == 0).ToDictionary(p => p.Name, p => p.GetValue(values)),
-        };
-        return Format(name, dictionary);
-    }
+    public string UrlFor<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties)] T>(string name, T values) =>
+        Format(name, Values(values, () => typeof(T).GetProperties()));
 
     /// <summary>The URL path of the route named <paramref name="name"/>, with <paramref name="values"/> (an object or dictionary) filled in and escaped.</summary>
     [System.Diagnostics.CodeAnalysis.RequiresUnreferencedCode(Aot.UrlValues)]
-    public string UrlFor(string name, object? values)
+    public string UrlFor(string name, object? values) => Format(name, Values(values, () => values!.GetType().GetProperties()));
+
+    /// <summary>Route values from null, a dictionary, or an object's readable properties (listed only when needed).</summary>
+    private static IReadOnlyDictionary<string, object?> Values(object? values, Func<System.Reflection.PropertyInfo[]> properties) => values switch
     {
-        var dictionary = values switch
-        {
-            null => new Dictionary<string, object?>(),
-            IReadOnlyDictionary<string, object?> d => d,
-            IDictionary<string, object?> d => d.ToDictionary(p => p.Key, p => p.Value),
-            _ => values.GetType().GetProperties().Where(p => p.GetIndexParameters().Length == 0).ToDictionary(p => p.Name, p => p.GetValue(values)),
-        };
-        return Format(name, dictionary);
-    }
+        null => new Dictionary<string, object?>(),
+        IReadOnlyDictionary<string, object?> d => d,
+        IDictionary<string, object?> d => d.ToDictionary(p => p.Key, p => p.Value),
+        _ => properties().Where(p => p.GetIndexParameters().Length == 0).ToDictionary(p => p.Name, p => p.GetValue(values)),
+    };
 
     private string Format(string name, IReadOnlyDictionary<string, object?> values)
     {

@@ -25,12 +25,17 @@ public static class BocataJson
         };
         // The process-wide options first ask the contexts apps registered; an app's own start with Bocata's context.
         if (readOnly) options.TypeInfoResolverChain.Add(AppResolvers.Instance);
-        options.TypeInfoResolverChain.Add(BocataJsonContext.Default);
-        options.TypeInfoResolverChain.Add(Binding.GeneratedJson.Resolver);
-        if (ReflectionResolver() is { } reflection) options.TypeInfoResolverChain.Add(reflection);
+        foreach (var resolver in DefaultResolvers()) options.TypeInfoResolverChain.Add(resolver);
         if (readOnly) options.MakeReadOnly();
         return options;
     }
+
+    /// <summary>Bocata's own resolvers, in order: its source-generated context, the generated shapes of anonymous objects, and
+    /// reflection where it is on.</summary>
+    private static IJsonTypeInfoResolver[] DefaultResolvers() =>
+        ReflectionResolver() is { } reflection
+            ? [BocataJsonContext.Default, Binding.GeneratedJson.Resolver, reflection]
+            : [BocataJsonContext.Default, Binding.GeneratedJson.Resolver];
 
     /// <summary>System.Text.Json's reflection-based resolver where reflection-based serialization is on (every JIT-compiled app);
     /// null under Native AOT and trimming, where the feature switch is off and the trimmer removes the resolver.</summary>
@@ -44,7 +49,7 @@ public static class BocataJson
     {
         if (options.IsReadOnly) return;
         // A resolver set to null by the app: the defaults again, so nothing depends on reflection being on.
-        options.TypeInfoResolver ??= JsonTypeInfoResolver.Combine([BocataJsonContext.Default, Binding.GeneratedJson.Resolver, .. ReflectionResolver() is { } r ? [r] : Array.Empty<IJsonTypeInfoResolver>()]);
+        options.TypeInfoResolver ??= JsonTypeInfoResolver.Combine(DefaultResolvers());
         options.MakeReadOnly();
         AppResolvers.Add(options.TypeInfoResolverChain);
     }

@@ -18,7 +18,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "installing $2"; apt-get upda
 need wrk wrk
 need clang clang
 need taskset util-linux
-[ -e /usr/include/zlib.h ] || need zlib-flate zlib1g-dev
+[ -e /usr/include/zlib.h ] || { echo "installing zlib1g-dev"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zlib1g-dev >/dev/null; }
 ulimit -n 65536 || true
 
 declare -A PROJECT=([bocata]=BocataAot [minimal]=MinimalAot)

@@ -29,47 +29,8 @@ public class ScaleOutExampleTests
         await TestApps.WaitForServerAsync(http);
         (await http.GetStringAsync("/")).Should().Contain("EventSource", "the page is served through nginx");
 
-        // An EventSource's behaviour: read, and on any end reconnect with the last id seen.
-        var ids = new List<long>();
-        var readings = new List<(string Instance, long Reading)>();
-        var servedBy = new List<string>();
-        string? lastId = null;
-        var killed = false;
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (ids.Count < 60)
-        {
-            try
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Get, "/temperature-feed");
-                if (lastId is not null) request.Headers.Add("Last-Event-ID", lastId);
-                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
-                if (response.StatusCode != HttpStatusCode.OK)
-                {
-                    await Task.Delay(100, cts.Token);
-                    continue;
-                }
-                var instance = response.Headers.GetValues("X-Instance").Single();
-                servedBy.Add(instance);
-                await using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
-                await foreach (var item in SseParser.Create(stream).EnumerateAsync(cts.Token))
-                {
-                    ids.Add(long.Parse(item.EventId!));
-                    using (var json = System.Text.Json.JsonDocument.Parse(item.Data))
-                        readings.Add((json.RootElement.GetProperty("instance").GetString()!, json.RootElement.GetProperty("reading").GetInt64()));
-                    lastId = item.EventId;
-                    if (ids.Count == 20 && !killed)
-                    {
-                        killed = true;
-                        await instances[instance].KillAsync();
-                    }
-                    if (ids.Count >= 60) break;
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or IOException && !cts.IsCancellationRequested)
-            {
-                await Task.Delay(100, cts.Token);
-            }
-        }
+        var (readings, servedBy, killed) = await ReadAcrossFailoverAsync(http, "/temperature-feed", instances);
+        var ids = readings.Select(r => r.Id).ToList();
 
         killed.Should().BeTrue();
         servedBy.Should().HaveCountGreaterThanOrEqualTo(2, "the client reconnected after its instance died");
@@ -142,7 +103,28 @@ public class ScaleOutExampleTests
         using var http = new HttpClient { BaseAddress = nginx.Url };
         await TestApps.WaitForServerAsync(http);
 
-        // An EventSource on both instances' topics: on any end it reconnects (through nginx) with the last id seen.
+        // An EventSource on both instances' topics.
+        var (readings, servedBy, killed) = await ReadAcrossFailoverAsync(http, "/sensors?topic=sensors/a&topic=sensors/b", instances);
+
+        killed.Should().BeTrue();
+        servedBy.Last().Should().NotBe(servedBy.First(), "the survivor serves the reconnect");
+        readings.Select(r => r.Id).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("one order across both topics, none twice");
+        foreach (var group in readings.GroupBy(r => r.Instance))
+        {
+            var numbers = group.Select(r => r.Reading).ToList();
+            numbers.Zip(numbers.Skip(1)).Should().AllSatisfy(p => p.Second.Should().Be(p.First + 1, $"every reading of sensors/{group.Key}, in order, across the failover"));
+        }
+        readings.Select(r => r.Instance).Distinct().Should().HaveCount(2);
+    }
+
+    /// <summary>
+    /// An EventSource's behaviour through nginx: reads <paramref name="path"/> and, on any end, reconnects with the last id seen,
+    /// until 60 events; after the 20th it kills the instance serving the stream. Each event's id and its data's instance and
+    /// reading, which instance served each connection, and whether the kill happened.
+    /// </summary>
+    private static async Task<(List<(long Id, string Instance, long Reading)> Readings, List<string> ServedBy, bool Killed)> ReadAcrossFailoverAsync(
+        HttpClient http, string path, Dictionary<string, ExampleProcess> instances)
+    {
         var readings = new List<(long Id, string Instance, long Reading)>();
         var servedBy = new List<string>();
         string? lastId = null;
@@ -152,7 +134,7 @@ public class ScaleOutExampleTests
         {
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, "/sensors?topic=sensors/a&topic=sensors/b");
+                using var request = new HttpRequestMessage(HttpMethod.Get, path);
                 if (lastId is not null) request.Headers.Add("Last-Event-ID", lastId);
                 using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
                 if (response.StatusCode != HttpStatusCode.OK)
@@ -165,8 +147,8 @@ public class ScaleOutExampleTests
                 await using var stream = await response.Content.ReadAsStreamAsync(cts.Token);
                 await foreach (var item in SseParser.Create(stream).EnumerateAsync(cts.Token))
                 {
-                    using var json = System.Text.Json.JsonDocument.Parse(item.Data);
-                    readings.Add((long.Parse(item.EventId!), json.RootElement.GetProperty("instance").GetString()!, json.RootElement.GetProperty("reading").GetInt64()));
+                    using (var json = System.Text.Json.JsonDocument.Parse(item.Data))
+                        readings.Add((long.Parse(item.EventId!), json.RootElement.GetProperty("instance").GetString()!, json.RootElement.GetProperty("reading").GetInt64()));
                     lastId = item.EventId;
                     if (readings.Count == 20 && !killed)
                     {
@@ -181,16 +163,7 @@ public class ScaleOutExampleTests
                 await Task.Delay(100, cts.Token);
             }
         }
-
-        killed.Should().BeTrue();
-        servedBy.Last().Should().NotBe(servedBy.First(), "the survivor serves the reconnect");
-        readings.Select(r => r.Id).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("one order across both topics, none twice");
-        foreach (var group in readings.GroupBy(r => r.Instance))
-        {
-            var numbers = group.Select(r => r.Reading).ToList();
-            numbers.Zip(numbers.Skip(1)).Should().AllSatisfy(p => p.Second.Should().Be(p.First + 1, $"every reading of sensors/{group.Key}, in order, across the failover"));
-        }
-        readings.Select(r => r.Instance).Distinct().Should().HaveCount(2);
+        return (readings, servedBy, killed);
     }
 
     /// <summary>Examples/ScaleOut's nginx.conf in front of two instances, on a free port, in a folder of its own.</summary>

@@ -52,19 +52,6 @@ internal sealed partial class ExampleProcess : IAsyncDisposable
         return LaunchAsync(start);
     }
 
-    /// <summary>When the process started (to time its start-up).</summary>
-    public DateTime StartTime => _process.StartTime;
-
-    /// <summary>The process's resident set, in bytes.</summary>
-    public long WorkingSet
-    {
-        get
-        {
-            _process.Refresh();
-            return _process.WorkingSet64;
-        }
-    }
-
     private static async Task<ExampleProcess> LaunchAsync(ProcessStartInfo start)
     {
         var process = Process.Start(start)!;
