@@ -109,13 +109,36 @@ public sealed class Settings
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>A TLS certificate: when set, the app serves HTTPS with HTTP/1.1 and HTTP/2 (negotiated by ALPN).</summary>
-    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; set; }
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate
+    {
+        get => _certificate;
+        set
+        {
+            // TLS (and the X.509/OpenSSL code under it) is reached only from here: an app that never sets a certificate
+            // publishes Native AOT without it (about 1.5 MB).
+            if (value is not null) HttpsSupport.Install();
+            _certificate = value;
+        }
+    }
+
+    private System.Security.Cryptography.X509Certificates.X509Certificate2? _certificate;
 
     /// <summary>Cross-origin requests to allow; null (the default) sends no CORS headers.</summary>
     public CorsSettings? Cors { get; set; }
 
     /// <summary>Compress text-like bodies of at least <see cref="GzipMinSize"/> bytes with brotli or gzip, as the client accepts. Never event streams.</summary>
-    public bool Gzip { get; set; }
+    public bool Gzip
+    {
+        get => _gzip;
+        set
+        {
+            // The brotli and gzip encoders are reached only from here, so an app that never compresses publishes without them.
+            if (value) Compression.Install();
+            _gzip = value;
+        }
+    }
+
+    private bool _gzip;
 
     /// <summary>Smallest body worth compressing (default 1024 bytes).</summary>
     public int GzipMinSize { get; set; } = 1024;

@@ -49,6 +49,11 @@ public class NativeAotTests
         File.Exists(binary).Should().BeTrue();
         File.Exists(Path.Combine(output, "TemperatureFeed.dll")).Should().BeFalse("a native binary, not IL for the JIT");
         File.Exists(Path.Combine(output, "wwwroot", "index.html")).Should().BeTrue("the page is published beside the binary");
+        // Pay for play: the feed sets no certificate and no compression, so neither TLS nor the encoders are in the binary.
+        var symbols = await File.ReadAllBytesAsync(binary + ".dbg");
+        symbols.AsSpan().IndexOf("System_Net_Security_SslStream"u8).Should().Be(-1, "an app that never sets Settings.Certificate carries no TLS");
+        symbols.AsSpan().IndexOf("BrotliEncoderCompress"u8).Should().Be(-1, "an app that never sets Settings.Gzip carries no brotli encoder");
+        symbols.AsSpan().IndexOf("System_IO_Compression_GZipStream"u8).Should().Be(-1, "nor the gzip one");
 
         await using var app = await ExampleProcess.StartExecutableAsync(binary);
         using var http = new HttpClient { BaseAddress = new Uri(app.Url) };
@@ -76,7 +81,11 @@ public class NativeAotTests
         using Bocata;
 
         var app = new App();
-        app.Configure(s => s.Json.TypeInfoResolverChain.Insert(0, AppJson.Default));
+        app.Configure(s =>
+        {
+            s.Json.TypeInfoResolverChain.Insert(0, AppJson.Default);
+            s.Gzip = true;
+        });
         app.Provide(() => new Greeter(), ProviderScope.App);
         app.Get("/items/{id}", (Request req, Response res, int id, [Range(1, 50)] int limit = 10, Size size = Size.Small) =>
             res.Json = new Item(id, limit, size.ToString()));
@@ -87,6 +96,7 @@ public class NativeAotTests
         });
         app.Get("/anonymous/{name}", (Request req, Response res, string name) =>
             res.Json = new { greeting = $"Hello, {name}!", nested = new { length = name.Length } });
+        app.Get("/long", (req, res) => res.Text = string.Concat(Enumerable.Repeat("compressible ", 200)));
         app.Get("/event", (req, res) => res.Text = new ServerEvent(json: new { temperature = 21.5 }).Data!);
         app.Post("/items", async (req, res) =>
         {
@@ -126,6 +136,17 @@ public class NativeAotTests
         (await http.GetStringAsync("/greet/ana")).Should().Be("hello ana");
         (await http.GetStringAsync("/anonymous/ana")).Should().Be("{\"greeting\":\"Hello, ana!\",\"nested\":{\"length\":3}}", "anonymous objects serialize through generated shapes");
         (await http.GetStringAsync("/event")).Should().Be("{\"temperature\":21.5}");
+        foreach (var coding in new[] { "br", "gzip" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/long") { Headers = { { "Accept-Encoding", coding } } };
+            using var compressed = await http.SendAsync(request);
+            compressed.Content.Headers.ContentEncoding.Should().Equal(coding);
+            await using var body = await compressed.Content.ReadAsStreamAsync();
+            await using System.IO.Stream decoder = coding == "br"
+                ? new System.IO.Compression.BrotliStream(body, System.IO.Compression.CompressionMode.Decompress)
+                : new System.IO.Compression.GZipStream(body, System.IO.Compression.CompressionMode.Decompress);
+            (await new StreamReader(decoder).ReadToEndAsync()).Should().Be(string.Concat(Enumerable.Repeat("compressible ", 200)), "Settings.Gzip brings the encoders into a native app");
+        }
         using var bad = await http.GetAsync("/items/x?limit=99");
         ((int)bad.StatusCode).Should().Be(400);
         (await bad.Content.ReadAsStringAsync()).Should().Be("{\"error\":\"400 Bad Request\",\"status\":400,\"detail\":{\"id\":\"Must be a number.\",\"limit\":\"Must be less than or equal to 50.\"}}");

@@ -38,7 +38,17 @@ internal static class Compression
             || mediaType is "application/json" or "application/javascript" or "application/xml" or "image/svg+xml";
     }
 
-    public static byte[] Compress(ReadOnlySpan<byte> body, string encoding)
+    /// <summary>The encoder, set by <see cref="Settings.Gzip"/>'s setter: only an app that turns compression on references it.</summary>
+    private static Compressor? s_compress;
+
+    private delegate byte[] Compressor(ReadOnlySpan<byte> body, string encoding);
+
+    public static void Install() => s_compress ??= CompressCore;
+
+    public static byte[] Compress(ReadOnlySpan<byte> body, string encoding) =>
+        (s_compress ?? throw new InvalidOperationException("Compression is off: turn it on with app.Configure(s => s.Gzip = true)."))(body, encoding);
+
+    private static byte[] CompressCore(ReadOnlySpan<byte> body, string encoding)
     {
         var output = new MemoryStream(body.Length / 2 + 64);
         using (Stream compressor = encoding == "br"

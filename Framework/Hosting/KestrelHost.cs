@@ -70,7 +70,7 @@ internal sealed class KestrelHost : IAsyncDisposable
             if (cap is not null) listen.Use(cap.Wrap);
             if (certificate is null) return;
             listen.Protocols = HttpProtocols.Http1AndHttp2;
-            listen.UseHttps(certificate);
+            HttpsSupport.UseHttps(listen, certificate);
         }
 
         switch (host)

@@ -53,7 +53,9 @@ internal sealed class ServiceRegistrationShim(IServiceCollection services) : IWe
             ContentRootPath = AppContext.BaseDirectory,
             ContentRootFileProvider = new Microsoft.Extensions.FileProviders.NullFileProvider(),
         });
-        new ServiceRegistrationShim(services).UseKestrelCore().UseKestrelHttpsConfiguration().ConfigureKestrel(configure);
+        var builder = new ServiceRegistrationShim(services).UseKestrelCore();
+        HttpsSupport.Register(builder);
+        builder.ConfigureKestrel(configure);
         return services.BuildServiceProvider();
     }
 }
