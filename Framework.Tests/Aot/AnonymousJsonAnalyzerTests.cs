@@ -56,15 +56,22 @@ public class AnonymousJsonAnalyzerTests
             app.WebSocketRoute("/ws", async ws => { {{webSocket}} });
             public sealed record Point(int X, int Y);
             """;
+        var properties = new Dictionary<string, string>();
+        if (publishAot) properties["build_property.PublishAot"] = "true";
+        if (!generator) properties["build_property.BocataGenerateBinders"] = "false";
+        return await AnalyzeSourceAsync(source, properties, new AnonymousJsonAnalyzer());
+    }
+
+    /// <summary>Compiles <paramref name="source"/> (an app against Bocata, which must compile) and runs <paramref name="analyzer"/>
+    /// with these MSBuild properties.</summary>
+    internal static async Task<List<Diagnostic>> AnalyzeSourceAsync(string source, Dictionary<string, string> properties, DiagnosticAnalyzer analyzer)
+    {
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator).Append(typeof(App).Assembly.Location).Distinct()
             .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path));
         var compilation = CSharpCompilation.Create("App", [CSharpSyntaxTree.ParseText(source)], references, new CSharpCompilationOptions(OutputKind.ConsoleApplication));
         compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Should().BeEmpty();
-        var properties = new Dictionary<string, string>();
-        if (publishAot) properties["build_property.PublishAot"] = "true";
-        if (!generator) properties["build_property.BocataGenerateBinders"] = "false";
         var options = new AnalyzerOptions([], new BuildProperties(properties));
-        var diagnostics = await compilation.WithAnalyzers([new AnonymousJsonAnalyzer()], options).GetAnalyzerDiagnosticsAsync();
+        var diagnostics = await compilation.WithAnalyzers([analyzer], options).GetAnalyzerDiagnosticsAsync();
         return [.. diagnostics];
     }
 

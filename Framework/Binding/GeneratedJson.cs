@@ -7,7 +7,8 @@ namespace Bocata.Binding;
 
 /// <summary>JSON metadata for anonymous objects, registered by the code Bocata's source generator writes for each anonymous type
 /// an app sends as JSON (<c>res.Json = new { … }</c>, <c>new ServerEvent(json: new { … })</c>): what lets them serialize under
-/// Native AOT, where no JSON context can name them. Not meant to be called by hand.</summary>
+/// Native AOT, where no JSON context can name them; and the app's own JSON contexts, registered the same way. Not meant to be
+/// called by hand.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class GeneratedJson
 {
@@ -20,6 +21,22 @@ public static class GeneratedJson
     /// <summary>A value of an anonymous type, to write a nested anonymous type's shape (never called at run time).</summary>
     public static T Default<T>(Func<T> shape) => default!;
 
+    /// <summary>The app's own source-generated JSON contexts, registered by the generator's module initializer when the app
+    /// publishes AOT: they serve every app's JSON options after those in <c>Settings.Json</c>.</summary>
+    private static IJsonTypeInfoResolver[] s_contexts = [];
+
+    private static readonly Lock ContextsLock = new();
+
+    /// <summary>Registers one of the app's <c>JsonSerializerContext</c>s (written by Bocata's source generator for each context it
+    /// finds in the project).</summary>
+    /// <param name="context">The context's <c>Default</c> instance.</param>
+    public static void Context(IJsonTypeInfoResolver context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        lock (ContextsLock)
+            if (Array.IndexOf(s_contexts, context) < 0) s_contexts = [.. s_contexts, context];
+    }
+
     internal static void Add(Type type, Func<JsonSerializerOptions, JsonTypeInfo> create) => Shapes[type] = create;
 
     internal static bool IsRegistered(Type type) => Shapes.ContainsKey(type);
@@ -29,8 +46,13 @@ public static class GeneratedJson
 
     private sealed class ShapeResolver : IJsonTypeInfoResolver
     {
-        public JsonTypeInfo? GetTypeInfo(Type type, JsonSerializerOptions options) =>
-            Shapes.TryGetValue(type, out var create) ? create(options) : null;
+        public JsonTypeInfo? GetTypeInfo(Type type, JsonSerializerOptions options)
+        {
+            if (Shapes.TryGetValue(type, out var create)) return create(options);
+            foreach (var context in Volatile.Read(ref s_contexts))
+                if (context.GetTypeInfo(type, options) is { } info) return info;
+            return null;
+        }
     }
 }
 

@@ -34,6 +34,7 @@ internal static class ParameterBinder
     public static WebSocketBinding CompileWebSocket(Delegate handler, RoutePattern pattern, Func<Type, bool> isService)
     {
         if (handler is Func<WebSocket, Task> simple) return new WebSocketBinding(static _ => [], (ws, _) => simple(ws));
+        Interlocked.Increment(ref Compilations);
         var method = handler.Method;
         var describe = $"WebSocket handler for '{pattern.Text}'";
         var parameters = method.GetParameters();

@@ -154,7 +154,7 @@ public class Router
     public Route WebSocketRoute(string pattern, Func<WebSocket, Task> handler, bool autoAccept = true, string valueType = "text", int[]? caughtCloseCodes = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        return AddWebSocket(pattern, handler, autoAccept, valueType, caughtCloseCodes, (_, _) => new WebSocketBinding(static _ => [], (ws, _) => handler(ws)));
+        return AddWebSocket(pattern, autoAccept, valueType, caughtCloseCodes, typeof(Task), new Dictionary<string, Type>(), (_, _) => new WebSocketBinding(static _ => [], (ws, _) => handler(ws)));
     }
 
     /// <summary>Adds a WebSocket endpoint whose handler takes <c>(WebSocket ws, …)</c> and then route parameters (by name, converted
@@ -164,15 +164,72 @@ public class Router
     public Route WebSocketRoute(string pattern, Delegate handler, bool autoAccept = true, string valueType = "text", int[]? caughtCloseCodes = null)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        return AddWebSocket(pattern, handler, autoAccept, valueType, caughtCloseCodes, (compiled, isService) => ParameterBinder.CompileWebSocket(handler, compiled, isService));
+        return AddWebSocket(pattern, autoAccept, valueType, caughtCloseCodes, handler.Method.ReturnType, Bocata.Route.TypesOf([handler.Method], skip: 1),
+            (compiled, isService) => ParameterBinder.CompileWebSocket(handler, compiled, isService));
     }
 
-    private Route AddWebSocket(string pattern, Delegate handler, bool autoAccept, string valueType, int[]? caughtCloseCodes, Func<RoutePattern, Func<Type, bool>, WebSocketBinding> bind)
+    /// <summary>A class-based view bound by Bocata's source generator (see <see cref="Binding.GeneratedRoutes"/>).</summary>
+    internal Route AddGeneratedView(string pattern, string? name, (string Name, Type Type)[] parameters, Binding.GeneratedHandler[] handlers)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        var types = TypesOf(parameters);
+        var route = new Route(pattern, name, (compiled, isService) =>
+        {
+            var result = new Dictionary<string, Handler>(StringComparer.OrdinalIgnoreCase);
+            foreach (var handler in handlers) result[handler.Method] = BindGenerated(handler, compiled, isService, types);
+            return result;
+        }, handlers.Select(h => h.Method).ToArray()) { ParameterTypes = types };
+        Register(route);
+        return route;
+    }
+
+    /// <summary>A static <c>[Route]</c> method bound by Bocata's source generator.</summary>
+    internal Route AddGeneratedStatic(string pattern, string? name, string[] methods, (string Name, Type Type)[] parameters, Binding.GeneratedHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        var verbs = Normalize(methods);
+        var types = TypesOf(parameters);
+        var route = new Route(pattern, name, (compiled, isService) =>
+        {
+            var bound = BindGenerated(handler, compiled, isService, types);
+            return verbs.ToDictionary(v => v, _ => bound, StringComparer.OrdinalIgnoreCase);
+        }, verbs) { ParameterTypes = types };
+        Register(route);
+        return route;
+    }
+
+    private static Handler BindGenerated(Binding.GeneratedHandler handler, RoutePattern compiled, Func<Type, bool> isService, Dictionary<string, Type> types)
+    {
+        // Checked when the app starts, as the runtime binder checks a view's methods.
+        var describe = $"{handler.Describe} for '{compiled.Text}'";
+        HandlerResults.CheckReturnType(handler.ReturnType, describe);
+        var bound = handler.Bind(new Binding.RouteBinder(compiled, isService, describe));
+        if (handler.Before.Length == 0 && handler.After.Length == 0) return bound;
+        return Bocata.Route.WithHooks(bound, Array.ConvertAll(handler.Before, h => (Hook)h.InvokeAsync), Array.ConvertAll(handler.After, h => (Hook)h.InvokeAsync), types);
+    }
+
+    private static Dictionary<string, Type> TypesOf((string Name, Type Type)[] parameters)
+    {
+        var types = new Dictionary<string, Type>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (parameter, type) in parameters) types.TryAdd(parameter, type);
+        return types;
+    }
+
+    /// <summary>A WebSocket handler bound by Bocata's source generator (see <see cref="Binding.GeneratedRoutes"/>).</summary>
+    internal Route AddGeneratedWebSocket(string pattern, bool autoAccept, string valueType, int[]? caughtCloseCodes, Type returnType,
+        (string Name, Type Type)[] parameters, Func<RoutePattern, Func<Type, bool>, WebSocketBinding> bind)
+    {
+        var types = TypesOf(parameters);
+        return AddWebSocket(pattern, autoAccept, valueType, caughtCloseCodes, returnType, types, bind);
+    }
+
+    private Route AddWebSocket(string pattern, bool autoAccept, string valueType, int[]? caughtCloseCodes, Type returnType,
+        IReadOnlyDictionary<string, Type> parameterTypes, Func<RoutePattern, Func<Type, bool>, WebSocketBinding> bind)
     {
         if (valueType is not ("text" or "bytes" or "json" or "event"))
             throw new ArgumentException($"valueType must be \"text\", \"bytes\", \"json\" or \"event\", not \"{valueType}\".", nameof(valueType));
         var caught = caughtCloseCodes ?? [1000, 1001];
-        HandlerResults.CheckReturnType(handler.Method, $"WebSocket handler for '{pattern}'");
+        HandlerResults.CheckReturnType(returnType, $"WebSocket handler for '{pattern}'");
         var route = new Route(pattern, null, (compiled, isService) =>
         {
             var bound = bind(compiled, isService);
@@ -181,7 +238,7 @@ public class Router
             {
                 [RouteTable.WebSocketMethod] = (req, res) => WebSocketEndpoint.RunAsync(req, res, bound, autoAccept, valueType, caught),
             };
-        }, [RouteTable.WebSocketMethod]) { ParameterTypes = Bocata.Route.TypesOf([handler.Method], skip: 1) };
+        }, [RouteTable.WebSocketMethod]) { ParameterTypes = parameterTypes };
         Register(route);
         return route;
     }
@@ -236,8 +293,7 @@ public class Router
         ArgumentNullException.ThrowIfNull(handler);
         var verbs = Normalize(methods);
         HandlerResults.CheckReturnType(returnType, $"handler for '{pattern}'");
-        var types = new Dictionary<string, Type>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (parameter, type) in parameters) types.TryAdd(parameter, type);
+        var types = TypesOf(parameters);
         var route = new Route(pattern, name, (compiled, isService) =>
         {
             var bound = bind(new Binding.RouteBinder(compiled, isService));
