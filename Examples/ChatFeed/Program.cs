@@ -60,3 +60,8 @@ app.Run();
 
 /// <summary>A chat message as posted and as broadcast.</summary>
 internal sealed record ChatMessage(string Author, string Text);
+
+/// <summary>The JSON this app reads and sends, for Native AOT: Bocata registers the project's contexts when it publishes AOT
+/// (a JIT-compiled run does not need it).</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(ChatMessage))]
+internal sealed partial class ChatJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -31,3 +31,8 @@ internal sealed class Todo
 
     public bool Done { get; init; }
 }
+
+/// <summary>The JSON this app reads and sends, for Native AOT: Bocata registers the project's contexts when it publishes AOT
+/// (a JIT-compiled run, like Bocadillo's, does not need it).</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(Todo))]
+internal sealed partial class TodoJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -94,3 +94,9 @@ internal sealed record Login(string? User);
 
 /// <summary>A room message or a notification, as posted.</summary>
 internal sealed record Message(string? Text);
+
+/// <summary>The JSON this app reads, for Native AOT: Bocata registers the project's contexts when it publishes AOT (a
+/// JIT-compiled run does not need it).</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(Login))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Message))]
+internal sealed partial class NotificationsJson : System.Text.Json.Serialization.JsonSerializerContext;

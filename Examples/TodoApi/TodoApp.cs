@@ -65,3 +65,9 @@ public sealed class NewTodo
     [StringLength(200, ErrorMessage = "A todo is at most 200 characters.")]
     public required string Content { get; init; }
 }
+
+/// <summary>The JSON this app reads and sends, for Native AOT: Bocata registers the project's contexts when it publishes AOT
+/// (a JIT-compiled run does not need it).</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(Todo[]))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(NewTodo))]
+internal sealed partial class TodoJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -75,7 +75,7 @@ public class AnonymousJsonAnalyzerTests
         return [.. diagnostics];
     }
 
-    private sealed class BuildProperties(Dictionary<string, string> values) : AnalyzerConfigOptionsProvider
+    internal sealed class BuildProperties(Dictionary<string, string> values) : AnalyzerConfigOptionsProvider
     {
         public override AnalyzerConfigOptions GlobalOptions { get; } = new Values(values);
 

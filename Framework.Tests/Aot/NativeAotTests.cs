@@ -81,11 +81,8 @@ public class NativeAotTests
         using Bocata;
 
         var app = new App();
-        app.Configure(s =>
-        {
-            s.Json.TypeInfoResolverChain.Insert(0, AppJson.Default);
-            s.Gzip = true;
-        });
+        // AppJson is not registered here: the generator registers the project's JSON contexts.
+        app.Configure(s => s.Gzip = true);
         app.Provide(() => new Greeter(), ProviderScope.App);
         app.Get("/items/{id}", (Request req, Response res, int id, [Range(1, 50)] int limit = 10, Size size = Size.Small) =>
             res.Json = new Item(id, limit, size.ToString()));
@@ -96,6 +93,8 @@ public class NativeAotTests
         });
         app.Get("/anonymous/{name}", (Request req, Response res, string name) =>
             res.Json = new { greeting = $"Hello, {name}!", nested = new { length = name.Length } });
+        app.Route<ItemView>("/views/{id}");
+        app.WebSocketRoute("/rooms/{room}", async (WebSocket ws, int room, Greeter greeter) => await ws.SendTextAsync($"{greeter.Greet("ws")} in {room}"));
         app.Get("/long", (req, res) => res.Text = string.Concat(Enumerable.Repeat("compressible ", 200)));
         app.Get("/event", (req, res) => res.Text = new ServerEvent(json: new { temperature = 21.5 }).Data!);
         app.Post("/items", async (req, res) =>
@@ -109,6 +108,11 @@ public class NativeAotTests
         internal sealed class Greeter
         {
             public string Greet(string name) => $"hello {name}";
+        }
+
+        internal sealed class ItemView
+        {
+            public void Get(Request req, Response res, int id) => res.Json = new Item(id, 0, "view");
         }
 
         internal enum Size { Small, Large }
@@ -136,6 +140,14 @@ public class NativeAotTests
         (await http.GetStringAsync("/greet/ana")).Should().Be("hello ana");
         (await http.GetStringAsync("/anonymous/ana")).Should().Be("{\"greeting\":\"Hello, ana!\",\"nested\":{\"length\":3}}", "anonymous objects serialize through generated shapes");
         (await http.GetStringAsync("/event")).Should().Be("{\"temperature\":21.5}");
+        (await http.GetStringAsync("/views/4")).Should().Be("{\"id\":4,\"limit\":0,\"size\":\"view\"}", "a class-based view bound by the generator");
+        using (var socket = new System.Net.WebSockets.ClientWebSocket())
+        {
+            await socket.ConnectAsync(new Uri(app.Url.Replace("http", "ws", StringComparison.Ordinal) + "/rooms/9"), CancellationToken.None);
+            var buffer = new byte[256];
+            var received = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+            System.Text.Encoding.UTF8.GetString(buffer, 0, received.Count).Should().Be("hello ws in 9", "a typed WebSocket handler bound by the generator");
+        }
         foreach (var coding in new[] { "br", "gzip" })
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, "/long") { Headers = { { "Accept-Encoding", coding } } };

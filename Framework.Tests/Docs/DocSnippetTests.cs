@@ -10,7 +10,7 @@ namespace Bocata.Tests.Docs;
 /// <summary>Every ```csharp block in README.md and docs/ compiles against Bocata, so the docs never lie.</summary>
 public partial class DocSnippetTests
 {
-    private const string GlobalUsings = """
+    internal const string GlobalUsings = """
         global using System;
         global using System.Collections.Generic;
         global using System.IO;
@@ -20,7 +20,7 @@ public partial class DocSnippetTests
         global using System.Threading.Tasks;
         """;
 
-    private static readonly Lazy<MetadataReference[]> References = new(() =>
+    internal static readonly Lazy<MetadataReference[]> References = new(() =>
         ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Append(typeof(App).Assembly.Location)
             .Append(typeof(Bocata.Redis.RedisBackplane).Assembly.Location)
@@ -91,7 +91,7 @@ public partial class DocSnippetTests
     }
 
     /// <summary>System.Text.Json's source generator, from the newest installed reference pack (what `dotnet build` runs).</summary>
-    private static readonly Lazy<ISourceGenerator[]> JsonGenerators = new(() =>
+    internal static readonly Lazy<ISourceGenerator[]> JsonGenerators = new(() =>
     {
         var dotnetRoot = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "..", "..", ".."));
         var pack = Directory.GetDirectories(Path.Combine(dotnetRoot, "packs", "Microsoft.NETCore.App.Ref")).OrderBy(d => Version.Parse(Path.GetFileName(d))).Last();
@@ -99,7 +99,7 @@ public partial class DocSnippetTests
         return [.. new Microsoft.CodeAnalysis.Diagnostics.AnalyzerFileReference(path, new AnalyzerLoader()).GetGenerators(LanguageNames.CSharp)];
     });
 
-    private sealed class AnalyzerLoader : Microsoft.CodeAnalysis.IAnalyzerAssemblyLoader
+    internal sealed class AnalyzerLoader : Microsoft.CodeAnalysis.IAnalyzerAssemblyLoader
     {
         public void AddDependencyLocation(string fullPath)
         {

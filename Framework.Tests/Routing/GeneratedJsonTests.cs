@@ -28,4 +28,28 @@ public class GeneratedJsonTests
         GeneratedJson.IsRegistered(shape).Should().BeFalse("without the generator nothing is registered");
 #endif
     }
+
+    [Test]
+    public async Task The_projects_json_contexts_are_registered_by_the_generator()
+    {
+        var app = TestApps.Quiet();
+        app.Post("/reading", async (req, res) => res.Json = await req.JsonAsync<Reading>() with { Unit = "C" });
+        await using var client = app.CreateClient();
+
+        using var answer = await client.PostAsync("/reading", new StringContent("{\"value\":21.5}", System.Text.Encoding.UTF8, "application/json"));
+        (await answer.Content.ReadAsStringAsync()).Should().Be("{\"value\":21.5,\"unit\":\"C\"}");
+
+        var fromContexts = GeneratedJson.Resolver.GetTypeInfo(typeof(Reading), new System.Text.Json.JsonSerializerOptions());
+#if BOCATA_GENERATED
+        fromContexts.Should().NotBeNull("the generator registered ReadingJson, so a Native AOT app needs no Settings.Json line");
+#else
+        fromContexts.Should().BeNull("without the generator nothing is registered (reflection serializes Reading)");
+#endif
+    }
 }
+
+public sealed record Reading(double Value, string? Unit);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Reading))]
+internal sealed partial class ReadingJson : System.Text.Json.Serialization.JsonSerializerContext;
