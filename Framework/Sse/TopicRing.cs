@@ -11,23 +11,28 @@ internal sealed class TopicRing
     private const int InitialCapacity = 1;
 
     private readonly EventHub _hub;
-    private HubFrame?[] _frames;
+    // The frames: null (none yet), one HubFrame (a ring of one: what most topics hold, without an array), or a HubFrame?[]
+    // indexed by the topic's count modulo its length.
+    private object? _frames;
     private long _head;
     private long _retainedFrom = 1;
-    // Rarely needed (own ids, evictions, resumes, freed slots; a backplane's bookkeeping): apart, so an idle topic costs less.
+    // Rarely needed (own ids, evictions, resumes, freed slots): apart, so an idle topic costs less. On a hub with a backplane
+    // it is a Remote from the start (the backplane's bookkeeping too).
     private Extras? _extras;
-    private readonly Remote? _remote;
     private HubSubscription?[]? _slots;
     private int _slotsUsed;
-    private int _count;
 
     public TopicRing(EventHub hub, string name, int replay, int bufferSize, bool remote = false)
     {
         _hub = hub;
         Name = name;
-        if (remote) _remote = new Remote();
-        _frames = new HubFrame?[Math.Min(InitialCapacity, 2 * Math.Max(replay, bufferSize) + 1)];
+        if (remote) _extras = new Remote();
     }
+
+    private Remote? RemoteState => _extras as Remote;
+
+    /// <summary>How many frames the ring holds before it grows (or overwrites its oldest).</summary>
+    private int Capacity => _frames is HubFrame?[] frames ? frames.Length : InitialCapacity;
 
     /// <summary>The topic ("" for the hub's default topic).</summary>
     public string Name { get; }
@@ -45,7 +50,7 @@ internal sealed class TopicRing
     /// <summary>How many of the newest frames are always held.</summary>
     private long Keep => Math.Max(_hub.Replay, _hub.BufferSize) + 1L;
 
-    public int SubscriberCount => _count;
+    public int SubscriberCount => _slotsUsed - (_extras?.FreeSlots?.Count ?? 0);
 
     /// <summary>When the topic last had a publish or a subscriber (Environment.TickCount64), for retention.</summary>
     public long LastActive { get; set; }
@@ -59,41 +64,41 @@ internal sealed class TopicRing
     /// <summary>On a hub with a backplane: the hub's number of the newest frame ever appended (0 before the first).</summary>
     public long LastSeq
     {
-        get => _remote?.LastSeq ?? 0;
-        set => _remote!.LastSeq = value;
+        get => RemoteState?.LastSeq ?? 0;
+        set => RemoteState!.LastSeq = value;
     }
 
     /// <summary>On a backplane that listens by topic: whether this instance asked for the topic's events.</summary>
     public bool Listening
     {
-        get => _remote?.Listening ?? false;
-        set => _remote!.Listening = value;
+        get => RemoteState?.Listening ?? false;
+        set => RemoteState!.Listening = value;
     }
 
     /// <summary>Whether every event of the topic up to the hub's ordered head is here: a stream reading it waits while it is not
     /// (the backplane is catching up), so no stream takes a number before an older one.</summary>
     public bool Ready
     {
-        get => _remote?.Ready ?? true;
-        set => _remote!.Ready = value;
+        get => RemoteState?.Ready ?? true;
+        set => RemoteState!.Ready = value;
     }
 
     /// <summary>On a backplane that listens by topic: the hub number after which this ring has every event of the topic it
     /// retains; a resume from before it reads the backplane's history.</summary>
     public long CompleteAfter
     {
-        get => _remote?.CompleteAfter ?? 0;
-        set => _remote!.CompleteAfter = value;
+        get => RemoteState?.CompleteAfter ?? 0;
+        set => RemoteState!.CompleteAfter = value;
     }
 
     /// <summary>The hub number through which the backplane last caught this topic up (when it became <see cref="Ready"/>).</summary>
     public long ReadyAt
     {
-        get => _remote?.ReadyAt ?? 0;
-        set => _remote!.ReadyAt = value;
+        get => RemoteState?.ReadyAt ?? 0;
+        set => RemoteState!.ReadyAt = value;
     }
 
-    private sealed class Remote
+    private sealed class Remote : Extras
     {
         public long LastSeq;
         public long CompleteAfter;
@@ -102,7 +107,7 @@ internal sealed class TopicRing
         public bool Ready = true;
     }
 
-    private sealed class Extras
+    private class Extras
     {
         public Dictionary<string, long>? OwnIds;
         // Local positions whose following frames are kept beyond the replay window: where evicted subscribers stopped (until
@@ -119,12 +124,20 @@ internal sealed class TopicRing
     public HubFrame? FrameAt(long local)
     {
         var frames = Volatile.Read(ref _frames);
-        var frame = Volatile.Read(ref frames[local % frames.Length]);
-        if (frame is not null && frame.Local == local) return frame;
-        // The ring may have grown since the array was read: the frame is then in the new one.
+        if (In(frames, local) is { } frame) return frame;
+        // The ring may have grown (or its one frame been replaced) since it was read: the frame is then in the new one.
         var now = Volatile.Read(ref _frames);
-        if (ReferenceEquals(now, frames)) return null;
-        frame = Volatile.Read(ref now[local % now.Length]);
+        return ReferenceEquals(now, frames) ? null : In(now, local);
+    }
+
+    private static HubFrame? In(object? frames, long local)
+    {
+        var frame = frames switch
+        {
+            HubFrame single => single,
+            HubFrame?[] ring => Volatile.Read(ref ring[local % ring.Length]),
+            _ => null,
+        };
         return frame is not null && frame.Local == local ? frame : null;
     }
 
@@ -132,15 +145,23 @@ internal sealed class TopicRing
     public void Append(HubFrame frame)
     {
         var local = frame.Local;
-        var frames = _frames;
-        if (local - _retainedFrom + 1 > frames.Length && frames.Length < MaxCapacity) frames = Grow();
-        ref var slot = ref frames[local % frames.Length];
-        if (slot is { } old) Forget(old);
-        Volatile.Write(ref slot, frame);
+        var capacity = Capacity;
+        if (local - _retainedFrom + 1 > capacity && capacity < MaxCapacity) capacity = Grow();
+        if (_frames is HubFrame?[] frames)
+        {
+            ref var slot = ref frames[local % frames.Length];
+            if (slot is { } old) Forget(old);
+            Volatile.Write(ref slot, frame);
+        }
+        else
+        {
+            if (_frames is HubFrame old) Forget(old);
+            Volatile.Write(ref _frames, frame);
+        }
         if (frame.OwnId) (More.OwnIds ??= new(StringComparer.Ordinal))[frame.Source.Id!] = local;
         Volatile.Write(ref _head, local);
-        if (_remote is { } remote) remote.LastSeq = frame.Seq;
-        Retain(local - frames.Length + 1);
+        if (RemoteState is { } remote) remote.LastSeq = frame.Seq;
+        Retain(local - capacity + 1);
         // Past the replay window (and a live subscriber's allowed lag), a frame is kept only while an evicted or resuming
         // subscriber may still need it.
         var expired = local - Keep;
@@ -149,26 +170,35 @@ internal sealed class TopicRing
     }
 
     /// <summary>Doubles the ring (up to its greatest length), keeping every held frame at its new place.</summary>
-    private HubFrame?[] Grow()
+    private int Grow()
     {
         var old = _frames;
-        var grown = new HubFrame?[Math.Min(old.Length * 2L, MaxCapacity)];
-        foreach (var frame in old)
-            if (frame is not null) grown[frame.Local % grown.Length] = frame;
+        var grown = new HubFrame?[Math.Min(Capacity * 2L, MaxCapacity)];
+        if (old is HubFrame single) grown[single.Local % grown.Length] = single;
+        else if (old is HubFrame?[] frames)
+            foreach (var frame in frames)
+                if (frame is not null) grown[frame.Local % grown.Length] = frame;
         Volatile.Write(ref _frames, grown);
-        return grown;
+        return grown.Length;
     }
 
     /// <summary>Forgets frame <paramref name="local"/> (and every older one).</summary>
     public void Drop(long local)
     {
         if (local < _retainedFrom) return;
-        var frames = _frames;
-        ref var slot = ref frames[local % frames.Length];
-        if (slot is { } old && old.Local == local)
+        if (_frames is HubFrame?[] frames)
         {
-            Forget(old);
-            Volatile.Write(ref slot, null);
+            ref var slot = ref frames[local % frames.Length];
+            if (slot is { } old && old.Local == local)
+            {
+                Forget(old);
+                Volatile.Write(ref slot, null);
+            }
+        }
+        else if (_frames is HubFrame single && single.Local == local)
+        {
+            Forget(single);
+            Volatile.Write(ref _frames, null);
         }
         Retain(local + 1);
     }
@@ -182,14 +212,21 @@ internal sealed class TopicRing
     /// <summary>Forgets everything (the topic is forgotten, or the backplane's sequence restarted).</summary>
     public void Clear()
     {
-        var frames = _frames;
-        for (var i = 0; i < frames.Length; i++)
+        if (_frames is HubFrame?[] frames)
         {
-            if (frames[i] is { } old)
+            for (var i = 0; i < frames.Length; i++)
             {
-                Forget(old);
-                Volatile.Write(ref frames[i], null);
+                if (frames[i] is { } old)
+                {
+                    Forget(old);
+                    Volatile.Write(ref frames[i], null);
+                }
             }
+        }
+        else if (_frames is HubFrame single)
+        {
+            Forget(single);
+            Volatile.Write(ref _frames, null);
         }
         _extras?.OwnIds?.Clear();
         _extras?.EvictedAt?.Clear();
@@ -300,7 +337,6 @@ internal sealed class TopicRing
             Volatile.Write(ref _slots, slots);
         }
         Volatile.Write(ref slots[index], subscription);
-        _count++;
         return index;
     }
 
@@ -310,7 +346,6 @@ internal sealed class TopicRing
         if (_slots is not { } slots || index < 0 || index >= slots.Length || slots[index] != subscription) return;
         Volatile.Write(ref slots[index], null);
         (More.FreeSlots ??= new Stack<int>()).Push(index);
-        _count--;
     }
 
     /// <summary>Wakes this topic's subscribers only: a publish never scans the rest of the hub.</summary>
