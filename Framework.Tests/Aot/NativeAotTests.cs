@@ -17,7 +17,7 @@ public class NativeAotTests
     private static readonly string[] Copied = ["Framework", "Framework.Generators", "packaging", "Examples/TemperatureFeed"];
     private static readonly string[] CopiedFiles = ["Directory.Build.props", "global.json", "Examples/Directory.Build.props"];
 
-    /// <summary>One copy of the sources for both publishes: the second reuses the first's build of Bocata and its generator.</summary>
+    /// <summary>A copy of the sources the publish needs.</summary>
     private string _work = "";
 
     [OneTimeSetUp]
@@ -27,9 +27,6 @@ public class NativeAotTests
         _work = Directory.CreateTempSubdirectory("bocata-aot").FullName;
         foreach (var folder in Copied) CopySources(Path.Combine(TestApps.Root, folder), Path.Combine(_work, folder));
         foreach (var file in CopiedFiles) File.Copy(Path.Combine(TestApps.Root, file), Path.Combine(_work, file));
-        var project = Directory.CreateDirectory(Path.Combine(_work, "Examples", "AotBinding")).FullName;
-        File.WriteAllText(Path.Combine(project, "AotBinding.csproj"), "<Project Sdk=\"Microsoft.NET.Sdk\" />");
-        File.WriteAllText(Path.Combine(project, "Program.cs"), BindingApp);
     }
 
     [OneTimeTearDown]
@@ -72,69 +69,73 @@ public class NativeAotTests
         }
     }
 
-    /// <summary>A test app with typed handlers (route, query and service parameters, validation attributes, an enum, an async
-    /// handler) and a JSON context: the source generator binds them, so it publishes native with zero warnings and answers as
-    /// the JIT-compiled app does.</summary>
-    private const string BindingApp = """
+    /// <summary>Typed handlers (route, query and service parameters, validation attributes, an enum, an async handler), a
+    /// class-based view, a typed WebSocket handler, anonymous objects and a JSON context the app never registers, and
+    /// compression: added to the template's --aot app (TemplatePathTests), which publishes them native from the package.
+    /// The source generator binds them all, so the app publishes with zero warnings and answers as a JIT-compiled app does.</summary>
+    internal const string BindingRoutes = """
         using System.ComponentModel.DataAnnotations;
         using System.Text.Json.Serialization;
         using Bocata;
 
-        var app = new App();
-        // AppJson is not registered here: the generator registers the project's JSON contexts.
-        app.Configure(s => s.Gzip = true);
-        app.Provide(() => new Greeter(), ProviderScope.App);
-        app.Get("/items/{id}", (Request req, Response res, int id, [Range(1, 50)] int limit = 10, Size size = Size.Small) =>
-            res.Json = new Item(id, limit, size.ToString()));
-        app.Get("/greet/{name}", async (Request req, Response res, [StringLength(10)] string name, Greeter greeter) =>
+        namespace AotBinding
         {
-            await Task.Yield();
-            res.Text = greeter.Greet(name);
-        });
-        app.Get("/anonymous/{name}", (Request req, Response res, string name) =>
-            res.Json = new { greeting = $"Hello, {name}!", nested = new { length = name.Length } });
-        app.Route<ItemView>("/views/{id}");
-        app.WebSocketRoute("/rooms/{room}", async (WebSocket ws, int room, Greeter greeter) => await ws.SendTextAsync($"{greeter.Greet("ws")} in {room}"));
-        app.Get("/long", (req, res) => res.Text = string.Concat(Enumerable.Repeat("compressible ", 200)));
-        app.Get("/event", (req, res) => res.Text = new ServerEvent(json: new { temperature = 21.5 }).Data!);
-        app.Post("/items", async (req, res) =>
-        {
-            var item = await req.JsonAsync<NewItem>();
-            res.StatusCode = 201;
-            res.Json = item;
-        });
-        app.Run();
+            public static class BindingRoutes
+            {
+                // The app must turn compression on itself (Settings.Gzip = true): these routes check it.
+                public static App Add(App app)
+                {
+                    // BindingJson is not registered here: the generator registers the project's JSON contexts.
+                    app.Provide(() => new Greeter(), ProviderScope.App);
+                    app.Get("/items/{id}", (Request req, Response res, int id, [Range(1, 50)] int limit = 10, Size size = Size.Small) =>
+                        res.Json = new Item(id, limit, size.ToString()));
+                    app.Get("/greet/{name}", async (Request req, Response res, [StringLength(10)] string name, Greeter greeter) =>
+                    {
+                        await Task.Yield();
+                        res.Text = greeter.Greet(name);
+                    });
+                    app.Get("/anonymous/{name}", (Request req, Response res, string name) =>
+                        res.Json = new { greeting = $"Hello, {name}!", nested = new { length = name.Length } });
+                    app.Route<ItemView>("/views/{id}");
+                    app.WebSocketRoute("/rooms/{room}", async (WebSocket ws, int room, Greeter greeter) => await ws.SendTextAsync($"{greeter.Greet("ws")} in {room}"));
+                    app.Get("/long", (req, res) => res.Text = string.Concat(Enumerable.Repeat("compressible ", 200)));
+                    app.Get("/event", (req, res) => res.Text = new ServerEvent(json: new { temperature = 21.5 }).Data!);
+                    app.Post("/items", async (req, res) =>
+                    {
+                        var item = await req.JsonAsync<NewItem>();
+                        res.StatusCode = 201;
+                        res.Json = item;
+                    });
+                    return app;
+                }
+            }
 
-        internal sealed class Greeter
-        {
-            public string Greet(string name) => $"hello {name}";
+            internal sealed class Greeter
+            {
+                public string Greet(string name) => $"hello {name}";
+            }
+
+            internal sealed class ItemView
+            {
+                public void Get(Request req, Response res, int id) => res.Json = new Item(id, 0, "view");
+            }
+
+            internal enum Size { Small, Large }
+
+            internal sealed record Item(int Id, int Limit, string Size);
+
+            internal sealed record NewItem([property: Required] string? Title, [property: Range(1, 5)] int Priority);
+
+            [JsonSerializable(typeof(Item))]
+            [JsonSerializable(typeof(NewItem))]
+            internal sealed partial class BindingJson : JsonSerializerContext;
         }
-
-        internal sealed class ItemView
-        {
-            public void Get(Request req, Response res, int id) => res.Json = new Item(id, 0, "view");
-        }
-
-        internal enum Size { Small, Large }
-
-        internal sealed record Item(int Id, int Limit, string Size);
-
-        internal sealed record NewItem([property: Required] string? Title, [property: Range(1, 5)] int Priority);
-
-        [JsonSerializable(typeof(Item))]
-        [JsonSerializable(typeof(NewItem))]
-        internal sealed partial class AppJson : JsonSerializerContext;
         """;
 
-    [Test]
-    public async Task Typed_handlers_bound_by_the_source_generator_publish_native_with_zero_warnings_and_bind_and_validate()
+    /// <summary>What a native app with <see cref="BindingRoutes"/> must answer.</summary>
+    internal static async Task CheckBindingRoutesAsync(string url)
     {
-        if (!OnPath("clang")) Assert.Ignore("Native AOT publishing needs clang and zlib1g-dev (apt-get install -y clang zlib1g-dev); .ci/run installs them.");
-        var work = _work;
-        var binary = await PublishNativeAsync(work, "Examples/AotBinding/AotBinding.csproj", Path.Combine(work, "native-binding"));
-
-        await using var app = await ExampleProcess.StartExecutableAsync(binary);
-        using var http = new HttpClient { BaseAddress = new Uri(app.Url) };
+        using var http = new HttpClient { BaseAddress = new Uri(url) };
         (await http.GetStringAsync("/items/7?limit=3&size=large")).Should().Be("{\"id\":7,\"limit\":3,\"size\":\"Large\"}");
         (await http.GetStringAsync("/items/7")).Should().Be("{\"id\":7,\"limit\":10,\"size\":\"Small\"}");
         (await http.GetStringAsync("/greet/ana")).Should().Be("hello ana");
@@ -143,7 +144,7 @@ public class NativeAotTests
         (await http.GetStringAsync("/views/4")).Should().Be("{\"id\":4,\"limit\":0,\"size\":\"view\"}", "a class-based view bound by the generator");
         using (var socket = new System.Net.WebSockets.ClientWebSocket())
         {
-            await socket.ConnectAsync(new Uri(app.Url.Replace("http", "ws", StringComparison.Ordinal) + "/rooms/9"), CancellationToken.None);
+            await socket.ConnectAsync(new Uri(url.Replace("http", "ws", StringComparison.Ordinal) + "/rooms/9"), CancellationToken.None);
             var buffer = new byte[256];
             var received = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
             System.Text.Encoding.UTF8.GetString(buffer, 0, received.Count).Should().Be("hello ws in 9", "a typed WebSocket handler bound by the generator");
@@ -179,12 +180,15 @@ public class NativeAotTests
         var publish = await DotnetCli.RunAsync(work, TimeSpan.FromMinutes(6), "publish", project,
             "-c", "Release", "-r", "linux-x64", "-p:PublishAot=true", "-o", output, "--disable-build-servers");
         publish.Code.Should().Be(0, publish.Output);
-        var warnings = publish.Output.Split('\n').Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\bwarning [A-Z]{2,}[0-9]+")).Distinct().ToList();
-        warnings.Should().BeEmpty("the framework and the app must publish with no trim or AOT warning");
+        Warnings(publish.Output).Should().BeEmpty("the framework and the app must publish with no trim or AOT warning");
         return Path.Combine(output, Path.GetFileNameWithoutExtension(project));
     }
 
-    private static bool OnPath(string program) =>
+    /// <summary>The compiler and analyzer warnings (IL…, CS…, BOCATA…) in a build's output.</summary>
+    internal static List<string> Warnings(string output) =>
+        output.Split('\n').Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\bwarning [A-Z]{2,}[0-9]+")).Distinct().ToList();
+
+    internal static bool OnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => File.Exists(Path.Combine(dir, program)));
 
     /// <summary>A project folder without its build output.</summary>

@@ -63,11 +63,24 @@ internal sealed partial class ExampleProcess : IAsyncDisposable
             if (output.Count < 10_000) output.Enqueue(line);
             if (StartupLine().Match(line) is { Success: true } m) urlFound.TrySetResult(m.Groups[1].Value);
         };
-        process.ErrorDataReceived += (_, _) => { };
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line && errors.Count < 100) errors.Enqueue(line);
+        };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var url = await urlFound.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        return new ExampleProcess(process, url, output);
+        try
+        {
+            var url = await urlFound.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            return new ExampleProcess(process, url, output);
+        }
+        catch (TimeoutException)
+        {
+            var exited = process.HasExited ? $"exited with {process.ExitCode}" : "still running";
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{start.FileName} printed no \"running on\" line in 30 s ({exited}). Output:\n{string.Join('\n', output)}\nErrors:\n{string.Join('\n', errors)}");
+        }
     }
 
     /// <summary>Runs an example that is expected to end by itself (e.g. on a configuration mistake): exit code and output.</summary>
