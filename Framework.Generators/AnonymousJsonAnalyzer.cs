@@ -31,8 +31,7 @@ public sealed class AnonymousJsonAnalyzer : DiagnosticAnalyzer
         context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
         context.RegisterCompilationStartAction(start =>
         {
-            var options = start.Options.AnalyzerConfigOptionsProvider.GlobalOptions;
-            if (!options.TryGetValue("build_property.PublishAot", out var aot) || !string.Equals(aot, "true", System.StringComparison.OrdinalIgnoreCase)) return;
+            if (!Types.PublishesAot(start.Options)) return;
             // With the generator on, an anonymous object whose shape it can write is registered (and serializes): only the
             // others are reported.
             var generated = BinderGenerator.IsEnabled(start.Options.AnalyzerConfigOptionsProvider);

@@ -32,8 +32,7 @@ public sealed class JsonContextAnalyzer : DiagnosticAnalyzer
         context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
         context.RegisterCompilationStartAction(start =>
         {
-            var options = start.Options.AnalyzerConfigOptionsProvider.GlobalOptions;
-            if (!options.TryGetValue("build_property.PublishAot", out var aot) || !string.Equals(aot, "true", System.StringComparison.OrdinalIgnoreCase)) return;
+            if (!Types.PublishesAot(start.Options)) return;
             var known = new System.Lazy<HashSet<ITypeSymbol>>(() => JsonContexts.Known(start.Compilation));
             start.RegisterOperationAction(context =>
             {

@@ -9,6 +9,11 @@ internal static class Types
     public static readonly SymbolDisplayFormat Format = SymbolDisplayFormat.FullyQualifiedFormat
         .AddMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier);
 
+    /// <summary>Whether the project publishes Native AOT (the analyzers that warn about what would fail there run only then).</summary>
+    public static bool PublishesAot(Microsoft.CodeAnalysis.Diagnostics.AnalyzerOptions options) =>
+        options.AnalyzerConfigOptionsProvider.GlobalOptions.TryGetValue("build_property.PublishAot", out var aot)
+        && string.Equals(aot, "true", System.StringComparison.OrdinalIgnoreCase);
+
     /// <summary>A type generated code in the app's assembly can write: no type parameters, no anonymous types, nothing private.</summary>
     public static bool Nameable(ITypeSymbol type)
     {
