@@ -27,12 +27,16 @@ internal sealed class RequestContext
     public IHttpRequestFeature RequestFeature { get; private set; } = null!;
     public IHttpResponseFeature ResponseFeature { get; private set; } = null!;
     public IHttpResponseBodyFeature BodyFeature { get; private set; } = null!;
-    public System.Buffers.ArrayBufferWriter<byte> Buffer { get; private set; } = new(256);
+    /// <summary>The connection's buffer for JSON bodies, made on first use: a connection that only streams events never pays
+    /// for it (about 300 B held for the connection's life).</summary>
+    public System.Buffers.ArrayBufferWriter<byte> Buffer => _buffer ??= new(256);
+
+    private System.Buffers.ArrayBufferWriter<byte>? _buffer;
 
     /// <summary>A connection that once answered with a large body should not keep that buffer for every later request.</summary>
     public void ReleaseLargeBuffer()
     {
-        if (Buffer.Capacity > 64 * 1024) Buffer = new(256);
+        if (_buffer is { Capacity: > 64 * 1024 }) _buffer = null;
     }
     private IHttpRequestLifetimeFeature? _lifetime;
 

@@ -8,11 +8,13 @@ internal sealed class RouteValues : IReadOnlyDictionary<string, string>
 {
     public static readonly RouteValues Empty = new();
 
-    private readonly int[] _captures = new int[32];
+    // Start and length of each parameter, made when a pattern with parameters is first tried on the connection: a stream on
+    // a literal path (an event feed) never pays for it.
+    private int[]? _captures;
     private string _path = "";
     private string[] _names = [];
 
-    public Span<int> Captures => _captures;
+    public Span<int> Captures => _captures ??= new int[32];
 
     public void Set(string path, RoutePattern pattern)
     {
@@ -26,9 +28,9 @@ internal sealed class RouteValues : IReadOnlyDictionary<string, string>
         _names = [];
     }
 
-    public ReadOnlySpan<char> GetSpan(int index) => _path.AsSpan(_captures[2 * index], _captures[2 * index + 1]);
+    public ReadOnlySpan<char> GetSpan(int index) => _path.AsSpan(_captures![2 * index], _captures[2 * index + 1]);
 
-    public string Get(int index) => _path.Substring(_captures[2 * index], _captures[2 * index + 1]);
+    public string Get(int index) => _path.Substring(_captures![2 * index], _captures[2 * index + 1]);
 
     public string this[string key] => TryGetValue(key, out var v) ? v : throw new KeyNotFoundException($"The route has no parameter '{key}'.");
 
