@@ -99,7 +99,9 @@ public class ScaleOutTests
         var all = await Task.WhenAll(subscriptions.Select(s => TestApps.TakeAsync(s, 40)));
 
         all.Should().AllSatisfy(events => events.Select(e => e.Data).Should().Equal(Enumerable.Range(10, 40).Select(i => $"e{i}")));
-        (await RedisServer.CallsAsync(admin.GetServer(redis.Endpoint), "xrange")).Should().Be(1, "identical history reads are coalesced");
+        // One read for the 40 resumes; B's own start-up check may still be catching up on the 50 events when the stats are
+        // reset (seen under load: it reads once more), so at most 2 — against 40 without coalescing.
+        (await RedisServer.CallsAsync(admin.GetServer(redis.Endpoint), "xrange")).Should().BeInRange(1, 2, "identical history reads are coalesced");
         last.Id.Should().Be("50");
     }
 

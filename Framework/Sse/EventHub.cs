@@ -278,7 +278,7 @@ public sealed partial class EventHub
     /// <summary>Numbers, encodes and stores one event as frame <paramref name="seq"/> of <paramref name="ring"/>. Under the lock; the caller wakes subscribers.</summary>
     private ServerEvent Append(TopicRing ring, long seq, ServerEvent evt)
     {
-        var frame = Encode(seq, evt, out var numbered) with { Local = ring.Head + 1 };
+        var frame = Encode(seq, evt, out var numbered, local: ring.Head + 1);
         ring.Append(frame);
         _heldBytes += frame.Size;
         _heldFrames++;
@@ -312,13 +312,15 @@ public sealed partial class EventHub
     /// <summary>Encoded once here; every subscriber writes these same bytes. An event without an id gets the hub's number <paramref name="seq"/>; a publisher's own id is kept and marked as such.</summary>
     private HubFrame Encode(long seq, ServerEvent evt) => Encode(seq, evt, out _);
 
-    private HubFrame Encode(long seq, ServerEvent evt, out ServerEvent numbered)
+    // local: the topic's count of the frame (0 for events read from a backplane's history). Set here, not by a `with`
+    // afterwards: that would copy the frame on every publish.
+    private HubFrame Encode(long seq, ServerEvent evt, out ServerEvent numbered, long local = 0)
     {
         var ownId = evt.Id is not null;
         numbered = ownId ? evt : evt.WithId(seq.ToString(CultureInfo.InvariantCulture));
         _encoder.ResetWrittenCount();
         numbered.WriteTo(_encoder);
-        var frame = new HubFrame(seq, evt, _encoder.WrittenSpan.ToArray(), ownId);
+        var frame = new HubFrame(seq, evt, _encoder.WrittenSpan.ToArray(), ownId) { Local = local };
         // Clear() would keep a huge buffer's capacity: after a large event, let it go.
         if (_encoder.Capacity > 64 * 1024) _encoder = new ArrayBufferWriter<byte>(256);
         return frame;
