@@ -166,12 +166,16 @@ public sealed class BinderGenerator : IIncrementalGenerator
             if (argument is null || Lambda(argument.Value) is not { } handler) return null;
             var webSocket = target.Name == "WebSocketRoute";
             if (webSocket ? !BindableWebSocket(handler) : !Bindable(handler)) return null;
-#pragma warning disable RSEXPERIMENTAL002 // GetInterceptableLocation: the supported way to write [InterceptsLocation].
-            var location = context.SemanticModel.GetInterceptableLocation(invocation, cancellationToken);
-#pragma warning restore RSEXPERIMENTAL002
-            if (location is null) return null;
-            var attribute = location.GetInterceptsLocationAttributeSyntax();
+            if (InterceptsLocation(context, invocation, cancellationToken) is not { } attribute) return null;
             return new Site(webSocket ? WebSocketInterceptor(attribute, target, handler) : Interceptor(attribute, target, handler));
+        }
+
+        /// <summary>The <c>[InterceptsLocation]</c> attribute for this call, or null when it cannot be intercepted.</summary>
+        private static string? InterceptsLocation(GeneratorSyntaxContext context, InvocationExpressionSyntax invocation, CancellationToken cancellationToken)
+        {
+#pragma warning disable RSEXPERIMENTAL002 // GetInterceptableLocation: the supported way to write [InterceptsLocation].
+            return context.SemanticModel.GetInterceptableLocation(invocation, cancellationToken)?.GetInterceptsLocationAttributeSyntax();
+#pragma warning restore RSEXPERIMENTAL002
         }
 
         /// <summary>The lambda passed as the handler (a method group or a delegate variable is left to the runtime binder).</summary>
@@ -235,21 +239,13 @@ public sealed class BinderGenerator : IIncrementalGenerator
         private static string Interceptor(string interceptsLocation, IMethodSymbol target, IMethodSymbol handler)
         {
             var code = new StringBuilder();
-            var signature = string.Join(", ", target.Parameters.Select(p => (p.IsParams ? "params " : "") + p.Type.ToDisplayString(TypeFormat) + " " + p.Name));
             var methods = target.Parameters.Any(p => p.Name == "methods") ? "methods" : $"new string[] {{ \"{target.Name.ToUpperInvariant()}\" }}";
             var name = target.Parameters.Any(p => p.Name == "name") ? "name" : "null";
-            var returnType = handler.ReturnsVoid ? "void" : handler.ReturnType.ToDisplayString(TypeFormat);
-            var parameters = handler.Parameters;
-            var prototype = string.Join(", ", parameters.Select((p, i) => p.Type.ToDisplayString(TypeFormat) + " p" + i.ToString(CultureInfo.InvariantCulture)
-                + (p.HasExplicitDefaultValue ? " = " + DefaultLiteral(p) : "")));
-            var named = string.Join(", ", parameters.Skip(2).Select(p => $"({Literal(p.Name)}, typeof({Unannotated(p.Type)}))"));
-
-            code.AppendLine($"        {interceptsLocation}");
-            code.AppendLine($"        public static global::Bocata.Route __NAME__(this global::Bocata.Router router, {signature})");
+            Header(code, interceptsLocation, "global::Bocata.Route", target);
             code.AppendLine("        {");
-            code.AppendLine($"            var typed = Cast(handler, static {returnType} ({prototype}) => throw null!);");
-            code.AppendLine($"            return global::Bocata.Binding.GeneratedRoutes.Add(router, pattern, handler, {methods}, {name}, typeof({(handler.ReturnsVoid ? "void" : Unannotated(handler.ReturnType))}),");
-            code.Append($"                new (string, global::System.Type)[] {{ {named} }}, ");
+            code.AppendLine(TypedHandler(handler));
+            code.AppendLine($"            return global::Bocata.Binding.GeneratedRoutes.Add(router, pattern, handler, {methods}, {name}, {TypeOfResult(handler)},");
+            code.Append($"                {NamedTypes(new[] { handler }, skip: 2)}, ");
             BoundHandler(code, handler, args => $"typed({args})");
             code.AppendLine(");");
             code.AppendLine("        }");
@@ -290,13 +286,8 @@ public sealed class BinderGenerator : IIncrementalGenerator
             if (typeArgument is not INamedTypeSymbol type || !Types.Nameable(type) || type.IsGenericType) return null;
             var statics = target.Name == "Routes";
             if (!statics && (target.Name != "Route" || type.IsAbstract || type.TypeKind != TypeKind.Class)) return null;
-            string? code;
-#pragma warning disable RSEXPERIMENTAL002 // GetInterceptableLocation: the supported way to write [InterceptsLocation].
-            var location = context.SemanticModel.GetInterceptableLocation(invocation, cancellationToken);
-#pragma warning restore RSEXPERIMENTAL002
-            if (location is null) return null;
-            var attribute = location.GetInterceptsLocationAttributeSyntax();
-            code = statics ? StaticsInterceptor(attribute, target, type) : ViewInterceptor(attribute, target, type);
+            if (InterceptsLocation(context, invocation, cancellationToken) is not { } attribute) return null;
+            var code = statics ? StaticsInterceptor(attribute, target, type) : ViewInterceptor(attribute, target, type);
             return code is null ? null : new Site(code);
         }
 
@@ -329,17 +320,18 @@ public sealed class BinderGenerator : IIncrementalGenerator
             }
 
             var code = new StringBuilder();
-            var signature = ReceiverAnd(target);
             var viewType = view.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
-            code.AppendLine($"        {interceptsLocation}");
-            code.AppendLine($"        public static global::Bocata.Route __NAME__({signature})");
+            Header(code, interceptsLocation, "global::Bocata.Route", target);
             code.AppendLine("        {");
-            code.AppendLine($"            return global::Bocata.Binding.GeneratedRoutes.AddView(router, {pattern}, {name}, {NamedTypes(chosen.Select(c => c.m))}");
+            code.AppendLine($"            return global::Bocata.Binding.GeneratedRoutes.AddView(router, {pattern}, {name}, {NamedTypes(chosen.Select(c => c.m), skip: 2)}");
             foreach (var (verb, method) in chosen)
             {
-                var before = classBefore.Concat(Hooks(method, "Bocata.BeforeAttribute") ?? new List<string>()).ToList();
-                var after = (Hooks(method, "Bocata.AfterAttribute") ?? new List<string>()).Concat(classAfter).ToList();
-                if (Hooks(method, "Bocata.BeforeAttribute") is null || Hooks(method, "Bocata.AfterAttribute") is null) return null;
+                // Bocadillo's order: the class's before hooks, then the method's; the method's after hooks, then the class's.
+                var methodBefore = Hooks(method, "Bocata.BeforeAttribute");
+                var methodAfter = Hooks(method, "Bocata.AfterAttribute");
+                if (methodBefore is null || methodAfter is null) return null;
+                var before = classBefore.Concat(methodBefore).ToList();
+                var after = methodAfter.Concat(classAfter).ToList();
                 code.Append($"            , {Handler(verb, view.Name + "." + method.Name, method, before, after)}");
                 BoundHandler(code, method, args => $"global::Bocata.Binding.GeneratedRoutes.View<{viewType}>(req).{method.Name}({args})");
                 code.AppendLine(")");
@@ -353,9 +345,7 @@ public sealed class BinderGenerator : IIncrementalGenerator
         private static string? StaticsInterceptor(string interceptsLocation, IMethodSymbol target, INamedTypeSymbol type)
         {
             var code = new StringBuilder();
-            var signature = ReceiverAnd(target);
-            code.AppendLine($"        {interceptsLocation}");
-            code.AppendLine($"        public static global::System.Collections.Generic.IReadOnlyList<global::Bocata.Route> __NAME__({signature})");
+            Header(code, interceptsLocation, "global::System.Collections.Generic.IReadOnlyList<global::Bocata.Route>", target);
             code.AppendLine("        {");
             code.AppendLine("            return new global::Bocata.Route[]");
             code.AppendLine("            {");
@@ -374,8 +364,7 @@ public sealed class BinderGenerator : IIncrementalGenerator
                 if (before is null || after is null) return null;
                 var callee = type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) + "." + method.Name;
                 code.AppendLine($"                global::Bocata.Binding.GeneratedRoutes.AddStatic(router, {Literal(pattern)}, {NamedString(route, "Name")},");
-                var named = NamedTypes(new[] { method });
-                code.AppendLine($"                    new string[] {{ {string.Join(", ", verbs.Select(v => Literal(v!)))} }}, {named},");
+                code.AppendLine($"                    new string[] {{ {string.Join(", ", verbs.Select(v => Literal(v!)))} }}, {NamedTypes(new[] { method }, skip: 2)},");
                 code.Append($"                    {Handler("*", type.Name + "." + method.Name, method, before, after)}");
                 BoundHandler(code, method, args => $"{callee}({args})");
                 code.AppendLine(")),");
@@ -391,16 +380,36 @@ public sealed class BinderGenerator : IIncrementalGenerator
 
         /// <summary><c>new GeneratedHandler(method, describe, typeof(result), before hooks, after hooks, </c> (the binder follows).</summary>
         private static string Handler(string verb, string describe, IMethodSymbol method, List<string> before, List<string> after) =>
-            $"new global::Bocata.Binding.GeneratedHandler({Literal(verb)}, {Literal(describe)}, typeof({(method.ReturnsVoid ? "void" : Unannotated(method.ReturnType))}), " +
+            $"new global::Bocata.Binding.GeneratedHandler({Literal(verb)}, {Literal(describe)}, {TypeOfResult(method)}, " +
             $"new global::Bocata.IHook[] {{ {string.Join(", ", before)} }}, new global::Bocata.IHook[] {{ {string.Join(", ", after)} }}, ";
 
-        /// <summary>The interceptor's parameters: the router, then the intercepted method's.</summary>
-        private static string ReceiverAnd(IMethodSymbol target) =>
-            string.Join(", ", target.Parameters.Select(p => p.Type.ToDisplayString(TypeFormat) + " " + p.Name).Prepend("this global::Bocata.Router router"));
+        /// <summary>The interceptor's attribute and signature: it returns <paramref name="returns"/> and takes the router, then the
+        /// intercepted method's parameters.</summary>
+        private static void Header(StringBuilder code, string interceptsLocation, string returns, IMethodSymbol target)
+        {
+            var parameters = target.Parameters.Select(p => (p.IsParams ? "params " : "") + p.Type.ToDisplayString(TypeFormat) + " " + p.Name)
+                .Prepend("this global::Bocata.Router router");
+            code.AppendLine($"        {interceptsLocation}");
+            code.AppendLine($"        public static {returns} __NAME__({string.Join(", ", parameters)})");
+        }
 
-        /// <summary>Every parameter after (req, res) of these methods, by name and type.</summary>
-        private static string NamedTypes(IEnumerable<IMethodSymbol> methods) =>
-            "new (string, global::System.Type)[] { " + string.Join(", ", methods.SelectMany(m => m.Parameters.Skip(2))
+        /// <summary><c>var typed = …</c>: the handler through its own delegate type (a prototype lambda of the same signature,
+        /// defaults included, names it), so the call needs no reflection.</summary>
+        private static string TypedHandler(IMethodSymbol handler)
+        {
+            var returnType = handler.ReturnsVoid ? "void" : handler.ReturnType.ToDisplayString(TypeFormat);
+            var prototype = string.Join(", ", handler.Parameters.Select((p, i) => p.Type.ToDisplayString(TypeFormat) + " p" + i.ToString(CultureInfo.InvariantCulture)
+                + (p.HasExplicitDefaultValue ? " = " + DefaultLiteral(p) : "")));
+            return $"            var typed = Cast(handler, static {returnType} ({prototype}) => throw null!);";
+        }
+
+        /// <summary><c>typeof(…)</c> of a method's declared result.</summary>
+        private static string TypeOfResult(IMethodSymbol method) => $"typeof({(method.ReturnsVoid ? "void" : Unannotated(method.ReturnType))})";
+
+        /// <summary>Every parameter of these methods after the first <paramref name="skip"/> (req and res, or the WebSocket), by name
+        /// and type.</summary>
+        private static string NamedTypes(IEnumerable<IMethodSymbol> methods, int skip) =>
+            "new (string, global::System.Type)[] { " + string.Join(", ", methods.SelectMany(m => m.Parameters.Skip(skip))
                 .Select(p => $"({Literal(p.Name)}, typeof({Unannotated(p.Type)}))")) + " }";
 
         /// <summary>The hooks of a symbol's <c>[Before]</c> or <c>[After]</c> attributes as constructor calls, in order; null when one
@@ -445,12 +454,7 @@ public sealed class BinderGenerator : IIncrementalGenerator
         private static string WebSocketInterceptor(string interceptsLocation, IMethodSymbol target, IMethodSymbol handler)
         {
             var code = new StringBuilder();
-            var signature = string.Join(", ", target.Parameters.Select(p => (p.IsParams ? "params " : "") + p.Type.ToDisplayString(TypeFormat) + " " + p.Name));
-            var returnType = handler.ReturnsVoid ? "void" : handler.ReturnType.ToDisplayString(TypeFormat);
             var parameters = handler.Parameters;
-            var prototype = string.Join(", ", parameters.Select((p, i) => p.Type.ToDisplayString(TypeFormat) + " p" + i.ToString(CultureInfo.InvariantCulture)
-                + (p.HasExplicitDefaultValue ? " = " + DefaultLiteral(p) : "")));
-            var named = string.Join(", ", parameters.Skip(1).Select(p => $"({Literal(p.Name)}, typeof({Unannotated(p.Type)}))"));
             var args = new List<string> { "ws" };
             for (var i = 1; i < parameters.Length; i++)
                 args.Add($"({parameters[i].Type.ToDisplayString(TypeFormat)})values[{(i - 1).ToString(CultureInfo.InvariantCulture)}]!");
@@ -458,12 +462,11 @@ public sealed class BinderGenerator : IIncrementalGenerator
             var invoke = handler.ReturnsVoid ? $"{{ {call}; return global::System.Threading.Tasks.Task.CompletedTask; }}"
                 : handler.ReturnType.ToDisplayString() == "System.Threading.Tasks.ValueTask" ? $"{call}.AsTask()" : call;
 
-            code.AppendLine($"        {interceptsLocation}");
-            code.AppendLine($"        public static global::Bocata.Route __NAME__(this global::Bocata.Router router, {signature})");
+            Header(code, interceptsLocation, "global::Bocata.Route", target);
             code.AppendLine("        {");
-            code.AppendLine($"            var typed = Cast(handler, static {returnType} ({prototype}) => throw null!);");
+            code.AppendLine(TypedHandler(handler));
             code.AppendLine($"            return global::Bocata.Binding.GeneratedRoutes.AddWebSocket(router, pattern, handler, autoAccept, valueType, caughtCloseCodes,");
-            code.AppendLine($"                typeof({(handler.ReturnsVoid ? "void" : Unannotated(handler.ReturnType))}), new (string, global::System.Type)[] {{ {named} }}, binder =>");
+            code.AppendLine($"                {TypeOfResult(handler)}, {NamedTypes(new[] { handler }, skip: 1)}, binder =>");
             code.AppendLine("            {");
             ParameterReaders(code, parameters, 1);
             code.AppendLine("                var check = binder.NeedsCheck;");
