@@ -115,7 +115,7 @@ public sealed class Settings
         set
         {
             // TLS (and the X.509/OpenSSL code under it) is reached only from here: an app that never sets a certificate
-            // publishes Native AOT without it (about 1.5 MB).
+            // publishes Native AOT without it (with compression, 4 MB of the AOT benchmark app's 11.5 MB).
             if (value is not null) HttpsSupport.Install();
             _certificate = value;
         }

@@ -16,11 +16,11 @@ namespace Bocata.Tests.Aot;
 /// </summary>
 public class ExampleAotAnalysisTests
 {
-    private static string Root => Path.GetFullPath(Path.Combine(TestContext.CurrentContext.TestDirectory, "..", "..", "..", ".."));
+    /// <summary>The repository (from the test assembly's folder: test cases are listed before any test context exists).</summary>
+    private static string Root => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", ".."));
 
     public static IEnumerable<string> Examples() =>
-        Directory.GetDirectories(Path.Combine(Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..")), "Examples"))
-            .Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
+        Directory.GetDirectories(Path.Combine(Root, "Examples")).Select(Path.GetFileName).Order(StringComparer.Ordinal)!;
 
     [TestCaseSource(nameof(Examples))]
     public async Task An_example_compiled_for_native_aot_reports_no_trim_aot_or_json_problem(string example)

@@ -7,7 +7,7 @@ namespace Bocata;
 /// <summary>
 /// Kestrel's TLS, reached only through <see cref="Settings.Certificate"/>'s setter. Native AOT keeps what an app can reach:
 /// an app that never sets a certificate publishes without SslStream, X.509 chains, OpenSSL bindings and the HTTP client
-/// the chain builder loads (about 1.5 MB of a 11 MB binary).
+/// the chain builder loads (with compression, made optional the same way, 4 MB of the AOT benchmark app's 11.5 MB).
 /// </summary>
 internal static class HttpsSupport
 {

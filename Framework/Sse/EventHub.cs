@@ -56,7 +56,7 @@ public sealed partial class EventHub
         // Each topic holds its newest max(replay, bufferSize) + 1 frames (a subscriber is evicted at bufferSize behind, while
         // its next frame is still held), and room for as many again, used only for frames an evicted or resuming subscriber
         // still needs: it resumes exactly if it comes back within max(replay, bufferSize) more events of the topic.
-        _default = new TopicRing(this, "", replay, bufferSize, remote: backplane is not null);
+        _default = new TopicRing(this, "", remote: backplane is not null);
         if (backplane is not null)
         {
             _backplane = backplane;
@@ -267,7 +267,7 @@ public sealed partial class EventHub
         Sweep(now, force: false);
         if (!_topics.TryGetValue(topic, out var ring))
         {
-            ring = new TopicRing(this, topic, _replay, _bufferSize, remote: _backplane is not null);
+            ring = new TopicRing(this, topic, remote: _backplane is not null);
             _topics[topic] = ring;
         }
         ring.LastActive = now;

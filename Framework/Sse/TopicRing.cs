@@ -8,8 +8,6 @@ namespace Bocata;
 /// </summary>
 internal sealed class TopicRing
 {
-    private const int InitialCapacity = 1;
-
     private readonly EventHub _hub;
     // The frames: null (none yet), one HubFrame (a ring of one: what most topics hold, without an array), or a HubFrame?[]
     // indexed by the topic's count modulo its length.
@@ -22,7 +20,7 @@ internal sealed class TopicRing
     private HubSubscription?[]? _slots;
     private int _slotsUsed;
 
-    public TopicRing(EventHub hub, string name, int replay, int bufferSize, bool remote = false)
+    public TopicRing(EventHub hub, string name, bool remote = false)
     {
         _hub = hub;
         Name = name;
@@ -31,8 +29,8 @@ internal sealed class TopicRing
 
     private Remote? RemoteState => _extras as Remote;
 
-    /// <summary>How many frames the ring holds before it grows (or overwrites its oldest).</summary>
-    private int Capacity => _frames is HubFrame?[] frames ? frames.Length : InitialCapacity;
+    /// <summary>How many frames the ring holds before it grows (or overwrites its oldest): one until it needs an array.</summary>
+    private int Capacity => _frames is HubFrame?[] frames ? frames.Length : 1;
 
     /// <summary>The topic ("" for the hub's default topic).</summary>
     public string Name { get; }
