@@ -8,7 +8,7 @@ namespace Bocata.Redis;
 internal static class EventCodec
 {
     public static string Encode(ServerEvent evt, string topic = "") =>
-        JsonSerializer.Serialize(new Fields(evt.Name, evt.Data, evt.Id, evt.Retry, evt.Comment, topic.Length == 0 ? null : topic), CodecContext.Default.Fields);
+        JsonSerializer.Serialize(new Fields { N = evt.Name, D = evt.Data, I = evt.Id, R = evt.Retry, C = evt.Comment, T = topic.Length == 0 ? null : topic }, CodecContext.Default.Fields);
 
     public static ServerEvent Decode(string payload) => DecodeWithTopic(payload).Event;
 
@@ -19,13 +19,17 @@ internal static class EventCodec
         return (new ServerEvent(name: f.N, data: f.D, id: f.I, retry: f.R, comment: f.C), f.T ?? "");
     }
 
-    internal sealed record Fields(
-        [property: JsonPropertyName("n")] string? N,
-        [property: JsonPropertyName("d")] string? D,
-        [property: JsonPropertyName("i")] string? I,
-        [property: JsonPropertyName("r")] int? R,
-        [property: JsonPropertyName("c")] string? C,
-        [property: JsonPropertyName("t")] string? T = null);
+    // Settable properties, not a constructor: System.Text.Json reads a type of more than four constructor parameters through
+    // an argument array with each value boxed (two allocations and a slower path per event received).
+    internal sealed class Fields
+    {
+        [JsonPropertyName("n")] public string? N { get; set; }
+        [JsonPropertyName("d")] public string? D { get; set; }
+        [JsonPropertyName("i")] public string? I { get; set; }
+        [JsonPropertyName("r")] public int? R { get; set; }
+        [JsonPropertyName("c")] public string? C { get; set; }
+        [JsonPropertyName("t")] public string? T { get; set; }
+    }
 }
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
