@@ -3,7 +3,9 @@
 # channels of its subscribers) against Bocata's hub of topics. CLIENTS streams, each of its own user topic and one of
 # 100 rooms; RATE publishes/s, alternately to a random user (1 subscriber) and a random room (CLIENTS/100 subscribers).
 # Servers pinned to core 0, the load client to core 1; ROUNDS alternating rounds.
-# Usage: bash Benchmarks/Load/topics.sh     (CLIENTS=10000 RATE=200 SECONDS=10 ROUNDS=3 to change the defaults)
+# Then, once per server (MAX=0 skips it), the highest sustained rate: rising rates until a step loses an event or the server
+# cannot take publishes at 95 % of the rate (SseLoad topics-max; a 10 s warm-up, 5 s steps).
+# Usage: bash Benchmarks/Load/topics.sh     (CLIENTS=10000 RATE=200 SECONDS=10 ROUNDS=3 MAX=1 to change the defaults)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=Benchmarks/Load
@@ -25,3 +27,14 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "$r $s $line" | tee -a "$out/topics.tsv"
   done
 done
+if [ "${MAX:-1}" != 0 ]; then
+  for s in minimal bocata; do
+    PORT=${PORT[$s]} HOST=127.0.0.1 DOTNET_gcServer=0 taskset -c 0 dotnet "${DLL[$s]}" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${PORT[$s]}/plaintext" >/dev/null && break; sleep 0.2; done
+    line=$(taskset -c 1 dotnet "$(bin SseLoad)" topics-max "http://127.0.0.1:${PORT[$s]}" "$CLIENTS" 5 2>"$out/topics-max-$s.log" || echo failed)
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    sed "s/^/  /" "$out/topics-max-$s.log"
+    echo "max $s $line" | tee -a "$out/topics.tsv"
+  done
+fi

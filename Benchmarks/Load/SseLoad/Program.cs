@@ -7,6 +7,8 @@
 //   topics BASE CLIENTS RATE SECONDS PID  CLIENTS streams of /topics?user=i&room=i%100 (a user's topic and one of 100 rooms); RATE
 //                                 publishes/s, alternately to a random user and a random room: latency p50/p99, delivered/expected,
 //                                 server CPU per 1,000 deliveries and memory per connection
+//   topics-max BASE CLIENTS SECONDS  the same streams; publishes at rising rates (after a warm-up, from 400/s, x1.25 a step, several in flight) until a step
+//                                 loses an event or cannot publish at 95 % of its rate: the highest sustained rate with nothing lost
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
@@ -16,6 +18,7 @@ if (mode == "rate") return await RateAsync(new Uri(args[1]), double.Parse(args[2
 if (mode == "scale") return await ScaleAsync(args[1].Split(',').Select(b => new Uri(b)).ToArray(), int.Parse(args[2]), int.Parse(args[3]), args[4].Split(',').Select(int.Parse).ToArray());
 if (mode == "cross") return await CrossAsync(new Uri(args[1]), new Uri(args[2]), int.Parse(args[3]), int.Parse(args[4]), double.Parse(args[5]));
 if (mode == "throughput") return await ThroughputAsync(new Uri(args[1]), new Uri(args[2]), int.Parse(args[3]), double.Parse(args[4]));
+if (mode == "topics-max") return await TopicsMaxAsync(new Uri(args[1]), int.Parse(args[2]), double.Parse(args[3]));
 if (mode == "topics") return await TopicsAsync([.. args[1].Split(',').Select(u => new Uri(u))], int.Parse(args[2]), double.Parse(args[3]), double.Parse(args[4]), [.. args[5].Split(',').Select(int.Parse)]);
 Console.Error.WriteLine("usage: rate URL SECONDS | scale BASE[,BASE2] CLIENTS ROUNDS PID[,PID2] | cross A B SUBSCRIBERS RATE SECONDS | throughput A B SUBSCRIBERS SECONDS");
 return 2;
@@ -239,6 +242,123 @@ static async Task<int> TopicsAsync(Uri[] bases, int clients, double rate, double
                       $"published={published} backplane_events={Delta("backplane_events"):0} backplane_expected={backplaneExpected} unserved_events={Delta("unserved_events"):0}");
     foreach (var h in https) h.Dispose();
     foreach (var s in sockets) s.Dispose();
+    return 0;
+}
+
+/// <summary>Rising publish rates over CLIENTS streams of a user topic and a room each, until one step loses an event (a
+/// subscriber dropped for lagging, by either server) or the server cannot take publishes at 95 % of the rate asked. The
+/// readers only count data lines and keep the slowest latency, byte by byte, so the load client's core is not the limit.</summary>
+static async Task<int> TopicsMaxAsync(Uri baseUrl, int clients, double seconds)
+{
+    var sockets = new List<Socket>(clients);
+    for (var i = 0; i < clients; i += 500)
+        sockets.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(500, clients - i)).Select(k => OpenAsync(new Uri(baseUrl, $"/topics?user={k}&room={k % 100}")))));
+    var received = new long[clients];
+    var closed = new bool[clients];
+    long measureFrom = long.MaxValue;
+    var latencies = Enumerable.Range(0, clients).Select(_ => new List<double>()).ToArray();
+    using var stop = new CancellationTokenSource();
+    var readers = sockets.Select((s, i) => Task.Run(async () =>
+    {
+        var buffer = new byte[16 * 1024];
+        var current = new byte[64];
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                var n = await s.ReceiveAsync(buffer, SocketFlags.None, stop.Token);
+                if (n == 0) break;
+                var now = Stopwatch.GetTimestamp();
+                for (var b = 0; b < n; b++)
+                {
+                    var c = buffer[b];
+                    if (c != (byte)'\n')
+                    {
+                        if (length < current.Length) current[length] = c;
+                        length++;
+                        continue;
+                    }
+                    if (length > 6 && current.AsSpan(0, 6).SequenceEqual("data: "u8)
+                        && System.Buffers.Text.Utf8Parser.TryParse(current.AsSpan(6, Math.Min(length, current.Length) - 6), out long sent, out _))
+                    {
+                        var count = Interlocked.Increment(ref received[i]);
+                        if (sent >= Volatile.Read(ref measureFrom) && (count & 15) == 0)
+                            lock (latencies[i]) latencies[i].Add(Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds);
+                    }
+                    length = 0;
+                }
+            }
+        }
+        catch (Exception) when (stop.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (SocketException)
+        {
+        }
+        closed[i] = true;
+    })).ToArray();
+    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 32 }) { BaseAddress = baseUrl };
+    for (var t = 0; t < 300 && int.Parse(await http.GetStringAsync("/topic-count")) < clients; t++) await Task.Delay(200);
+    var random = new Random(42);
+    var roomSize = clients / 100;
+    double best = 0;
+    // An unmeasured warm-up step (tiered compilation), then steps from 400 publishes/s up by a quarter each.
+    var rate = 300.0;
+    var warming = Warmup(10);
+    while (true)
+    {
+        var step = warming > 0 ? warming : seconds;
+        var before = received.Sum();
+        long expected = 0, published = 0;
+        Volatile.Write(ref measureFrom, Stopwatch.GetTimestamp());
+        foreach (var l in latencies) lock (l) l.Clear();
+        var inFlight = new List<Task<HttpResponseMessage>>();
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed.TotalSeconds < step)
+        {
+            var due = (long)(clock.Elapsed.TotalSeconds * rate);
+            while (published < due && inFlight.Count < 256)
+            {
+                var user = published % 2 == 0;
+                var topic = user ? $"users/{random.Next(clients)}" : $"rooms/{random.Next(100)}";
+                inFlight.Add(http.PostAsync($"/publish-topic?topic={Uri.EscapeDataString(topic)}", null));
+                expected += user ? 1 : roomSize;
+                published++;
+            }
+            if (inFlight.Count >= 256 || inFlight.Count > 0 && inFlight[0].IsCompleted)
+            {
+                await Task.WhenAny(inFlight);
+                inFlight.RemoveAll(t => t.IsCompleted);
+            }
+            else await Task.Delay(1);
+        }
+        await Task.WhenAll(inFlight);
+        var achieved = published / clock.Elapsed.TotalSeconds;
+        var drain = Stopwatch.StartNew();
+        while (drain.Elapsed < TimeSpan.FromSeconds(10) && received.Sum() - before < expected && !closed.Any(c => c)) await Task.Delay(50);
+        var delivered = received.Sum() - before;
+        var all = latencies.SelectMany(l => { lock (l) return l.ToArray(); }).Order().ToArray();
+        double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+        var lost = expected - delivered;
+        var dropped = closed.Count(c => c);
+        var ok = lost == 0 && dropped == 0 && achieved >= 0.95 * rate;
+        Console.Error.WriteLine($"{(warming > 0 ? "warm-up" : "step")} rate={rate:0} achieved={achieved:0} delivered={delivered}/{expected} dropped_streams={dropped} p50_ms={P(0.5):0.00} p99_ms={P(0.99):0.00} {(ok ? "ok" : "failed")}");
+        if (!ok) break;
+        if (warming > 0)
+        {
+            warming = 0;
+            rate = 400;
+            continue;
+        }
+        best = achieved;
+        rate *= 1.25;
+    }
+    await stop.CancelAsync();
+    try { await Task.WhenAll(readers); } catch (Exception) { }
+    foreach (var s in sockets) s.Dispose();
+    Console.WriteLine($"max_rate={best:0}");
     return 0;
 }
 
