@@ -38,11 +38,20 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         return ProcessSlowAsync(context, handled, start);
     }
 
+    /// <summary>A write that did not complete at once (an event stream, a large body): its failure handled as
+    /// <see cref="WriteFailedAsync"/> says, then the access log. One state machine per streaming response, not two.</summary>
     private async Task FinishAsync(RequestContext context, Task written, long start)
     {
         try
         {
-            await written;
+            try
+            {
+                await written;
+            }
+            catch (Exception e)
+            {
+                await WriteFailedAsync(context, e);
+            }
         }
         finally
         {
@@ -99,29 +108,17 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         await RunBackgroundAsync(context);
     }
 
-    /// <summary>Writes the response; a failure while writing becomes a plain 500 (or an abort once started). No state machine when it completes at once.</summary>
+    /// <summary>Starts writing the response; a failure thrown at once becomes <see cref="WriteFailedAsync"/>, a later one is
+    /// handled by <see cref="FinishAsync"/>, the only caller that awaits a write that did not complete. No state machine when it completes at once.</summary>
     private Task WriteGuarded(RequestContext context)
     {
         try
         {
-            var written = ResponseWriter.WriteAsync(context);
-            return written.IsCompletedSuccessfully ? written : WriteSlowAsync(context, written);
+            return ResponseWriter.WriteAsync(context);
         }
         catch (Exception e)
         {
             return WriteFailedAsync(context, e);
-        }
-    }
-
-    private async Task WriteSlowAsync(RequestContext context, Task written)
-    {
-        try
-        {
-            await written;
-        }
-        catch (Exception e)
-        {
-            await WriteFailedAsync(context, e);
         }
     }
 

@@ -407,7 +407,8 @@ public sealed partial class EventHub
     public IAsyncEnumerable<ServerEvent> Subscribe(Request req)
     {
         ArgumentNullException.ThrowIfNull(req);
-        var subscription = Add([_default], req.LastEventId ?? req.QueryParams["lastEventId"], req.Aborted);
+        var subscription = Add([_default], req.LastEventId ?? req.QueryParams["lastEventId"], default);
+        subscription.WatchRequest(req.Context);
         req.Context.DisposeAtEnd(subscription);
         return subscription;
     }
@@ -437,12 +438,12 @@ public sealed partial class EventHub
                 foreach (var topic in names)
                     if (!await authorizeAsync(req, topic)) throw new HttpError(403, $"Not allowed to read topic '{topic}'.");
             });
-            subscription.Watch(req.Aborted);
         }
         else
         {
-            subscription = Add(Rings(names), req.LastEventId ?? req.QueryParams["lastEventId"], req.Aborted);
+            subscription = Add(Rings(names), req.LastEventId ?? req.QueryParams["lastEventId"], default);
         }
+        subscription.WatchRequest(req.Context);
         req.Context.DisposeAtEnd(subscription);
         return subscription;
     }

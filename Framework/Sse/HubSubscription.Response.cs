@@ -14,15 +14,18 @@ internal sealed partial class HubSubscription
     {
         if (_enumerated || _writer is not null) throw new InvalidOperationException("A hub subscription can be sent once; call hub.Subscribe again for another stream.");
         var server = context.Server;
-        var ct = context.Aborted;
+        // The client leaving and the server stopping end the stream (WatchRequest); waits before the first byte, rare, use the
+        // request's linked token.
+        var clientGone = context.ClientAborted;
+        var stopping = server.Stopping;
         server.StreamOpened();
         try
         {
             // A deferred authorization runs before any header: a refused topic is a 403 naming it.
             if (_authorize is not null) await AuthorizeThenRegisterAsync();
-            if (_startsWhenReady) await WaitReadyAsync(ct);
-            await EventStreamSender.StartAsync(context, ct);
-            if (_historyRead is not null) SetHistory(await _historyRead.WaitAsync(ct));
+            if (_startsWhenReady) await WaitReadyAsync(context.Aborted);
+            await EventStreamSender.StartAsync(context, clientGone);
+            if (_historyRead is not null) SetHistory(await _historyRead.WaitAsync(context.Aborted));
             _context = context;
             _writer = context.BodyFeature.Writer;
             _intervalMs = Math.Max(1, (long)ping.TotalMilliseconds);
@@ -31,16 +34,16 @@ internal sealed partial class HubSubscription
             _afterFlush = AfterFlush;
             // From here publishers and the heartbeat drain this cursor; the exchange orders it after the head they wrote.
             Interlocked.Exchange(ref _state, Busy);
-            using (ct.UnsafeRegister(static s => ((HubSubscription)s!).Dispose(), this))
-            {
-                var heartbeat = TimeSpan.FromMilliseconds(Math.Min(_intervalMs, (long)server.Settings.StreamWriteTimeout.TotalMilliseconds));
-                server.Heartbeat.Add(this, heartbeat);
-                // This request holds the Busy state it was created with: drain the backlog, then let publishers in.
-                Drain();
-                await _done.Task;
-            }
+            // A subscription from hub.Subscribe(req) already ends with its request; one made otherwise is tied to it here.
+            using var client = _watchesRequest ? default : clientGone.UnsafeRegister(static s => ((HubSubscription)s!).Dispose(), this);
+            using var stop = _watchesRequest ? default : stopping.UnsafeRegister(static s => ((HubSubscription)s!).Dispose(), this);
+            var heartbeat = TimeSpan.FromMilliseconds(Math.Min(_intervalMs, (long)server.Settings.StreamWriteTimeout.TotalMilliseconds));
+            server.Heartbeat.Add(this, heartbeat);
+            // This request holds the Busy state it was created with: drain the backlog, then let publishers in.
+            Drain();
+            await _done.Task;
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (clientGone.IsCancellationRequested || stopping.IsCancellationRequested)
         {
         }
         catch (Exception e) when (_writer is null && e is not HttpError)

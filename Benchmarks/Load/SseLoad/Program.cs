@@ -202,7 +202,9 @@ static async Task<int> TopicsAsync(Uri[] bases, int clients, double rate, double
     async Task<int> ConnectedAsync() => (await Task.WhenAll(https.Select(h => h.GetStringAsync("/topic-count")))).Sum(int.Parse);
     for (var t = 0; t < 300 && await ConnectedAsync() < clients; t++) await Task.Delay(200);
     var connected = await ConnectedAsync();
-    await Task.Delay(1000);
+    // SETTLE seconds before memory is read (default 1): Kestrel's pool evicts blocks left free by the connection storm over
+    // tens of seconds, on either server.
+    await Task.Delay(TimeSpan.FromSeconds(double.Parse(Environment.GetEnvironmentVariable("SETTLE") is { Length: > 0 } settle ? settle : "1", System.Globalization.CultureInfo.InvariantCulture)));
     var after = pids.Sum(RssKb);
     var statsBefore = await Task.WhenAll(https.Select(StatsAsync));
     Volatile.Write(ref measureFrom, Stopwatch.GetTimestamp());
