@@ -44,7 +44,7 @@ a=$(start 5021 REDIS=127.0.0.1:6399 TOPIC=cross1 BUFFER=100000); b=$(start 5022 
 through1=$(WARMUP=$THROUGHPUT_WARMUP load throughput http://127.0.0.1:5021 http://127.0.0.1:5022 2 "$DURATION"); echo "throughput, 2 subscribers: $through1"
 stop "$a" "$b"
 a=$(start 5021 REDIS=127.0.0.1:6399 TOPIC=latency BUFFER=1024); b=$(start 5022 REDIS=127.0.0.1:6399 TOPIC=latency BUFFER=1024)
-cross=$(load cross http://127.0.0.1:5021 http://127.0.0.1:5022 100 1000 "$DURATION"); echo "cross: $cross"
+cross=$(WARMUP=${CROSS_WARMUP:-15} load cross http://127.0.0.1:5021 http://127.0.0.1:5022 100 1000 "$DURATION"); echo "cross: $cross"
 stop "$a" "$b"
 
 m=$(start 5023); mem=$(load scale http://127.0.0.1:5023 "$CLIENTS" 10 "$m"); echo "one instance, in memory: $mem"; stop "$m"

@@ -4,6 +4,14 @@ using System.Runtime.CompilerServices;
 using Bocata;
 using Bocata.Redis;
 
+// PROBE=host:port: no server; two hubs in this process on that Redis, 1,000 publishes/s on one, publish->delivery latency on
+// the other (the backplane alone: no HTTP, no SSE, no load client), after a 5 s warm-up.
+if (Environment.GetEnvironmentVariable("PROBE") is { Length: > 0 } probe)
+{
+    await Probe.RunAsync(probe);
+    return;
+}
+
 var app = new App();
 // ACCESS_LOG=1 runs the default configuration (console access log on) for the "default" row of the benchmark.
 var defaults = Environment.GetEnvironmentVariable("ACCESS_LOG") == "1";
@@ -102,4 +110,51 @@ internal static class Stats
         $"alloc={GC.GetTotalAllocatedBytes(false)} gen0={GC.CollectionCount(0)} gen1={GC.CollectionCount(1)} gen2={GC.CollectionCount(2)} " +
         $"pause_ms={GC.GetTotalPauseDuration().TotalMilliseconds:0} cpu_ms={Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds:0} " +
         $"backplane_events={Interlocked.Read(ref s_received) + (Listener is null ? 1 : 0)} unserved_events={Interlocked.Read(ref s_unserved)}";
+}
+
+internal static class Probe
+{
+    public static async Task RunAsync(string redis)
+    {
+        var name = "probe-" + Guid.NewGuid().ToString("N")[..8];
+        var a = new EventHub(replay: 16, bufferSize: 1024, backplane: await RedisBackplane.ConnectAsync(redis, name));
+        var b = new EventHub(replay: 16, bufferSize: 1024, backplane: await RedisBackplane.ConnectAsync(redis, name));
+        using var stop = new CancellationTokenSource();
+        var latencies = new List<double>();
+        long measureFrom = long.MaxValue;
+        var reader = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in b.Subscribe(cancellationToken: stop.Token))
+                {
+                    var now = Stopwatch.GetTimestamp();
+                    var sent = long.Parse(e.Data!, System.Globalization.CultureInfo.InvariantCulture);
+                    if (sent >= Volatile.Read(ref measureFrom)) latencies.Add(Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+        async Task RunAsync(double seconds)
+        {
+            var clock = Stopwatch.StartNew();
+            for (long n = 0; clock.Elapsed.TotalSeconds < seconds; n++)
+            {
+                var due = TimeSpan.FromMilliseconds(n);
+                if (clock.Elapsed < due) await Task.Delay(due - clock.Elapsed);
+                await a.PublishAsync(new ServerEvent(data: Stopwatch.GetTimestamp().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+        await RunAsync(5);
+        Volatile.Write(ref measureFrom, Stopwatch.GetTimestamp());
+        await RunAsync(10);
+        await Task.Delay(500);
+        await stop.CancelAsync();
+        await reader;
+        var all = latencies.Order().ToArray();
+        double P(double q) => all[(int)(q * (all.Length - 1))];
+        Console.WriteLine($"delivered={all.Length} p50_ms={P(0.5):0.00} p90_ms={P(0.9):0.00} p99_ms={P(0.99):0.00} max_ms={all[^1]:0.0}");
+    }
 }
