@@ -303,4 +303,32 @@ public class TopicTests
         GC.KeepAlive(more);
         GC.KeepAlive(hub);
     }
+
+    [Test]
+    public async Task A_direct_reader_woken_without_an_event_waits_again_without_holding_more()
+    {
+        // A reader is woken with nothing to read whenever a topic of its becomes ready on the backplane, or the hub holds
+        // and resumes its streams after a Redis reconnect. Each such wake-up must not leave a wait behind it: a nested wait
+        // per wake-up grew a chain of state machines (136 B each) that completed recursively when the event came.
+        var hub = new EventHub();
+        var subscription = (HubSubscription)hub.Subscribe(["a"]);
+        var reader = subscription.GetAsyncEnumerator();
+        var next = reader.MoveNextAsync();
+        SpinWait.SpinUntil(() => subscription.ReaderWaiting, TimeSpan.FromSeconds(10)).Should().BeTrue();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        const int WakeUps = 3_000;
+        for (var i = 0; i < WakeUps; i++)
+        {
+            subscription.Wake(null);
+            SpinWait.SpinUntil(() => subscription.ReaderWaiting, TimeSpan.FromSeconds(10)).Should().BeTrue("the reader waits again after each wake-up");
+        }
+        var held = GC.GetTotalMemory(forceFullCollection: true) - before;
+        TestContext.Out.WriteLine($"{held} B held after {WakeUps} wake-ups without an event");
+        held.Should().BeLessThan(100_000, "a wake-up without an event leaves nothing behind (a nested wait each would hold ~400 KB)");
+
+        hub.Publish("a", new ServerEvent(data: "at last"));
+        (await next.AsTask().WaitAsync(TimeSpan.FromSeconds(10))).Should().BeTrue();
+        reader.Current.Data.Should().Be("at last");
+        await reader.DisposeAsync();
+    }
 }

@@ -393,6 +393,13 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     {
         if (_authorize is not null) return AuthorizeThenMoveNextAsync();
         if (_historyRead is not null && _history is null) return ReadHistoryThenMoveNextAsync();
+        return TryMoveNext(out var moved) ? new ValueTask<bool>(moved) : WaitThenMoveNextAsync();
+    }
+
+    /// <summary>Takes the next frame, or the end, without waiting (true, with <paramref name="moved"/> saying which); false
+    /// with the signal armed when the reader must wait.</summary>
+    private bool TryMoveNext(out bool moved)
+    {
         while (true)
         {
             _readerToken.ThrowIfCancellationRequested();
@@ -400,13 +407,18 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
             if (next == Next.Frame)
             {
                 Current = frame!.Event;
-                return new ValueTask<bool>(true);
+                return moved = true;
             }
-            if (next == Next.End) return new ValueTask<bool>(false);
+            if (next == Next.End)
+            {
+                moved = false;
+                return true;
+            }
             _signal.Reset();
             // Armed: look once more, so a publish between the first look and the reset is not missed.
             if (HasPending() || _readerToken.IsCancellationRequested) continue;
-            return WaitThenMoveNextAsync();
+            moved = false;
+            return false;
         }
     }
 
@@ -422,10 +434,20 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         return await MoveNextAsync();
     }
 
+    /// <summary>A direct reader is waiting for its next event (tests).</summary>
+    internal bool ReaderWaiting => _signal.IsArmed;
+
+    /// <summary>Waits, in one loop: a wake-up with nothing to read (a topic becoming ready, a hold released) waits again here
+    /// instead of nesting another wait inside this one.</summary>
     private async ValueTask<bool> WaitThenMoveNextAsync()
     {
-        await _signal.WaitAsync();
-        return await MoveNextAsync();
+        bool moved;
+        do
+        {
+            await _signal.WaitAsync();
+        }
+        while (!TryMoveNext(out moved));
+        return moved;
     }
 
     public ValueTask DisposeAsync()

@@ -28,6 +28,9 @@ internal sealed class StreamSignal : IValueTaskSource
         _core.SetResult(true);
     }
 
+    /// <summary>Armed (reset and not yet set): the loop is, or is about to be, waiting on it.</summary>
+    public bool IsArmed => Volatile.Read(ref _signaled) == 0;
+
     /// <summary>Refuses every later <see cref="Set"/>: used once the loop has ended.</summary>
     public void Close() => Volatile.Write(ref _signaled, 1);
 

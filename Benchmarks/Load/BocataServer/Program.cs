@@ -11,6 +11,13 @@ if (Environment.GetEnvironmentVariable("PROBE") is { Length: > 0 } probe)
     await Probe.RunAsync(probe);
     return;
 }
+// PROBE_MEMORY=host:port: managed heap per subscriber (a user topic and one of 100 rooms each) on a hub in memory and on a
+// hub with the Redis backplane: what the backplane adds per subscriber, without RSS noise.
+if (Environment.GetEnvironmentVariable("PROBE_MEMORY") is { Length: > 0 } probeMemory)
+{
+    await Probe.MemoryAsync(probeMemory, int.Parse(Environment.GetEnvironmentVariable("SUBSCRIBERS") ?? "10000"));
+    return;
+}
 
 var app = new App();
 // ACCESS_LOG=1 runs the default configuration (console access log on) for the "default" row of the benchmark.
@@ -114,6 +121,44 @@ internal static class Stats
 
 internal static class Probe
 {
+    public static async Task MemoryAsync(string redis, int count)
+    {
+        // Warm-up: the same on a small hub of each kind, so first-use costs (compiled code, pools, Redis connections) are not counted.
+        await PerSubscriberAsync(null, 200);
+        await PerSubscriberAsync(redis, 200);
+        var inMemory = await PerSubscriberAsync(null, count);
+        var onRedis = await PerSubscriberAsync(redis, count);
+        Console.WriteLine($"subscribers={count} bytes_per_subscriber_in_memory={inMemory:0} bytes_per_subscriber_on_redis={onRedis:0} backplane_adds={onRedis - inMemory:0}");
+    }
+
+    private static async Task<double> PerSubscriberAsync(string? redis, int count)
+    {
+        await using var backplane = redis is null ? null : await RedisBackplane.ConnectAsync(redis, "memory-" + Guid.NewGuid().ToString("N")[..8]);
+        var hub = new EventHub(replay: 16, bufferSize: 64, backplane: backplane);
+        using var stop = new CancellationTokenSource();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var readers = new List<Task>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var stream = hub.Subscribe([$"users/{i}", $"rooms/{i % 100}"], cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
+            readers.Add(stream.MoveNextAsync().AsTask());
+        }
+        // Listening on Redis is registered in batches: give it time, then measure with every subscriber waiting.
+        await Task.Delay(TimeSpan.FromSeconds(redis is null ? 0.5 : 3));
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        if (redis is not null && count > 1000 && Environment.GetEnvironmentVariable("HOLD") is { Length: > 0 } hold) await Task.Delay(TimeSpan.FromSeconds(int.Parse(hold)));
+        await stop.CancelAsync();
+        try
+        {
+            await Task.WhenAll(readers);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        GC.KeepAlive(hub);
+        return (after - before) / (double)count;
+    }
+
     public static async Task RunAsync(string redis)
     {
         var name = "probe-" + Guid.NewGuid().ToString("N")[..8];
