@@ -5,13 +5,14 @@
 # Servers pinned to core 0, the load client to core 1; ROUNDS alternating rounds.
 # Then, once per server (MAX=0 skips it), the highest sustained rate: rising rates until a step loses an event or the server
 # cannot take publishes at 95 % of the rate (SseLoad topics-max; a 10 s warm-up, 5 s steps).
-# Usage: bash Benchmarks/Load/topics.sh     (CLIENTS=10000 RATE=200 SECONDS=10 ROUNDS=3 MAX=1 to change the defaults)
+# Usage: bash Benchmarks/Load/topics.sh     (CLIENTS=10000 RATE=200 DURATION=10 ROUNDS=3 MAX=1 to change the defaults)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=Benchmarks/Load
 CLIENTS=${CLIENTS:-10000}
 RATE=${RATE:-200}
-SECONDS_PER_RUN=${SECONDS:-10}
+# DURATION, not SECONDS: bash sets SECONDS itself (seconds since the shell started: 0 here, so runs of 0 s).
+SECONDS_PER_RUN=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 for p in MinimalApi BocataServer SseLoad; do dotnet build -c Release --nologo -v q "$here/$p/$p.csproj" >/dev/null; done
 bin() { echo "$here/$1/bin/Release/net10.0/$1.dll"; }
