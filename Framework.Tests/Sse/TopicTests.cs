@@ -331,4 +331,23 @@ public class TopicTests
         reader.Current.Data.Should().Be("at last");
         await reader.DisposeAsync();
     }
+
+    [Test]
+    public async Task A_subscription_made_without_the_request_and_sent_as_the_response_ends_when_its_client_leaves()
+    {
+        // hub.Subscribe(req) ties a subscription to its request when it is made; one made without the request (topics and
+        // an id only) is tied to it when it is sent as the response.
+        var hub = new EventHub();
+        var app = TestApps.Quiet();
+        // Pings every 10 minutes: the stream must end because the client left, not because a ping failed to send.
+        app.Route("/direct", (req, res) => res.EventStream(hub.Subscribe(["a", "b"]), ping: TimeSpan.FromMinutes(10)));
+        await using var client = app.CreateClient();
+        var reading = TestApps.TakeAsync(client.EventsAsync("/direct"), 1);
+        await TestApps.UntilAsync(() => hub.CountSubscribers("a") == 1, TimeSpan.FromSeconds(20));
+        hub.Publish("b", new ServerEvent(data: "one"));
+        (await reading).Select(e => e.Data).Should().Equal("one");
+
+        await TestApps.UntilAsync(() => hub.CountSubscribers("a") == 0, TimeSpan.FromSeconds(60));
+        hub.CountSubscribers("b").Should().Be(0, "the client left, so the stream and its subscription ended");
+    }
 }

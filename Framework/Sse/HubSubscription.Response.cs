@@ -35,8 +35,8 @@ internal sealed partial class HubSubscription
             // From here publishers and the heartbeat drain this cursor; the exchange orders it after the head they wrote.
             Interlocked.Exchange(ref _state, Busy);
             // A subscription from hub.Subscribe(req) already ends with its request; one made otherwise is tied to it here.
-            using var client = _watchesRequest ? default : clientGone.UnsafeRegister(static s => ((HubSubscription)s!).Dispose(), this);
-            using var stop = _watchesRequest ? default : stopping.UnsafeRegister(static s => ((HubSubscription)s!).Dispose(), this);
+            using var client = _watchesRequest ? default : clientGone.UnsafeRegister(DisposeCallback, this);
+            using var stop = _watchesRequest ? default : stopping.UnsafeRegister(DisposeCallback, this);
             var heartbeat = TimeSpan.FromMilliseconds(Math.Min(_intervalMs, (long)server.Settings.StreamWriteTimeout.TotalMilliseconds));
             server.Heartbeat.Add(this, heartbeat);
             // This request holds the Busy state it was created with: drain the backlog, then let publishers in.

@@ -12,7 +12,8 @@ if (Environment.GetEnvironmentVariable("PROBE") is { Length: > 0 } probe)
     return;
 }
 // PROBE_MEMORY=host:port: managed heap per subscriber (a user topic and one of 100 rooms each) on a hub in memory and on a
-// hub with the Redis backplane: what the backplane adds per subscriber, without RSS noise.
+// hub with the Redis backplane: what the backplane adds per subscriber, without RSS noise. HOLD=seconds keeps the process
+// alive after measuring the Redis hub, for dotnet-gcdump.
 if (Environment.GetEnvironmentVariable("PROBE_MEMORY") is { Length: > 0 } probeMemory)
 {
     await Probe.MemoryAsync(probeMemory, int.Parse(Environment.GetEnvironmentVariable("SUBSCRIBERS") ?? "10000"));
