@@ -44,14 +44,11 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
     {
         try
         {
-            try
-            {
-                await written;
-            }
-            catch (Exception e)
-            {
-                await WriteFailedAsync(context, e);
-            }
+            await written;
+        }
+        catch (Exception e)
+        {
+            await WriteFailedAsync(context, e);
         }
         finally
         {

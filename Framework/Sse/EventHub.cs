@@ -407,7 +407,16 @@ public sealed partial class EventHub
     public IAsyncEnumerable<ServerEvent> Subscribe(Request req)
     {
         ArgumentNullException.ThrowIfNull(req);
-        var subscription = Add([_default], req.LastEventId ?? req.QueryParams["lastEventId"], default);
+        return OwnedBy(req, Add([_default], ResumeId(req), default));
+    }
+
+    /// <summary>Where a request resumes: its <c>Last-Event-ID</c>, or the <c>lastEventId</c> query parameter of an
+    /// <c>EventSource</c> the page had to re-create.</summary>
+    private static string? ResumeId(Request req) => req.LastEventId ?? req.QueryParams["lastEventId"];
+
+    /// <summary>The subscription belongs to the request: it ends when the client leaves, the server stops, or the request ends.</summary>
+    private static HubSubscription OwnedBy(Request req, HubSubscription subscription)
+    {
         subscription.WatchRequest(req.Context);
         req.Context.DisposeAtEnd(subscription);
         return subscription;
@@ -433,7 +442,7 @@ public sealed partial class EventHub
         if (AuthorizeAsync is { } authorizeAsync)
         {
             // Checked before the stream's headers (or its first event, when enumerated): a refusal is a 403 naming the topic.
-            subscription = HubSubscription.Deferred(this, names, req.LastEventId ?? req.QueryParams["lastEventId"], async () =>
+            subscription = HubSubscription.Deferred(this, names, ResumeId(req), async () =>
             {
                 foreach (var topic in names)
                     if (!await authorizeAsync(req, topic)) throw new HttpError(403, $"Not allowed to read topic '{topic}'.");
@@ -441,11 +450,9 @@ public sealed partial class EventHub
         }
         else
         {
-            subscription = Add(Rings(names), req.LastEventId ?? req.QueryParams["lastEventId"], default);
+            subscription = Add(Rings(names), ResumeId(req), default);
         }
-        subscription.WatchRequest(req.Context);
-        req.Context.DisposeAtEnd(subscription);
-        return subscription;
+        return OwnedBy(req, subscription);
     }
 
     /// <summary>Subscribes now: events after <paramref name="lastEventId"/> still in the replay window come first (all of it when the id is unknown or older), then live events.</summary>
