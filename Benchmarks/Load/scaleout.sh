@@ -36,13 +36,16 @@ load() { taskset -c 1 dotnet "$(bin SseLoad)" "$@"; }
 THROUGHPUT_WARMUP=${THROUGHPUT_WARMUP:-60}
 kv() { echo "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1==k {print $2}'; }
 
-a=$(start 5021 REDIS=127.0.0.1:6399 TOPIC=cross BUFFER=100000); b=$(start 5022 REDIS=127.0.0.1:6399 TOPIC=cross BUFFER=100000)
-through=$(WARMUP=$THROUGHPUT_WARMUP load throughput http://127.0.0.1:5021 http://127.0.0.1:5022 200 "$DURATION"); echo "throughput: $through"
-stop "$a" "$b"
+throughput() { # topic subscribers -> the load client's line (two fresh instances, stopped after)
+  local a b line
+  a=$(start 5021 REDIS=127.0.0.1:6399 TOPIC="$1" BUFFER=100000); b=$(start 5022 REDIS=127.0.0.1:6399 TOPIC="$1" BUFFER=100000)
+  line=$(WARMUP=$THROUGHPUT_WARMUP load throughput http://127.0.0.1:5021 http://127.0.0.1:5022 "$2" "$DURATION")
+  stop "$a" "$b"
+  echo "$line"
+}
+through=$(throughput cross 200); echo "throughput: $through"
 # The backplane's own rate: one subscriber per instance (with 200, the load client's core reading 200 streams is the limit).
-a=$(start 5021 REDIS=127.0.0.1:6399 TOPIC=cross1 BUFFER=100000); b=$(start 5022 REDIS=127.0.0.1:6399 TOPIC=cross1 BUFFER=100000)
-through1=$(WARMUP=$THROUGHPUT_WARMUP load throughput http://127.0.0.1:5021 http://127.0.0.1:5022 2 "$DURATION"); echo "throughput, 2 subscribers: $through1"
-stop "$a" "$b"
+through1=$(throughput cross1 2); echo "throughput, 2 subscribers: $through1"
 a=$(start 5021 REDIS=127.0.0.1:6399 TOPIC=latency BUFFER=1024); b=$(start 5022 REDIS=127.0.0.1:6399 TOPIC=latency BUFFER=1024)
 cross=$(WARMUP=${CROSS_WARMUP:-15} load cross http://127.0.0.1:5021 http://127.0.0.1:5022 100 1000 "$DURATION"); echo "cross: $cross"
 stop "$a" "$b"

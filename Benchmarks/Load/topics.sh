@@ -18,11 +18,14 @@ for p in MinimalApi BocataServer SseLoad; do dotnet build -c Release --nologo -v
 bin() { echo "$here/$1/bin/Release/net10.0/$1.dll"; }
 declare -A PORT=([minimal]=5102 [bocata]=5103) DLL=([minimal]=$(bin MinimalApi) [bocata]=$(bin BocataServer))
 out=$here/results; mkdir -p "$out"; : >"$out/topics.tsv"
+serve() { # server -> sets pid once it answers (pinned to core 0)
+  PORT=${PORT[$1]} HOST=127.0.0.1 DOTNET_gcServer=0 taskset -c 0 dotnet "${DLL[$1]}" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${PORT[$1]}/plaintext" >/dev/null && break; sleep 0.2; done
+}
 for r in $(seq 1 "$ROUNDS"); do
   for s in minimal bocata; do
-    PORT=${PORT[$s]} HOST=127.0.0.1 DOTNET_gcServer=0 taskset -c 0 dotnet "${DLL[$s]}" >/dev/null 2>&1 &
-    pid=$!
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${PORT[$s]}/plaintext" >/dev/null && break; sleep 0.2; done
+    serve "$s"
     line=$(taskset -c 1 dotnet "$(bin SseLoad)" topics "http://127.0.0.1:${PORT[$s]}" "$CLIENTS" "$RATE" "$SECONDS_PER_RUN" "$pid" || echo failed)
     kill "$pid"; wait "$pid" 2>/dev/null || true
     echo "$r $s $line" | tee -a "$out/topics.tsv"
@@ -30,9 +33,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 if [ "${MAX:-1}" != 0 ]; then
   for s in minimal bocata; do
-    PORT=${PORT[$s]} HOST=127.0.0.1 DOTNET_gcServer=0 taskset -c 0 dotnet "${DLL[$s]}" >/dev/null 2>&1 &
-    pid=$!
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${PORT[$s]}/plaintext" >/dev/null && break; sleep 0.2; done
+    serve "$s"
     line=$(taskset -c 1 dotnet "$(bin SseLoad)" topics-max "http://127.0.0.1:${PORT[$s]}" "$CLIENTS" 5 2>"$out/topics-max-$s.log" || echo failed)
     kill "$pid"; wait "$pid" 2>/dev/null || true
     sed "s/^/  /" "$out/topics-max-$s.log"

@@ -31,6 +31,15 @@ static async Task<Socket> OpenAsync(Uri url)
     return socket;
 }
 
+/// <summary>COUNT streams, opened 500 at a time (the server's accept queue and the client's ports are not flooded).</summary>
+static async Task<List<Socket>> OpenManyAsync(int count, Func<int, Uri> url)
+{
+    var sockets = new List<Socket>(count);
+    for (var i = 0; i < count; i += 500)
+        sockets.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(500, count - i)).Select(k => OpenAsync(url(k)))));
+    return sockets;
+}
+
 static int CountEvents(ReadOnlySpan<byte> data, ref byte last)
 {
     var count = 0;
@@ -81,9 +90,7 @@ static async Task<int> ScaleAsync(Uri[] bases, int clients, int rounds, int[] pi
     GC.Collect();
     await Task.Delay(500);
     var before = pids.Sum(RssKb);
-    var sockets = new List<Socket>(clients);
-    for (var i = 0; i < clients; i += 500)
-        sockets.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(500, clients - i)).Select(k => OpenAsync(new Uri(bases[k % bases.Length], Environment.GetEnvironmentVariable("HUB_PATH") ?? "/hub")))));
+    var sockets = await OpenManyAsync(clients, k => new Uri(bases[k % bases.Length], Environment.GetEnvironmentVariable("HUB_PATH") ?? "/hub"));
     long measureFrom = long.MaxValue;
     var latencies = new List<double>[clients];
     var received = new int[clients];
@@ -141,7 +148,7 @@ static async Task<int> ScaleAsync(Uri[] bases, int clients, int rounds, int[] pi
     double Delta(string key) => statsAfter[key] - statsBefore[key];
     var server = $"cpu_ms_per_publish={Delta("cpu_ms") / rounds:0.0} bytes_per_event={Delta("alloc") / Math.Max(1, all.Length):0} " +
                  $"gen0={Delta("gen0"):0} gen1={Delta("gen1"):0} gen2={Delta("gen2"):0} gc_pause_ms={Delta("pause_ms"):0}";
-    double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+    double P(double q) => Program.PercentileOfSorted(all, q);
     Console.WriteLine($"clients={connected} kb_per_conn={(after - before) / (double)clients:0.0} p50_ms={P(0.50):0.0} p99_ms={P(0.99):0.0} delivered={all.Length}/{(long)clients * rounds} {server}");
     foreach (var s in sockets) s.Dispose();
     return 0;
@@ -158,9 +165,7 @@ static async Task<int> TopicsAsync(Uri[] bases, int clients, double rate, double
     GC.Collect();
     await Task.Delay(500);
     var before = pids.Sum(RssKb);
-    var sockets = new List<Socket>(clients);
-    for (var i = 0; i < clients; i += 500)
-        sockets.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(500, clients - i)).Select(k => OpenAsync(new Uri(bases[InstanceOf(k)], $"/topics?user={k}&room={k % 100}")))));
+    var sockets = await OpenManyAsync(clients, k => new Uri(bases[InstanceOf(k)], $"/topics?user={k}&room={k % 100}"));
     long measureFrom = long.MaxValue;
     var latencies = new List<double>[clients];
     var received = new long[clients];
@@ -204,7 +209,7 @@ static async Task<int> TopicsAsync(Uri[] bases, int clients, double rate, double
     var connected = await ConnectedAsync();
     // SETTLE seconds before memory is read (default 1): Kestrel's pool evicts blocks left free by the connection storm over
     // tens of seconds, on either server.
-    await Task.Delay(TimeSpan.FromSeconds(double.Parse(Environment.GetEnvironmentVariable("SETTLE") is { Length: > 0 } settle ? settle : "1", System.Globalization.CultureInfo.InvariantCulture)));
+    await Task.Delay(TimeSpan.FromSeconds(Program.Seconds("SETTLE", 1)));
     var after = pids.Sum(RssKb);
     var statsBefore = await Task.WhenAll(https.Select(StatsAsync));
     Volatile.Write(ref measureFrom, Stopwatch.GetTimestamp());
@@ -234,7 +239,7 @@ static async Task<int> TopicsAsync(Uri[] bases, int clients, double rate, double
     var statsAfter = await Task.WhenAll(https.Select(StatsAsync));
     await stop.CancelAsync();
     var all = latencies.Where(l => l is not null).SelectMany(l => l).Order().ToArray();
-    double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+    double P(double q) => Program.PercentileOfSorted(all, q);
     var deliveries = received.Sum();
     double Delta(string key) => statsAfter.Zip(statsBefore).Sum(p => p.First.GetValueOrDefault(key) - p.Second.GetValueOrDefault(key));
     // Events Redis sent the instances against the events of the topics they serve: every room is on every instance, a user on one.
@@ -249,12 +254,10 @@ static async Task<int> TopicsAsync(Uri[] bases, int clients, double rate, double
 
 /// <summary>Rising publish rates over CLIENTS streams of a user topic and a room each, until one step loses an event (a
 /// subscriber dropped for lagging, by either server) or the server cannot take publishes at 95 % of the rate asked. The
-/// readers only count data lines and keep the slowest latency, byte by byte, so the load client's core is not the limit.</summary>
+/// readers count data lines byte by byte and keep every 16th latency, so the load client's core is not the limit.</summary>
 static async Task<int> TopicsMaxAsync(Uri baseUrl, int clients, double seconds)
 {
-    var sockets = new List<Socket>(clients);
-    for (var i = 0; i < clients; i += 500)
-        sockets.AddRange(await Task.WhenAll(Enumerable.Range(i, Math.Min(500, clients - i)).Select(k => OpenAsync(new Uri(baseUrl, $"/topics?user={k}&room={k % 100}")))));
+    var sockets = await OpenManyAsync(clients, k => new Uri(baseUrl, $"/topics?user={k}&room={k % 100}"));
     var received = new long[clients];
     var closed = new bool[clients];
     long measureFrom = long.MaxValue;
@@ -342,7 +345,7 @@ static async Task<int> TopicsMaxAsync(Uri baseUrl, int clients, double seconds)
         while (drain.Elapsed < TimeSpan.FromSeconds(10) && received.Sum() - before < expected && !closed.Any(c => c)) await Task.Delay(50);
         var delivered = received.Sum() - before;
         var all = latencies.SelectMany(l => { lock (l) return l.ToArray(); }).Order().ToArray();
-        double P(double q) => all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
+        double P(double q) => Program.PercentileOfSorted(all, q);
         var lost = expected - delivered;
         var dropped = closed.Count(c => c);
         var ok = lost == 0 && dropped == 0 && achieved >= 0.95 * rate;
@@ -423,14 +426,16 @@ static partial class Program
     // Seconds of unmeasured load before a measurement (WARMUP overrides the mode's default): on a saturated core, tiered
     // compilation takes about a minute to replace instrumented code with optimized code (perf shows the tiering thread still busy
     // 40 s in), so a throughput run measured after 5 s measures the JIT, not the steady state.
-    static double Warmup(double fallback) =>
-        Environment.GetEnvironmentVariable("WARMUP") is { Length: > 0 } w ? double.Parse(w, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+    static double Warmup(double fallback) => Seconds("WARMUP", fallback);
 
-    static double Percentile(IEnumerable<double> values, double q)
-    {
-        var all = values.Order().ToArray();
-        return all.Length == 0 ? double.NaN : all[Math.Min(all.Length - 1, (int)(q * all.Length))];
-    }
+    /// <summary>A number of seconds from an environment variable, or <paramref name="fallback"/> when it is unset or empty.</summary>
+    internal static double Seconds(string variable, double fallback) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } v ? double.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+
+    static double Percentile(IEnumerable<double> values, double q) => PercentileOfSorted(values.Order().ToArray(), q);
+
+    internal static double PercentileOfSorted(double[] sorted, double q) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
     static async Task<List<Subscriber>> SubscribeAsync(Uri a, Uri b, int count)
     {
