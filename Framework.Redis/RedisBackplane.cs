@@ -278,10 +278,11 @@ public sealed class RedisBackplane : IEventBackplane
     /// <summary>About how many events the Redis stream retains for resumption (<c>MAXLEN ~</c>; default 100,000).</summary>
     public int StreamMaxLength { get; init; } = 100_000;
 
-    /// <summary>How long a silent instance's subscribers still count in <c>CountSubscribersAsync</c> (default 15 s): an
-    /// instance that died stops counting within this time plus a heartbeat (<see cref="CheckInterval"/>), and stops being sent
-    /// the topics it listened to. Set it the same on every instance of a hub.</summary>
-    public TimeSpan PresenceTtl { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>How long a silent instance's subscribers still count in <c>CountSubscribersAsync</c> (default 5 s, five
+    /// heartbeats of <see cref="CheckInterval"/>): an instance that died stops counting within this time plus a heartbeat, and
+    /// stops being sent the topics it listened to (one stalled longer catches up from the topics' streams when it is back).
+    /// Set it the same on every instance of a hub.</summary>
+    public TimeSpan PresenceTtl { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long an idempotency key is remembered: a retry with the same key within it publishes nothing (default 10 minutes).</summary>
     public TimeSpan IdempotencyWindow { get; init; } = TimeSpan.FromMinutes(10);

@@ -71,7 +71,7 @@ public class TopicScaleOutTests
         async Task<EventHub> HubAsync()
         {
             var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
-            var backplane = new RedisBackplane(multiplexer, name) { PresenceTtl = TimeSpan.FromSeconds(2) };
+            var backplane = new RedisBackplane(multiplexer, name);
             _owned.Add(multiplexer);
             _owned.Add(backplane);
             backplanes.Add(backplane);
@@ -94,7 +94,8 @@ public class TopicScaleOutTests
         await TestApps.UntilAsync(async () => await a.CountSubscribersAsync("rooms/7") == 2);
         (await a.CountSubscribersAsync("rooms/7")).Should().Be(2);
 
-        // Instance A dies without a word: its share stops counting within its TTL plus a heartbeat.
+        // Instance A dies without a word: its share stops counting within its TTL (5 s by default) plus a heartbeat.
+        backplanes[0].PresenceTtl.Should().Be(TimeSpan.FromSeconds(5), "presence is correct within 5 s of a change by default");
         backplanes[0].SuspendHeartbeat();
         var died = DateTime.UtcNow;
         await TestApps.UntilAsync(async () => await b.CountSubscribersAsync("rooms/7") == 0, TimeSpan.FromSeconds(20));
