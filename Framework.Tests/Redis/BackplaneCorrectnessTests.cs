@@ -102,7 +102,7 @@ public class BackplaneCorrectnessTests
         var (b, _) = await HubAsync(redis.Endpoint, topic);
         var received = new List<ServerEvent>();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var subscription = b.Subscribe(cancellationToken: cts.Token);
+        var subscription = b.Subscribe(ct: cts.Token);
         var reader = Task.Run(async () =>
         {
             await foreach (var e in subscription) lock (received) received.Add(e);
@@ -254,7 +254,7 @@ public class BackplaneCorrectnessTests
         await TestApps.UntilAsync(() => a.LastSequence == 5);
         var ids = new List<long>();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var subscription = a.Subscribe(cancellationToken: cts.Token);
+        var subscription = a.Subscribe(ct: cts.Token);
         var reader = Task.Run(async () =>
         {
             await foreach (var e in subscription) lock (ids) ids.Add(long.Parse(e.Id!));

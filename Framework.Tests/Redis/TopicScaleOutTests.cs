@@ -80,10 +80,10 @@ public class TopicScaleOutTests
         var a = await HubAsync();
         var b = await HubAsync();
         using var cts = new CancellationTokenSource();
-        _ = a.Subscribe(["rooms/7"], cancellationToken: cts.Token);
-        _ = a.Subscribe(["rooms/7", "users/1"], cancellationToken: cts.Token);
+        _ = a.Subscribe(["rooms/7"], ct: cts.Token);
+        _ = a.Subscribe(["rooms/7", "users/1"], ct: cts.Token);
         using var bOnly = new CancellationTokenSource();
-        _ = b.Subscribe(["rooms/7"], cancellationToken: bOnly.Token);
+        _ = b.Subscribe(["rooms/7"], ct: bOnly.Token);
 
         await TestApps.UntilAsync(async () => await a.CountSubscribersAsync("rooms/7") == 3 && await b.CountSubscribersAsync("rooms/7") == 3);
         (await a.CountSubscribersAsync("rooms/7")).Should().Be(3, "two here, one on the other instance");

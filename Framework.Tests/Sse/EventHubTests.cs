@@ -162,7 +162,7 @@ public class EventHubTests
     {
         var hub = new EventHub();
         using var cts = new CancellationTokenSource();
-        _ = hub.Subscribe(cancellationToken: cts.Token);
+        _ = hub.Subscribe(ct: cts.Token);
         hub.SubscriberCount.Should().Be(1);
         await cts.CancelAsync();
         hub.SubscriberCount.Should().Be(0);

@@ -287,6 +287,29 @@ public class TopicTests
     }
 
     [Test]
+    public async Task The_topic_signatures_of_the_API_contract_take_its_parameter_names()
+    {
+        // API.md: Publish(string topic, ServerEvent evt); PublishAsync(string topic, ServerEvent evt, CancellationToken ct);
+        // Subscribe(string[] topics, string? lastEventId, CancellationToken ct); CountSubscribers(string topic);
+        // CountSubscribersAsync(string topic). Named arguments written from it must compile and mean what it says.
+        var hub = new EventHub(replay: 10);
+        using var cts = new CancellationTokenSource();
+        var first = hub.Publish(topic: "a", evt: new ServerEvent(data: "one"));
+        await using var stream = hub.Subscribe(topics: ["a"], lastEventId: "0", ct: cts.Token).GetAsyncEnumerator();
+        await hub.PublishAsync(topic: "a", evt: new ServerEvent(data: "two"), ct: cts.Token);
+
+        Available(stream).Select(e => e.Data).Should().Equal("one", "two");
+        first.Id.Should().Be("1");
+        hub.CountSubscribers(topic: "a").Should().Be(1);
+        (await hub.CountSubscribersAsync(topic: "a")).Should().Be(1);
+        await cts.CancelAsync();
+        (await stream.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10))).Should().BeFalse("ct ends the stream");
+        await using var defaultTopic = hub.Subscribe(lastEventId: null, ct: CancellationToken.None).GetAsyncEnumerator();
+        await hub.PublishAsync(evt: new ServerEvent(data: "default"), ct: CancellationToken.None);
+        Available(defaultTopic).Select(e => e.Data).Should().Equal("default");
+    }
+
+    [Test]
     public void A_topic_ring_grows_with_what_it_holds()
     {
         // Issue 20's target: at most 400 B per topic holding one small retained event, measured over 100,000 topics (the

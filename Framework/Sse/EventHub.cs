@@ -193,33 +193,33 @@ public sealed partial class EventHub
     /// <summary>Publishes <paramref name="evt"/> and returns it with its id (the hub's number when it had none). The way to publish on every hub,
     /// including one shared across instances: then it completes once the backplane has numbered and retained the event, and fails
     /// (within the backplane's timeout) when it cannot.</summary>
-    public Task<ServerEvent> PublishAsync(ServerEvent evt, CancellationToken cancellationToken = default) =>
-        PublishAnyAsync("", evt, null, cancellationToken);
+    public Task<ServerEvent> PublishAsync(ServerEvent evt, CancellationToken ct = default) =>
+        PublishAnyAsync("", evt, null, ct);
 
     /// <summary>Publishes <paramref name="evt"/> to <paramref name="topic"/> (see <see cref="PublishAsync(ServerEvent, CancellationToken)"/>).</summary>
-    public Task<ServerEvent> PublishAsync(string topic, ServerEvent evt, CancellationToken cancellationToken = default)
+    public Task<ServerEvent> PublishAsync(string topic, ServerEvent evt, CancellationToken ct = default)
     {
         CheckTopic(topic);
-        return PublishAnyAsync(topic, evt, null, cancellationToken);
+        return PublishAnyAsync(topic, evt, null, ct);
     }
 
     /// <summary>Publishes <paramref name="evt"/> at most once per <paramref name="idempotencyKey"/> (a key of yours, e.g. the id of the
     /// message or reading it carries): a publish whose key was already published returns the first event's id and sends nothing,
     /// so a publish that failed with a timeout — which may still have been applied — can be retried without a duplicate. Keys are
     /// remembered while their event is held (in memory) or for the backplane's idempotency window (RedisBackplane: 10 minutes).</summary>
-    public Task<ServerEvent> PublishAsync(ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default)
+    public Task<ServerEvent> PublishAsync(ServerEvent evt, string idempotencyKey, CancellationToken ct = default)
     {
         CheckIdempotencyKey(idempotencyKey);
-        return PublishAnyAsync("", evt, idempotencyKey, cancellationToken);
+        return PublishAnyAsync("", evt, idempotencyKey, ct);
     }
 
     /// <summary>Publishes <paramref name="evt"/> to <paramref name="topic"/> at most once per <paramref name="idempotencyKey"/>
     /// (see <see cref="PublishAsync(ServerEvent, string, CancellationToken)"/>).</summary>
-    public Task<ServerEvent> PublishAsync(string topic, ServerEvent evt, string idempotencyKey, CancellationToken cancellationToken = default)
+    public Task<ServerEvent> PublishAsync(string topic, ServerEvent evt, string idempotencyKey, CancellationToken ct = default)
     {
         CheckTopic(topic);
         CheckIdempotencyKey(idempotencyKey);
-        return PublishAnyAsync(topic, evt, idempotencyKey, cancellationToken);
+        return PublishAnyAsync(topic, evt, idempotencyKey, ct);
     }
 
     private static void CheckIdempotencyKey(string idempotencyKey)
@@ -456,20 +456,20 @@ public sealed partial class EventHub
     }
 
     /// <summary>Subscribes now: events after <paramref name="lastEventId"/> still in the replay window come first (all of it when the id is unknown or older), then live events.</summary>
-    public IAsyncEnumerable<ServerEvent> Subscribe(string? lastEventId = null, CancellationToken cancellationToken = default) =>
-        Add([_default], lastEventId, cancellationToken);
+    public IAsyncEnumerable<ServerEvent> Subscribe(string? lastEventId = null, CancellationToken ct = default) =>
+        Add([_default], lastEventId, ct);
 
     /// <summary>Subscribes now to several topics: for each, the retained events after <paramref name="lastEventId"/> merged in
     /// number order, then live events.</summary>
     /// <exception cref="ArgumentException">A topic is invalid, or there are none or more than <see cref="MaxTopicsPerSubscription"/>.</exception>
-    public IAsyncEnumerable<ServerEvent> Subscribe(string[] topics, string? lastEventId = null, CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<ServerEvent> Subscribe(string[] topics, string? lastEventId = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(topics);
         var names = topics.Distinct(StringComparer.Ordinal).ToArray();
         if (names.Length == 0) throw new ArgumentException("Name at least one topic, or call Subscribe(lastEventId) for the default topic.", nameof(topics));
         if (names.Length > MaxTopicsPerSubscription) throw new ArgumentException($"At most {MaxTopicsPerSubscription} topics per subscription (MaxTopicsPerSubscription); {names.Length} were given.", nameof(topics));
         foreach (var topic in names) CheckTopic(topic);
-        return Add(Rings(names), lastEventId, cancellationToken);
+        return Add(Rings(names), lastEventId, ct);
     }
 
     internal TopicRing[] Rings(string[] names)

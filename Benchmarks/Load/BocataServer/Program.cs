@@ -141,7 +141,7 @@ internal static class Probe
         var readers = new List<Task>(count);
         for (var i = 0; i < count; i++)
         {
-            var stream = hub.Subscribe([$"users/{i}", $"rooms/{i % 100}"], cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
+            var stream = hub.Subscribe([$"users/{i}", $"rooms/{i % 100}"], ct: stop.Token).GetAsyncEnumerator(stop.Token);
             readers.Add(stream.MoveNextAsync().AsTask());
         }
         // Listening on Redis is registered in batches: give it time, then measure with every subscriber waiting. The least of
@@ -179,7 +179,7 @@ internal static class Probe
         {
             try
             {
-                await foreach (var e in b.Subscribe(cancellationToken: stop.Token))
+                await foreach (var e in b.Subscribe(ct: stop.Token))
                 {
                     var now = Stopwatch.GetTimestamp();
                     var sent = long.Parse(e.Data!, System.Globalization.CultureInfo.InvariantCulture);
