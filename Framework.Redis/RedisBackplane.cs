@@ -284,6 +284,16 @@ public sealed class RedisBackplane : IEventBackplane
     /// Set it the same on every instance of a hub.</summary>
     public TimeSpan PresenceTtl { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often every presence count and every listened topic is written again, so their keys never expire under a
+    /// live instance: <see cref="PresenceTtl"/>, at least 15 s. Liveness is read from heartbeats, never from these keys, so a
+    /// short <see cref="PresenceTtl"/> does not multiply this background work (10,000 topics: 20,000 commands a refresh).</summary>
+    private TimeSpan RefreshPeriod => PresenceTtl > MinimumRefreshPeriod ? PresenceTtl : MinimumRefreshPeriod;
+
+    private static readonly TimeSpan MinimumRefreshPeriod = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long presence hashes, listener sets and the taken-for-dead set live unrefreshed (seconds): four refreshes.</summary>
+    private long KeyLifeSeconds => Math.Max(1, (long)(RefreshPeriod * 4).TotalSeconds);
+
     /// <summary>How long an idempotency key is remembered: a retry with the same key within it publishes nothing (default 10 minutes).</summary>
     public TimeSpan IdempotencyWindow { get; init; } = TimeSpan.FromMinutes(10);
 
@@ -499,7 +509,7 @@ public sealed class RedisBackplane : IEventBackplane
         values[3] = _prefix + "to:";
         values[4] = Math.Max(1, (long)IdempotencyWindow.TotalSeconds);
         values[5] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)PresenceTtl.TotalMilliseconds;
-        values[6] = Math.Max(1, (long)(PresenceTtl * 4).TotalSeconds);
+        values[6] = KeyLifeSeconds;
         values[7] = _publishCommand;
         values[8] = batch.Count;
         var retention = Math.Max(1, (long)TopicStreamRetention.TotalSeconds);
@@ -1016,7 +1026,7 @@ public sealed class RedisBackplane : IEventBackplane
         keys[1] = _sequenceKey;
         values[0] = _instance;
         values[1] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        values[2] = Math.Max(1, (long)(PresenceTtl * 4).TotalSeconds);
+        values[2] = KeyLifeSeconds;
         values[3] = _instanceChannel.ToString();
         values[4] = batch > 0 ? batch : "";
         values[5] = _publishCommand;
@@ -1132,14 +1142,14 @@ public sealed class RedisBackplane : IEventBackplane
         var sent = new List<KeyValuePair<string, int>>();
         foreach (var topic in _presenceDirty.Keys)
             if (_presenceDirty.TryRemove(topic, out var count)) sent.Add(new(topic, count));
-        // Every PresenceTtl, every count again: the hashes live PresenceTtl * 4 past the last write.
-        var full = now - Volatile.Read(ref _lastFullPresence) >= (long)PresenceTtl.TotalMilliseconds;
+        // Every RefreshPeriod, every count again: the hashes live four refreshes past the last write.
+        var full = now - Volatile.Read(ref _lastFullPresence) >= (long)RefreshPeriod.TotalMilliseconds;
         var written = full ? sent.Where(p => p.Value == 0).Concat(_presence).ToList() : sent;
         foreach (var (topic, count) in written)
         {
             var key = _presencePrefix.Append(topic);
             writes.Add(count > 0 ? batch.HashSetAsync(key, _instance, count) : batch.HashDeleteAsync(key, _instance));
-            writes.Add(batch.KeyExpireAsync(key, PresenceTtl * 4));
+            writes.Add(batch.KeyExpireAsync(key, TimeSpan.FromSeconds(KeyLifeSeconds)));
         }
         batch.Execute();
         try
@@ -1158,7 +1168,7 @@ public sealed class RedisBackplane : IEventBackplane
             Log.LogWarning("Redis backplane for topic {Topic}: this instance was taken for dead (no heartbeat within {Ttl}); listening again", Topic, PresenceTtl);
             HoldAndRelisten();
         }
-        if (now - Volatile.Read(ref _lastInterestRefresh) >= (long)PresenceTtl.TotalMilliseconds)
+        if (now - Volatile.Read(ref _lastInterestRefresh) >= (long)RefreshPeriod.TotalMilliseconds)
         {
             await RefreshInterestAsync();
             Volatile.Write(ref _lastInterestRefresh, now);

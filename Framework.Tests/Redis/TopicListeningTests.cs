@@ -253,4 +253,32 @@ public class TopicListeningTests
         TestContext.Out.WriteLine($"3,000 concurrent publishes: {scripts} scripts");
         scripts.Should().BeLessThan(300, "publishes that arrive together go to Redis together");
     }
+
+    [Test]
+    public async Task A_short_presence_ttl_does_not_rewrite_every_count_and_listener_set_each_heartbeat()
+    {
+        // Liveness is read from heartbeats; presence hashes and listener sets are only kept from expiring, every 15 s at the
+        // least. A 1 s PresenceTtl must not make an instance rewrite its 1,000 topics' counts and listener sets every second.
+        var redis = await RedisServer.SharedAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name, presenceTtl: TimeSpan.FromSeconds(1));
+        using var stop = new CancellationTokenSource();
+        const int Topics = 1_000;
+        for (var i = 0; i < Topics; i++) _ = a.Hub.Subscribe([$"users/{i}"], ct: stop.Token);
+        using var admin = await redis.AdminAsync();
+        var server = admin.GetServer(redis.Endpoint);
+        // Every count and listener set written once (the subscriptions' own writes) before the window opens.
+        await TestApps.UntilAsync(async () => await ListenersAsync(redis, name, $"users/{Topics - 1}") == 1
+            && await admin.GetDatabase().KeyExistsAsync($"bocata:{{{name}}}:presence:users/{Topics - 1}"));
+        var before = await RedisServer.CallsAsync(server, "hset", "sadd");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(4)); // a window in which writes are counted, not a wait for a condition
+        var writes = await RedisServer.CallsAsync(server, "hset", "sadd") - before;
+        TestContext.Out.WriteLine($"{writes} presence and listener writes in {clock.Elapsed.TotalSeconds:0.0} s for {Topics} topics with PresenceTtl 1 s");
+        // A refresh writes each topic's count and listener set once (2,000 writes); one may fall in the window, not four.
+        writes.Should().BeLessThan(3 * Topics, "not a rewrite of every topic per PresenceTtl (2,000 writes a second here)");
+        (await a.Hub.CountSubscribersAsync("users/0")).Should().Be(1, "the live instance still counts");
+        (await ListenersAsync(redis, name, "users/0")).Should().Be(1, "and still listens");
+        await stop.CancelAsync();
+    }
 }
