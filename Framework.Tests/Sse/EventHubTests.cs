@@ -137,6 +137,37 @@ public class EventHubTests
     }
 
     [Test]
+    public async Task A_broadcast_to_more_streams_than_one_wake_wave_reaches_every_stream_in_order()
+    {
+        // A broadcast wakes its subscribers in waves (each wave's sends go out before the next wave's drains rent output
+        // blocks): every stream of every wave still gets every event, in order.
+        const int Streams = 2 * TopicRing.WakeWave + 10;
+        var hub = new EventHub(replay: 100);
+        var app = TestApps.Quiet();
+        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
+        await using var client = app.CreateClient();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var direct = Enumerable.Range(0, Streams).Select(_ => hub.Subscribe(ct: cts.Token).GetAsyncEnumerator()).ToList();
+        var readers = Enumerable.Range(0, Streams).Select(_ => TestApps.TakeAsync(client.EventsAsync("/feed", cancellationToken: cts.Token), 5)).ToList();
+        await TestApps.UntilAsync(() => hub.SubscriberCount == 2 * Streams, TimeSpan.FromSeconds(60));
+
+        for (var i = 0; i < 5; i++) hub.Publish(new ServerEvent(data: $"e{i}"));
+
+        foreach (var events in await Task.WhenAll(readers)) events.Select(e => e.Data).Should().Equal("e0", "e1", "e2", "e3", "e4");
+        foreach (var reader in direct)
+        {
+            var read = new List<string?>();
+            for (var i = 0; i < 5; i++)
+            {
+                (await reader.MoveNextAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30))).Should().BeTrue();
+                read.Add(reader.Current.Data);
+            }
+            read.Should().Equal("e0", "e1", "e2", "e3", "e4");
+        }
+        await cts.CancelAsync();
+    }
+
+    [Test]
     public async Task Complete_ends_every_subscription()
     {
         var hub = new EventHub();

@@ -348,13 +348,22 @@ internal sealed class TopicRing
 
     /// <summary>Wakes this topic's subscribers only: a publish never scans the rest of the hub.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public void WakeAll()
+    public void WakeAll() => WakeFrom(0);
+
+    /// <summary>Subscribers woken at once: the next ones are woken by a work item queued behind the sends of these. Each
+    /// subscriber's drain rents an output block of Kestrel's pool, returned once the transport has sent it; waking a whole
+    /// broadcast at once had every block rented before the first send, and the pool then kept them all (4 KB per subscriber).</summary>
+    internal const int WakeWave = 256;
+
+    private void WakeFrom(int start)
     {
         // Orders the head written by the publish before each subscriber's state is read (see HubSubscription's attach).
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _slots) is not { } slots) return;
         var used = Math.Min(Volatile.Read(ref _slotsUsed), slots.Length);
-        for (var i = 0; i < used; i++) Volatile.Read(ref slots[i])?.Wake(this);
+        var end = Math.Min(used, start + WakeWave);
+        for (var i = start; i < end; i++) Volatile.Read(ref slots[i])?.Wake(this);
+        if (end < used) ThreadPool.UnsafeQueueUserWorkItem(static wave => wave.Ring.WakeFrom(wave.Next), (Ring: this, Next: end), preferLocal: false);
     }
 
     /// <summary>Every subscriber, for ending them all. Under the hub's lock.</summary>
