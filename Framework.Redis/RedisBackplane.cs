@@ -1145,11 +1145,12 @@ public sealed class RedisBackplane : IEventBackplane
         // Every RefreshPeriod, every count again: the hashes live four refreshes past the last write.
         var full = now - Volatile.Read(ref _lastFullPresence) >= (long)RefreshPeriod.TotalMilliseconds;
         var written = full ? sent.Where(p => p.Value == 0).Concat(_presence).ToList() : sent;
+        var keyLife = TimeSpan.FromSeconds(KeyLifeSeconds);
         foreach (var (topic, count) in written)
         {
             var key = _presencePrefix.Append(topic);
             writes.Add(count > 0 ? batch.HashSetAsync(key, _instance, count) : batch.HashDeleteAsync(key, _instance));
-            writes.Add(batch.KeyExpireAsync(key, TimeSpan.FromSeconds(KeyLifeSeconds)));
+            writes.Add(batch.KeyExpireAsync(key, keyLife));
         }
         batch.Execute();
         try

@@ -347,7 +347,6 @@ internal sealed class TopicRing
     }
 
     /// <summary>Wakes this topic's subscribers only: a publish never scans the rest of the hub.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void WakeAll() => WakeFrom(0);
 
     /// <summary>Subscribers woken at once: the next ones are woken by a work item queued behind the sends of these. Each
@@ -355,6 +354,7 @@ internal sealed class TopicRing
     /// broadcast at once had every block rented before the first send, and the pool then kept them all (4 KB per subscriber).</summary>
     internal const int WakeWave = 256;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void WakeFrom(int start)
     {
         // Orders the head written by the publish before each subscriber's state is read (see HubSubscription's attach).
