@@ -325,6 +325,61 @@ public class HubCorrectnessTests
     }
 
     [Test]
+    public async Task A_stream_caught_mid_write_by_shutdown_does_not_hold_it_when_its_client_stops_reading()
+    {
+        // The client reads at full speed, so the stream's drain is busy writing (not waiting on a flush) when the server
+        // stops; then the client stops reading. The flush the drain starts after the stop must not wait out the write timeout.
+        var rounds = 0;
+        var slowest = TimeSpan.Zero;
+        var deadline = Stopwatch.StartNew();
+        while (rounds < 200 && deadline.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            rounds++;
+            var hub = new EventHub(replay: 10) { MaxBytes = 1L << 30 };
+            var app = TestApps.Quiet(s =>
+            {
+                s.ShutdownTimeout = TimeSpan.FromSeconds(30);
+                s.StreamWriteTimeout = TimeSpan.FromSeconds(60);
+            });
+            app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
+            var running = await app.StartAsync("127.0.0.1", 0);
+            var url = new Uri(running.Url);
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(url.Host, url.Port);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET /feed HTTP/1.1\r\nHost: {url.Authority}\r\n\r\n"));
+            await TestApps.UntilAsync(() => hub.SubscriberCount == 1);
+            // Frames far larger than the socket buffers: the drain is still writing one when the stop ends the subscription.
+            var big = new string('x', 16 * 1024 * 1024);
+            for (var i = 0; i < 2; i++) hub.Publish(new ServerEvent(data: big));
+            var reading = true;
+            var received = 0L;
+            var reader = Task.Run(async () =>
+            {
+                var buffer = new byte[64 * 1024];
+                while (Volatile.Read(ref reading))
+                {
+                    var read = await stream.ReadAsync(buffer);
+                    if (read == 0) return;
+                    Interlocked.Add(ref received, read);
+                }
+            });
+            await TestApps.UntilAsync(() => Interlocked.Read(ref received) > rounds % 16 * 128 * 1024); // a different point each round
+
+            var stopwatch = Stopwatch.StartNew();
+            var stop = running.StopAsync();
+            Volatile.Write(ref reading, false);
+            var finished = await Task.WhenAny(stop, Task.Delay(TimeSpan.FromSeconds(15)));
+            stopwatch.Stop();
+            finished.Should().Be(stop, $"a stream caught writing by shutdown (round {rounds}) is aborted once its flush waits, not waited out for the 30 s shutdown timeout");
+            await reader.WaitAsync(TimeSpan.FromSeconds(15)).ContinueWith(_ => { });
+            if (stopwatch.Elapsed > slowest) slowest = stopwatch.Elapsed;
+            hub.SubscriberCount.Should().Be(0);
+        }
+        TestContext.Out.WriteLine($"{rounds} rounds, slowest stop {slowest.TotalMilliseconds:0} ms");
+    }
+
+    [Test]
     public async Task A_publish_repeated_with_its_idempotency_key_is_sent_once_and_returns_the_first_id()
     {
         var hub = new EventHub();

@@ -86,9 +86,11 @@ internal sealed partial class HubSubscription
                     if (!flush.IsCompleted)
                     {
                         // The client is not taking data as fast as it comes: finish when the pipe drains (or the heartbeat aborts it).
-                        Volatile.Write(ref _flushStarted, Environment.TickCount64);
+                        Interlocked.Exchange(ref _flushStarted, Environment.TickCount64);
                         _flush = flush.GetAwaiter();
                         _flush.UnsafeOnCompleted(_afterFlush!);
+                        // Ended while this drain was writing: Dispose found no flush to abort, so the flush is aborted here.
+                        if (Volatile.Read(ref _ended) == 1) _context?.Abort();
                         return;
                     }
                     if (Finished(flush.GetAwaiter().GetResult())) return;

@@ -30,6 +30,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     private int _endRequested;
     private int _disposed;
     private int _evicted;
+    private int _ended;
     private bool _enumerated;
     private CancellationTokenRegistration _watch;
     private CancellationTokenRegistration _watchStop;
@@ -168,7 +169,10 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     {
         Leave();
         // A flush waiting on a client that stopped reading would hold the request (and shutdown) until the write timeout:
-        // the connection is aborted (what it did not take is resent on its resume), which completes the flush at once.
+        // the connection is aborted (what it did not take is resent on its resume), which completes the flush at once. A drain
+        // caught writing starts its flush after this check: it reads _ended after setting _flushStarted and aborts then (both
+        // sides write with a full fence before they read, so at least one of them sees the other).
+        Interlocked.Exchange(ref _ended, 1);
         if (Volatile.Read(ref _flushStarted) != 0) _context?.Abort();
     }
 
