@@ -380,6 +380,46 @@ public class HubCorrectnessTests
     }
 
     [Test]
+    public async Task A_direct_reader_that_arms_its_wait_as_an_event_is_published_is_always_woken()
+    {
+        // A reader that has just caught up arms its signal and looks once more; a publish at that moment must either be seen
+        // by that look or wake the wait. Pairs of publishes a varying few microseconds apart sweep the second one across the
+        // reader's arming; after each pair the reader must get both, with no third publish to rescue a missed wake-up. Before
+        // the fix this crashed the process within a second: a reader that found the event on its second look left the signal
+        // armed, and its next arming reset the signal under a publisher's wake-up still completing it.
+        var hub = new EventHub(replay: 4, bufferSize: 1 << 20);
+        using var cts = new CancellationTokenSource();
+        var received = 0L;
+        var subscription = (HubSubscription)hub.Subscribe(ct: cts.Token);
+        var reader = Task.Run(async () =>
+        {
+            await foreach (var _ in subscription) Interlocked.Increment(ref received);
+        });
+        await TestApps.UntilAsync(() => hub.SubscriberCount == 1);
+        var evt = new ServerEvent(data: "x");
+        var published = 0L;
+        var rounds = 0;
+        var clock = Stopwatch.StartNew();
+        while (rounds < 200_000 && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            rounds++;
+            hub.Publish(evt);
+            Thread.SpinWait(rounds % 64 * 8);
+            hub.Publish(evt);
+            published += 2;
+            var waited = Stopwatch.StartNew();
+            while (Interlocked.Read(ref received) < published)
+            {
+                waited.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10), $"the reader is woken for every event (round {rounds}: {Interlocked.Read(ref received)} of {published}; armed: {subscription.ReaderWaiting}; reader: {reader.Status})");
+                Thread.SpinWait(20);
+            }
+        }
+        await cts.CancelAsync();
+        await reader.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
+        TestContext.Out.WriteLine($"{rounds} pairs");
+    }
+
+    [Test]
     public async Task A_publish_repeated_with_its_idempotency_key_is_sent_once_and_returns_the_first_id()
     {
         var hub = new EventHub();

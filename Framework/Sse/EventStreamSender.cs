@@ -169,8 +169,10 @@ internal sealed class EventStreamSender : IHeartbeatClient
                 _context.BodyFeature.Writer.WriteAll(PingBytes);
                 if (!await FlushAsync()) return false;
             }
-            // A step that completed while this loop was pinging found the signal already set: look again before waiting.
-            if (Volatile.Read(ref _stepDone) == 1) return true;
+            // A step that completed while this loop was pinging found the signal already set: look again before waiting. The
+            // arming is taken back first; if the step's wake-up already won it, the loop awaits that wake-up (done at once)
+            // instead of resetting the signal again while the wake-up is still completing.
+            if (Volatile.Read(ref _stepDone) == 1 && _signal.TryDisarm()) return true;
         }
     }
 

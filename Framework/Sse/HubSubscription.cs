@@ -422,8 +422,10 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
                 return true;
             }
             _signal.Reset();
-            // Armed: look once more, so a publish between the first look and the reset is not missed.
-            if (HasPending() || _readerToken.IsCancellationRequested) continue;
+            // Armed: look once more, so a publish between the first look and the reset is not missed. Found something: take
+            // the arming back, or, if a publisher's wake-up already won it, wait for that wake-up (it completes at once) —
+            // never leave the signal armed and reset it again while that wake-up is still completing.
+            if ((HasPending() || _readerToken.IsCancellationRequested) && _signal.TryDisarm()) continue;
             moved = false;
             return false;
         }

@@ -6,6 +6,11 @@ namespace Bocata;
 /// A reusable, allocation-free "wake up" for one waiting loop, set by whichever comes first: the awaited step or the heartbeat.
 /// At most one result per <see cref="Reset"/>; later signals before the next reset are dropped (the loop rechecks its state).
 /// </summary>
+/// <remarks>
+/// The loop owns the arming: after <see cref="Reset"/> it either awaits <see cref="WaitAsync"/> or takes the arming back with
+/// <see cref="TryDisarm"/> before it resets again. A reset while a <see cref="Set"/> that won the arming is still completing
+/// would reset the underlying source under it (a lost wake-up, or a completion run twice that crashes the process).
+/// </remarks>
 internal sealed class StreamSignal : IValueTaskSource
 {
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
@@ -16,8 +21,14 @@ internal sealed class StreamSignal : IValueTaskSource
     public void Reset()
     {
         _core.Reset();
-        Volatile.Write(ref _signaled, 0);
+        // A full fence: the loop's look after arming must not be read before the arming is visible to setters (a setter that
+        // finds the signal still set drops its wake-up, trusting that look to see what it published).
+        Interlocked.Exchange(ref _signaled, 0);
     }
+
+    /// <summary>Takes back an arming the loop will not wait on (its look after arming found work): true when no
+    /// <see cref="Set"/> had won it; false when one did, and the loop must await <see cref="WaitAsync"/> before resetting.</summary>
+    public bool TryDisarm() => Interlocked.CompareExchange(ref _signaled, 1, 0) == 0;
 
     /// <summary>Wakes the waiter (once per reset): on the thread pool, or <paramref name="inline"/> on the caller's thread
     /// (for a step completing, as a plain <c>await</c> would; never from a timer or a publisher).</summary>
