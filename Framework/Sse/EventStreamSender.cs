@@ -178,7 +178,7 @@ internal sealed class EventStreamSender : IHeartbeatClient
 
     private void OnStep()
     {
-        Volatile.Write(ref _stepDone, 1);
+        Interlocked.Exchange(ref _stepDone, 1);
         Volatile.Read(ref _stepWaiter)?.TrySetResult();
         _signal.Set(inline: true);
     }
@@ -214,7 +214,10 @@ internal sealed class EventStreamSender : IHeartbeatClient
             if (stepPending && Volatile.Read(ref _stepDone) == 0)
             {
                 var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                Volatile.Write(ref _stepWaiter, waiter);
+                // Full fences on both sides (here and in OnStep): each writes its flag before reading the other's, so at least
+                // one of them sees the other and the waiter is completed. With plain volatile writes both reads could come
+                // first (a store-load reordering x86 allows), and a stream whose step ended as it closed would be abandoned.
+                Interlocked.Exchange(ref _stepWaiter, waiter);
                 if (Volatile.Read(ref _stepDone) == 1) waiter.TrySetResult();
                 try
                 {
