@@ -294,8 +294,9 @@ public class HubCorrectnessTests
         }
     }
 
-    [Test]
-    public async Task A_hub_stream_whose_client_stopped_reading_does_not_hold_shutdown()
+    /// <summary>A hub feed behind a server with a 30 s shutdown timeout and a 60 s write timeout, subscribed to by a raw
+    /// HTTP/1.1 request over <paramref name="tcp"/>; returns once the stream is in the hub.</summary>
+    private static async Task<(EventHub Hub, RunningApp Running)> StartFeedReadByAsync(TcpClient tcp)
     {
         var hub = new EventHub(replay: 10) { MaxBytes = 1L << 30 };
         var app = TestApps.Quiet(s =>
@@ -306,10 +307,17 @@ public class HubCorrectnessTests
         app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
         var running = await app.StartAsync("127.0.0.1", 0);
         var url = new Uri(running.Url);
-        using var tcp = new TcpClient { ReceiveBufferSize = 4096 };
         await tcp.ConnectAsync(url.Host, url.Port);
         await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"GET /feed HTTP/1.1\r\nHost: {url.Authority}\r\n\r\n"));
         await TestApps.UntilAsync(() => hub.SubscriberCount == 1);
+        return (hub, running);
+    }
+
+    [Test]
+    public async Task A_hub_stream_whose_client_stopped_reading_does_not_hold_shutdown()
+    {
+        using var tcp = new TcpClient { ReceiveBufferSize = 4096 };
+        var (hub, running) = await StartFeedReadByAsync(tcp);
         // Far more than the socket buffers hold: the stream's flush is left pending on a client that never reads.
         var big = new string('x', 512 * 1024);
         for (var i = 0; i < 64; i++) hub.Publish(new ServerEvent(data: big));
@@ -336,20 +344,9 @@ public class HubCorrectnessTests
         while (rounds < 150 && deadline.Elapsed < TimeSpan.FromSeconds(10))
         {
             rounds++;
-            var hub = new EventHub(replay: 10) { MaxBytes = 1L << 30 };
-            var app = TestApps.Quiet(s =>
-            {
-                s.ShutdownTimeout = TimeSpan.FromSeconds(30);
-                s.StreamWriteTimeout = TimeSpan.FromSeconds(60);
-            });
-            app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
-            var running = await app.StartAsync("127.0.0.1", 0);
-            var url = new Uri(running.Url);
             using var tcp = new TcpClient();
-            await tcp.ConnectAsync(url.Host, url.Port);
+            var (hub, running) = await StartFeedReadByAsync(tcp);
             var stream = tcp.GetStream();
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET /feed HTTP/1.1\r\nHost: {url.Authority}\r\n\r\n"));
-            await TestApps.UntilAsync(() => hub.SubscriberCount == 1);
             // A frame far larger than the socket buffers: the drain is still writing it when the stop ends the subscription.
             hub.Publish(big);
             var reading = true;
