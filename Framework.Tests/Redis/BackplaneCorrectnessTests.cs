@@ -32,6 +32,61 @@ public class BackplaneCorrectnessTests
     }
 
     [Test]
+    public async Task Resumes_on_either_instance_while_the_other_publishes_at_full_speed_are_exact()
+    {
+        // One instance publishes two topics as fast as eight publishes in flight allow; a client resumes again and again,
+        // over HTTP on the other instance or directly on either, each time from the last id it read. Every resume goes on
+        // at exactly the next number of the hub's one sequence; a resume that ends with nothing was evicted (counted), never
+        // ended silently.
+        var redis = await RedisServer.SharedAsync();
+        var topic = RedisServer.Topic();
+        var (a, _) = await HubAsync(redis.Endpoint, topic, replay: 20000);
+        var (b, _) = await HubAsync(redis.Endpoint, topic, replay: 20000);
+        var app = TestApps.Quiet();
+        app.Route("/feed", (req, res) => res.EventStream(b.Subscribe(req, "a", "b")));
+        await using var client = app.CreateClient();
+        using var stop = new CancellationTokenSource();
+        var publisher = Task.Run(async () =>
+        {
+            var pending = new List<Task>();
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                pending.Add(a.PublishAsync(i % 2 == 0 ? "a" : "b", new ServerEvent(data: $"m{i}")));
+                if (pending.Count < 8) continue;
+                await Task.WhenAll(pending);
+                pending.Clear();
+            }
+            await Task.WhenAll(pending);
+        });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (rounds, empty) = (0, 0);
+        string? lastId = null;
+        while (clock.Elapsed < TimeSpan.FromSeconds(5) || rounds < 20)
+        {
+            rounds++;
+            var (how, serving) = (rounds % 4) switch { 0 or 2 => ("HTTP on b", b), 1 => ("directly on a", a), _ => ("directly on b", b) };
+            var evictionsBefore = serving.Evictions;
+            var events = how == "HTTP on b"
+                ? await TestApps.TakeAsync(client.EventsAsync("/feed", lastId), 1 + rounds % 50)
+                : await TestApps.TakeAsync(serving.Subscribe(["a", "b"], lastId), 1 + rounds % 50);
+            if (events.Count == 0)
+            {
+                serving.Evictions.Should().BeGreaterThan(evictionsBefore, $"a resume {how} from {lastId} that ends with nothing was evicted (round {rounds})");
+                empty++;
+                continue;
+            }
+            var expected = lastId is null ? long.Parse(events[0].Id!, System.Globalization.CultureInfo.InvariantCulture) : long.Parse(lastId, System.Globalization.CultureInfo.InvariantCulture) + 1;
+            events.Select(e => long.Parse(e.Id!, System.Globalization.CultureInfo.InvariantCulture)).Should()
+                .Equal(Enumerable.Range(0, events.Count).Select(i => expected + i), $"a resume {how} from {lastId} goes on at the next number (round {rounds})");
+            lastId = events[^1].Id;
+        }
+        await stop.CancelAsync();
+        await publisher;
+        TestContext.Out.WriteLine($"{rounds} resumes ({empty} evicted), last id {lastId}");
+        rounds.Should().BeGreaterThan(empty);
+    }
+
+    [Test]
     public async Task A_publishers_own_id_resumes_the_same_on_an_instance_that_attached_later()
     {
         var redis = await RedisServer.SharedAsync();
