@@ -89,8 +89,8 @@ internal sealed partial class HubSubscription
                         Interlocked.Exchange(ref _flushStarted, Environment.TickCount64);
                         _flush = flush.GetAwaiter();
                         _flush.UnsafeOnCompleted(_afterFlush!);
-                        // Ended while this drain was writing: Dispose found no flush to abort, so the flush is aborted here.
-                        if (Volatile.Read(ref _ended) == 1) _context?.Abort();
+                        // Disposed while this drain was writing: Dispose found no flush to abort, so the flush is aborted here.
+                        if (Volatile.Read(ref _abortFlush) == 1) _context?.Abort();
                         return;
                     }
                     if (Finished(flush.GetAwaiter().GetResult())) return;

@@ -30,7 +30,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     private int _endRequested;
     private int _disposed;
     private int _evicted;
-    private int _ended;
+    private int _abortFlush; // Dispose ran (not an eviction): a flush that has to wait is aborted, not waited out
     private bool _enumerated;
     private CancellationTokenRegistration _watch;
     private CancellationTokenRegistration _watchStop;
@@ -170,9 +170,9 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         Leave();
         // A flush waiting on a client that stopped reading would hold the request (and shutdown) until the write timeout:
         // the connection is aborted (what it did not take is resent on its resume), which completes the flush at once. A drain
-        // caught writing starts its flush after this check: it reads _ended after setting _flushStarted and aborts then (both
+        // caught writing starts its flush after this check: it reads _abortFlush after setting _flushStarted and aborts then (both
         // sides write with a full fence before they read, so at least one of them sees the other).
-        Interlocked.Exchange(ref _ended, 1);
+        Interlocked.Exchange(ref _abortFlush, 1);
         if (Volatile.Read(ref _flushStarted) != 0) _context?.Abort();
     }
 
