@@ -385,4 +385,30 @@ public class BackplaneCorrectnessTests
         ids.Should().Equal("1", "2");
         (await reader).Select(e => e.Data).Should().Equal("up 0", "up 1");
     }
+    [Test]
+    public async Task An_app_starts_while_redis_is_down_and_its_topic_streams_get_events_published_elsewhere_once_it_is_back()
+    {
+        // A stream of named topics opens (its headers are sent) once this instance listens to them on Redis: every event
+        // published on another instance after that reaches it, though Redis was down when the instance started.
+        var port = TestApps.FreePort();
+        var topic = RedisServer.Topic();
+        var backplane = await RedisBackplane.ConnectAsync($"127.0.0.1:{port},connectTimeout=500", topic, publishTimeout: TimeSpan.FromMilliseconds(500));
+        _owned.Add(backplane);
+        var hub = new EventHub(backplane: backplane);
+        var app = TestApps.Quiet();
+        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req, "users/42", "rooms/7")));
+        await using var client = app.CreateClient();
+        await using var redis = await RedisServer.StartDedicatedAsync(port);
+        var (other, _) = await HubAsync(redis.Endpoint, topic);
+
+        await using var stream = await client.OpenEventsAsync("/feed");
+        var published = new List<string>();
+        foreach (var (name, data) in new[] { ("users/42", "n1"), ("rooms/8", "not mine"), ("rooms/7", "m1"), ("users/42", "n2") })
+        {
+            await other.PublishAsync(name, new ServerEvent(data: data));
+            if (data != "not mine") published.Add(data);
+        }
+        (await TestApps.TakeAsync(stream, 3, TimeSpan.FromSeconds(30))).Select(e => e.Data).Should().Equal(published);
+    }
 }
+

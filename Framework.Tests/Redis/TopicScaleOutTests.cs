@@ -39,7 +39,10 @@ public class TopicScaleOutTests
         var (a, clientA) = await InstanceAsync(redis.Endpoint, name);
         var (b, clientB) = await InstanceAsync(redis.Endpoint, name);
 
-        var onB = TestApps.TakeAsync(clientB.EventsAsync("/events?topic=users/42&topic=rooms/7"), 3, TimeSpan.FromSeconds(20));
+        // Open: its headers come once B listens to both topics on Redis, and a stream is live from then on (publishing before
+        // that raced B's listening, lost whenever B's pub/sub connection came up late, as on a busy CI machine).
+        await using var streamOnB = await clientB.OpenEventsAsync("/events?topic=users/42&topic=rooms/7");
+        var onB = TestApps.TakeAsync(streamOnB, 3, TimeSpan.FromSeconds(20));
         var defaultOnB = b.Subscribe();
         await TestApps.UntilAsync(() => b.CountSubscribers("rooms/7") == 1);
         var ids = new List<string?>
