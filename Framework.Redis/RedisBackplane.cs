@@ -23,13 +23,14 @@ public sealed class RedisBackplane : IEventBackplane
 {
     // One script per batch of publishes (every publish that arrived while the previous batch was on its way: a burst of
     // concurrent publishes costs a few round trips, not one each). KEYS: sequence, epoch, the hub's instances (by last
-    // heartbeat), instances dropped as dead; then per event: its topic's stream, its topic's listeners, its idempotency key
-    // (placeholders for the default topic / no key). ARGV: epoch candidate, floor, the hub's channel, the prefix of instance
-    // channels, idempotency window (seconds), the oldest heartbeat still alive (ms), how long the dropped set lives
-    // (seconds), the publish command, the count; then per event: payload, max length, the stream's retention (seconds;
-    // empty for the default topic), '1' when it has an idempotency key. Returns each event's number.
+    // heartbeat); then per event: its topic's stream, its topic's listeners, its idempotency key (placeholders for the default
+    // topic / no key). ARGV: epoch candidate, floor, the hub's channel, the prefix of instance channels, idempotency window
+    // (seconds), the oldest heartbeat still alive (ms), the publish command, the count; then per event: payload, max length,
+    // the stream's retention (seconds; empty for the default topic), '1' when it has an idempotency key. Returns each event's
+    // number. A listener found dead leaves the listener set and the instances (a lease: it learns at its next heartbeat, however
+    // long it stalled, and listens again). Each stream entry records its topic's previous number (p) and dense offset (o).
     // An epoch stored beside the sequence tells a Redis that lost its data. Numbering never goes at or below the publisher's
-    // floor (the last number it saw): not after a data loss (a new epoch), nor after a restore from an older snapshot (the
+    // floor (the highest number Redis ever returned to it): not after a data loss (a new epoch), nor after a restore from an older snapshot (the
     // same epoch, a lower sequence), so a number is never given twice and every instance delivers what is published.
     // Each message carries its topic's previous number: a receiver that did not deliver it fills the gap from the stream.
     // The default topic goes to every instance on the hub's channel; a named topic only to its live listeners' channels.
@@ -45,6 +46,7 @@ public sealed class RedisBackplane : IEventBackplane
         if floor > n then n = floor end
         local alive = tonumber(ARGV[6])
         local lastOf = {}
+        local offsetOf = {}
         local out = {}
         local order = {}
         local listeners = {}
@@ -58,9 +60,9 @@ public sealed class RedisBackplane : IEventBackplane
           end
           list[#list + 1] = message
         end
-        for i = 1, tonumber(ARGV[9]) do
-          local k = 4 + (i - 1) * 3
-          local a = 9 + (i - 1) * 4
+        for i = 1, tonumber(ARGV[8]) do
+          local k = 3 + (i - 1) * 3
+          local a = 8 + (i - 1) * 4
           local first = nil
           if ARGV[a + 4] == '1' then first = redis.call('GET', KEYS[k + 3]) end
           if first then
@@ -68,15 +70,26 @@ public sealed class RedisBackplane : IEventBackplane
           else
             n = n + 1
             numbers[i] = n
-            -- The topic's previous number: its stream's newest entry, read once per topic and batch.
+            -- The topic's previous number and its dense offset: its stream's newest entry, read once per topic and batch.
             local prev = lastOf[KEYS[k + 1]]
+            local off = offsetOf[KEYS[k + 1]]
             if not prev then
               prev = 0
+              off = 0
               local last = redis.call('XREVRANGE', KEYS[k + 1], '+', '-', 'COUNT', 1)
-              if last[1] then prev = tonumber(string.match(last[1][1], '^%d+')) end
+              if last[1] then
+                prev = tonumber(string.match(last[1][1], '^%d+'))
+                local fields = last[1][2]
+                for j = 1, #fields, 2 do
+                  if fields[j] == 'o' then off = tonumber(fields[j + 1]) end
+                end
+              end
             end
+            off = off + 1
             lastOf[KEYS[k + 1]] = n
-            redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], n .. '-0', 'e', ARGV[a + 1])
+            offsetOf[KEYS[k + 1]] = off
+            -- Each entry names the topic's event before it (p) and its offset (o): a reader sees a trimmed range at once.
+            redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], n .. '-0', 'e', ARGV[a + 1], 'p', prev, 'o', off)
             local message = epoch .. '|' .. n .. '|' .. prev .. '|' .. ARGV[a + 1]
             if ARGV[a + 3] == '' then
               send(ARGV[3], message)
@@ -90,9 +103,9 @@ public sealed class RedisBackplane : IEventBackplane
                   if seen and tonumber(seen) >= alive then
                     live[#live + 1] = instance
                   else
+                    -- Taken for dead: off the listeners and off the instances, which it finds at its next heartbeat.
                     redis.call('SREM', KEYS[k + 2], instance)
-                    redis.call('SADD', KEYS[4], instance)
-                    redis.call('EXPIRE', KEYS[4], ARGV[7])
+                    redis.call('ZREM', KEYS[3], instance)
                   end
                 end
                 listeners[KEYS[k + 2]] = live
@@ -103,7 +116,7 @@ public sealed class RedisBackplane : IEventBackplane
           end
         end
         redis.call('SET', KEYS[1], n)
-        for _, channel in ipairs(order) do redis.call(ARGV[8], channel, table.concat(out[channel], '\n')) end
+        for _, channel in ipairs(order) do redis.call(ARGV[7], channel, table.concat(out[channel], '\n')) end
         return numbers
         """;
 
@@ -112,7 +125,7 @@ public sealed class RedisBackplane : IEventBackplane
     // then '+' (listen) or '-' (stop) per topic. The marker, published after the batch took effect, reaches this instance
     // after every message published before it: what it carries (the hub's number then) is how far the stream reads go.
     private const string ListenScript = """
-        redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+        local added = redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
         for i = 3, #KEYS do
           if ARGV[i + 4] == '+' then
             redis.call('SADD', KEYS[i], ARGV[1])
@@ -123,7 +136,7 @@ public sealed class RedisBackplane : IEventBackplane
         end
         local g = tonumber(redis.call('GET', KEYS[2]) or '0')
         if ARGV[5] ~= '' then redis.call(ARGV[6], ARGV[4], '!|' .. ARGV[5] .. '|' .. g) end
-        return g
+        return {g, added}
         """;
 
     private readonly IConnectionMultiplexer _redis;
@@ -134,7 +147,6 @@ public sealed class RedisBackplane : IEventBackplane
     private readonly RedisKey _idempotencyPrefix;
     private RedisChannel _channel;
     private readonly string _prefix;
-    private readonly RedisKey _droppedKey;
     private RedisChannel _instanceChannel;
     private string _publishCommand = "PUBLISH";
     // KEYS: sequence. ARGV: floor. Raises a sequence found behind what was already delivered (a restore from an older snapshot).
@@ -147,7 +159,8 @@ public sealed class RedisBackplane : IEventBackplane
 
     // Presence. KEYS: the topic's hash (instance → count), the hub's instances (sorted by last heartbeat). ARGV: now (ms),
     // how long a silent instance still counts (ms), this instance (its own count is the caller's, given as ARGV[4]).
-    // Fields of instances silent past the TTL are dropped as they are found.
+    // A silent instance's field is not counted but kept (it counts again at its next heartbeat); the fields of instances gone
+    // from the instances (disposed, pruned, taken for dead) are dropped as they are found.
     private const string CountScript = """
         local now = tonumber(ARGV[1])
         local ttl = tonumber(ARGV[2])
@@ -156,8 +169,11 @@ public sealed class RedisBackplane : IEventBackplane
         for i = 1, #all, 2 do
           if all[i] ~= ARGV[3] then
             local seen = redis.call('ZSCORE', KEYS[2], all[i])
-            if seen and tonumber(seen) > now - ttl then total = total + tonumber(all[i + 1])
-            else redis.call('HDEL', KEYS[1], all[i]) end
+            if seen then
+              if tonumber(seen) > now - ttl then total = total + tonumber(all[i + 1]) end
+            else
+              redis.call('HDEL', KEYS[1], all[i])
+            end
           end
         end
         return total
@@ -178,6 +194,11 @@ public sealed class RedisBackplane : IEventBackplane
     private volatile bool _heartbeatSuspended;
     private readonly HashSet<string> _retiredEpochs = new(StringComparer.Ordinal);
     private long _attachedAt;
+    // The highest number Redis ever returned to this instance (publishes, listens, checks, the attach): the publish floor, so a
+    // Redis that lost its data or was restored from an older snapshot never numbers at or below it again, whether or not this
+    // instance heard those numbers (a publish-only instance hears nothing).
+    private long _floor;
+    private int _registered;
     private readonly CancellationTokenSource _stopping = new();
     private ILogger? _log;
     private ChannelMessageQueue? _messages;
@@ -219,8 +240,10 @@ public sealed class RedisBackplane : IEventBackplane
         _redis = redis;
         _ownsConnection = ownsConnection;
         Topic = topic;
-        // One hash tag keeps a topic's keys on one cluster slot, as the script needs.
-        var prefix = _prefix = $"bocata:{{{topic}}}:";
+        // One hash tag keeps a topic's keys on one cluster slot, as the script needs. A name with a '}' would end the tag early
+        // (an empty tag, "}chat", hashes each whole key: CROSSSLOT): its tag is then a digest of the name.
+        var tag = topic.Contains('}') ? "#" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(topic))) : topic;
+        var prefix = _prefix = $"bocata:{{{tag}}}:";
         _sequenceKey = prefix + "seq";
         _streamKey = prefix + "stream";
         _epochKey = prefix + "epoch";
@@ -228,7 +251,6 @@ public sealed class RedisBackplane : IEventBackplane
         _instancesKey = prefix + "instances";
         _presencePrefix = prefix + "presence:";
         _channel = RedisChannel.Literal(prefix + "events");
-        _droppedKey = prefix + "dropped";
         _instanceChannel = RedisChannel.Literal(prefix + "to:" + _instance);
     }
 
@@ -357,6 +379,7 @@ public sealed class RedisBackplane : IEventBackplane
             var values = _redis.GetDatabase().StringGet([_sequenceKey, _epochKey]);
             _epoch = values[1].HasValue ? (string?)values[1] : null;
             _attachedAt = values[0].HasValue ? (long)values[0] : 0;
+            RaiseFloor(_attachedAt);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
@@ -482,6 +505,9 @@ public sealed class RedisBackplane : IEventBackplane
         try
         {
             var numbers = (RedisResult[])(await sent.WaitAsync(left))!;
+            var highest = 0L;
+            for (var i = 0; i < batch.Count; i++) highest = Math.Max(highest, (long)numbers[i]);
+            RaiseFloor(highest);
             for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult((long)numbers[i]);
         }
         catch (Exception e)
@@ -497,34 +523,32 @@ public sealed class RedisBackplane : IEventBackplane
 
     private Task<RedisResult> Send(List<Pending> batch)
     {
-        var keys = new RedisKey[4 + 3 * batch.Count];
-        var values = new RedisValue[9 + 4 * batch.Count];
+        var keys = new RedisKey[3 + 3 * batch.Count];
+        var values = new RedisValue[8 + 4 * batch.Count];
         keys[0] = _sequenceKey;
         keys[1] = _epochKey;
         keys[2] = _instancesKey;
-        keys[3] = _droppedKey;
         values[0] = Guid.NewGuid().ToString("N");
-        values[1] = Head;
+        values[1] = Floor;
         values[2] = _channel.ToString();
         values[3] = _prefix + "to:";
         values[4] = Math.Max(1, (long)IdempotencyWindow.TotalSeconds);
         values[5] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)PresenceTtl.TotalMilliseconds;
-        values[6] = KeyLifeSeconds;
-        values[7] = _publishCommand;
-        values[8] = batch.Count;
+        values[6] = _publishCommand;
+        values[7] = batch.Count;
         var retention = Math.Max(1, (long)TopicStreamRetention.TotalSeconds);
         for (var i = 0; i < batch.Count; i++)
         {
             var p = batch[i];
             var named = p.Topic.Length != 0;
             var stream = TopicStream(p.Topic);
-            keys[4 + 3 * i] = stream;
-            keys[5 + 3 * i] = named ? Listeners(p.Topic) : stream;
-            keys[6 + 3 * i] = p.Key is null ? stream : _idempotencyPrefix.Append(p.Key);
-            values[9 + 4 * i] = p.Payload;
-            values[10 + 4 * i] = named ? TopicStreamMaxLength : StreamMaxLength;
-            values[11 + 4 * i] = named ? retention : "";
-            values[12 + 4 * i] = p.Key is null ? "" : "1";
+            keys[3 + 3 * i] = stream;
+            keys[4 + 3 * i] = named ? Listeners(p.Topic) : stream;
+            keys[5 + 3 * i] = p.Key is null ? stream : _idempotencyPrefix.Append(p.Key);
+            values[8 + 4 * i] = p.Payload;
+            values[9 + 4 * i] = named ? TopicStreamMaxLength : StreamMaxLength;
+            values[10 + 4 * i] = named ? retention : "";
+            values[11 + 4 * i] = p.Key is null ? "" : "1";
         }
         return _redis.GetDatabase().ScriptEvaluateAsync(PublishScript, keys, values);
     }
@@ -540,7 +564,7 @@ public sealed class RedisBackplane : IEventBackplane
             var page = await ReadPageAsync(from, to, cancellationToken);
             if (page.Count == 0) break;
             foreach (var entry in page)
-                if (entry.Event is { } e) events.Add(new BackplaneEvent(entry.Sequence, e.Event) { Topic = e.Topic });
+                if (entry.Event is { } e) events.Add(new BackplaneEvent(entry.Sequence, e.Event) { Topic = e.Topic, Previous = entry.Previous });
             from = page[^1].Sequence + 1;
         }
         return events;
@@ -555,35 +579,41 @@ public sealed class RedisBackplane : IEventBackplane
     {
         ArgumentNullException.ThrowIfNull(topic);
         var (entries, _) = await ReadNewestAsync(TopicStream(topic), 0, to, count, cancellationToken);
-        return [.. entries.Where(e => e.Event is not null).Select(e => new BackplaneEvent(e.Sequence, e.Event!.Value.Event) { Topic = topic })];
+        return [.. entries.Where(e => e.Event is not null).Select(e => new BackplaneEvent(e.Sequence, e.Event!.Value.Event) { Topic = topic, Previous = e.Previous })];
     }
 
     /// <summary>Up to <see cref="PageSize"/> entries of the default topic's stream from <paramref name="from"/>; a null event is an entry that could not be decoded.</summary>
-    private async Task<List<(long Sequence, (ServerEvent Event, string Topic)? Event)>> ReadPageAsync(long from, long to, CancellationToken cancellationToken = default)
+    private async Task<List<StoredEntry>> ReadPageAsync(long from, long to, CancellationToken cancellationToken = default)
     {
         var entries = await _redis.GetDatabase().StreamRangeAsync(_streamKey, $"{from}-0", $"{to}-0", PageSize).WaitAsync(PublishTimeout, cancellationToken);
         return Entries(entries);
     }
 
-    private List<(long Sequence, (ServerEvent Event, string Topic)? Event)> Entries(StreamEntry[] entries)
+    /// <summary>A stream entry: its number, its event (null: undecodable), and the number of its topic's event before it
+    /// (0: none; -1: not recorded, an entry written before entries carried it).</summary>
+    private readonly record struct StoredEntry(long Sequence, (ServerEvent Event, string Topic)? Event, long Previous);
+
+    private List<StoredEntry> Entries(StreamEntry[] entries)
     {
-        var page = new List<(long, (ServerEvent, string)?)>(entries.Length);
+        var page = new List<StoredEntry>(entries.Length);
         foreach (var entry in entries)
         {
             var id = (string)entry.Id!;
             var dash = id.IndexOf('-', StringComparison.Ordinal);
             if (!long.TryParse(id.AsSpan(0, dash < 0 ? id.Length : dash), NumberStyles.None, CultureInfo.InvariantCulture, out var seq)) continue;
-            page.Add((seq, Decode(seq, entry["e"])));
+            var p = entry["p"];
+            var previous = p.HasValue && long.TryParse((string)p!, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1;
+            page.Add(new StoredEntry(seq, Decode(seq, entry["e"]), previous));
         }
         return page;
     }
 
     /// <summary>The newest (at most <paramref name="max"/>) entries of <paramref name="stream"/> numbered after <paramref name="after"/>
     /// up to <paramref name="through"/>, in order, read backwards in pages; Trimmed when older ones in the range were left out.</summary>
-    private async Task<(List<(long Sequence, (ServerEvent Event, string Topic)? Event)> Entries, bool Trimmed)> ReadNewestAsync(
+    private async Task<(List<StoredEntry> Entries, bool Trimmed)> ReadNewestAsync(
         RedisKey stream, long after, long through, long max, CancellationToken cancellationToken = default)
     {
-        var result = new List<(long Sequence, (ServerEvent Event, string Topic)? Event)>();
+        var result = new List<StoredEntry>();
         var upper = through;
         var trimmed = false;
         var db = _redis.GetDatabase();
@@ -729,6 +759,32 @@ public sealed class RedisBackplane : IEventBackplane
     /// <summary>The last number delivered to the hub (or the one it attached at, before it took over).</summary>
     private long Head => Math.Max(_sink!.LastSequence, Volatile.Read(ref _attachedAt));
 
+    /// <summary>Numbering never goes at or below this: every number Redis returned to this instance or it delivered.</summary>
+    private long Floor => Math.Max(Head, Volatile.Read(ref _floor));
+
+    /// <inheritdoc />
+    public long KnownSequence => _sink is null ? Volatile.Read(ref _floor) : Floor;
+
+    /// <inheritdoc />
+    public async Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken = default)
+    {
+        var stored = await _redis.GetDatabase().StringGetAsync(_sequenceKey).WaitAsync(PublishTimeout, cancellationToken);
+        var last = stored.HasValue ? (long)stored : 0;
+        RaiseFloor(last);
+        return Floor;
+    }
+
+    private void RaiseFloor(long number)
+    {
+        var current = Volatile.Read(ref _floor);
+        while (number > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _floor, number, current);
+            if (seen == current) return;
+            current = seen;
+        }
+    }
+
     /// <summary>The last number of the default topic delivered here (or the one the hub attached at).</summary>
     private long DefaultHead => Math.Max(_sink!.TopicLast(""), Volatile.Read(ref _attachedAt));
 
@@ -801,12 +857,13 @@ public sealed class RedisBackplane : IEventBackplane
     /// events up to <paramref name="through"/> that this instance does not have are read from its stream, then its streams go on.</summary>
     private async Task OnMarkerAsync(long batch, long through)
     {
+        RaiseFloor(through);
         if (!_batches.TryRemove(batch, out var topics)) return;
         await _order.WaitAsync(_stopping.Token);
         try
         {
             // Read concurrently (pipelined on one connection), delivered topic by topic: the topics' streams are held meanwhile.
-            var reads = new List<(string Topic, long After, Task<(List<(long Sequence, (ServerEvent Event, string Topic)? Event)> Entries, bool Trimmed)> Read)>();
+            var reads = new List<(string Topic, long After, Task<(List<StoredEntry> Entries, bool Trimmed)> Read)>();
             foreach (var topic in topics)
             {
                 long from;
@@ -816,7 +873,7 @@ public sealed class RedisBackplane : IEventBackplane
                     from = listened.From;
                 }
                 var after = Math.Max(_sink!.TopicLast(topic), from);
-                reads.Add((topic, after, after < through ? ReadNewestAsync(TopicStream(topic), after, through, _sink.Capacity) : Task.FromResult((new List<(long, (ServerEvent, string)?)>(), false))));
+                reads.Add((topic, after, after < through ? ReadNewestAsync(TopicStream(topic), after, through, _sink.Capacity) : Task.FromResult((new List<StoredEntry>(), false))));
             }
             foreach (var (topic, after, read) in reads)
             {
@@ -844,13 +901,20 @@ public sealed class RedisBackplane : IEventBackplane
         }
     }
 
-    private int Deliver(string topic, long after, (List<(long Sequence, (ServerEvent Event, string Topic)? Event)> Entries, bool Trimmed) read)
+    /// <summary>Delivers what was read of <paramref name="topic"/>'s stream after <paramref name="after"/>. A range left out (cut to
+    /// what the hub can hold, or trimmed by <c>MAXLEN ~</c>, which a stored entry's previous number shows) is delivered as the
+    /// hole it is: the hub ends the streams that read across it, and their resumes say so.</summary>
+    private int Deliver(string topic, long after, (List<StoredEntry> Entries, bool Trimmed) read)
     {
         var (entries, trimmed) = read;
         if (entries.Count == 0) return 0;
-        var previous = trimmed ? entries[0].Sequence - 1 : after;
+        var previous = entries[0].Previous >= 0 ? Math.Max(after, entries[0].Previous) : trimmed ? entries[0].Sequence - 1 : after;
+        if (previous > after)
+        {
+            Log.LogWarning("Redis backplane for topic {Topic}: events of topic {Name} after {After} up to {Previous} are no longer in Redis; the streams that read it resume (resync)", Topic, topic, after, previous);
+        }
         var delivered = 0;
-        foreach (var (seq, evt) in entries)
+        foreach (var (seq, evt, _) in entries)
         {
             if (evt is not { } e) continue;
             _sink!.Deliver(seq, previous, topic, e.Event);
@@ -1043,7 +1107,9 @@ public sealed class RedisBackplane : IEventBackplane
         }
         try
         {
-            await _redis.GetDatabase().ScriptEvaluateAsync(ListenScript, keys, values).WaitAsync(PublishTimeout);
+            var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(ListenScript, keys, values).WaitAsync(PublishTimeout))!;
+            RaiseFloor((long)result[0]);
+            Registered((long)result[1] == 1);
         }
         catch
         {
@@ -1105,6 +1171,14 @@ public sealed class RedisBackplane : IEventBackplane
                 resend = true;
             }
         }
+        // Markers that will never be needed (every topic of their batch was asked for again, or left): forgotten, so batches
+        // lost with a dropped pub/sub connection do not pile up.
+        foreach (var (id, topics) in _batches)
+        {
+            bool needed;
+            lock (_interest) needed = topics.Any(t => _listened.TryGetValue(t, out var l) && l.Batch == id);
+            if (!needed) _batches.TryRemove(id, out _);
+        }
         if (resend) SignalInterest();
     }
 
@@ -1135,10 +1209,13 @@ public sealed class RedisBackplane : IEventBackplane
         var db = _redis.GetDatabase();
         var batch = db.CreateBatch();
         var now = Environment.TickCount64;
-        var writes = new List<Task> { batch.SortedSetAddAsync(_instancesKey, _instance, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()) };
-        // Taken for dead by a publisher (a heartbeat came too late): its listener entries were removed.
-        var dropped = batch.SetRemoveAsync(_droppedKey, _instance);
-        writes.Add(dropped);
+        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        // Instances silent for a key life are gone (an instance that died without disposing its backplane): the set stays small.
+        var pruned = batch.SortedSetRemoveRangeByScoreAsync(_instancesKey, double.NegativeInfinity, nowMs - KeyLifeSeconds * 1000);
+        // The lease: added again means taken for dead meanwhile (by a publisher that found it silent, or pruned), however long
+        // ago — its listener entries were removed, so it listens again. Nothing here depends on a key outliving the stall.
+        var added = batch.SortedSetAddAsync(_instancesKey, _instance, nowMs);
+        var writes = new List<Task> { pruned, added };
         var sent = new List<KeyValuePair<string, int>>();
         foreach (var topic in _presenceDirty.Keys)
             if (_presenceDirty.TryRemove(topic, out var count)) sent.Add(new(topic, count));
@@ -1164,16 +1241,22 @@ public sealed class RedisBackplane : IEventBackplane
             foreach (var (topic, count) in sent) _presenceDirty.TryAdd(topic, count);
             throw;
         }
-        if (await dropped)
-        {
-            Log.LogWarning("Redis backplane for topic {Topic}: this instance was taken for dead (no heartbeat within {Ttl}); listening again", Topic, PresenceTtl);
-            HoldAndRelisten();
-        }
+        Registered(await added);
         if (now - Volatile.Read(ref _lastInterestRefresh) >= (long)RefreshPeriod.TotalMilliseconds)
         {
             await RefreshInterestAsync();
             Volatile.Write(ref _lastInterestRefresh, now);
         }
+    }
+
+    /// <summary>This instance's entry in the hub's instances was written: the first time it is new; after that, new means this
+    /// instance was taken for dead in between (its listener entries are gone): it listens again and rewrites its presence.</summary>
+    private void Registered(bool added)
+    {
+        if (Interlocked.Exchange(ref _registered, 1) == 0 || !added) return;
+        Log.LogWarning("Redis backplane for topic {Topic}: this instance was taken for dead (no heartbeat within {Ttl}); listening again", Topic, PresenceTtl);
+        Volatile.Write(ref _lastFullPresence, 0);
+        HoldAndRelisten();
     }
 
     /// <summary>For tests: this instance stops heartbeating, as if it died.</summary>
@@ -1209,14 +1292,15 @@ public sealed class RedisBackplane : IEventBackplane
             await Task.WhenAll(values, newest).WaitAsync(PublishTimeout);
             var stored = values.Result[0].HasValue ? (long)values.Result[0] : 0;
             if (values.Result[1].HasValue) ObserveEpoch((string)values.Result[1]!, stored);
+            var floor = Floor;
+            RaiseFloor(stored);
             var newestDefault = newest.Result.Length == 0 ? 0 : Entries(newest.Result) is [var only] ? only.Sequence : 0;
             var defaultHead = DefaultHead;
             if (newestDefault > defaultHead) await FillLockedAsync("", defaultHead, newestDefault);
-            var head = Head;
-            if (stored < head && values.Result[1].HasValue)
+            if (stored < floor && values.Result[1].HasValue)
             {
-                Log.LogWarning("Redis backplane for topic {Topic}: Redis's sequence ({Stored}) is behind this hub ({Head}), as after a restore from an older snapshot; numbering continues after {Head}", Topic, stored, head, head);
-                await db.ScriptEvaluateAsync(FloorScript, [_sequenceKey], [head]).WaitAsync(PublishTimeout);
+                Log.LogWarning("Redis backplane for topic {Topic}: Redis's sequence ({Stored}) is behind the numbers it gave this instance ({Floor}), as after a restore from an older snapshot; numbering continues after {Floor}", Topic, stored, floor, floor);
+                await db.ScriptEvaluateAsync(FloorScript, [_sequenceKey], [floor]).WaitAsync(PublishTimeout);
             }
         }
         catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)

@@ -214,7 +214,7 @@ public class TopicListeningTests
             await db.SortedSetScoreAsync($"bocata:{{{name}}}:instances", b.Backplane.InstanceId) < DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 2500,
             TimeSpan.FromSeconds(20));
         for (var i = 0; i < 10; i++) await a.Hub.PublishAsync(i % 2 == 0 ? "users/1" : "rooms/1", new ServerEvent(data: $"e{i}"));
-        (await db.SetContainsAsync($"bocata:{{{name}}}:dropped", b.Backplane.InstanceId)).Should().BeTrue();
+        (await db.SortedSetScoreAsync($"bocata:{{{name}}}:instances", b.Backplane.InstanceId)).Should().BeNull("a listener taken for dead leaves the instances: its lease, found at its next heartbeat however long it stalled");
         b.Backplane.ReceivedEvents.Should().Be(1, "an instance taken for dead is sent nothing");
         b.Backplane.ResumeHeartbeat();
 

@@ -29,12 +29,13 @@ public sealed partial class EventHub
     /// <summary>How long a named topic's history read stays shared after it completed (a reconnect storm spread over seconds).</summary>
     private static readonly TimeSpan TopicHistoryReuse = TimeSpan.FromSeconds(5);
 
-    /// <summary>A named topic's retained events up to <paramref name="to"/>, from the backplane: one read serves every client
-    /// resuming that topic on this instance (a reconnect storm after another instance died costs a read per topic).</summary>
-    private Task<HubFrame[]> ReadTopicHistoryAsync(string topic, long to)
+    /// <summary>A named topic's newest retained events up to <paramref name="to"/> (as many as a ring holds), from the backplane:
+    /// one read serves every client resuming that topic on this instance (a reconnect storm after another instance died costs a
+    /// read per topic); each client takes what follows its own id. Under the lock.</summary>
+    private Task<TopicHistory> ReadTopicHistoryAsync(string topic, long to)
     {
         if (_topicHistoryReads.TryGetValue((topic, to), out var pending)) return pending;
-        var read = ReadAndEncodeAsync(topic, to);
+        var read = ReadAndEncodeAsync(topic, to, (int)Math.Min(int.MaxValue, _default.MaxCapacity));
         _topicHistoryReads[(topic, to)] = read;
         // Events up to `to` no longer change: a successful read serves clients that come a little later too.
         _ = read.ContinueWith(async done =>
@@ -45,12 +46,13 @@ public sealed partial class EventHub
         return read;
     }
 
-    private async Task<HubFrame[]> ReadAndEncodeAsync(string topic, long to)
+    private async Task<TopicHistory> ReadAndEncodeAsync(string topic, long to, int count)
     {
-        var events = await _backplane!.ReadTopicAsync(topic, to, Math.Max(1, _replay));
+        var events = await _backplane!.ReadTopicAsync(topic, to, count);
         lock (_gate)
         {
-            return [.. events.Where(e => e.Topic == topic).Select(e => Encode(e.Sequence, e.Event))];
+            var frames = events.Where(e => e.Topic == topic).Select(e => Encode(e.Sequence, e.Event)).ToArray();
+            return new TopicHistory(frames, events.Count == 0 ? -1 : events[0].Previous, events.Count >= count);
         }
     }
 
@@ -59,6 +61,7 @@ public sealed partial class EventHub
     private void Deliver(long seq, long previous, string topic, ServerEvent evt)
     {
         TopicRing? ring;
+        List<HubSubscription>? acrossHole = null;
         lock (_gate)
         {
             if (topic.Length == 0) ring = _default;
@@ -66,16 +69,24 @@ public sealed partial class EventHub
             else if (!_topics.TryGetValue(topic, out ring) || !ring.Listening) return;
             var last = ring == _default ? Math.Max(ring.LastSeq, _localOldest - 1) : ring.LastSeq;
             if (seq <= last) return;
-            if (previous > last)
+            if (ring == _default)
             {
                 // Events of the topic numbered up to previous never reached this instance: older ones come from the history.
-                if (ring == _default) _localOldest = Math.Max(_localOldest, previous + 1);
-                else ring.CompleteAfter = Math.Max(ring.CompleteAfter, previous);
+                if (previous > last) _localOldest = Math.Max(_localOldest, previous + 1);
+            }
+            else if (previous > Math.Max(last, ring.CompleteAfter))
+            {
+                // A hole: the topic's events up to previous never reached this instance. The ring is complete only after it, and
+                // every stream that started before it ends: its client resumes, from the history or with a `resync` notice.
+                ring.CompleteAfter = previous;
+                foreach (var subscription in ring.Subscribers())
+                    if (subscription is not null && subscription.ReadsAcross(previous)) (acrossHole ??= []).Add(subscription);
             }
             if (ring != _default) ring.LastActive = Environment.TickCount64;
             Append(ring, seq, evt);
             if (ring != _default && seq > _orderedHead) Volatile.Write(ref _orderedHead, seq);
         }
+        foreach (var subscription in acrossHole ?? []) subscription.Dispose();
         ring.WakeAll();
     }
 
@@ -97,6 +108,8 @@ public sealed partial class EventHub
             if (!_topics.TryGetValue(topic, out ring) || !ring.Listening || ring.Ready) return;
             ring.ReadyAt = through;
             ring.Ready = true;
+            // Its subscribers are live from here: presence counts them now.
+            if (ring.SubscriberCount > 0) _backplane?.SubscribersChanged(topic, ring.SubscriberCount);
         }
         ring.WakeAll();
     }

@@ -29,7 +29,7 @@ public sealed partial class EventHub
     private int _count;
     private readonly IEventBackplane? _backplane;
     private readonly Dictionary<(long, long), Task<HubFrame[]>> _historyReads = [];
-    private readonly Dictionary<(string, long), Task<HubFrame[]>> _topicHistoryReads = [];
+    private readonly Dictionary<(string, long), Task<TopicHistory>> _topicHistoryReads = [];
     private long _head;
     // On a backplane that listens by topic: the number up to which every listened topic's events are in their rings (what
     // multi-topic streams may take); without one, the head.
@@ -512,8 +512,10 @@ public sealed partial class EventHub
                 if (rings[i].Forgotten) rings[i] = Topic(rings[i].Name);
             if (_listensByTopic && !_completed && !subscription.IsDisposed)
                 foreach (var ring in rings) Listen(ring);
-            var start = Start(rings, lastEventId);
-            var topicHistory = _listensByTopic ? TopicHistory(rings, start.Cursors, lastEventId) : null;
+            // Named topics on a backplane that listens by topic resume from each topic's history, not from this instance's head.
+            var across = _listensByTopic && rings[0] != _default && lastEventId is not null;
+            var start = across ? new StartAt(new long[rings.Length]) : Start(rings, lastEventId);
+            var resume = across ? ResumeAcross(rings, start.Cursors, lastEventId!) : default;
             var cursors = new HubSubscription.TopicCursor[rings.Length];
             for (var i = 0; i < rings.Length; i++)
             {
@@ -526,12 +528,15 @@ public sealed partial class EventHub
             // Where the stream starts in the hub's numbers, for frames a backplane delivers late (topics it starts listening to).
             // A live stream on a topic the backplane is only starting to listen to starts once it listens (its headers wait).
             var onConnect = lastEventId is null && _replayOnConnect > 0;
-            var startsAfter = _listensByTopic && rings[0] != _default && !onConnect ? StartsAfter(lastEventId) : 0;
+            var startsAfter = across ? resume.StartsAfter : _listensByTopic && rings[0] != _default && !onConnect ? _head : 0;
             var startsWhenReady = lastEventId is null && !onConnect && rings.Any(r => !r.Ready);
             if (start.FromHistory)
                 subscription.Initialize(cursors, _head, ReadHistoryAsync(start.HistoryAfter + 1, _localOldest - 1), start.ResolveId, start.HistoryAfter);
-            else if (topicHistory is { } read)
-                subscription.Initialize(cursors, _head, read.Frames, historyAfter: read.After, startsAfter: startsAfter);
+            else if (resume.Plan is { } plan)
+            {
+                subscription.Initialize(cursors, _head, startsAfter: startsAfter);
+                subscription.InitializeResume(plan, lastEventId!);
+            }
             else
                 subscription.Initialize(cursors, _head, startsAfter: startsAfter, startsWhenReady: startsWhenReady);
             if (_completed || subscription.IsDisposed) return;
@@ -540,7 +545,8 @@ public sealed partial class EventHub
             {
                 cursors[i].Slot = cursors[i].Ring.Add(subscription);
                 cursors[i].Ring.LastActive = now;
-                if (cursors[i].Ring != _default) _backplane?.SubscribersChanged(cursors[i].Ring.Name, cursors[i].Ring.SubscriberCount);
+                // Present from when it is live: a topic still being listened to counts its subscribers once it is ready.
+                if (cursors[i].Ring != _default && cursors[i].Ring.Ready) _backplane?.SubscribersChanged(cursors[i].Ring.Name, cursors[i].Ring.SubscriberCount);
             }
             _count++;
             Telemetry.HubSubscribers.Add(1);
@@ -557,40 +563,6 @@ public sealed partial class EventHub
         ring.Ready = _backplane!.Listen(ring.Name, after);
         // What it held from an earlier time it listened (or nothing) is complete only from here on.
         if (!ring.Ready || ring.Head == 0) ring.CompleteAfter = Math.Max(ring.CompleteAfter, after);
-    }
-
-    /// <summary>The hub number a stream of named topics starts after: the resumed number, or this instance's head when live
-    /// (0 when not known: an own id, or an id from another hub).</summary>
-    private long StartsAfter(string? lastEventId)
-    {
-        if (lastEventId is null) return _head;
-        if (!long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) return 0;
-        return n <= _head + _bufferSize ? n : _head;
-    }
-
-    /// <summary>A numeric resume older than what this instance holds of some topics: those topics' retained events up to where
-    /// their rings are complete come from the backplane (one coalesced read per topic, whatever the number of clients), merged
-    /// with the rings by number; their cursors start after it. Under the lock.</summary>
-    private (Task<HubFrame[]> Frames, long After)? TopicHistory(TopicRing[] rings, long[] cursors, string? lastEventId)
-    {
-        if (rings.Length == 0 || rings[0] == _default || lastEventId is null
-            || !long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n > _head) return null;
-        List<Task<HubFrame[]>>? reads = null;
-        for (var i = 0; i < rings.Length; i++)
-        {
-            var ring = rings[i];
-            if (n >= ring.CompleteAfter || ring.OwnId(lastEventId) > 0) continue;
-            cursors[i] = Math.Max(cursors[i], ring.LastAtOrBefore(ring.CompleteAfter));
-            (reads ??= []).Add(ReadTopicHistoryAsync(ring.Name, ring.CompleteAfter));
-        }
-        if (reads is null) return null;
-        return (MergeAsync(reads), n);
-
-        static async Task<HubFrame[]> MergeAsync(List<Task<HubFrame[]>> reads)
-        {
-            var all = await Task.WhenAll(reads);
-            return all.Length == 1 ? all[0] : [.. all.SelectMany(f => f).OrderBy(f => f.Seq)];
-        }
     }
 
     /// <summary>Leaves every topic of the subscription. O(topics).</summary>

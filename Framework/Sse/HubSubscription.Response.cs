@@ -26,6 +26,7 @@ internal sealed partial class HubSubscription
             if (_startsWhenReady) await WaitReadyAsync(context.Aborted);
             await EventStreamSender.StartAsync(context, clientGone);
             if (_historyRead is not null) SetHistory(await _historyRead.WaitAsync(context.Aborted));
+            if (_resumePlan is not null) SetResume(await _resumePlan.WaitAsync(context.Aborted));
             _context = context;
             _writer = context.BodyFeature.Writer;
             _intervalMs = Math.Max(1, (long)ping.TotalMilliseconds);

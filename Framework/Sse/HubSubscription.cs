@@ -66,6 +66,10 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
 
     // On a backplane that listens by topic: the hub number this stream starts after (frames up to it are never taken).
     private long _startsAfter;
+    // A resume on a backplane that listens by topic, decided once the backplane answered (history read, id checked).
+    private Task<ResumePlan>? _resumePlan;
+    // The `resync` notice a resume that cannot be exact sends first (API.md "Resync is visible").
+    private HubFrame? _resync;
     // A live stream whose topics were not all listened to yet: it starts where the backplane caught them up.
     private bool _startsWhenReady;
 
@@ -97,6 +101,50 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         _resolveId = resolveId;
         _historyAfter = historyAfter;
     }
+
+    /// <summary>How a resume on a backplane that listens by topic goes on, once the backplane answered: <see cref="Frames"/> (the
+    /// topics' retained events after the resumed position, from the backplane, in number order) first, then the rings' frames
+    /// numbered after <see cref="StartsAfter"/>; a <see cref="Resync"/> reason when it cannot be exact; <see cref="StartsLive"/>
+    /// when the id is not one of the hub's (the stream starts where its topics are caught up).</summary>
+    internal readonly record struct ResumePlan(HubFrame[] Frames, long StartsAfter, string? Resync = null, bool StartsLive = false);
+
+    /// <summary>Where a resume goes on, decided by <paramref name="plan"/>. Under the hub's lock, at registration.</summary>
+    internal void InitializeResume(Task<ResumePlan> plan, string lastEventId)
+    {
+        _resumePlan = plan;
+        _lastEventId = lastEventId;
+    }
+
+    private void SetResume(ResumePlan plan)
+    {
+        _resumePlan = null;
+        _history = plan.Frames;
+        _historyIndex = 0;
+        if (plan.StartsLive) _startsWhenReady = true;
+        else Volatile.Write(ref _startsAfter, Math.Max(_startsAfter, plan.StartsAfter));
+        if (plan.Resync is { } reason) _resync = ResyncNotice(_lastEventId ?? "", reason);
+    }
+
+    /// <summary>`event: resync` with the id asked for and why, and no id: the first thing a stream that cannot resume exactly sends.</summary>
+    internal static HubFrame ResyncNotice(string lastEventId, string reason)
+    {
+        var json = new System.Buffers.ArrayBufferWriter<byte>(128);
+        using (var writer = new System.Text.Json.Utf8JsonWriter(json))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("lastEventId", lastEventId);
+            writer.WriteString("reason", reason);
+            writer.WriteEndObject();
+        }
+        var notice = new ServerEvent(name: "resync", data: System.Text.Encoding.UTF8.GetString(json.WrittenSpan));
+        var bytes = new System.Buffers.ArrayBufferWriter<byte>(256);
+        notice.WriteTo(bytes);
+        return new HubFrame(0, notice, bytes.WrittenSpan.ToArray(), OwnId: true);
+    }
+
+    /// <summary>Whether this stream reads its topic across a hole found after <paramref name="previous"/> (it started
+    /// before it): it must end, so its client resumes and is told.</summary>
+    internal bool ReadsAcross(long previous) => !_startsWhenReady && Volatile.Read(ref _startsAfter) < previous;
 
     /// <summary>A subscription registered only once <paramref name="authorize"/> succeeds: before the stream's headers, or its first event.</summary>
     internal static HubSubscription Deferred(EventHub hub, string[] topics, string? lastEventId, Func<Task> authorize) =>
@@ -268,6 +316,12 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     {
         frame = null;
         if (Volatile.Read(ref _endRequested) == 1) return Next.End;
+        if (_resync is { } notice)
+        {
+            _resync = null;
+            frame = notice;
+            return Next.Frame;
+        }
         var cursors = _cursors;
         // A topic the backplane is still catching up on holds the whole stream: nothing newer may go before its events.
         if (!AllReady()) return _hub.IsCompleted ? Next.End : Next.None;
@@ -355,15 +409,32 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
             _signal.Reset();
             if (AllReady()) return;
             var left = deadline - Environment.TickCount64;
-            if (left <= 0) return;
+            if (left <= 0)
+            {
+                await StartAtStoreHeadAsync(cancellationToken);
+                return;
+            }
             try
             {
                 await _signal.WaitAsync().AsTask().WaitAsync(TimeSpan.FromMilliseconds(left), cancellationToken);
             }
             catch (TimeoutException)
             {
+                await StartAtStoreHeadAsync(cancellationToken);
                 return;
             }
+        }
+    }
+
+    /// <summary>The headers go out before the topics are listened to: the stream starts after the backplane's last number read
+    /// now, before them, so whatever is published once the client has the headers reaches it (not after where listening took
+    /// effect, which would skip those). Backplane unreachable: nothing can be published meanwhile; it starts where listening does.</summary>
+    private async Task StartAtStoreHeadAsync(CancellationToken cancellationToken)
+    {
+        if (await _hub.TryReadStoreHeadAsync(cancellationToken) is { } head && _startsWhenReady)
+        {
+            _startsWhenReady = false;
+            Volatile.Write(ref _startsAfter, head);
         }
     }
 
@@ -400,6 +471,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     {
         if (_authorize is not null) return AuthorizeThenMoveNextAsync();
         if (_historyRead is not null && _history is null) return ReadHistoryThenMoveNextAsync();
+        if (_resumePlan is not null) return ReadResumeThenMoveNextAsync();
         return TryMoveNext(out var moved) ? new ValueTask<bool>(moved) : WaitThenMoveNextAsync();
     }
 
@@ -434,6 +506,12 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     private async ValueTask<bool> AuthorizeThenMoveNextAsync()
     {
         await AuthorizeThenRegisterAsync();
+        return await MoveNextAsync();
+    }
+
+    private async ValueTask<bool> ReadResumeThenMoveNextAsync()
+    {
+        SetResume(await _resumePlan!.WaitAsync(_readerToken));
         return await MoveNextAsync();
     }
 

@@ -52,6 +52,14 @@ public interface IEventBackplane : IAsyncDisposable
     /// topic's last subscriber left (and <see cref="IEventBackplaneSink.StopListening"/> agrees).</summary>
     bool Listen(string topic, long after) => true;
 
+    /// <summary>The highest number this instance knows the backplane gave (published, heard, or returned by a listen): a resume's id
+    /// at most this is one of the hub's numbers without asking the backplane.</summary>
+    long KnownSequence => 0;
+
+    /// <summary>The last number the backplane gave, read from it (a resume's id beyond <see cref="KnownSequence"/> is checked
+    /// against it: an id beyond it is not one of this hub's). A backplane that cannot tell answers <see cref="long.MaxValue"/>.</summary>
+    Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken = default) => Task.FromResult(long.MaxValue);
+
     /// <summary>The newest <paramref name="count"/> retained events of the named <paramref name="topic"/> numbered at most
     /// <paramref name="to"/>, in order (a resume older than what this instance holds).</summary>
     async Task<IReadOnlyList<BackplaneEvent>> ReadTopicAsync(string topic, long to, int count, CancellationToken cancellationToken = default)
@@ -118,6 +126,10 @@ public readonly record struct BackplaneEvent(long Sequence, ServerEvent Event)
 {
     /// <summary>The hub's topic it was published to ("" for the default topic).</summary>
     public string Topic { get; init; } = "";
+
+    /// <summary>The number of its topic's event before it (0: none), as the backplane recorded it when it was published; -1 when
+    /// not recorded. A reader compares it with what it already has: a greater one is a hole (a trimmed range), never a silent skip.</summary>
+    public long Previous { get; init; } = -1;
 }
 
 /// <summary>The loggers of the last app started in this process, for components built outside an app (a backplane).</summary>

@@ -1,0 +1,163 @@
+using System.Globalization;
+
+namespace Bocata;
+
+/// <summary>Resuming named topics on a backplane that listens by topic. No instance hears the whole sequence, so an id is never
+/// judged against what this instance heard: a number up to the highest the backplane gave is one of the hub's (beyond it, the
+/// backplane is asked); each topic's ring says after which number it holds every event (<see cref="HeldAfter"/>), and what a
+/// resume needs from before that comes from the backplane's history of the topic, checked for holes (a stored event names its
+/// topic's previous one). A resume that cannot be exact says so first (`event: resync`). Everything here runs under the hub's
+/// lock except the plans, which run once the backplane answered and touch no hub state.</summary>
+public sealed partial class EventHub
+{
+    /// <summary>The highest number this instance knows the hub gave: heard, or returned by the backplane.</summary>
+    internal long KnownHead => Math.Max(Volatile.Read(ref _head), _backplane?.KnownSequence ?? 0);
+
+    /// <summary>The hub number after which <paramref name="ring"/> holds every event of its topic a resume may be given: where it
+    /// became complete (it began listening, or a hole), or what left its window. Under the lock.</summary>
+    private long HeldAfter(TopicRing ring)
+    {
+        var oldest = ring.WindowOldest(_replay);
+        var left = oldest <= ring.Head ? (oldest > 1 && ring.FrameAt(oldest) is { } f ? f.Seq - 1 : 0) : ring.LastSeq;
+        return Math.Max(ring.CompleteAfter, left);
+    }
+
+    /// <summary>Where a resume of named topics with <paramref name="lastEventId"/> starts: each cursor, and either the number it
+    /// starts after (everything it needs is here) or a plan decided once the backplane answered. Under the lock.</summary>
+    private (Task<HubSubscription.ResumePlan>? Plan, long StartsAfter) ResumeAcross(TopicRing[] rings, long[] cursors, string lastEventId)
+    {
+        // A publisher's own id held here: the newest event carrying it.
+        var found = false;
+        var after = 0L;
+        foreach (var ring in rings)
+        {
+            var local = ring.OwnId(lastEventId);
+            if (local > 0 && ring.FrameAt(local) is { } f && f.Seq > after)
+            {
+                after = f.Seq;
+                found = true;
+            }
+        }
+        var isNumber = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
+        // A number is the hub's unless a held frame it names carries it as its own id ("7" published as an id is not number 7).
+        if (!found && isNumber && !rings.Any(r => r.FrameNumbered(n) is { OwnId: true }))
+        {
+            after = n;
+            found = true;
+        }
+        if (!found && LooksNumeric(lastEventId))
+        {
+            for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
+            return (Task.FromResult(new HubSubscription.ResumePlan([], 0, $"{Printable(lastEventId)} is not a number this hub gives", StartsLive: true)), 0);
+        }
+        if (!found)
+        {
+            // An own id not held here: looked up in the topics' history on the backplane.
+            var searched = new List<(string, Task<TopicHistory>)>(rings.Length);
+            for (var i = 0; i < rings.Length; i++)
+            {
+                var held = HeldAfter(rings[i]);
+                cursors[i] = rings[i].LastAtOrBefore(held);
+                searched.Add((rings[i].Name, ReadTopicHistoryAsync(rings[i].Name, held)));
+            }
+            return (ResumeAfterOwnIdAsync(searched, lastEventId), 0);
+        }
+        List<(string, Task<TopicHistory>)>? reads = null;
+        for (var i = 0; i < rings.Length; i++)
+        {
+            var held = HeldAfter(rings[i]);
+            if (after >= held)
+            {
+                cursors[i] = rings[i].LastAtOrBefore(after);
+                continue;
+            }
+            cursors[i] = rings[i].LastAtOrBefore(held);
+            (reads ??= []).Add((rings[i].Name, ReadTopicHistoryAsync(rings[i].Name, held)));
+        }
+        // Beyond every number this instance knows of: the backplane says whether the hub gave it.
+        var check = isNumber && after > KnownHead ? StoreHeadAsync() : null;
+        if (reads is null && check is null) return (null, after);
+        return (ResumeAfterAsync(reads ?? [], after, check, lastEventId), after);
+    }
+
+    /// <summary>The backplane's last number: one read serves every resume waiting for it (a reconnect storm). Under the lock.</summary>
+    private Task<long> StoreHeadAsync()
+    {
+        if (_storeHeadRead is { IsCompleted: false } pending) return pending;
+        return _storeHeadRead = _backplane!.ReadLastSequenceAsync();
+    }
+
+    private Task<long>? _storeHeadRead;
+
+    /// <summary>The backplane's last number, or null when it does not answer within a second (or cannot tell).</summary>
+    internal async Task<long?> TryReadStoreHeadAsync(CancellationToken cancellationToken)
+    {
+        if (_backplane is null) return LastSequence;
+        try
+        {
+            var last = await _backplane.ReadLastSequenceAsync(cancellationToken).WaitAsync(TimeSpan.FromSeconds(1), cancellationToken);
+            return last == long.MaxValue ? null : last;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<HubSubscription.ResumePlan> ResumeAfterAsync(List<(string Topic, Task<TopicHistory> Read)> reads, long after, Task<long>? check, string lastEventId)
+    {
+        if (check is not null && after > await check)
+            return new HubSubscription.ResumePlan([], 0, $"{Printable(lastEventId)} is not a number this hub gave (another hub's, or from before its store lost its data)", StartsLive: true);
+        var frames = new List<HubFrame>();
+        string? resync = null;
+        foreach (var (topic, read) in reads)
+        {
+            var history = await read;
+            var first = FirstAfter(history.Frames, after);
+            if (!history.HasEverythingAfter(first, after)) resync ??= $"events of topic '{Printable(topic)}' after {Printable(lastEventId)} are no longer retained";
+            frames.AddRange(history.Frames.AsSpan(first));
+        }
+        if (reads.Count > 1) frames.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
+        return new HubSubscription.ResumePlan([.. frames], after, resync);
+    }
+
+    private static async Task<HubSubscription.ResumePlan> ResumeAfterOwnIdAsync(List<(string Topic, Task<TopicHistory> Read)> reads, string lastEventId)
+    {
+        var histories = new TopicHistory[reads.Count];
+        var after = -1L;
+        for (var i = 0; i < reads.Count; i++)
+        {
+            histories[i] = await reads[i].Read;
+            foreach (var frame in histories[i].Frames)
+                if (frame.OwnId && frame.Source.Id == lastEventId && frame.Seq > after) after = frame.Seq;
+        }
+        var frames = new List<HubFrame>();
+        string? resync = after < 0 ? $"{Printable(lastEventId)} is not the id of an event this hub still retains" : null;
+        for (var i = 0; i < histories.Length; i++)
+        {
+            var first = after < 0 ? 0 : FirstAfter(histories[i].Frames, after);
+            if (after >= 0 && !histories[i].HasEverythingAfter(first, after)) resync ??= $"events of topic '{Printable(reads[i].Topic)}' after {Printable(lastEventId)} are no longer retained";
+            frames.AddRange(histories[i].Frames.AsSpan(first));
+        }
+        if (reads.Count > 1) frames.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
+        return new HubSubscription.ResumePlan([.. frames], Math.Max(0, after), resync);
+    }
+
+    private static int FirstAfter(HubFrame[] frames, long after)
+    {
+        var i = 0;
+        while (i < frames.Length && frames[i].Seq <= after) i++;
+        return i;
+    }
+
+    /// <summary>A topic's newest retained events up to some number, read from the backplane: <see cref="FirstPrevious"/> is the
+    /// number of the topic's event before the first (-1: not recorded), <see cref="Full"/> whether the read stopped at its count
+    /// (older ones may be retained).</summary>
+    internal sealed record TopicHistory(HubFrame[] Frames, long FirstPrevious, bool Full)
+    {
+        /// <summary>Whether these frames from <paramref name="first"/> are every event of the topic after <paramref name="after"/>:
+        /// an older one read proves it (the read is contiguous), else the first one's recorded previous number.</summary>
+        public bool HasEverythingAfter(int first, long after) =>
+            first > 0 || Frames.Length == 0 || (FirstPrevious >= 0 ? FirstPrevious <= after : !Full);
+    }
+}
