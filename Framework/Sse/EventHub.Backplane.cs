@@ -35,7 +35,7 @@ public sealed partial class EventHub
     private Task<TopicHistory> ReadTopicHistoryAsync(string topic, long to)
     {
         if (_topicHistoryReads.TryGetValue((topic, to), out var pending)) return pending;
-        var read = ReadAndEncodeAsync(topic, to, (int)Math.Min(int.MaxValue, _default.MaxCapacity));
+        var read = ReadAndEncodeAsync(topic, to, ResumeReadCount);
         _topicHistoryReads[(topic, to)] = read;
         // Events up to `to` no longer change: a successful read serves clients that come a little later too.
         _ = read.ContinueWith(async done =>
@@ -45,6 +45,9 @@ public sealed partial class EventHub
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return read;
     }
+
+    /// <summary>How many of a topic's newest events a resume reads from the backplane: as many as a ring holds.</summary>
+    private int ResumeReadCount => (int)Math.Min(int.MaxValue, _default.MaxCapacity);
 
     private async Task<TopicHistory> ReadAndEncodeAsync(string topic, long to, int count)
     {

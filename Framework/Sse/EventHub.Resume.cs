@@ -52,13 +52,15 @@ public sealed partial class EventHub
         }
         if (!found)
         {
-            // An own id not held here: looked up in the topics' history on the backplane.
-            var searched = new List<(string, Task<TopicHistory>)>(rings.Length);
+            // An own id not held here: looked up in the topics' newest history on the backplane (a topic this instance is only
+            // starting to listen to may have it after where its ring begins); what follows it up to where each ring is complete
+            // comes from that read, the rest from the ring.
+            var searched = new List<(string, long, Task<TopicHistory>)>(rings.Length);
             for (var i = 0; i < rings.Length; i++)
             {
                 var held = HeldAfter(rings[i]);
                 cursors[i] = rings[i].LastAtOrBefore(held);
-                searched.Add((rings[i].Name, ReadTopicHistoryAsync(rings[i].Name, held)));
+                searched.Add((rings[i].Name, held, ReadAndEncodeAsync(rings[i].Name, long.MaxValue, ResumeReadCount)));
             }
             return (ResumeAfterOwnIdAsync(searched, lastEventId), 0);
         }
@@ -121,7 +123,7 @@ public sealed partial class EventHub
         return new HubSubscription.ResumePlan([.. frames], after, resync);
     }
 
-    private static async Task<HubSubscription.ResumePlan> ResumeAfterOwnIdAsync(List<(string Topic, Task<TopicHistory> Read)> reads, string lastEventId)
+    private static async Task<HubSubscription.ResumePlan> ResumeAfterOwnIdAsync(List<(string Topic, long Held, Task<TopicHistory> Read)> reads, string lastEventId)
     {
         var histories = new TopicHistory[reads.Count];
         var after = -1L;
@@ -137,7 +139,8 @@ public sealed partial class EventHub
         {
             var first = after < 0 ? 0 : FirstAfter(histories[i].Frames, after);
             if (after >= 0 && !histories[i].HasEverythingAfter(first, after)) resync ??= $"events of topic '{Printable(reads[i].Topic)}' after {Printable(lastEventId)} are no longer retained";
-            frames.AddRange(histories[i].Frames.AsSpan(first));
+            foreach (var frame in histories[i].Frames.AsSpan(first))
+                if (frame.Seq <= reads[i].Held) frames.Add(frame);
         }
         if (reads.Count > 1) frames.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
         return new HubSubscription.ResumePlan([.. frames], Math.Max(0, after), resync);

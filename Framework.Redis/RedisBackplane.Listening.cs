@@ -1,0 +1,233 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Bocata.Redis;
+
+/// <summary>Listening by topic: which topics this instance asks Redis for, in batches with a marker each; lingering; listening again
+/// after a lost connection or a lost lease. Owns _listened, _toListen, _toStop (under _interest) and _batches.</summary>
+public sealed partial class RedisBackplane
+{
+    /// <summary>A named topic this instance listens to: since which hub number it needs its events, whether they all arrived
+    /// (its streams go on), the batch that last asked Redis for it, and since when it has had no subscriber (0: it has some).</summary>
+    private sealed class Listened(long from)
+    {
+        public long From = from;
+        public bool Ready;
+        public long Batch;
+        public long SentAt;
+        public long IdleSince = Environment.TickCount64;
+    }
+
+    /// <inheritdoc />
+    public bool ListensByTopic => true;
+
+    /// <inheritdoc />
+    public bool Listen(string topic, long after)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        lock (_interest)
+        {
+            if (_listened.TryGetValue(topic, out var listened)) return listened.Ready;
+            _listened[topic] = new Listened(after);
+            _toStop.Remove(topic);
+            _toListen.Add(topic);
+        }
+        SignalInterest();
+        return false;
+    }
+
+    /// <inheritdoc />
+    public void SubscribersChanged(string topic, int count)
+    {
+        _presenceDirty[topic] = count;
+        if (count > 0) _presence[topic] = count;
+        else _presence.TryRemove(topic, out _);
+        lock (_interest)
+        {
+            if (_listened.TryGetValue(topic, out var listened)) listened.IdleSince = count > 0 ? 0 : Environment.TickCount64;
+        }
+    }
+
+    private void SignalInterest()
+    {
+        if (Interlocked.Exchange(ref _interestSignaled, 1) == 0) _interestSignal.Release();
+    }
+
+    /// <summary>Sends what changed in batches, one script each: a resubscribe of thousands of topics is a handful of commands.</summary>
+    private async Task InterestLoopAsync()
+    {
+        const int BatchSize = 500;
+        while (!_stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _interestSignal.WaitAsync(_stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            Volatile.Write(ref _interestSignaled, 0);
+            while (!_stopping.IsCancellationRequested)
+            {
+                string[] listen, stop;
+                lock (_interest)
+                {
+                    listen = [.. _toListen.Take(BatchSize)];
+                    stop = [.. _toStop.Take(BatchSize - listen.Length)];
+                    foreach (var t in listen) _toListen.Remove(t);
+                    foreach (var t in stop) _toStop.Remove(t);
+                }
+                if (listen.Length + stop.Length == 0) break;
+                try
+                {
+                    await SendInterestAsync(listen, stop, marker: true);
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException or BackplaneUnavailableException)
+                {
+                    lock (_interest)
+                    {
+                        foreach (var t in listen)
+                            if (_listened.ContainsKey(t)) _toListen.Add(t);
+                        foreach (var t in stop)
+                            if (!_listened.ContainsKey(t)) _toStop.Add(t);
+                    }
+                    try
+                    {
+                        await Task.Delay(CheckInterval, _stopping.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    private async Task SendInterestAsync(string[] listen, string[] stop, bool marker)
+    {
+        var batch = marker && listen.Length > 0 ? Interlocked.Increment(ref _nextBatch) : 0;
+        if (batch > 0)
+        {
+            var now = Environment.TickCount64;
+            lock (_interest)
+            {
+                foreach (var t in listen)
+                {
+                    if (!_listened.TryGetValue(t, out var listened)) continue;
+                    listened.Batch = batch;
+                    listened.SentAt = now;
+                }
+            }
+            _batches[batch] = listen;
+        }
+        var keys = new RedisKey[2 + listen.Length + stop.Length];
+        var values = new RedisValue[6 + listen.Length + stop.Length];
+        keys[0] = _instancesKey;
+        keys[1] = _sequenceKey;
+        values[0] = _instance;
+        values[1] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        values[2] = KeyLifeSeconds;
+        values[3] = _instanceChannel.ToString();
+        values[4] = batch > 0 ? batch : "";
+        values[5] = _publishCommand;
+        var i = 0;
+        foreach (var t in listen)
+        {
+            keys[2 + i] = Listeners(t);
+            values[6 + i++] = "+";
+        }
+        foreach (var t in stop)
+        {
+            keys[2 + i] = Listeners(t);
+            values[6 + i++] = "-";
+        }
+        try
+        {
+            var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(ListenScript, keys, values).WaitAsync(PublishTimeout))!;
+            RaiseFloor((long)result[0]);
+            Registered((long)result[1] == 1);
+        }
+        catch
+        {
+            if (batch > 0) _batches.TryRemove(batch, out _);
+            throw;
+        }
+    }
+
+    /// <summary>Events may have been missed for every listened topic (the pub/sub connection dropped, Redis lost its data, or
+    /// this instance was taken for dead): hold their streams and ask for every topic again; each catches up from its stream.</summary>
+    private void HoldAndRelisten()
+    {
+        lock (_interest)
+        {
+            if (_listened.Count == 0) return;
+            foreach (var (topic, listened) in _listened)
+            {
+                listened.Ready = false;
+                listened.Batch = 0;
+                _toListen.Add(topic);
+            }
+        }
+        _sink?.Hold();
+        SignalInterest();
+    }
+
+    /// <summary>Stops listening to topics without subscribers for <see cref="Linger"/>; asks again for topics whose batch's
+    /// marker never came (sent while the pub/sub connection was down).</summary>
+    private void SweepInterest()
+    {
+        var now = Environment.TickCount64;
+        var linger = (long)Linger.TotalMilliseconds;
+        var timeout = Math.Max(3000, 3 * (long)CheckInterval.TotalMilliseconds);
+        List<string>? idle = null;
+        var resend = false;
+        lock (_interest)
+        {
+            foreach (var (topic, listened) in _listened)
+            {
+                if (listened.IdleSince != 0 && now - listened.IdleSince >= linger) (idle ??= []).Add(topic);
+                if (!listened.Ready && listened.Batch != 0 && now - listened.SentAt >= timeout)
+                {
+                    listened.Batch = 0;
+                    _toListen.Add(topic);
+                    resend = true;
+                }
+            }
+        }
+        foreach (var topic in idle ?? [])
+        {
+            // The hub agrees under its lock (no subscriber came back); one that comes back later asks again.
+            if (!_sink!.StopListening(topic)) continue;
+            lock (_interest)
+            {
+                if (!_listened.TryGetValue(topic, out var listened) || listened.IdleSince == 0) continue;
+                _listened.Remove(topic);
+                _toListen.Remove(topic);
+                _toStop.Add(topic);
+                resend = true;
+            }
+        }
+        // Markers that will never be needed (every topic of their batch was asked for again, or left): forgotten, so batches
+        // lost with a dropped pub/sub connection do not pile up.
+        foreach (var (id, topics) in _batches)
+        {
+            bool needed;
+            lock (_interest) needed = topics.Any(t => _listened.TryGetValue(t, out var l) && l.Batch == id);
+            if (!needed) _batches.TryRemove(id, out _);
+        }
+        if (resend) SignalInterest();
+    }
+
+    /// <summary>Every listened topic again (no marker): the listener sets never expire under a live instance.</summary>
+    private async Task RefreshInterestAsync()
+    {
+        string[] all;
+        lock (_interest) all = [.. _listened.Keys];
+        foreach (var chunk in all.Chunk(500)) await SendInterestAsync(chunk, [], marker: false);
+    }
+
+    // ---- Presence and checks ----------------------------------------------------------------------------------------
+}

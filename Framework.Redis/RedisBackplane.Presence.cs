@@ -1,0 +1,143 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Bocata.Redis;
+
+/// <summary>Presence and checks: the heartbeat (this instance's lease in the instances set, its subscriber counts), counting every
+/// instance's subscribers, and the periodic check that repairs the default topic and a sequence behind the floor.</summary>
+public sealed partial class RedisBackplane
+{
+    /// <inheritdoc />
+    /// <remarks>One script on Redis: every live instance's count (heartbeats within <see cref="PresenceTtl"/>) plus this one's.
+    /// Other instances' counts are at most one heartbeat old.</remarks>
+    public async Task<long> CountSubscribersAsync(string topic, long local)
+    {
+        var result = await _redis.GetDatabase().ScriptEvaluateAsync(CountScript, [_presencePrefix.Append(topic), _instancesKey],
+            [DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), (long)PresenceTtl.TotalMilliseconds, _instance, local]).WaitAsync(PublishTimeout);
+        return (long)result;
+    }
+
+    /// <summary>This instance is alive, and its changed counts: one pipelined batch per heartbeat, whatever the topic count.</summary>
+    private async Task HeartbeatAsync()
+    {
+        if (_heartbeatSuspended) return;
+        var db = _redis.GetDatabase();
+        var batch = db.CreateBatch();
+        var now = Environment.TickCount64;
+        var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        // Instances silent for a key life are gone (an instance that died without disposing its backplane): the set stays small.
+        var pruned = batch.SortedSetRemoveRangeByScoreAsync(_instancesKey, double.NegativeInfinity, nowMs - KeyLifeSeconds * 1000);
+        // The lease: added again means taken for dead meanwhile (by a publisher that found it silent, or pruned), however long
+        // ago — its listener entries were removed, so it listens again. Nothing here depends on a key outliving the stall.
+        var added = batch.SortedSetAddAsync(_instancesKey, _instance, nowMs);
+        var writes = new List<Task> { pruned, added };
+        var sent = new List<KeyValuePair<string, int>>();
+        foreach (var topic in _presenceDirty.Keys)
+            if (_presenceDirty.TryRemove(topic, out var count)) sent.Add(new(topic, count));
+        // Every RefreshPeriod, every count again: the hashes live four refreshes past the last write.
+        var full = now - Volatile.Read(ref _lastFullPresence) >= (long)RefreshPeriod.TotalMilliseconds;
+        var written = full ? sent.Where(p => p.Value == 0).Concat(_presence).ToList() : sent;
+        var keyLife = TimeSpan.FromSeconds(KeyLifeSeconds);
+        foreach (var (topic, count) in written)
+        {
+            var key = _presencePrefix.Append(topic);
+            writes.Add(count > 0 ? batch.HashSetAsync(key, _instance, count) : batch.HashDeleteAsync(key, _instance));
+            writes.Add(batch.KeyExpireAsync(key, keyLife));
+        }
+        batch.Execute();
+        try
+        {
+            await Task.WhenAll(writes).WaitAsync(PublishTimeout);
+            if (full) Volatile.Write(ref _lastFullPresence, now);
+        }
+        catch
+        {
+            // Not written: they go with the next heartbeat, unless they changed again meanwhile.
+            foreach (var (topic, count) in sent) _presenceDirty.TryAdd(topic, count);
+            throw;
+        }
+        Registered(await added);
+        if (now - Volatile.Read(ref _lastInterestRefresh) >= (long)RefreshPeriod.TotalMilliseconds)
+        {
+            await RefreshInterestAsync();
+            Volatile.Write(ref _lastInterestRefresh, now);
+        }
+    }
+
+    /// <summary>This instance's entry in the hub's instances was written: the first time it is new; after that, new means this
+    /// instance was taken for dead in between (its listener entries are gone): it listens again and rewrites its presence.</summary>
+    private void Registered(bool added)
+    {
+        if (Interlocked.Exchange(ref _registered, 1) == 0 || !added) return;
+        Log.LogWarning("Redis backplane for topic {Topic}: this instance was taken for dead (no heartbeat within {Ttl}); listening again", Topic, PresenceTtl);
+        Volatile.Write(ref _lastFullPresence, 0);
+        HoldAndRelisten();
+    }
+
+    /// <summary>For tests: this instance stops heartbeating, as if it died.</summary>
+    internal void SuspendHeartbeat() => _heartbeatSuspended = true;
+
+    /// <summary>For tests: this instance's id in Redis.</summary>
+    internal string InstanceId => _instance;
+
+    /// <summary>For tests: this instance heartbeats again (as after a long pause).</summary>
+    internal void ResumeHeartbeat() => _heartbeatSuspended = false;
+
+    /// <summary>Heartbeat and presence; listening changes; then the default topic's messages pub/sub lost silently (a dropped
+    /// subscriber connection, a lost tail), found by comparing its stream's newest number; and a stored number found behind what
+    /// was delivered (Redis restored from an older snapshot) is raised.</summary>
+    private async Task CheckAsync()
+    {
+        try
+        {
+            await HeartbeatAsync();
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // Redis is unreachable: the next heartbeat writes what changed meanwhile (counts are kept until written).
+        }
+        if (_stopping.IsCancellationRequested) return;
+        SweepInterest();
+        if (_messages is null || !await _order.WaitAsync(0)) return;
+        try
+        {
+            var db = _redis.GetDatabase();
+            var values = db.StringGetAsync([_sequenceKey, _epochKey]);
+            var newest = db.StreamRangeAsync(_streamKey, "-", "+", 1, Order.Descending);
+            await Task.WhenAll(values, newest).WaitAsync(PublishTimeout);
+            var stored = values.Result[0].HasValue ? (long)values.Result[0] : 0;
+            if (values.Result[1].HasValue) ObserveEpoch((string)values.Result[1]!, stored);
+            var floor = Floor;
+            RaiseFloor(stored);
+            var newestDefault = newest.Result.Length == 0 ? 0 : Entries(newest.Result) is [var only] ? only.Sequence : 0;
+            var defaultHead = DefaultHead;
+            if (newestDefault > defaultHead) await FillLockedAsync("", defaultHead, newestDefault);
+            if (stored < floor && values.Result[1].HasValue)
+            {
+                Log.LogWarning("Redis backplane for topic {Topic}: Redis's sequence ({Stored}) is behind the numbers it gave this instance ({Floor}), as after a restore from an older snapshot; numbering continues after {Floor}", Topic, stored, floor, floor);
+                await db.ScriptEvaluateAsync(FloorScript, [_sequenceKey], [floor]).WaitAsync(PublishTimeout);
+            }
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // Redis is unreachable: open streams stay open (with pings); the next check repairs what was missed.
+        }
+        finally
+        {
+            _order.Release();
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        _ = CheckAsync();
+        if (e.ConnectionType == ConnectionType.Subscription) HoldAndRelisten();
+    }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        // Messages published while it is down never arrive: hold the listened topics' streams until each has caught up.
+        if (e.ConnectionType == ConnectionType.Subscription) HoldAndRelisten();
+    }
+}

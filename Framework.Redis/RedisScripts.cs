@@ -1,0 +1,14 @@
+namespace Bocata.Redis;
+
+/// <summary>The backplane's Lua scripts, embedded resources of this assembly (<c>Scripts/*.lua</c>, each with a header of its
+/// KEYS, ARGV and guarantees), read once.</summary>
+internal static class RedisScripts
+{
+    public static string Load(string name)
+    {
+        using var stream = typeof(RedisScripts).Assembly.GetManifestResourceStream($"Bocata.Redis.Scripts.{name}.lua")
+            ?? throw new InvalidOperationException($"The Redis script '{name}.lua' is not embedded in Bocata.Redis.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

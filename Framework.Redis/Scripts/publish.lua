@@ -1,0 +1,96 @@
+-- One script per batch of publishes (every publish that arrived while the previous batch was on its way: a burst of
+-- concurrent publishes costs a few round trips, not one each). KEYS: sequence, epoch, the hub's instances (by last
+-- heartbeat); then per event: its topic's stream, its topic's listeners, its idempotency key (placeholders for the default
+-- topic / no key). ARGV: epoch candidate, floor, the hub's channel, the prefix of instance channels, idempotency window
+-- (seconds), the oldest heartbeat still alive (ms), the publish command, the count; then per event: payload, max length,
+-- the stream's retention (seconds; empty for the default topic), '1' when it has an idempotency key. Returns each event's
+-- number. A listener found dead leaves the listener set and the instances (a lease: it learns at its next heartbeat, however
+-- long it stalled, and listens again). Each stream entry records its topic's previous number (p) and dense offset (o).
+-- An epoch stored beside the sequence tells a Redis that lost its data. Numbering never goes at or below the publisher's
+-- floor (the highest number Redis ever returned to it): not after a data loss (a new epoch), nor after a restore from an older snapshot (the
+-- same epoch, a lower sequence), so a number is never given twice and every instance delivers what is published.
+-- Each message carries its topic's previous number: a receiver that did not deliver it fills the gap from the stream.
+-- The default topic goes to every instance on the hub's channel; a named topic only to its live listeners' channels.
+-- Messages for one channel travel as one pub/sub message, one per line (JSON payloads have no raw newline).
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[2], epoch)
+end
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+local floor = tonumber(ARGV[2])
+if floor > n then n = floor end
+local alive = tonumber(ARGV[6])
+local lastOf = {}
+local offsetOf = {}
+local out = {}
+local order = {}
+local listeners = {}
+local numbers = {}
+local function send(channel, message)
+  local list = out[channel]
+  if not list then
+    list = {}
+    out[channel] = list
+    order[#order + 1] = channel
+  end
+  list[#list + 1] = message
+end
+for i = 1, tonumber(ARGV[8]) do
+  local k = 3 + (i - 1) * 3
+  local a = 8 + (i - 1) * 4
+  local first = nil
+  if ARGV[a + 4] == '1' then first = redis.call('GET', KEYS[k + 3]) end
+  if first then
+    numbers[i] = tonumber(first)
+  else
+    n = n + 1
+    numbers[i] = n
+    -- The topic's previous number and its dense offset: its stream's newest entry, read once per topic and batch.
+    local prev = lastOf[KEYS[k + 1]]
+    local off = offsetOf[KEYS[k + 1]]
+    if not prev then
+      prev = 0
+      off = 0
+      local last = redis.call('XREVRANGE', KEYS[k + 1], '+', '-', 'COUNT', 1)
+      if last[1] then
+        prev = tonumber(string.match(last[1][1], '^%d+'))
+        local fields = last[1][2]
+        for j = 1, #fields, 2 do
+          if fields[j] == 'o' then off = tonumber(fields[j + 1]) end
+        end
+      end
+    end
+    off = off + 1
+    lastOf[KEYS[k + 1]] = n
+    offsetOf[KEYS[k + 1]] = off
+    -- Each entry names the topic's event before it (p) and its offset (o): a reader sees a trimmed range at once.
+    redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], n .. '-0', 'e', ARGV[a + 1], 'p', prev, 'o', off)
+    local message = epoch .. '|' .. n .. '|' .. prev .. '|' .. ARGV[a + 1]
+    if ARGV[a + 3] == '' then
+      send(ARGV[3], message)
+    else
+      redis.call('EXPIRE', KEYS[k + 1], ARGV[a + 3])
+      local live = listeners[KEYS[k + 2]]
+      if not live then
+        live = {}
+        for _, instance in ipairs(redis.call('SMEMBERS', KEYS[k + 2])) do
+          local seen = redis.call('ZSCORE', KEYS[3], instance)
+          if seen and tonumber(seen) >= alive then
+            live[#live + 1] = instance
+          else
+            -- Taken for dead: off the listeners and off the instances, which it finds at its next heartbeat.
+            redis.call('SREM', KEYS[k + 2], instance)
+            redis.call('ZREM', KEYS[3], instance)
+          end
+        end
+        listeners[KEYS[k + 2]] = live
+      end
+      for _, instance in ipairs(live) do send(ARGV[4] .. instance, message) end
+    end
+    if ARGV[a + 4] == '1' then redis.call('SET', KEYS[k + 3], n, 'EX', ARGV[5]) end
+  end
+end
+redis.call('SET', KEYS[1], n)
+for _, channel in ipairs(order) do redis.call(ARGV[7], channel, table.concat(out[channel], '\n')) end
+return numbers
