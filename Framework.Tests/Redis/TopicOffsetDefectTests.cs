@@ -495,4 +495,48 @@ public class TopicOffsetDefectTests
         feed.Events.Select(e => e.Data).Should().Equal("hello");
         topic.Events.Select(e => e.Data).Should().Equal("room");
     }
+
+    // ---- Resync is visible ------------------------------------------------------------------------------------------------
+
+    [Test]
+    public async Task A_resume_with_a_number_this_hub_never_gave_starts_with_a_resync_notice_then_live_events()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var b = await InstanceAsync(redis.Endpoint, name);
+        var before = await a.Hub.PublishAsync("rooms/2", new ServerEvent(data: "before"));
+
+        // 10^12 is beyond every number Redis gave: B (which heard nothing) asks Redis, and the client is told, not skipped.
+        var stream = await RecordAsync(b.Client, "/events?topic=rooms/2", "1000000000000");
+        await TestApps.UntilAsync(() => stream.Events.Count >= 1, Deadline);
+        var notice = stream.Events[0];
+        notice.Name.Should().Be("resync");
+        notice.Id.Should().BeNull("a resync notice has no id: the client's Last-Event-ID stays what it was");
+        using (var data = System.Text.Json.JsonDocument.Parse(notice.Data!))
+        {
+            data.RootElement.GetProperty("lastEventId").GetString().Should().Be("1000000000000");
+            data.RootElement.GetProperty("reason").GetString().Should().Contain("not a number this hub gave");
+        }
+        var after = await a.Hub.PublishAsync("rooms/2", new ServerEvent(data: "after"));
+        await stream.UntilAsync(after.Id!);
+        stream.Events.Skip(1).Select(e => e.Data).Should().Equal(["after"], $"then live events (not {before.Id}, published before the stream)");
+    }
+
+    [Test]
+    public async Task A_resume_that_is_exact_sends_no_resync_notice_on_either_instance()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var b = await InstanceAsync(redis.Endpoint, name);
+        var published = new List<ServerEvent>();
+        for (var i = 0; i < 5; i++) published.Add(await a.Hub.PublishAsync(i % 2 == 0 ? "rooms/3" : "users/3", new ServerEvent(data: $"e{i}")));
+        foreach (var instance in new[] { a, b })
+        {
+            var stream = await RecordAsync(instance.Client, "/events?topic=rooms/3&topic=users/3", published[1].Id);
+            await stream.UntilAsync(published[^1].Id!);
+            stream.Events.Select(e => e.Id).Should().Equal(published.Skip(2).Select(e => e.Id), "an exact resume has no notice, no gap, no duplicate");
+        }
+    }
 }

@@ -48,7 +48,8 @@ public sealed partial class EventHub
         if (!found && LooksNumeric(lastEventId))
         {
             for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
-            return (Task.FromResult(new HubSubscription.ResumePlan([], 0, $"{Printable(lastEventId)} is not a number this hub gives", StartsLive: true)), 0);
+            var known = KnownHead;
+            return (Task.FromResult(new HubSubscription.ResumePlan([], known, $"{Printable(lastEventId)} is not a number this hub gives")), known);
         }
         if (!found)
         {
@@ -108,8 +109,9 @@ public sealed partial class EventHub
 
     private static async Task<HubSubscription.ResumePlan> ResumeAfterAsync(List<(string Topic, Task<TopicHistory> Read)> reads, long after, Task<long>? check, string lastEventId)
     {
-        if (check is not null && after > await check)
-            return new HubSubscription.ResumePlan([], 0, $"{Printable(lastEventId)} is not a number this hub gave (another hub's, or from before its store lost its data)", StartsLive: true);
+        // Not one of the hub's: live from the backplane's last number, read now (what is published from here on reaches it).
+        if (check is not null && await check is var last && after > last)
+            return new HubSubscription.ResumePlan([], last, $"{Printable(lastEventId)} is not a number this hub gave (another hub's, or from before its store lost its data)");
         var frames = new List<HubFrame>();
         string? resync = null;
         foreach (var (topic, read) in reads)

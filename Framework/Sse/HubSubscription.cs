@@ -104,9 +104,9 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
 
     /// <summary>How a resume on a backplane that listens by topic goes on, once the backplane answered: <see cref="Frames"/> (the
     /// topics' retained events after the resumed position, from the backplane, in number order) first, then the rings' frames
-    /// numbered after <see cref="StartsAfter"/>; a <see cref="Resync"/> reason when it cannot be exact; <see cref="StartsLive"/>
-    /// when the id is not one of the hub's (the stream starts where its topics are caught up).</summary>
-    internal readonly record struct ResumePlan(HubFrame[] Frames, long StartsAfter, string? Resync = null, bool StartsLive = false);
+    /// numbered after <see cref="StartsAfter"/> (for an id that is not one of the hub's: the backplane's last number when it was
+    /// checked, so the stream goes on live); a <see cref="Resync"/> reason when it cannot be exact.</summary>
+    internal readonly record struct ResumePlan(HubFrame[] Frames, long StartsAfter, string? Resync = null);
 
     /// <summary>Where a resume goes on, decided by <paramref name="plan"/>. Under the hub's lock, at registration.</summary>
     internal void InitializeResume(Task<ResumePlan> plan, string lastEventId)
@@ -120,8 +120,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         _resumePlan = null;
         _history = plan.Frames;
         _historyIndex = 0;
-        if (plan.StartsLive) _startsWhenReady = true;
-        else Volatile.Write(ref _startsAfter, Math.Max(_startsAfter, plan.StartsAfter));
+        Volatile.Write(ref _startsAfter, plan.StartsAfter);
         if (plan.Resync is { } reason) _resync = ResyncNotice(_lastEventId ?? "", reason);
     }
 
