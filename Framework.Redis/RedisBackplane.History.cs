@@ -34,6 +34,15 @@ public sealed partial class RedisBackplane
         return [.. entries.Where(e => e.Event is not null).Select(e => new BackplaneEvent(e.Sequence, e.Event!.Value.Event) { Topic = topic, Previous = e.Previous })];
     }
 
+    /// <inheritdoc />
+    /// <remarks>The oldest retained entry of the topic's stream names the event before it: that one and older are gone.</remarks>
+    public async Task<long> ReadTopicLowWaterAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        var oldest = await _redis.GetDatabase().StreamRangeAsync(TopicStream(topic), "-", "+", 1).WaitAsync(PublishTimeout, cancellationToken);
+        return Entries(oldest) is [var first] ? Math.Max(0, first.Previous) : 0;
+    }
+
     /// <summary>Up to <see cref="PageSize"/> entries of the default topic's stream from <paramref name="from"/>; a null event is an entry that could not be decoded.</summary>
     private async Task<List<StoredEntry>> ReadPageAsync(long from, long to, CancellationToken cancellationToken = default)
     {

@@ -539,4 +539,36 @@ public class TopicOffsetDefectTests
             stream.Events.Select(e => e.Id).Should().Equal(published.Skip(2).Select(e => e.Id), "an exact resume has no notice, no gap, no duplicate");
         }
     }
+
+    [Test]
+    public async Task A_resume_from_before_a_range_trimmed_away_entirely_starts_with_a_resync_notice()
+    {
+        // Found by the review of the first slice: with every retained entry after the resuming instance's complete point, its
+        // read of the topic's history came back empty and was taken for "nothing happened" (t3..t32 lost silently).
+        await using var redis = await RedisServer.StartDedicatedAsync();
+        using (var admin = await redis.AdminAsync())
+            await admin.GetServer(redis.Endpoint).ExecuteAsync("CONFIG", "SET", "stream-node-max-entries", "4");
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name, topicStreamMaxLength: 10);
+        var b = await InstanceAsync(redis.Endpoint, name, topicStreamMaxLength: 10);
+        var published = new List<ServerEvent>();
+        for (var i = 1; i <= 45; i++) published.Add(await a.Hub.PublishAsync("T", new ServerEvent(data: $"t{i}")));
+
+        // The client had t1 and t2; Redis kept only the newest dozen or so. A stream that meets the hole ends; the resume
+        // after it says so first.
+        for (var attempt = 1; ; attempt++)
+        {
+            var stream = await RecordAsync(b.Client, "/events?topic=T", published[1].Id);
+            await TestApps.UntilAsync(() => stream.Ended || stream.Events.Count > 0, Deadline);
+            if (stream.Events.Count == 0)
+            {
+                attempt.Should().BeLessThan(3, "a stream that ends on a hole is followed by a resume that says so");
+                continue;
+            }
+            stream.Events[0].Name.Should().Be("resync", $"t3 and more were trimmed away: {Describe(stream.Events)}");
+            await stream.UntilAsync(published[^1].Id!);
+            stream.Events.Skip(1).Select(Number).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+            break;
+        }
+    }
 }

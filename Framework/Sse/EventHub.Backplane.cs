@@ -52,6 +52,9 @@ public sealed partial class EventHub
     private async Task<TopicHistory> ReadAndEncodeAsync(string topic, long to, int count)
     {
         var events = await _backplane!.ReadTopicAsync(topic, to, count);
+        // Nothing retained up to `to`: whether that is because nothing was published or because it was all trimmed is the
+        // topic's low-water mark.
+        if (events.Count == 0) return new TopicHistory([], await _backplane.ReadTopicLowWaterAsync(topic), false);
         lock (_gate)
         {
             var frames = events.Where(e => e.Topic == topic).Select(e => Encode(e.Sequence, e.Event)).ToArray();

@@ -60,6 +60,10 @@ public interface IEventBackplane : IAsyncDisposable
     /// against it: an id beyond it is not one of this hub's). A backplane that cannot tell answers <see cref="long.MaxValue"/>.</summary>
     Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken = default) => Task.FromResult(long.MaxValue);
 
+    /// <summary>The topic's low-water mark: the number of its newest event no longer retained (trimmed, or expired), 0 when
+    /// nothing of it was ever dropped or the backplane cannot tell. A resume from before it cannot be exact.</summary>
+    Task<long> ReadTopicLowWaterAsync(string topic, CancellationToken cancellationToken = default) => Task.FromResult(0L);
+
     /// <summary>The newest <paramref name="count"/> retained events of the named <paramref name="topic"/> numbered at most
     /// <paramref name="to"/>, in order (a resume older than what this instance holds).</summary>
     async Task<IReadOnlyList<BackplaneEvent>> ReadTopicAsync(string topic, long to, int count, CancellationToken cancellationToken = default)
