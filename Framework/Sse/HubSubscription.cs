@@ -102,49 +102,6 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         _historyAfter = historyAfter;
     }
 
-    /// <summary>How a resume on a backplane that listens by topic goes on, once the backplane answered: <see cref="Frames"/> (the
-    /// topics' retained events after the resumed position, from the backplane, in number order) first, then the rings' frames
-    /// numbered after <see cref="StartsAfter"/> (for an id that is not one of the hub's: the backplane's last number when it was
-    /// checked, so the stream goes on live); a <see cref="Resync"/> reason when it cannot be exact.</summary>
-    internal readonly record struct ResumePlan(HubFrame[] Frames, long StartsAfter, string? Resync = null);
-
-    /// <summary>Where a resume goes on, decided by <paramref name="plan"/>. Under the hub's lock, at registration.</summary>
-    internal void InitializeResume(Task<ResumePlan> plan, string lastEventId)
-    {
-        _resumePlan = plan;
-        _lastEventId = lastEventId;
-    }
-
-    private void SetResume(ResumePlan plan)
-    {
-        _resumePlan = null;
-        _history = plan.Frames;
-        _historyIndex = 0;
-        Volatile.Write(ref _startsAfter, plan.StartsAfter);
-        if (plan.Resync is { } reason) _resync = ResyncNotice(_lastEventId ?? "", reason);
-    }
-
-    /// <summary>`event: resync` with the id asked for and why, and no id: the first thing a stream that cannot resume exactly sends.</summary>
-    internal static HubFrame ResyncNotice(string lastEventId, string reason)
-    {
-        var json = new System.Buffers.ArrayBufferWriter<byte>(128);
-        using (var writer = new System.Text.Json.Utf8JsonWriter(json))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("lastEventId", lastEventId);
-            writer.WriteString("reason", reason);
-            writer.WriteEndObject();
-        }
-        var notice = new ServerEvent(name: "resync", data: System.Text.Encoding.UTF8.GetString(json.WrittenSpan));
-        var bytes = new System.Buffers.ArrayBufferWriter<byte>(256);
-        notice.WriteTo(bytes);
-        return new HubFrame(0, notice, bytes.WrittenSpan.ToArray(), OwnId: true);
-    }
-
-    /// <summary>Whether this stream reads its topic across a hole found after <paramref name="previous"/> (it started
-    /// before it): it must end, so its client resumes and is told.</summary>
-    internal bool ReadsAcross(long previous) => !_startsWhenReady && Volatile.Read(ref _startsAfter) < previous;
-
     /// <summary>A subscription registered only once <paramref name="authorize"/> succeeds: before the stream's headers, or its first event.</summary>
     internal static HubSubscription Deferred(EventHub hub, string[] topics, string? lastEventId, Func<Task> authorize) =>
         new(hub) { _authorize = authorize, _topics = topics, _lastEventId = lastEventId };
@@ -425,18 +382,6 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         }
     }
 
-    /// <summary>The headers go out before the topics are listened to: the stream starts after the backplane's last number read
-    /// now, before them, so whatever is published once the client has the headers reaches it (not after where listening took
-    /// effect, which would skip those). Backplane unreachable: nothing can be published meanwhile; it starts where listening does.</summary>
-    private async Task StartAtStoreHeadAsync(CancellationToken cancellationToken)
-    {
-        if (await _hub.TryReadStoreHeadAsync(cancellationToken) is { } head && _startsWhenReady)
-        {
-            _startsWhenReady = false;
-            Volatile.Write(ref _startsAfter, head);
-        }
-    }
-
     /// <summary>Whether a topic has a frame after its cursor (or the stream must end): a reader arming its wait looks once more.</summary>
     private bool HasPending()
     {
@@ -505,12 +450,6 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     private async ValueTask<bool> AuthorizeThenMoveNextAsync()
     {
         await AuthorizeThenRegisterAsync();
-        return await MoveNextAsync();
-    }
-
-    private async ValueTask<bool> ReadResumeThenMoveNextAsync()
-    {
-        SetResume(await _resumePlan!.WaitAsync(_readerToken));
         return await MoveNextAsync();
     }
 

@@ -1,0 +1,68 @@
+namespace Bocata;
+
+/// <summary>A hub subscription's resume on a backplane that listens by topic: the plan decided once the backplane answered
+/// (history, where the stream starts, the `resync` notice), the hole check, and the start of a stream whose headers could not
+/// wait for its topics.</summary>
+internal sealed partial class HubSubscription
+{
+    /// <summary>How a resume on a backplane that listens by topic goes on, once the backplane answered: <see cref="Frames"/> (the
+    /// topics' retained events after the resumed position, from the backplane, in number order) first, then the rings' frames
+    /// numbered after <see cref="StartsAfter"/> (for an id that is not one of the hub's: the backplane's last number when it was
+    /// checked, so the stream goes on live); a <see cref="Resync"/> reason when it cannot be exact.</summary>
+    internal readonly record struct ResumePlan(HubFrame[] Frames, long StartsAfter, string? Resync = null);
+
+    /// <summary>Where a resume goes on, decided by <paramref name="plan"/>. Under the hub's lock, at registration.</summary>
+    internal void InitializeResume(Task<ResumePlan> plan, string lastEventId)
+    {
+        _resumePlan = plan;
+        _lastEventId = lastEventId;
+    }
+
+    private void SetResume(ResumePlan plan)
+    {
+        _resumePlan = null;
+        _history = plan.Frames;
+        _historyIndex = 0;
+        Volatile.Write(ref _startsAfter, plan.StartsAfter);
+        if (plan.Resync is { } reason) _resync = ResyncNotice(_lastEventId ?? "", reason);
+    }
+
+    /// <summary>`event: resync` with the id asked for and why, and no id: the first thing a stream that cannot resume exactly sends.</summary>
+    internal static HubFrame ResyncNotice(string lastEventId, string reason)
+    {
+        var json = new System.Buffers.ArrayBufferWriter<byte>(128);
+        using (var writer = new System.Text.Json.Utf8JsonWriter(json))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("lastEventId", lastEventId);
+            writer.WriteString("reason", reason);
+            writer.WriteEndObject();
+        }
+        var notice = new ServerEvent(name: "resync", data: System.Text.Encoding.UTF8.GetString(json.WrittenSpan));
+        var bytes = new System.Buffers.ArrayBufferWriter<byte>(256);
+        notice.WriteTo(bytes);
+        return new HubFrame(0, notice, bytes.WrittenSpan.ToArray(), OwnId: true);
+    }
+
+    /// <summary>Whether this stream reads its topic across a hole found after <paramref name="previous"/> (it started
+    /// before it): it must end, so its client resumes and is told.</summary>
+    internal bool ReadsAcross(long previous) => !_startsWhenReady && Volatile.Read(ref _startsAfter) < previous;
+
+    /// <summary>The headers go out before the topics are listened to: the stream starts after the backplane's last number read
+    /// now, before them, so whatever is published once the client has the headers reaches it (not after where listening took
+    /// effect, which would skip those). Backplane unreachable: nothing can be published meanwhile; it starts where listening does.</summary>
+    private async Task StartAtStoreHeadAsync(CancellationToken cancellationToken)
+    {
+        if (await _hub.TryReadStoreHeadAsync(cancellationToken) is { } head && _startsWhenReady)
+        {
+            _startsWhenReady = false;
+            Volatile.Write(ref _startsAfter, head);
+        }
+    }
+
+    private async ValueTask<bool> ReadResumeThenMoveNextAsync()
+    {
+        SetResume(await _resumePlan!.WaitAsync(_readerToken));
+        return await MoveNextAsync();
+    }
+}
