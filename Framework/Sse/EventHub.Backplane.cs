@@ -72,7 +72,7 @@ public sealed partial class EventHub
         {
             if (topic.Length == 0) ring = _default;
             else if (!_listensByTopic) ring = Topic(topic);
-            else if (!_topics.TryGetValue(topic, out ring) || !ring.Listening) return;
+            else if (!_topics.TryGet(topic, out ring) || !ring.Listening) return;
             var last = ring == _default ? Math.Max(ring.LastSeq, _localOldest - 1) : ring.LastSeq;
             if (seq <= last) return;
             if (ring == _default)
@@ -101,7 +101,7 @@ public sealed partial class EventHub
         lock (_gate)
         {
             if (topic.Length == 0) return Math.Max(_default.LastSeq, _localOldest - 1);
-            return _topics.TryGetValue(topic, out var ring) ? Math.Max(ring.LastSeq, ring.CompleteAfter) : 0;
+            return _topics.TryGet(topic, out var ring) ? Math.Max(ring.LastSeq, ring.CompleteAfter) : 0;
         }
     }
 
@@ -111,7 +111,7 @@ public sealed partial class EventHub
         lock (_gate)
         {
             if (through > _orderedHead) Volatile.Write(ref _orderedHead, through);
-            if (!_topics.TryGetValue(topic, out ring) || !ring.Listening || ring.Ready) return;
+            if (!_topics.TryGet(topic, out ring) || !ring.Listening || ring.Ready) return;
             ring.ReadyAt = through;
             ring.Ready = true;
             // Its subscribers are live from here: presence counts them now.
@@ -124,7 +124,7 @@ public sealed partial class EventHub
     {
         lock (_gate)
         {
-            foreach (var ring in _topics.Values)
+            foreach (var ring in _topics.Rings)
                 if (ring.Listening) ring.Ready = false;
         }
     }
@@ -133,7 +133,7 @@ public sealed partial class EventHub
     {
         lock (_gate)
         {
-            if (!_topics.TryGetValue(topic, out var ring)) return true;
+            if (!_topics.TryGet(topic, out var ring)) return true;
             if (ring.SubscriberCount > 0) return false;
             ring.Listening = false;
             ring.Ready = false;
@@ -163,7 +163,7 @@ public sealed partial class EventHub
         var subscriptions = new List<HubSubscription?>();
         lock (_gate)
         {
-            foreach (var ring in _topics.Values.Append(_default))
+            foreach (var ring in _topics.Rings.Append(_default))
             {
                 subscriptions.AddRange(ring.Subscribers());
                 ring.Clear();
@@ -171,9 +171,8 @@ public sealed partial class EventHub
                 ring.CompleteAfter = last;
             }
             Volatile.Write(ref _orderedHead, last);
-            _publishOrder.Clear();
+            _held.Clear();
             _idempotency.Clear();
-            _idempotencyOrder.Clear();
             Volatile.Write(ref _head, last);
             _localOldest = last + 1;
         }
