@@ -80,13 +80,9 @@ public sealed partial class EventHub
                 // Events of the topic numbered up to previous never reached this instance: older ones come from the history.
                 if (previous > last) _localOldest = Math.Max(_localOldest, previous + 1);
             }
-            else if (previous > Math.Max(last, ring.CompleteAfter))
+            else
             {
-                // A hole: the topic's events up to previous never reached this instance. The ring is complete only after it, and
-                // every stream that started before it ends: its client resumes, from the history or with a `resync` notice.
-                ring.CompleteAfter = previous;
-                foreach (var subscription in ring.Subscribers())
-                    if (subscription is not null && subscription.ReadsAcross(previous)) (acrossHole ??= []).Add(subscription);
+                acrossHole = Hole(ring, last, previous);
             }
             if (ring != _default) ring.LastActive = Environment.TickCount64;
             Append(ring, seq, evt);
@@ -94,6 +90,30 @@ public sealed partial class EventHub
         }
         foreach (var subscription in acrossHole ?? []) subscription.Dispose();
         ring.WakeAll();
+    }
+
+    /// <summary>A hole: the topic's events up to <paramref name="previous"/> never reached this instance (after
+    /// <paramref name="last"/>, what it has). The ring is complete only after it, and every stream that started before it ends:
+    /// its client resumes, from the history or with a `resync` notice. Returns those streams, to end outside the lock. Under the lock.</summary>
+    private static List<HubSubscription>? Hole(TopicRing ring, long last, long previous)
+    {
+        if (previous <= Math.Max(last, ring.CompleteAfter)) return null;
+        ring.CompleteAfter = previous;
+        List<HubSubscription>? acrossHole = null;
+        foreach (var subscription in ring.Subscribers())
+            if (subscription is not null && subscription.ReadsAcross(previous)) (acrossHole ??= []).Add(subscription);
+        return acrossHole;
+    }
+
+    private void TopicHole(string topic, long through)
+    {
+        List<HubSubscription>? acrossHole;
+        lock (_gate)
+        {
+            if (!_topics.TryGet(topic, out var ring) || !ring.Listening) return;
+            acrossHole = Hole(ring, ring.LastSeq, through);
+        }
+        foreach (var subscription in acrossHole ?? []) subscription.Dispose();
     }
 
     private long TopicLast(string topic)
@@ -192,6 +212,8 @@ public sealed partial class EventHub
         public void Deliver(long sequence, long previous, string topic, ServerEvent evt) => hub.Deliver(sequence, previous, topic, evt);
 
         public long TopicLast(string topic) => hub.TopicLast(topic);
+
+        public void TopicHole(string topic, long through) => hub.TopicHole(topic, through);
 
         public void TopicReady(string topic, long through) => hub.TopicReady(topic, through);
 
