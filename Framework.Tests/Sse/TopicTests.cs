@@ -208,7 +208,7 @@ public class TopicTests
         var warm = new EventHub(replay: 10) { TopicRetention = TimeSpan.FromMilliseconds(100) };
         for (var i = 0; i < 2_000; i++) warm.Publish($"users/{i}", new ServerEvent(data: "you have mail"));
         await TestApps.UntilAsync(() => warm.TopicCount == 0, TimeSpan.FromSeconds(30));
-        var hub = new EventHub(replay: 10) { TopicRetention = TimeSpan.FromSeconds(5) };
+        var hub = new EventHub(replay: 10) { TopicRetention = TimeSpan.FromSeconds(5), MaxTopics = 1_000_000, MaxBytes = 1L << 30 };
         var start = GC.GetTotalMemory(forceFullCollection: true);
         for (var i = 0; i < 200_000; i++) hub.Publish($"users/{i}", new ServerEvent(data: "you have mail"));
         var full = GC.GetTotalMemory(forceFullCollection: true);

@@ -157,6 +157,7 @@ public sealed partial class EventHub
             if (ring.SubscriberCount > 0) return false;
             ring.Listening = false;
             ring.Ready = false;
+            LetGo(ring, Environment.TickCount64);
             return true;
         }
     }

@@ -102,7 +102,7 @@ public sealed partial class EventHub
     {
         var frame = Encode(seq, evt, out var numbered, local: ring.Head + 1);
         ring.Append(frame);
-        _held.Added(ring, frame);
+        _held.Added(ring, frame, _topics.Bytes);
         if (seq > _head) Volatile.Write(ref _head, seq);
         return numbered;
     }

@@ -11,8 +11,12 @@ public sealed partial class EventHub
     public IAsyncEnumerable<ServerEvent> Subscribe(Request req)
     {
         ArgumentNullException.ThrowIfNull(req);
+        // HEAD gets the stream's headers only: it reads nothing, so it subscribes to nothing (and creates no topic).
+        if (req.Context.IsHead) return HeadersOnly;
         return OwnedBy(req, Add([_default], ResumeId(req), default));
     }
+
+    private static readonly IAsyncEnumerable<ServerEvent> HeadersOnly = AsyncEnumerable.Empty<ServerEvent>();
 
     /// <summary>Where a request resumes: its <c>Last-Event-ID</c>, or the <c>lastEventId</c> query parameter of an
     /// <c>EventSource</c> the page had to re-create.</summary>
@@ -33,6 +37,9 @@ public sealed partial class EventHub
     {
         ArgumentNullException.ThrowIfNull(req);
         ArgumentNullException.ThrowIfNull(topics);
+        // A route that asks for topics on a hub that authorizes them: no topic is not the default topic, unchecked.
+        if (topics.Length == 0 && (Authorize is not null || AuthorizeAsync is not null))
+            throw new HttpError(400, "Name at least one topic (e.g. ?topic=rooms/1).");
         if (topics.Length == 0) return Subscribe(req);
         var names = topics.Distinct(StringComparer.Ordinal).ToArray();
         if (names.Length > MaxTopicsPerSubscription)
@@ -42,6 +49,8 @@ public sealed partial class EventHub
         if (Authorize is { } authorize)
             foreach (var topic in names)
                 if (!authorize(req, topic)) throw new HttpError(403, $"Not allowed to read topic '{topic}'.");
+        // HEAD: checked and (synchronously) authorized like GET, then headers only: no subscription, no topic created.
+        if (req.Context.IsHead) return HeadersOnly;
         HubSubscription subscription;
         if (AuthorizeAsync is { } authorizeAsync)
         {
@@ -54,7 +63,7 @@ public sealed partial class EventHub
         }
         else
         {
-            subscription = Add(Rings(names), ResumeId(req), default);
+            subscription = Add(Rings(names, request: true), ResumeId(req), default);
         }
         return OwnedBy(req, subscription);
     }
@@ -107,7 +116,7 @@ public sealed partial class EventHub
         {
             // A topic forgotten since its ring was looked up (a deferred subscription): its fresh ring.
             for (var i = 0; i < rings.Length; i++)
-                if (rings[i].Forgotten) rings[i] = Topic(rings[i].Name);
+                if (rings[i].Forgotten) rings[i] = Topic(rings[i].Name, subscribing: true);
             if (_listensByTopic && !_completed && !subscription.IsDisposed)
                 foreach (var ring in rings) Listen(ring);
             // Named topics on a backplane that listens by topic resume from each topic's history, not from this instance's head.
@@ -137,8 +146,12 @@ public sealed partial class EventHub
             }
             else
                 subscription.Initialize(cursors, _head, startsAfter: startsAfter, startsWhenReady: startsWhenReady);
-            if (_completed || subscription.IsDisposed) return;
             var now = Environment.TickCount64;
+            if (_completed || subscription.IsDisposed)
+            {
+                foreach (var ring in rings) LetGo(ring, now);
+                return;
+            }
             for (var i = 0; i < cursors.Length; i++)
             {
                 cursors[i].Slot = cursors[i].Ring.Add(subscription);
@@ -178,7 +191,7 @@ public sealed partial class EventHub
                 removed = true;
                 c.Ring.LastActive = now;
                 if (c.Ring != _default) _backplane?.SubscribersChanged(c.Ring.Name, c.Ring.SubscriberCount);
-                QueueIdle(c.Ring, now);
+                LetGo(c.Ring, now);
             }
             if (!removed) return;
             _count--;

@@ -67,7 +67,8 @@ public sealed partial class EventHub
         }
     }
 
-    /// <summary>At most this many bytes of events are kept, across topics, for replay and slow readers (default 64 MB); past it the oldest go first.</summary>
+    /// <summary>At most this many bytes of events are kept, across topics, for replay and slow readers (default 64 MB); past it the
+    /// oldest go first. The topics themselves count too (about 0.5 KB each and their names): past it, the topic idle the longest goes.</summary>
     public long MaxBytes
     {
         get => _held.MaxBytes;
@@ -94,6 +95,15 @@ public sealed partial class EventHub
     }
 
     private readonly int _replayOnConnect;
+
+    /// <summary>At most this many topics, across subscribers and retained events (default 100,000; each costs about 0.5 KB
+    /// and its name). When a new one would pass it, the topic idle the longest (no subscriber) is forgotten first; when every
+    /// topic has a subscriber, subscribing to a new one is a 503 and publishing to one a <see cref="TopicsFullException"/>.</summary>
+    public int MaxTopics
+    {
+        get => _topics.MaxTopics;
+        init => _topics.MaxTopics = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(MaxTopics), value, "MaxTopics is a number of topics: 1 or more.");
+    }
 
     /// <summary>At most this many topics on one subscription (default 64); more is a 400.</summary>
     public int MaxTopicsPerSubscription { get; init; } = 64;
@@ -127,6 +137,15 @@ public sealed partial class EventHub
     }
 
     internal bool IsCompleted => _completed;
+
+    /// <summary>Entries of the retention sweep's queue (tests: topics that come and go do not pile up there).</summary>
+    internal int IdleQueued
+    {
+        get
+        {
+            lock (_gate) return _topics.Queued;
+        }
+    }
 
     /// <summary>A multi-topic stream takes frames numbered up to this only: every frame up to it is already in its ring.</summary>
     internal long OrderedHead => _listensByTopic ? Volatile.Read(ref _orderedHead) : Volatile.Read(ref _head);
@@ -167,13 +186,25 @@ public sealed partial class EventHub
 
     // ---- Topics ---------------------------------------------------------------------------------------------------
 
-    /// <summary>The ring of <paramref name="topic"/>, created on first use. Under the lock.</summary>
-    private TopicRing Topic(string topic)
+    /// <summary>The ring of <paramref name="topic"/>, created on first use (a full table forgets its longest-idle topic first).
+    /// A ring created for a subscription is not queued for the retention sweep: the subscription leaving lets it go. Under the lock.</summary>
+    private TopicRing Topic(string topic, bool subscribing = false)
     {
         if (topic.Length == 0) return _default;
         var now = Environment.TickCount64;
         Sweep(now, force: false);
-        return _topics.GetOrAdd(topic, now);
+        var ring = _topics.GetOrAdd(topic, now, subscribing, _held.MaxBytes, out var evicted);
+        if (evicted) LetGoOfForgotten();
+        return ring;
+    }
+
+    /// <summary>A named ring without subscribers: forgotten at once when it holds nothing and no backplane listens for it (a
+    /// subscription that read nothing leaves nothing behind), else kept for the retention. Under the lock.</summary>
+    private void LetGo(TopicRing ring, long now)
+    {
+        if (ring == _default || ring.SubscriberCount > 0 || ring.Forgotten) return;
+        if (ring.Head == 0 && !ring.Listening) _topics.Forget(ring);
+        else _topics.QueueIdle(ring, now);
     }
 
     /// <summary>Forgets topics idle for <see cref="TopicRetention"/> (see <see cref="TopicTable.Sweep"/>); runs on publish and
@@ -181,21 +212,36 @@ public sealed partial class EventHub
     private void Sweep(long now, bool force)
     {
         if (!force && !_topics.SweepDue(now)) return;
-        if (_topics.Sweep(now) == 0) return;
-        // Nothing keeps the forgotten rings: the held-frame order and the idempotency keys let go of them.
+        if (_topics.Sweep(now) > 0) LetGoOfForgotten();
+    }
+
+    /// <summary>Nothing keeps forgotten rings that held frames: the held-frame order and the idempotency keys let go of them.</summary>
+    private void LetGoOfForgotten()
+    {
         _held.Compact();
         _idempotency.Compact();
     }
 
-    /// <summary>Queues a named topic that has no subscribers, once, for the retention sweep. Under the lock.</summary>
-    private void QueueIdle(TopicRing ring, long now)
+    /// <summary>The rings of a subscription's topics. A full table is a 503 for a request, an <see cref="ArgumentException"/>
+    /// (<see cref="TopicsFullException"/>) otherwise.</summary>
+    internal TopicRing[] Rings(string[] names, bool request = false)
     {
-        if (ring != _default) _topics.QueueIdle(ring, now);
-    }
-
-    internal TopicRing[] Rings(string[] names)
-    {
-        lock (_gate) return [.. names.Select(Topic)];
+        lock (_gate)
+        {
+            var rings = new TopicRing[names.Length];
+            try
+            {
+                for (var i = 0; i < names.Length; i++) rings[i] = Topic(names[i], subscribing: true);
+                return rings;
+            }
+            catch (TopicsFullException e)
+            {
+                var now = Environment.TickCount64;
+                foreach (var ring in rings) if (ring is not null) LetGo(ring, now);
+                if (request) throw new HttpError(503, $"The server holds as many topics as it may ({e.MaxTopics}); try again later.");
+                throw;
+            }
+        }
     }
 
     /// <summary>A topic is a non-empty string of at most 256 characters with no control characters.</summary>

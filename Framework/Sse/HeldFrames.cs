@@ -15,13 +15,14 @@ internal sealed class HeldFrames
     /// <summary>How many frames are held.</summary>
     public long Count { get; private set; }
 
-    /// <summary>A frame joined <paramref name="ring"/>: counted, and older frames of any topic dropped while over budget.</summary>
-    public void Added(TopicRing ring, HubFrame frame)
+    /// <summary>A frame joined <paramref name="ring"/>: counted, and older frames of any topic dropped while over budget (with
+    /// <paramref name="overhead"/>, what the topic table costs).</summary>
+    public void Added(TopicRing ring, HubFrame frame, long overhead)
     {
         Bytes += frame.Size;
         Count++;
         _order.Enqueue((ring, frame.Local));
-        while (Bytes > MaxBytes && _order.TryPeek(out var oldest) && !(oldest.Ring == ring && oldest.Local == frame.Local))
+        while (Bytes + overhead > MaxBytes && _order.TryPeek(out var oldest) && !(oldest.Ring == ring && oldest.Local == frame.Local))
         {
             _order.Dequeue();
             if (oldest.Ring.FrameAt(oldest.Local) is not null) oldest.Ring.DropThrough(oldest.Local);

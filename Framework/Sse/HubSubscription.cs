@@ -116,7 +116,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         var authorize = _authorize!;
         _authorize = null;
         await authorize();
-        _hub.Register(this, _hub.Rings(_topics!), _lastEventId);
+        _hub.Register(this, _hub.Rings(_topics!, request: true), _lastEventId);
         // Ended while authorizing (the client left): registered for nothing, so leave again.
         if (IsDisposed) _hub.Remove(this);
     }

@@ -11,27 +11,84 @@ internal sealed class TopicTable(Func<string, TopicRing> create)
     // Topics without subscribers, oldest activity first: the retention sweep looks only at the front.
     private readonly Queue<(TopicRing Ring, long Since)> _idle = new();
     private long _nextSweep;
+    // Entries of the idle queue whose ring was forgotten since it was queued (dropped in one pass when they are most of it).
+    private int _stale;
 
     /// <summary>How long an idle topic is kept, in milliseconds.</summary>
     public long RetentionMs { get; set; } = (long)TimeSpan.FromMinutes(10).TotalMilliseconds;
 
     public int Count => _rings.Count;
 
+    /// <summary>What the table costs, counted in the hub's MaxBytes: about half a kilobyte per topic and its name.</summary>
+    public long Bytes { get; private set; }
+
+    private static long Cost(string name) => 512 + 2L * name.Length;
+
+    /// <summary>Entries of the idle queue (tests: a flood of topics that come and go leaves it small).</summary>
+    internal int Queued => _idle.Count;
+
     public IEnumerable<TopicRing> Rings => _rings.Values;
 
     public bool TryGet(string name, [MaybeNullWhen(false)] out TopicRing ring) => _rings.TryGetValue(name, out ring);
 
-    /// <summary>The ring of <paramref name="name"/>, created on first use, and marked active now.</summary>
-    public TopicRing GetOrAdd(string name, long now)
+    /// <summary>At most this many topics; past it, the topic idle the longest is forgotten to make room.</summary>
+    public int MaxTopics { get; set; } = 100_000;
+
+    /// <summary>The ring of <paramref name="name"/>, created on first use, and marked active now; queued for the retention sweep
+    /// unless <paramref name="subscribing"/> (a subscription is about to take it: it is queued when that leaves). When the table
+    /// is full, the topic idle the longest goes first (<paramref name="evicted"/>: it held frames, so the hub compacts).</summary>
+    /// <exception cref="TopicsFullException">Full, and every topic has a subscriber.</exception>
+    public TopicRing GetOrAdd(string name, long now, bool subscribing, long maxBytes, out bool evicted)
     {
+        evicted = false;
         if (!_rings.TryGetValue(name, out var ring))
         {
+            if (_rings.Count >= MaxTopics || Bytes + Cost(name) > maxBytes) evicted = EvictIdlest();
             ring = create(name);
             _rings[name] = ring;
+            Bytes += Cost(name);
         }
         ring.LastActive = now;
-        QueueIdle(ring, now);
+        if (!subscribing) QueueIdle(ring, now);
         return ring;
+    }
+
+    /// <summary>Forgets the topic idle the longest (no subscriber), whatever its age; true when it held frames.</summary>
+    private bool EvictIdlest()
+    {
+        while (_idle.TryDequeue(out var front))
+        {
+            var ring = front.Ring;
+            if (ring.Forgotten)
+            {
+                _stale--;
+                continue;
+            }
+            ring.QueuedIdle = false;
+            if (ring.SubscriberCount > 0) continue;
+            var held = ring.Head > 0;
+            Forget(ring);
+            return held;
+        }
+        throw new TopicsFullException(MaxTopics);
+    }
+
+    /// <summary>Forgets <paramref name="ring"/> and what it holds (idle for the retention, evicted, or empty and left).</summary>
+    public void Forget(TopicRing ring)
+    {
+        if (ring.Forgotten) return;
+        ring.Forgotten = true;
+        _rings.Remove(ring.Name);
+        Bytes -= Cost(ring.Name);
+        ring.Clear();
+        if (ring.QueuedIdle && ++_stale > 1024 && _stale > _idle.Count / 2)
+        {
+            var kept = _idle.Where(e => !e.Ring.Forgotten).ToList();
+            _idle.Clear();
+            foreach (var e in kept) _idle.Enqueue(e);
+            _idle.TrimExcess();
+            _stale = 0;
+        }
     }
 
     /// <summary>Whether a sweep is due (at most every 1/8 of the retention, unless forced).</summary>
@@ -49,7 +106,11 @@ internal sealed class TopicTable(Func<string, TopicRing> create)
         {
             _idle.Dequeue();
             var ring = front.Ring;
-            if (ring.SubscriberCount > 0 || ring.Forgotten)
+            if (ring.Forgotten)
+            {
+                _stale--;
+            }
+            else if (ring.SubscriberCount > 0)
             {
                 ring.QueuedIdle = false;
             }
@@ -61,9 +122,7 @@ internal sealed class TopicTable(Func<string, TopicRing> create)
             else
             {
                 ring.QueuedIdle = false;
-                ring.Forgotten = true;
-                _rings.Remove(ring.Name);
-                ring.Clear();
+                Forget(ring);
                 forgotten++;
             }
         }
@@ -82,4 +141,13 @@ internal sealed class TopicTable(Func<string, TopicRing> create)
         ring.QueuedIdle = true;
         _idle.Enqueue((ring, now));
     }
+}
+
+/// <summary>A hub holds its maximum of topics (<see cref="EventHub.MaxTopics"/>, or what <see cref="EventHub.MaxBytes"/>
+/// allows them) and every one has a subscriber.</summary>
+public sealed class TopicsFullException(int maxTopics) : ArgumentException(
+    $"This hub holds its maximum of {maxTopics} topics (EventHub.MaxTopics), each with a subscriber: no topic can be added until one is left. Raise MaxTopics if that many is expected.")
+{
+    /// <summary>The hub's <see cref="EventHub.MaxTopics"/>.</summary>
+    public int MaxTopics { get; } = maxTopics;
 }
