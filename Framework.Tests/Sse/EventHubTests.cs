@@ -53,8 +53,13 @@ public class EventHubTests
         var hub = new EventHub(replay: 3);
         for (var i = 1; i <= 10; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
 
-        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "1"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
-        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "unknown-id"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
+        // Older than what it holds (m2..m7 are gone) or unknown: the stream says so first (`resync`), then all it holds.
+        var older = await TestApps.TakeAsync(hub.Subscribe(lastEventId: "1"), 4);
+        older[0].Name.Should().Be("resync");
+        older.Skip(1).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
+        var unknown = await TestApps.TakeAsync(hub.Subscribe(lastEventId: "unknown-id"), 4);
+        unknown[0].Name.Should().Be("resync");
+        unknown.Skip(1).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
         (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "9"), 1)).Select(e => e.Data).Should().Equal("m10");
     }
 
@@ -226,14 +231,14 @@ public class EventHubReplayTests
         hub.Publish(new ServerEvent(data: "c", id: "300"));
 
         Drain(hub.Subscribe(lastEventId: "200")).Select(e => e.Data).Should().Equal("c");
-        Drain(hub.Subscribe(lastEventId: "1")).Select(e => e.Data).Should().Equal(["a", "b", "c"], "\"1\" names no event this hub sent: the client gets all it holds");
-        Drain(hub.Subscribe(lastEventId: "2")).Select(e => e.Data).Should().Equal("a", "b", "c");
+        Drain(hub.Subscribe(lastEventId: "1")).Select(e => e.Name ?? e.Data).Should().Equal(["resync", "a", "b", "c"], "\"1\" names no event this hub sent: the client is told, then gets all it holds");
+        Drain(hub.Subscribe(lastEventId: "2")).Select(e => e.Name ?? e.Data).Should().Equal("resync", "a", "b", "c");
     }
 
     [Test]
     public void Replay_matches_a_simple_model_for_any_mix_of_ids()
     {
-        // Model: the last `replay` events; resume after the newest event carrying that id, else all of them (live for a number beyond the head).
+        // Model: the last `replay` events; resume after the newest event carrying that id, else all of them, said to be a resync.
         Gen.Select(Gen.Int[1, 8], Gen.Int[0, 61].Array[0, 40], Gen.Int[0, 45])
             .Sample((replay, publishes, resumeAt) =>
             {
@@ -243,13 +248,16 @@ public class EventHubReplayTests
                 foreach (var n in publishes)
                     sent.Add(hub.Publish(new ServerEvent(data: sent.Count.ToString(), id: n > 30 ? $"p{n - 31}" : null)));
                 var window = sent.Skip(Math.Max(0, sent.Count - replay)).ToList();
+                var before = sent.Count > replay ? sent[sent.Count - replay - 1] : null;
                 var lastId = resumeAt < sent.Count ? sent[resumeAt].Id : $"{resumeAt}";
                 var at = window.FindLastIndex(e => e.Id == lastId);
                 var expected = at >= 0 ? window.Skip(at + 1).ToList() : window;
-                // A number beyond the last one the hub gave cannot be this hub's: the client starts live.
-                if (at < 0 && resumeAt > sent.Count && resumeAt >= 0 && lastId == $"{resumeAt}") expected = [];
-                // A numeric id older than the window, or an own id repeated later, is still "unknown or older": all of the window.
-                Drain(hub.Subscribe(lastEventId: lastId)).Select(e => e.Data).Should().Equal(expected.Select(e => e.Data));
+                // Exact: the id is in the window, or names the event just before it (the whole window follows it), or is 0
+                // (everything retained). Anything else — beyond the last number, older than the window, an own id that aged
+                // out, a number whose event carried its own id — is told first (`resync`), then the whole window.
+                var exact = at >= 0 || before?.Id == lastId || lastId == "0";
+                var got = Drain(hub.Subscribe(lastEventId: lastId));
+                got.Select(e => e.Name ?? e.Data).Should().Equal((exact ? [] : new[] { "resync" }).Concat(expected.Select(e => e.Data)));
             }, iter: 2000);
     }
 }

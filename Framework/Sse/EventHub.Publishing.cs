@@ -111,6 +111,12 @@ public sealed partial class EventHub
     internal void FrameForgotten(TopicRing ring, HubFrame frame)
     {
         _held.Forgotten(frame);
+        if (_backplane is null)
+        {
+            // A resume from before a dropped frame is told; so is one on a topic forgotten with its frames and named again.
+            if (frame.Seq > ring.CompleteAfter) ring.CompleteAfter = frame.Seq;
+            if (ring.Forgotten && frame.Seq > _forgottenThrough) _forgottenThrough = frame.Seq;
+        }
         // On a shared hub the default topic is complete only after what it dropped (older comes from the history).
         if (_backplane is not null && ring == _default && _localOldest <= frame.Seq) _localOldest = frame.Seq + 1;
     }

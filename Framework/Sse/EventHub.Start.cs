@@ -7,28 +7,41 @@ public sealed partial class EventHub
 {
     /// <summary>Where a subscription starts: after each topic's <see cref="Cursors"/>; with <see cref="FromHistory"/> (the default
     /// topic on a shared hub), the backplane's history from <c>HistoryAfter + 1</c> to this instance's oldest frame comes first,
-    /// and <see cref="ResolveId"/> (when set) is looked up in it.</summary>
-    private readonly record struct StartAt(long[] Cursors, bool FromHistory = false, long HistoryAfter = 0, string? ResolveId = null);
+    /// and <see cref="ResolveId"/> (when set) is looked up in it. <see cref="Resync"/>: why the resume cannot be exact (the
+    /// stream says so first).</summary>
+    private readonly record struct StartAt(long[] Cursors, bool FromHistory = false, long HistoryAfter = 0, string? ResolveId = null, string? Resync = null);
 
-    /// <summary>Where a subscriber with <paramref name="lastEventId"/> starts on each topic. Ids that cannot be this hub's (negative,
-    /// malformed, far beyond the head) start live; an unknown or too old one gets each topic's window.</summary>
+    /// <summary>Where a subscriber with <paramref name="lastEventId"/> starts on each topic. On one instance (no backplane), a
+    /// resume that cannot be exact gets everything retained with a `resync` reason: an id this hub did not give (another run's,
+    /// malformed, beyond its last number), or older than what a topic still holds; <c>0</c> asks for everything retained.</summary>
     private StartAt Start(TopicRing[] rings, string? lastEventId)
     {
         var cursors = new long[rings.Length];
-        long ResumeAfter(long number)
+        var alone = _backplane is null;
+        StartAt ResumeAfter(long number)
         {
+            string? resync = null;
             for (var i = 0; i < rings.Length; i++)
+            {
                 cursors[i] = Math.Max(rings[i].LastAtOrBefore(number), rings[i].WindowOldest(_replay) - 1);
-            return 0;
+                if (alone && number > 0 && HeldAfter(rings[i]) > number)
+                    resync ??= rings[i] == _default
+                        ? $"events after {Printable(lastEventId!)} are no longer retained"
+                        : $"events of topic '{Printable(rings[i].Name)}' after {Printable(lastEventId!)} are no longer retained";
+            }
+            return new(cursors, Resync: resync);
         }
-        void Window()
+        StartAt Window(string? resync = null)
         {
             for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].WindowOldest(_replay) - 1;
+            return new(cursors, Resync: alone ? resync : null);
         }
-        void Live()
+        StartAt Live()
         {
             for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
+            return new(cursors);
         }
+        var notOurs = $"{Printable(lastEventId ?? "")} is not an id this hub gave (another run's, or from before a restart)";
 
         if (lastEventId is null)
         {
@@ -37,31 +50,28 @@ public sealed partial class EventHub
                 cursors[i] = _replayOnConnect == 0 ? rings[i].Head : Math.Max(rings[i].Head - _replayOnConnect, rings[i].WindowOldest(_replay) - 1);
             return new(cursors);
         }
-        // A publisher's own id: the newest held event carrying it, in the stream's topics and their windows.
+        // A publisher's own id: the newest held event carrying it, in the stream's topics and their windows (or just before
+        // one: what follows it is the whole window).
         var own = 0L;
         foreach (var ring in rings)
         {
             var local = ring.OwnId(lastEventId);
-            if (local >= ring.WindowOldest(_replay) && ring.FrameAt(local) is { } f && f.Seq > own) own = f.Seq;
+            if (local >= ring.WindowOldest(_replay) - 1 && ring.FrameAt(local) is { } f && f.Seq > own) own = f.Seq;
         }
-        if (own > 0)
-        {
-            ResumeAfter(own);
-            return new(cursors);
-        }
+        if (own > 0) return ResumeAfter(own);
         var isNumber = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
-        if (!isNumber && LooksNumeric(lastEventId))
-        {
-            Live();
-            return new(cursors);
-        }
+        // One instance: a number it never gave is another run's (a restart) — everything retained, said to be a resync.
+        if (!isNumber && LooksNumeric(lastEventId)) return alone ? Window(notOurs) : Live();
         if (isNumber && n > _head)
         {
+            if (alone) return Window(notOurs);
             // Across instances, another instance may be a few events ahead of this one: start after that number, not before.
-            if (_backplane is not null && n - _head <= _bufferSize)
+            if (n - _head <= _bufferSize)
+            {
                 for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
-            else Live();
-            return new(cursors);
+                return new(cursors);
+            }
+            return Live();
         }
         var defaultOnly = rings.Length == 1 && rings[0] == _default;
         if (defaultOnly && _backplane is not null)
@@ -75,22 +85,11 @@ public sealed partial class EventHub
                 return new(cursors, FromHistory: true, HistoryAfter: oldest - 1, ResolveId: isNumber && n < oldest - 1 ? null : lastEventId);
             }
         }
-        if (!isNumber)
-        {
-            Window();
-            return new(cursors);
-        }
+        if (!isNumber) return Window($"{Printable(lastEventId)} is not the id of an event this hub still retains");
         // A number is the hub's only if the frame it names carries it: a publisher's own id "7" is not hub number 7.
         foreach (var ring in rings)
-        {
-            if (ring.FrameNumbered(n) is { OwnId: true })
-            {
-                Window();
-                return new(cursors);
-            }
-        }
-        ResumeAfter(n);
-        return new(cursors);
+            if (ring.FrameNumbered(n) is { OwnId: true }) return Window(notOurs);
+        return ResumeAfter(n);
     }
 
     /// <summary>An optional sign then digits: a number, if not one this hub could have given.</summary>

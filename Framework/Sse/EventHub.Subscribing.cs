@@ -146,6 +146,7 @@ public sealed partial class EventHub
             }
             else
                 subscription.Initialize(cursors, _head, startsAfter: startsAfter, startsWhenReady: startsWhenReady);
+            if (start.Resync is { } reason) subscription.Resync(lastEventId!, reason);
             var now = Environment.TickCount64;
             if (_completed || subscription.IsDisposed)
             {

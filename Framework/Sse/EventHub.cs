@@ -36,6 +36,8 @@ public sealed partial class EventHub
     // On a shared hub: the hub number from which the default topic's ring is complete on this instance; older events of it
     // come from the backplane's history.
     private long _localOldest = 1;
+    // Without a backplane: the newest number a forgotten topic held (a topic named again is complete only after it).
+    private long _forgottenThrough;
     private long _evictions;
     private volatile bool _completed;
 
@@ -193,8 +195,10 @@ public sealed partial class EventHub
         if (topic.Length == 0) return _default;
         var now = Environment.TickCount64;
         Sweep(now, force: false);
-        var ring = _topics.GetOrAdd(topic, now, subscribing, _held.MaxBytes, out var evicted);
+        var ring = _topics.GetOrAdd(topic, now, subscribing, _held.MaxBytes, out var evicted, out var created);
         if (evicted) LetGoOfForgotten();
+        // A new topic on one instance may be one forgotten with its events: it is complete only after what forgotten ones held.
+        if (created && _backplane is null) ring.CompleteAfter = _forgottenThrough;
         return ring;
     }
 

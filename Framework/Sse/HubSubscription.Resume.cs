@@ -18,6 +18,10 @@ internal sealed partial class HubSubscription
         _lastEventId = lastEventId;
     }
 
+    /// <summary>The stream starts with `event: resync` for <paramref name="lastEventId"/>: its resume cannot be exact. Under the
+    /// hub's lock, at registration.</summary>
+    internal void Resync(string lastEventId, string reason) => _resync = ResyncNotice(lastEventId, reason);
+
     private void SetResume(ResumePlan plan)
     {
         _resumePlan = null;

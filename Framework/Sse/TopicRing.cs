@@ -14,6 +14,9 @@ internal sealed class TopicRing
     private object? _frames;
     private long _head;
     private long _retainedFrom = 1;
+    // On a hub without a backplane: the hub number after which this ring has every event of its topic (what it dropped, or
+    // what a forgotten ring of the same name may have held).
+    private long _completeAfter;
     // Rarely needed (own ids, evictions, resumes, freed slots): apart, so an idle topic costs less. On a hub with a backplane
     // it is a Remote from the start (the backplane's bookkeeping too).
     private Extras? _extras;
@@ -43,10 +46,11 @@ internal sealed class TopicRing
 
     /// <summary>The ring's greatest length: a subscriber whose next frame is about to leave it is evicted whatever its state.
     /// Room for the newest max(replay, bufferSize) + 1 frames, and as many again for evicted and resuming subscribers.</summary>
-    public long MaxCapacity => 2L * Math.Max(_hub.Replay, _hub.BufferSize) + 1;
+    public long MaxCapacity => 2L * Math.Max(_hub.Replay, _hub.BufferSize) + 2;
 
-    /// <summary>How many of the newest frames are always held.</summary>
-    private long Keep => Math.Max(_hub.Replay, _hub.BufferSize) + 1L;
+    /// <summary>How many of the newest frames are always held: the window, and the last frame a subscriber evicted at
+    /// bufferSize behind was given (so its resume finds that id, a publisher's own id too).</summary>
+    private long Keep => Math.Max(_hub.Replay, _hub.BufferSize) + 2L;
 
     public int SubscriberCount => _slotsUsed - (_extras?.FreeSlots?.Count ?? 0);
 
@@ -81,12 +85,16 @@ internal sealed class TopicRing
         set => RemoteState!.Ready = value;
     }
 
-    /// <summary>On a backplane that listens by topic: the hub number after which this ring has every event of the topic it
-    /// retains; a resume from before it reads the backplane's history.</summary>
+    /// <summary>The hub number after which this ring has every event of the topic it retains. On a backplane that listens by
+    /// topic, a resume from before it reads the backplane's history; on one instance, it is told `resync`.</summary>
     public long CompleteAfter
     {
-        get => RemoteState?.CompleteAfter ?? 0;
-        set => RemoteState!.CompleteAfter = value;
+        get => RemoteState?.CompleteAfter ?? _completeAfter;
+        set
+        {
+            if (RemoteState is { } remote) remote.CompleteAfter = value;
+            else _completeAfter = value;
+        }
     }
 
     /// <summary>The hub number through which the backplane last caught this topic up (when it became <see cref="Ready"/>).</summary>
@@ -161,9 +169,9 @@ internal sealed class TopicRing
         if (RemoteState is { } remote) remote.LastSeq = frame.Seq;
         Retain(local - capacity + 1);
         // Past the replay window (and a live subscriber's allowed lag), a frame is kept only while an evicted or resuming
-        // subscriber may still need it.
+        // subscriber may still need it — the last one it was given too, so its resume finds that id (a publisher's own id).
         var expired = local - Keep;
-        if (expired >= _retainedFrom && expired <= ProtectedFloor())
+        if (expired >= _retainedFrom && expired < ProtectedFloor())
             while (_retainedFrom <= expired) Drop(_retainedFrom);
     }
 

@@ -38,11 +38,13 @@ internal sealed class TopicTable(Func<string, TopicRing> create)
     /// unless <paramref name="subscribing"/> (a subscription is about to take it: it is queued when that leaves). When the table
     /// is full, the topic idle the longest goes first (<paramref name="evicted"/>: it held frames, so the hub compacts).</summary>
     /// <exception cref="TopicsFullException">Full, and every topic has a subscriber.</exception>
-    public TopicRing GetOrAdd(string name, long now, bool subscribing, long maxBytes, out bool evicted)
+    public TopicRing GetOrAdd(string name, long now, bool subscribing, long maxBytes, out bool evicted, out bool created)
     {
         evicted = false;
+        created = false;
         if (!_rings.TryGetValue(name, out var ring))
         {
+            created = true;
             if (_rings.Count >= MaxTopics || Bytes + Cost(name) > maxBytes) evicted = EvictIdlest();
             ring = create(name);
             _rings[name] = ring;
