@@ -11,8 +11,9 @@ namespace Bocata.Tests.Redis;
 /// <summary>
 /// Reproductions of the defects of issue 32 (named topics across two instances on a real redis-server): resumes that replay
 /// or lose events on an instance that heard little of the hub, numbers given twice after Redis lost data, holes in a topic
-/// that an open stream skips silently, listen markers that pile up, presence that comes back late, a hub name that breaks
-/// on a Redis Cluster. Each test states the behaviour wanted; each failed on the code of the issue.
+/// that an open stream skips silently, a stream opened after the header fallback or a subscriber counted before it was live
+/// that misses what follows, listen markers that pile up, presence that comes back late, a hub name that breaks on a Redis
+/// Cluster. Each test states the behaviour wanted; each failed on the code of the issue.
 /// </summary>
 [NonParallelizable]
 public class TopicOffsetDefectTests : RedisHubTests
@@ -249,6 +250,94 @@ public class TopicOffsetDefectTests : RedisHubTests
         await stream.UntilAsync(published[^1].Id!);
 
         await AssertEveryEventOrAVisibleResyncAsync(stream, published, b.Client, Path);
+    }
+
+    // ---- 6, 7: an instance whose listening lags --------------------------------------------------------------------------
+
+    /// <summary>An instance whose Redis user may not run scripts until <see cref="AllowListeningAsync"/>: it connects, reads,
+    /// heartbeats and writes its presence, but cannot listen to a topic (listening is a script), as when its listen is slow
+    /// to take effect in Redis.</summary>
+    private async Task<HubInstance> InstanceThatCannotListenYetAsync(RedisServer redis, string name)
+    {
+        using (var admin = await redis.AdminAsync())
+            await admin.GetServer(redis.Endpoint).ExecuteAsync("ACL", "SETUSER", "lagging", "on", ">lagging", "~*", "&*", "+@all", "-@scripting");
+        return await InstanceAsync($"{redis.Endpoint},user=lagging,password=lagging", name);
+    }
+
+    private static async Task AllowListeningAsync(RedisServer redis)
+    {
+        using var admin = await redis.AdminAsync();
+        await admin.GetServer(redis.Endpoint).ExecuteAsync("ACL", "SETUSER", "lagging", "+@scripting");
+    }
+
+    /// <summary>Until <paramref name="backplane"/> heartbeat <paramref name="count"/> more times (its lease's time in Redis moved).</summary>
+    private static async Task HeartbeatsAsync(RedisServer redis, string name, RedisBackplane backplane, int count)
+    {
+        using var admin = await redis.AdminAsync();
+        var db = admin.GetDatabase();
+        var key = $"bocata:{{{name}}}:instances";
+        var last = await db.SortedSetScoreAsync(key, backplane.InstanceId);
+        for (var seen = 0; seen < count; seen++)
+        {
+            var before = last;
+            await TestApps.UntilAsync(async () => (last = await db.SortedSetScoreAsync(key, backplane.InstanceId)) > (before ?? 0), Deadline);
+            last.Should().BeGreaterThan(before ?? 0, "precondition: the instance heartbeats");
+        }
+    }
+
+    /// <summary>Opens a stream on topics <paramref name="instance"/> cannot listen to: its headers wait for them at most 5 s,
+    /// then go out anyway.</summary>
+    private async Task<StreamRecorder> OpenAfterTheHeaderFallbackAsync(HubInstance instance, string path)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var stream = await RecordAsync(instance.Client, path);
+        clock.Elapsed.Should().BeGreaterThan(TimeSpan.FromSeconds(4.5), "precondition: the headers came after the fallback, the instance never listened");
+        return stream;
+    }
+
+    [Test]
+    public async Task After_the_header_fallback_of_an_instance_that_could_not_listen_every_event_published_after_the_headers_arrives()
+    {
+        var redis = await Hubs.StartRedisAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        await a.Hub.PublishAsync("rooms/1", new ServerEvent(data: "before the stream"));
+        var b = await InstanceThatCannotListenYetAsync(redis, name);
+
+        var stream = await OpenAfterTheHeaderFallbackAsync(b, "/events?topic=rooms/1");
+        var published = new List<ServerEvent>();
+        for (var i = 0; i < 5; i++) published.Add(await a.Hub.PublishAsync("rooms/1", new ServerEvent(data: $"after the headers {i}")));
+        await AllowListeningAsync(redis);
+        published.Add(await a.Hub.PublishAsync("rooms/1", new ServerEvent(data: "once B may listen")));
+        await stream.UntilAsync(published[^1].Id!);
+
+        stream.Events.Select(e => e.Id).Should().Equal(published.Select(e => e.Id),
+            $"every event published after the client had the headers, in order, none from before (got {Describe(stream.Events)}; ended: {stream.Ended})");
+    }
+
+    [Test]
+    public async Task A_direct_subscriber_counted_on_another_instance_gets_what_that_instance_publishes_next()
+    {
+        // B's subscriber is registered while B cannot listen yet, and B's heartbeat goes on: whenever A counts it, what A
+        // publishes next reaches it.
+        var redis = await Hubs.StartRedisAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var b = await InstanceThatCannotListenYetAsync(redis, name);
+        var subscriber = Hubs.Own(new StreamRecorder(b.Hub.Subscribe(["rooms/1"])));
+        var publisher = Task.Run(async () =>
+        {
+            await TestApps.UntilAsync(async () => await a.Hub.CountSubscribersAsync("rooms/1") == 1, Deadline);
+            return await a.Hub.PublishAsync("rooms/1", new ServerEvent(data: "as soon as A counts B's subscriber"));
+        });
+
+        await HeartbeatsAsync(redis, name, b.Backplane, 2);
+        await AllowListeningAsync(redis);
+        var published = await publisher;
+
+        (await a.Hub.CountSubscribersAsync("rooms/1")).Should().Be(1, "precondition: A counts B's subscriber");
+        await subscriber.UntilAsync(published.Id!);
+        subscriber.Events.Select(e => e.Id).Should().Equal([published.Id], $"a subscriber counted as present gets what is published next (got {Describe(subscriber.Events)})");
     }
 
     // ---- 8: a stall longer than the dropped flag's life -------------------------------------------------------------------
