@@ -316,6 +316,37 @@ public class TopicOffsetDefectTests : RedisHubTests
     }
 
     [Test]
+    [Ignore("Defect 6 remains when Redis is still down at the fallback: the stream then starts where listening takes effect, and the events published between Redis coming back and B listening again are skipped silently (7-9 of them here, on the code of d6b550a).")]
+    public async Task After_the_header_fallback_of_an_instance_started_while_redis_was_down_every_event_published_after_the_headers_arrives()
+    {
+        // Apps' instances: their own connections, publishes fail at once while Redis is down.
+        var options = new HubOptions { Replay = 100, PublishTimeout = TimeSpan.FromSeconds(1) };
+        var port = TestApps.FreePort();
+        var name = RedisServer.Topic();
+        var b = await InstanceAsync($"127.0.0.1:{port},connectTimeout=500", name, options);
+
+        var stream = await OpenAfterTheHeaderFallbackAsync(b, "/events?topic=rooms/1");
+
+        // Redis comes back; another instance publishes at once, while B may still be reconnecting and listening, until the
+        // stream got something; then a few more.
+        var redis = await Hubs.StartRedisAsync(port);
+        var a = await InstanceAsync(redis.Endpoint, name, options);
+        var published = new List<ServerEvent>();
+        var publishing = System.Diagnostics.Stopwatch.StartNew();
+        while (stream.Events.Count == 0 && !stream.Ended && publishing.Elapsed < Deadline)
+        {
+            published.AddRange(await PublishWhileRedisComesBackAsync(a.Hub, "rooms/1", 1, $"while B comes back {published.Count}"));
+            await stream.UntilCountAsync(1, TimeSpan.FromMilliseconds(100));
+        }
+        published.AddRange(await PublishWhileRedisComesBackAsync(a.Hub, "rooms/1", 3, "once B is back"));
+        published.Should().HaveCountGreaterThan(3, "precondition: Redis is back");
+        await stream.UntilAsync(published[^1].Id!);
+
+        stream.Events.Select(e => e.Id).Should().Equal(published.Select(e => e.Id),
+            $"every event published after the client had the headers, in order (got {Describe(stream.Events)}; ended: {stream.Ended})");
+    }
+
+    [Test]
     public async Task A_direct_subscriber_counted_on_another_instance_gets_what_that_instance_publishes_next()
     {
         // B's subscriber is registered while B cannot listen yet, and B's heartbeat goes on: whenever A counts it, what A
