@@ -39,8 +39,9 @@ public sealed partial class RedisBackplane
     public async Task<long> ReadTopicLowWaterAsync(string topic, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(topic);
-        var oldest = await _redis.GetDatabase().StreamRangeAsync(TopicStream(topic), "-", "+", 1).WaitAsync(PublishTimeout, cancellationToken);
-        return Entries(oldest) is [var first] ? Math.Max(0, first.Previous) : 0;
+        var retention = Math.Max(1, (long)TopicStreamRetention.TotalSeconds);
+        var low = await _redis.GetDatabase().ScriptEvaluateAsync(LowWaterScript, [TopicStream(topic), _horizonKey], [retention]).WaitAsync(PublishTimeout, cancellationToken);
+        return (long)low;
     }
 
     /// <summary>Up to <see cref="PageSize"/> entries of the default topic's stream from <paramref name="from"/>; a null event is an entry that could not be decoded.</summary>
@@ -62,12 +63,15 @@ public sealed partial class RedisBackplane
             var id = (string)entry.Id!;
             var dash = id.IndexOf('-', StringComparison.Ordinal);
             if (!long.TryParse(id.AsSpan(0, dash < 0 ? id.Length : dash), NumberStyles.None, CultureInfo.InvariantCulture, out var seq)) continue;
-            var p = entry["p"];
-            var previous = p.HasValue && long.TryParse((string)p!, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1;
+            // Its topic's previous number; on the first entry of a stream created anew, what an expired one may have held ('h').
+            var previous = Math.Max(Number(entry["p"]), Number(entry["h"]));
             page.Add(new StoredEntry(seq, Decode(seq, entry["e"]), previous));
         }
         return page;
     }
+
+    private static long Number(RedisValue field) =>
+        field.HasValue && long.TryParse((string)field!, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1;
 
     /// <summary>The newest (at most <paramref name="max"/>) entries of <paramref name="stream"/> numbered after <paramref name="after"/>
     /// up to <paramref name="through"/>, in order, read backwards in pages; Trimmed when older ones in the range were left out.</summary>

@@ -132,7 +132,7 @@ public sealed partial class RedisBackplane
 
     private Task<RedisResult> Send(List<Pending> batch)
     {
-        var keys = new RedisKey[3 + 3 * batch.Count];
+        var keys = new RedisKey[4 + 3 * batch.Count];
         var values = new RedisValue[8 + 4 * batch.Count];
         keys[0] = _sequenceKey;
         keys[1] = _epochKey;
@@ -159,6 +159,7 @@ public sealed partial class RedisBackplane
             values[10 + 4 * i] = named ? retention : "";
             values[11 + 4 * i] = p.Key is null ? "" : "1";
         }
+        keys[^1] = _horizonKey;
         return _redis.GetDatabase().ScriptEvaluateAsync(PublishScript, keys, values);
     }
 

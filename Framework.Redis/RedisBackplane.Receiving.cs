@@ -183,7 +183,7 @@ public sealed partial class RedisBackplane
         try
         {
             // Read concurrently (pipelined on one connection), delivered topic by topic: the topics' streams are held meanwhile.
-            var reads = new List<(string Topic, long After, Task<(List<StoredEntry> Entries, bool Trimmed)> Read)>();
+            var reads = new List<(string Topic, long After, Task<((List<StoredEntry> Entries, bool Trimmed), long)> Read)>();
             foreach (var topic in topics)
             {
                 long from;
@@ -193,13 +193,19 @@ public sealed partial class RedisBackplane
                     from = listened.From;
                 }
                 var after = Math.Max(_sink!.TopicLast(topic), from);
-                reads.Add((topic, after, after < through ? ReadNewestAsync(TopicStream(topic), after, through, _sink.Capacity) : Task.FromResult((new List<StoredEntry>(), false))));
+                reads.Add((topic, after, ReadCatchUpAsync(topic, after, through)));
             }
             foreach (var (topic, after, read) in reads)
             {
                 try
                 {
-                    Deliver(topic, after, await read);
+                    var (entries, low) = await read;
+                    if (entries.Entries.Count > 0) Deliver(topic, after, entries);
+                    else if (low > after)
+                    {
+                        Log.LogWarning("Redis backplane for topic {Topic}: events of topic {Name} after {After} up to {Previous} are no longer in Redis; the streams that read it resume (resync)", Topic, topic, after, low);
+                        _sink!.TopicHole(topic, low);
+                    }
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
                 {
@@ -219,6 +225,15 @@ public sealed partial class RedisBackplane
         {
             _order.Release();
         }
+    }
+
+    /// <summary>A listened topic's events after <paramref name="after"/> up to <paramref name="through"/>; when there are none,
+    /// its low-water mark (a stream that expired or was trimmed past <paramref name="after"/> is a hole here), else 0.</summary>
+    private async Task<((List<StoredEntry> Entries, bool Trimmed) Read, long LowWater)> ReadCatchUpAsync(string topic, long after, long through)
+    {
+        if (after >= through) return (([], false), 0);
+        var read = await ReadNewestAsync(TopicStream(topic), after, through, _sink!.Capacity);
+        return (read, read.Entries.Count == 0 ? await ReadTopicLowWaterAsync(topic) : 0);
     }
 
     /// <summary>A new epoch means Redis lost its data. Numbers that went backwards end this hub's open streams (clients resynchronise).

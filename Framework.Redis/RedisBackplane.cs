@@ -43,12 +43,17 @@ public sealed partial class RedisBackplane : IEventBackplane
     // Presence: every live instance's subscriber count of a topic. KEYS, ARGV and guarantees: Scripts/count.lua.
     private static readonly string CountScript = RedisScripts.Load("count");
 
+    /// <summary>A named topic's low-water mark (Scripts/lowwater.lua).</summary>
+    private static readonly string LowWaterScript = RedisScripts.Load("lowwater");
+
     /// <summary>Entries read per XRANGE when filling a gap or reading history: bounded reads that never monopolise Redis.</summary>
     internal const int PageSize = 512;
 
     private readonly SemaphoreSlim _order = new(1, 1);
     private readonly string _instance = Guid.NewGuid().ToString("N");
     private readonly RedisKey _instancesKey;
+    // The highest number given by each time (publish.lua): what a topic stream that expired can have held.
+    private readonly RedisKey _horizonKey;
     private readonly RedisKey _presencePrefix;
     // This instance's subscriber counts by topic not yet written to Redis (written with the next heartbeat).
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _presenceDirty = new(StringComparer.Ordinal);
@@ -113,6 +118,7 @@ public sealed partial class RedisBackplane : IEventBackplane
         _epochKey = prefix + "epoch";
         _idempotencyPrefix = prefix + "once:";
         _instancesKey = prefix + "instances";
+        _horizonKey = prefix + "horizon";
         _presencePrefix = prefix + "presence:";
         _channel = RedisChannel.Literal(prefix + "events");
         _instanceChannel = RedisChannel.Literal(prefix + "to:" + _instance);
@@ -193,7 +199,7 @@ public sealed partial class RedisBackplane : IEventBackplane
     public int TopicStreamMaxLength { get; init; } = 1000;
 
     /// <summary>How long a named topic's Redis stream lives after its last publish (default 1 hour): a resume on any instance
-    /// within it is exact.</summary>
+    /// within it is exact; a resume from before a stream that expired starts with <c>event: resync</c> (what it held is gone).</summary>
     public TimeSpan TopicStreamRetention { get; init; } = TimeSpan.FromHours(1);
 
     /// <summary>How long this instance keeps listening to a named topic after its last subscriber left (default 5 s), so a

@@ -1,7 +1,7 @@
 -- One script per batch of publishes (every publish that arrived while the previous batch was on its way: a burst of
 -- concurrent publishes costs a few round trips, not one each). KEYS: sequence, epoch, the hub's instances (by last
 -- heartbeat); then per event: its topic's stream, its topic's listeners, its idempotency key (placeholders for the default
--- topic / no key). ARGV: epoch candidate, floor, the hub's channel, the prefix of instance channels, idempotency window
+-- topic / no key); last, the horizon. ARGV: epoch candidate, floor, the hub's channel, the prefix of instance channels, idempotency window
 -- (seconds), the oldest heartbeat still alive (ms), the publish command, the count; then per event: payload, max length,
 -- the stream's retention (seconds; empty for the default topic), '1' when it has an idempotency key. Returns each event's
 -- number. A listener found dead leaves the listener set and the instances (a lease: it learns at its next heartbeat, however
@@ -12,6 +12,10 @@
 -- Each message carries its topic's previous number: a receiver that did not deliver it fills the gap from the stream.
 -- The default topic goes to every instance on the hub's channel; a named topic only to its live listeners' channels.
 -- Messages for one channel travel as one pub/sub message, one per line (JSON payloads have no raw newline).
+-- The last key is the hub's horizon (a sorted set: time in seconds -> the highest number given by then, one entry per
+-- 1/64 of the topic streams' retention). A topic stream expires only after a retention without a publish, so every number
+-- it held is at most the horizon a retention ago: a stream created anew records that as 'h' on its first entry, and a
+-- resume from before it is told (resync) instead of silently missing what expired. Live messages still carry p = 0.
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
   epoch = ARGV[1]
@@ -21,6 +25,23 @@ local n = tonumber(redis.call('GET', KEYS[1]) or '0')
 local floor = tonumber(ARGV[2])
 if floor > n then n = floor end
 local alive = tonumber(ARGV[6])
+local horizon = KEYS[#KEYS]
+local clock = nil
+local retained = nil
+local function now()
+  if not clock then clock = tonumber(redis.call('TIME')[1]) end
+  return clock
+end
+-- The highest number possibly given at or before `before` (seconds): 0 when the horizon has nothing that old.
+local function bound(before)
+  local h = 0
+  -- Members are 'number:time' (unique, so an entry never moves to another time).
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', horizon, '-inf', before)) do
+    local v = tonumber(string.match(m, '^%d+'))
+    if v > h then h = v end
+  end
+  return h
+end
 local lastOf = {}
 local offsetOf = {}
 local out = {}
@@ -49,10 +70,16 @@ for i = 1, tonumber(ARGV[8]) do
     -- The topic's previous number and its dense offset: its stream's newest entry, read once per topic and batch.
     local prev = lastOf[KEYS[k + 1]]
     local off = offsetOf[KEYS[k + 1]]
+    local h = nil
+    if ARGV[a + 3] ~= '' then retained = tonumber(ARGV[a + 3]) end
     if not prev then
       prev = 0
       off = 0
       local last = redis.call('XREVRANGE', KEYS[k + 1], '+', '-', 'COUNT', 1)
+      if not last[1] and ARGV[a + 3] ~= '' then
+        -- A named topic's stream created (again): what an expired one held is at most the horizon a retention ago.
+        h = bound(now() - retained)
+      end
       if last[1] then
         prev = tonumber(string.match(last[1][1], '^%d+'))
         local fields = last[1][2]
@@ -65,7 +92,11 @@ for i = 1, tonumber(ARGV[8]) do
     lastOf[KEYS[k + 1]] = n
     offsetOf[KEYS[k + 1]] = off
     -- Each entry names the topic's event before it (p) and its offset (o): a reader sees a trimmed range at once.
-    redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], n .. '-0', 'e', ARGV[a + 1], 'p', prev, 'o', off)
+    if h and h > 0 then
+      redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], n .. '-0', 'e', ARGV[a + 1], 'p', prev, 'o', off, 'h', h)
+    else
+      redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], n .. '-0', 'e', ARGV[a + 1], 'p', prev, 'o', off)
+    end
     local message = epoch .. '|' .. n .. '|' .. prev .. '|' .. ARGV[a + 1]
     if ARGV[a + 3] == '' then
       send(ARGV[3], message)
@@ -92,5 +123,19 @@ for i = 1, tonumber(ARGV[8]) do
   end
 end
 redis.call('SET', KEYS[1], n)
+if retained then
+  -- Recorded once per bucket (1/64 of the retention); a new bucket folds what is older than a retention into one entry.
+  local width = math.max(1, math.floor(retained / 64))
+  local bucket = now() - now() % width
+  if redis.call('ZREMRANGEBYSCORE', horizon, bucket, bucket) == 0 then
+    local cutoff = now() - retained
+    local base = bound(cutoff)
+    if base > 0 then
+      redis.call('ZREMRANGEBYSCORE', horizon, '-inf', cutoff)
+      redis.call('ZADD', horizon, cutoff, base .. ':' .. cutoff)
+    end
+  end
+  redis.call('ZADD', horizon, bucket, n .. ':' .. bucket)
+end
 for _, channel in ipairs(order) do redis.call(ARGV[7], channel, table.concat(out[channel], '\n')) end
 return numbers

@@ -72,7 +72,7 @@ public sealed partial class EventHub
         {
             if (topic.Length == 0) ring = _default;
             else if (!_listensByTopic) ring = Topic(topic);
-            else if (!_topics.TryGetValue(topic, out ring) || !ring.Listening) return;
+            else if (!_topics.TryGet(topic, out ring) || !ring.Listening) return;
             var last = ring == _default ? Math.Max(ring.LastSeq, _localOldest - 1) : ring.LastSeq;
             if (seq <= last) return;
             if (ring == _default)
@@ -80,13 +80,9 @@ public sealed partial class EventHub
                 // Events of the topic numbered up to previous never reached this instance: older ones come from the history.
                 if (previous > last) _localOldest = Math.Max(_localOldest, previous + 1);
             }
-            else if (previous > Math.Max(last, ring.CompleteAfter))
+            else
             {
-                // A hole: the topic's events up to previous never reached this instance. The ring is complete only after it, and
-                // every stream that started before it ends: its client resumes, from the history or with a `resync` notice.
-                ring.CompleteAfter = previous;
-                foreach (var subscription in ring.Subscribers())
-                    if (subscription is not null && subscription.ReadsAcross(previous)) (acrossHole ??= []).Add(subscription);
+                acrossHole = Hole(ring, last, previous);
             }
             if (ring != _default) ring.LastActive = Environment.TickCount64;
             Append(ring, seq, evt);
@@ -96,12 +92,36 @@ public sealed partial class EventHub
         ring.WakeAll();
     }
 
+    /// <summary>A hole: the topic's events up to <paramref name="previous"/> never reached this instance (after
+    /// <paramref name="last"/>, what it has). The ring is complete only after it, and every stream that started before it ends:
+    /// its client resumes, from the history or with a `resync` notice. Returns those streams, to end outside the lock. Under the lock.</summary>
+    private static List<HubSubscription>? Hole(TopicRing ring, long last, long previous)
+    {
+        if (previous <= Math.Max(last, ring.CompleteAfter)) return null;
+        ring.CompleteAfter = previous;
+        List<HubSubscription>? acrossHole = null;
+        foreach (var subscription in ring.Subscribers())
+            if (subscription is not null && subscription.ReadsAcross(previous)) (acrossHole ??= []).Add(subscription);
+        return acrossHole;
+    }
+
+    private void TopicHole(string topic, long through)
+    {
+        List<HubSubscription>? acrossHole;
+        lock (_gate)
+        {
+            if (!_topics.TryGet(topic, out var ring) || !ring.Listening) return;
+            acrossHole = Hole(ring, ring.LastSeq, through);
+        }
+        foreach (var subscription in acrossHole ?? []) subscription.Dispose();
+    }
+
     private long TopicLast(string topic)
     {
         lock (_gate)
         {
             if (topic.Length == 0) return Math.Max(_default.LastSeq, _localOldest - 1);
-            return _topics.TryGetValue(topic, out var ring) ? Math.Max(ring.LastSeq, ring.CompleteAfter) : 0;
+            return _topics.TryGet(topic, out var ring) ? Math.Max(ring.LastSeq, ring.CompleteAfter) : 0;
         }
     }
 
@@ -111,7 +131,7 @@ public sealed partial class EventHub
         lock (_gate)
         {
             if (through > _orderedHead) Volatile.Write(ref _orderedHead, through);
-            if (!_topics.TryGetValue(topic, out ring) || !ring.Listening || ring.Ready) return;
+            if (!_topics.TryGet(topic, out ring) || !ring.Listening || ring.Ready) return;
             ring.ReadyAt = through;
             ring.Ready = true;
             // Its subscribers are live from here: presence counts them now.
@@ -124,7 +144,7 @@ public sealed partial class EventHub
     {
         lock (_gate)
         {
-            foreach (var ring in _topics.Values)
+            foreach (var ring in _topics.Rings)
                 if (ring.Listening) ring.Ready = false;
         }
     }
@@ -133,7 +153,7 @@ public sealed partial class EventHub
     {
         lock (_gate)
         {
-            if (!_topics.TryGetValue(topic, out var ring)) return true;
+            if (!_topics.TryGet(topic, out var ring)) return true;
             if (ring.SubscriberCount > 0) return false;
             ring.Listening = false;
             ring.Ready = false;
@@ -163,7 +183,7 @@ public sealed partial class EventHub
         var subscriptions = new List<HubSubscription?>();
         lock (_gate)
         {
-            foreach (var ring in _topics.Values.Append(_default))
+            foreach (var ring in _topics.Rings.Append(_default))
             {
                 subscriptions.AddRange(ring.Subscribers());
                 ring.Clear();
@@ -171,9 +191,8 @@ public sealed partial class EventHub
                 ring.CompleteAfter = last;
             }
             Volatile.Write(ref _orderedHead, last);
-            _publishOrder.Clear();
+            _held.Clear();
             _idempotency.Clear();
-            _idempotencyOrder.Clear();
             Volatile.Write(ref _head, last);
             _localOldest = last + 1;
         }
@@ -193,6 +212,8 @@ public sealed partial class EventHub
         public void Deliver(long sequence, long previous, string topic, ServerEvent evt) => hub.Deliver(sequence, previous, topic, evt);
 
         public long TopicLast(string topic) => hub.TopicLast(topic);
+
+        public void TopicHole(string topic, long through) => hub.TopicHole(topic, through);
 
         public void TopicReady(string topic, long through) => hub.TopicReady(topic, through);
 

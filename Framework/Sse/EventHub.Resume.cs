@@ -112,39 +112,39 @@ public sealed partial class EventHub
         // Not one of the hub's: live from the backplane's last number, read now (what is published from here on reaches it).
         if (check is not null && await check is var last && after > last)
             return new HubSubscription.ResumePlan([], last, $"{Printable(lastEventId)} is not a number this hub gave (another hub's, or from before its store lost its data)");
-        var frames = new List<HubFrame>();
-        string? resync = null;
-        foreach (var (topic, read) in reads)
-        {
-            var history = await read;
-            var first = FirstAfter(history.Frames, after);
-            if (!history.HasEverythingAfter(first, after)) resync ??= $"events of topic '{Printable(topic)}' after {Printable(lastEventId)} are no longer retained";
-            frames.AddRange(history.Frames.AsSpan(first));
-        }
-        if (reads.Count > 1) frames.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
-        return new HubSubscription.ResumePlan([.. frames], after, resync);
+        var histories = new (string, TopicHistory, long)[reads.Count];
+        for (var i = 0; i < reads.Count; i++) histories[i] = (reads[i].Topic, await reads[i].Read, long.MaxValue);
+        return Plan(histories, after, lastEventId, null);
     }
 
     private static async Task<HubSubscription.ResumePlan> ResumeAfterOwnIdAsync(List<(string Topic, long Held, Task<TopicHistory> Read)> reads, string lastEventId)
     {
-        var histories = new TopicHistory[reads.Count];
+        var histories = new (string, TopicHistory, long)[reads.Count];
         var after = -1L;
         for (var i = 0; i < reads.Count; i++)
         {
-            histories[i] = await reads[i].Read;
-            foreach (var frame in histories[i].Frames)
+            var history = await reads[i].Read;
+            histories[i] = (reads[i].Topic, history, reads[i].Held);
+            foreach (var frame in history.Frames)
                 if (frame.OwnId && frame.Source.Id == lastEventId && frame.Seq > after) after = frame.Seq;
         }
+        // Not found: every retained event, said to be a resync.
+        return Plan(histories, after, lastEventId, after < 0 ? $"{Printable(lastEventId)} is not the id of an event this hub still retains" : null);
+    }
+
+    /// <summary>The resume after <paramref name="after"/> from each topic's history read (frames up to its ring's held point:
+    /// the ring has the rest), merged in number order; a resync when a topic's history has a hole or a trimmed range after it.</summary>
+    private static HubSubscription.ResumePlan Plan((string Topic, TopicHistory History, long Upto)[] histories, long after, string lastEventId, string? resync)
+    {
         var frames = new List<HubFrame>();
-        string? resync = after < 0 ? $"{Printable(lastEventId)} is not the id of an event this hub still retains" : null;
-        for (var i = 0; i < histories.Length; i++)
+        foreach (var (topic, history, upto) in histories)
         {
-            var first = after < 0 ? 0 : FirstAfter(histories[i].Frames, after);
-            if (after >= 0 && !histories[i].HasEverythingAfter(first, after)) resync ??= $"events of topic '{Printable(reads[i].Topic)}' after {Printable(lastEventId)} are no longer retained";
-            foreach (var frame in histories[i].Frames.AsSpan(first))
-                if (frame.Seq <= reads[i].Held) frames.Add(frame);
+            var first = FirstAfter(history.Frames, after);
+            if (!history.HasEverythingAfter(first, after)) resync ??= $"events of topic '{Printable(topic)}' after {Printable(lastEventId)} are no longer retained";
+            foreach (var frame in history.Frames.AsSpan(first))
+                if (frame.Seq <= upto) frames.Add(frame);
         }
-        if (reads.Count > 1) frames.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
+        if (histories.Length > 1) frames.Sort(static (a, b) => a.Seq.CompareTo(b.Seq));
         return new HubSubscription.ResumePlan([.. frames], Math.Max(0, after), resync);
     }
 

@@ -65,4 +65,32 @@ internal sealed partial class HubSubscription
         SetResume(await _resumePlan!.WaitAsync(_readerToken));
         return await MoveNextAsync();
     }
+
+    /// <summary>A stream on topics a backplane is only starting to listen to sends its headers once it listens (one Redis round
+    /// trip), so whatever is published after the client saw the headers reaches it. Waits at most 5 s (Redis unreachable: the
+    /// stream opens and waits, with pings).</summary>
+    private async Task WaitReadyAsync(CancellationToken cancellationToken)
+    {
+        var deadline = Environment.TickCount64 + 5000;
+        while (!AllReady() && !_hub.IsCompleted && !IsDisposed)
+        {
+            _signal.Reset();
+            if (AllReady()) return;
+            var left = deadline - Environment.TickCount64;
+            if (left <= 0)
+            {
+                await StartAtStoreHeadAsync(cancellationToken);
+                return;
+            }
+            try
+            {
+                await _signal.WaitAsync().AsTask().WaitAsync(TimeSpan.FromMilliseconds(left), cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                await StartAtStoreHeadAsync(cancellationToken);
+                return;
+            }
+        }
+    }
 }

@@ -104,6 +104,13 @@ public interface IEventBackplaneSink
     /// <summary>The number of the last event of <paramref name="topic"/> delivered here (0: none).</summary>
     long TopicLast(string topic) => LastSequence;
 
+    /// <summary>Events of <paramref name="topic"/> numbered up to <paramref name="through"/> are gone from the backplane (its
+    /// stream expired or was trimmed) with none after them to deliver: this instance's ring of it is complete only after that,
+    /// and its streams that started before end (their resumes say `resync`).</summary>
+    void TopicHole(string topic, long through)
+    {
+    }
+
     /// <summary>Every event of <paramref name="topic"/> numbered up to <paramref name="through"/> that this instance listens for
     /// was delivered, in order with the rest: its streams may go on.</summary>
     void TopicReady(string topic, long through)

@@ -1,0 +1,102 @@
+using System.Globalization;
+
+namespace Bocata;
+
+/// <summary>Where a subscription starts on each topic from its <c>Last-Event-ID</c>: on one instance, and for the default topic on a backplane (its history first). Named topics on a backplane that listens by topic resume in EventHub.Resume.cs. Under the hub's lock.</summary>
+public sealed partial class EventHub
+{
+    /// <summary>Where a subscription starts: after each topic's <see cref="Cursors"/>; with <see cref="FromHistory"/> (the default
+    /// topic on a shared hub), the backplane's history from <c>HistoryAfter + 1</c> to this instance's oldest frame comes first,
+    /// and <see cref="ResolveId"/> (when set) is looked up in it.</summary>
+    private readonly record struct StartAt(long[] Cursors, bool FromHistory = false, long HistoryAfter = 0, string? ResolveId = null);
+
+    /// <summary>Where a subscriber with <paramref name="lastEventId"/> starts on each topic. Ids that cannot be this hub's (negative,
+    /// malformed, far beyond the head) start live; an unknown or too old one gets each topic's window.</summary>
+    private StartAt Start(TopicRing[] rings, string? lastEventId)
+    {
+        var cursors = new long[rings.Length];
+        long ResumeAfter(long number)
+        {
+            for (var i = 0; i < rings.Length; i++)
+                cursors[i] = Math.Max(rings[i].LastAtOrBefore(number), rings[i].WindowOldest(_replay) - 1);
+            return 0;
+        }
+        void Window()
+        {
+            for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].WindowOldest(_replay) - 1;
+        }
+        void Live()
+        {
+            for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
+        }
+
+        if (lastEventId is null)
+        {
+            // The last ReplayOnConnect events of each topic (within what it retains), else live.
+            for (var i = 0; i < rings.Length; i++)
+                cursors[i] = _replayOnConnect == 0 ? rings[i].Head : Math.Max(rings[i].Head - _replayOnConnect, rings[i].WindowOldest(_replay) - 1);
+            return new(cursors);
+        }
+        // A publisher's own id: the newest held event carrying it, in the stream's topics and their windows.
+        var own = 0L;
+        foreach (var ring in rings)
+        {
+            var local = ring.OwnId(lastEventId);
+            if (local >= ring.WindowOldest(_replay) && ring.FrameAt(local) is { } f && f.Seq > own) own = f.Seq;
+        }
+        if (own > 0)
+        {
+            ResumeAfter(own);
+            return new(cursors);
+        }
+        var isNumber = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
+        if (!isNumber && LooksNumeric(lastEventId))
+        {
+            Live();
+            return new(cursors);
+        }
+        if (isNumber && n > _head)
+        {
+            // Across instances, another instance may be a few events ahead of this one: start after that number, not before.
+            if (_backplane is not null && n - _head <= _bufferSize)
+                for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
+            else Live();
+            return new(cursors);
+        }
+        var defaultOnly = rings.Length == 1 && rings[0] == _default;
+        if (defaultOnly && _backplane is not null)
+        {
+            // Older than this instance's ring: the backplane's history says whether the id names a hub number or an own id
+            // there, so a resume means the same on every instance. One coalesced read of the window serves every such client.
+            var oldest = Math.Max(1, _head - _replay + 1);
+            if (oldest < _localOldest && (!isNumber || n < _localOldest))
+            {
+                cursors[0] = _default.LastAtOrBefore(_localOldest - 1);
+                return new(cursors, FromHistory: true, HistoryAfter: oldest - 1, ResolveId: isNumber && n < oldest - 1 ? null : lastEventId);
+            }
+        }
+        if (!isNumber)
+        {
+            Window();
+            return new(cursors);
+        }
+        // A number is the hub's only if the frame it names carries it: a publisher's own id "7" is not hub number 7.
+        foreach (var ring in rings)
+        {
+            if (ring.FrameNumbered(n) is { OwnId: true })
+            {
+                Window();
+                return new(cursors);
+            }
+        }
+        ResumeAfter(n);
+        return new(cursors);
+    }
+
+    /// <summary>An optional sign then digits: a number, if not one this hub could have given.</summary>
+    private static bool LooksNumeric(string id)
+    {
+        var digits = id.AsSpan(id.Length > 0 && id[0] is '-' or '+' ? 1 : 0);
+        return !digits.IsEmpty && !digits.ContainsAnyExceptInRange('0', '9');
+    }
+}
