@@ -11,7 +11,8 @@ internal sealed record HubOptions
     /// <summary>False (the default): the backplane is made as an app makes it, with <see cref="RedisBackplane.ConnectAsync"/> (its own
     /// connection; a publish fails at once while Redis is down), every setting at its default but <see cref="PublishTimeout"/>.
     /// True: on a connection of the fixture's (AbortOnConnectFail off; commands wait in the client's backlog while Redis is
-    /// down), with <see cref="Linger"/>, <see cref="PresenceTtl"/>, <see cref="CheckInterval"/> and <see cref="TopicStreamMaxLength"/>.</summary>
+    /// down), with <see cref="Linger"/>, <see cref="PresenceTtl"/>, <see cref="CheckInterval"/>, <see cref="TopicStreamMaxLength"/> and
+    /// <see cref="TopicStreamRetention"/>.</summary>
     public bool Tuned { get; init; }
 
     /// <summary>The backplane's <see cref="RedisBackplane.PublishTimeout"/> (its default, 2 s, unless set).</summary>
@@ -29,6 +30,9 @@ internal sealed record HubOptions
 
     /// <summary>With <see cref="Tuned"/> only: <see cref="RedisBackplane.TopicStreamMaxLength"/>.</summary>
     public int TopicStreamMaxLength { get; init; } = 1000;
+
+    /// <summary>With <see cref="Tuned"/> only: <see cref="RedisBackplane.TopicStreamRetention"/>.</summary>
+    public TimeSpan TopicStreamRetention { get; init; } = TimeSpan.FromHours(1);
 
     /// <summary>The hub's replay window; null: <see cref="EventHub"/>'s default.</summary>
     public int? Replay { get; init; }
@@ -89,14 +93,16 @@ internal sealed class RedisHubFixture : IAsyncDisposable
                 PresenceTtl = o.PresenceTtl,
                 CheckInterval = o.CheckInterval,
                 TopicStreamMaxLength = o.TopicStreamMaxLength,
+                TopicStreamRetention = o.TopicStreamRetention,
                 PublishTimeout = o.PublishTimeout,
             });
         }
         else
         {
             var plain = new HubOptions();
-            if ((o.Linger, o.PresenceTtl, o.CheckInterval, o.TopicStreamMaxLength) != (plain.Linger, plain.PresenceTtl, plain.CheckInterval, plain.TopicStreamMaxLength))
-                throw new ArgumentException("Linger, PresenceTtl, CheckInterval and TopicStreamMaxLength apply with Tuned = true only.", nameof(options));
+            if ((o.Linger, o.PresenceTtl, o.CheckInterval, o.TopicStreamMaxLength, o.TopicStreamRetention)
+                != (plain.Linger, plain.PresenceTtl, plain.CheckInterval, plain.TopicStreamMaxLength, plain.TopicStreamRetention))
+                throw new ArgumentException("Linger, PresenceTtl, CheckInterval, TopicStreamMaxLength and TopicStreamRetention apply with Tuned = true only.", nameof(options));
             backplane = Own(await RedisBackplane.ConnectAsync(configuration, name, o.PublishTimeout));
         }
         var hub = (o.Replay, o.BufferSize) switch
