@@ -1,6 +1,5 @@
 using Bocata.Redis;
 using Microsoft.Extensions.Logging;
-using Bocata.Testing;
 using FluentAssertions;
 using NUnit.Framework;
 using StackExchange.Redis;
@@ -13,23 +12,22 @@ namespace Bocata.Tests.Redis;
 /// with late messages of a lost epoch, and when Redis is down as the app starts; a resume means the same on every instance.
 /// </summary>
 [NonParallelizable]
-public class BackplaneCorrectnessTests
+public class BackplaneCorrectnessTests : RedisHubTests
 {
-    private readonly List<IAsyncDisposable> _owned = [];
+    /// <summary>Every instance here: made as an app makes it, replay 1,000, no app unless a test serves one.</summary>
+    private static readonly HubOptions Options = new() { Replay = 1000, Serve = false };
 
-    [TearDown]
-    public async Task DisposeAll()
+    /// <summary>An instance started while nothing answers on its port (Redis down, <see cref="Down"/>): publishes fail after
+    /// 500 ms; the hub's default replay, an app and its client.</summary>
+    private static readonly HubOptions WhileDown = new() { PublishTimeout = TimeSpan.FromMilliseconds(500) };
+
+    private async Task<(EventHub Hub, RedisBackplane Backplane)> HubAsync(string endpoint, string topic, HubOptions? options = null)
     {
-        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
-        _owned.Clear();
+        var instance = await Hubs.InstanceAsync(endpoint, topic, options ?? Options);
+        return (instance.Hub, instance.Backplane);
     }
 
-    private async Task<(EventHub Hub, RedisBackplane Backplane)> HubAsync(string endpoint, string topic, int replay = 1000, TimeSpan? publishTimeout = null)
-    {
-        var backplane = await RedisBackplane.ConnectAsync(endpoint, topic, publishTimeout: publishTimeout);
-        _owned.Add(backplane);
-        return (new EventHub(replay: replay, backplane: backplane), backplane);
-    }
+    private static string Down(int port) => $"127.0.0.1:{port},connectTimeout=500";
 
     [Test]
     public async Task Resumes_on_either_instance_while_the_other_publishes_at_full_speed_are_exact()
@@ -40,11 +38,9 @@ public class BackplaneCorrectnessTests
         // ended silently.
         var redis = await RedisServer.SharedAsync();
         var topic = RedisServer.Topic();
-        var (a, _) = await HubAsync(redis.Endpoint, topic, replay: 20000);
-        var (b, _) = await HubAsync(redis.Endpoint, topic, replay: 20000);
-        var app = TestApps.Quiet();
-        app.Route("/feed", (req, res) => res.EventStream(b.Subscribe(req, "a", "b")));
-        await using var client = app.CreateClient();
+        var (a, _) = await HubAsync(redis.Endpoint, topic, Options with { Replay = 20000 });
+        var onB = await Hubs.InstanceAsync(redis.Endpoint, topic, Options with { Replay = 20000, Serve = true });
+        var (b, client) = (onB.Hub, onB.Client);
         using var stop = new CancellationTokenSource();
         var publisher = Task.Run(async () =>
         {
@@ -69,7 +65,7 @@ public class BackplaneCorrectnessTests
             var how = overHttp ? "HTTP on b" : serving == a ? "directly on a" : "directly on b";
             var evictionsBefore = serving.Evictions;
             var events = overHttp
-                ? await TestApps.TakeAsync(client.EventsAsync("/feed", lastId), 1 + rounds % 50)
+                ? await TestApps.TakeAsync(client.EventsAsync("/events?topic=a&topic=b", lastId), 1 + rounds % 50)
                 : await TestApps.TakeAsync(serving.Subscribe(["a", "b"], lastId), 1 + rounds % 50);
             if (events.Count == 0)
             {
@@ -113,11 +109,12 @@ public class BackplaneCorrectnessTests
     public async Task After_redis_is_restored_from_an_older_snapshot_new_events_get_new_numbers_and_reach_every_instance()
     {
         var dir = Directory.CreateTempSubdirectory("bocata-redis-");
-        var redis = await RedisServer.StartDedicatedAsync(dataDirectory: dir.FullName);
+        var redis = await Hubs.StartRedisAsync(dataDirectory: dir.FullName);
         var port = redis.Port;
         var topic = RedisServer.Topic();
-        var (a, _) = await HubAsync(redis.Endpoint, topic, publishTimeout: TimeSpan.FromSeconds(1));
-        var (b, _) = await HubAsync(redis.Endpoint, topic, publishTimeout: TimeSpan.FromSeconds(1));
+        var options = Options with { PublishTimeout = TimeSpan.FromSeconds(1) };
+        var (a, _) = await HubAsync(redis.Endpoint, topic, options);
+        var (b, _) = await HubAsync(redis.Endpoint, topic, options);
         using (var admin = await redis.AdminAsync())
         {
             for (var i = 1; i <= 5; i++) await a.PublishAsync(new ServerEvent(data: $"m{i}"));
@@ -128,8 +125,8 @@ public class BackplaneCorrectnessTests
         var reader = TestApps.TakeAsync(b.Subscribe(), 3, TimeSpan.FromSeconds(30));
 
         // Redis dies and comes back from the snapshot taken at 5: same epoch, a lower sequence.
-        await redis.DisposeAsync();
-        await using var restored = await RedisServer.StartDedicatedAsync(port, dir.FullName);
+        await Hubs.StopAsync(redis);
+        await Hubs.StartRedisAsync(port, dir.FullName);
         var ids = new List<string?>();
         for (var attempt = 0; attempt < 200 && ids.Count < 3; attempt++)
         {
@@ -152,10 +149,10 @@ public class BackplaneCorrectnessTests
     [Test]
     public async Task A_publish_that_timed_out_but_ran_later_is_retried_with_its_key_without_a_duplicate()
     {
-        await using var redis = await RedisServer.StartDedicatedAsync();
+        var redis = await Hubs.StartRedisAsync();
         using var admin = await redis.AdminAsync();
         var topic = RedisServer.Topic();
-        var (a, _) = await HubAsync(redis.Endpoint, topic, publishTimeout: TimeSpan.FromMilliseconds(500));
+        var (a, _) = await HubAsync(redis.Endpoint, topic, Options with { PublishTimeout = TimeSpan.FromMilliseconds(500) });
         var (b, _) = await HubAsync(redis.Endpoint, topic);
         var received = new List<ServerEvent>();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -192,11 +189,9 @@ public class BackplaneCorrectnessTests
         var redis = await RedisServer.SharedAsync();
         var topic = RedisServer.Topic();
         var logs = new Bocata.Tests.Middleware.ErrorHandlingTests.ListLoggerProvider();
-        using var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(logs));
-        var app = TestApps.Quiet(s => s.LoggerFactory = loggers);
-        var (hub, _) = await HubAsync(redis.Endpoint, topic);
-        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
-        await using var client = app.CreateClient();
+        var loggers = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(logs));
+        Hubs.Own(loggers);
+        var (hub, _) = await HubAsync(redis.Endpoint, topic, Options with { Serve = true, Settings = s => s.LoggerFactory = loggers });
         long repaired = 0;
         using var listener = new System.Diagnostics.Metrics.MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
@@ -257,7 +252,7 @@ public class BackplaneCorrectnessTests
     {
         var redis = await RedisServer.SharedAsync();
         var topic = RedisServer.Topic();
-        var (a, _) = await HubAsync(redis.Endpoint, topic, replay: 100);
+        var (a, _) = await HubAsync(redis.Endpoint, topic, Options with { Replay = 100 });
         var subscription = a.Subscribe();
         using var admin = await redis.AdminAsync();
         var db = admin.GetDatabase();
@@ -335,15 +330,10 @@ public class BackplaneCorrectnessTests
     [Test]
     public async Task A_publish_while_redis_is_down_is_a_503_with_retry_after_not_a_500()
     {
-        var port = TestApps.FreePort();
-        var backplane = await RedisBackplane.ConnectAsync($"127.0.0.1:{port},connectTimeout=500", RedisServer.Topic(), publishTimeout: TimeSpan.FromMilliseconds(500));
-        _owned.Add(backplane);
-        var hub = new EventHub(backplane: backplane);
-        var app = TestApps.Quiet();
-        app.Post("/publish", async (req, res) => res.Json = new { id = (await hub.PublishAsync(new ServerEvent(data: "x"))).Id });
-        await using var client = app.CreateClient();
+        var instance = await Hubs.InstanceAsync(Down(TestApps.FreePort()), RedisServer.Topic(), WhileDown);
+        var (hub, client) = (instance.Hub, instance.Client);
 
-        var response = await client.PostAsync("/publish", null);
+        var response = await client.PostAsync("/publish", new StringContent("x"));
         response.StatusCode.Should().Be(System.Net.HttpStatusCode.ServiceUnavailable);
         response.Headers.RetryAfter!.Delta.Should().Be(TimeSpan.FromSeconds(1));
         var body = await response.Content.ReadAsStringAsync();
@@ -355,13 +345,8 @@ public class BackplaneCorrectnessTests
     public async Task An_app_starts_while_redis_is_down_and_catches_up_when_it_comes_back()
     {
         var port = TestApps.FreePort();
-        var topic = RedisServer.Topic();
-        var backplane = await RedisBackplane.ConnectAsync($"127.0.0.1:{port},connectTimeout=500", topic, publishTimeout: TimeSpan.FromMilliseconds(500));
-        _owned.Add(backplane);
-        var hub = new EventHub(backplane: backplane);
-        var app = TestApps.Quiet();
-        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
-        await using var client = app.CreateClient();
+        var instance = await Hubs.InstanceAsync(Down(port), RedisServer.Topic(), WhileDown);
+        var (hub, client) = (instance.Hub, instance.Client);
         var reader = TestApps.TakeAsync(client.EventsAsync("/feed"), 2, TimeSpan.FromSeconds(30));
         await TestApps.UntilAsync(() => hub.SubscriberCount == 1);
 
@@ -369,7 +354,7 @@ public class BackplaneCorrectnessTests
         await FluentActions.Awaiting(() => hub.PublishAsync(new ServerEvent(data: "while down"))).Should().ThrowAsync<Exception>();
         (DateTime.UtcNow - started).Should().BeLessThan(TimeSpan.FromSeconds(10), "a publish fails in bounded time while Redis is down");
 
-        await using var redis = await RedisServer.StartDedicatedAsync(port);
+        await Hubs.StartRedisAsync(port);
         var ids = new List<string?>();
         for (var attempt = 0; attempt < 300 && ids.Count < 2; attempt++)
         {
@@ -385,6 +370,7 @@ public class BackplaneCorrectnessTests
         ids.Should().Equal("1", "2");
         (await reader).Select(e => e.Data).Should().Equal("up 0", "up 1");
     }
+
     [Test]
     public async Task An_app_starts_while_redis_is_down_and_its_topic_streams_get_events_published_elsewhere_once_it_is_back()
     {
@@ -392,16 +378,11 @@ public class BackplaneCorrectnessTests
         // published on another instance after that reaches it, though Redis was down when the instance started.
         var port = TestApps.FreePort();
         var topic = RedisServer.Topic();
-        var backplane = await RedisBackplane.ConnectAsync($"127.0.0.1:{port},connectTimeout=500", topic, publishTimeout: TimeSpan.FromMilliseconds(500));
-        _owned.Add(backplane);
-        var hub = new EventHub(backplane: backplane);
-        var app = TestApps.Quiet();
-        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req, "users/42", "rooms/7")));
-        await using var client = app.CreateClient();
-        await using var redis = await RedisServer.StartDedicatedAsync(port);
+        var client = (await Hubs.InstanceAsync(Down(port), topic, WhileDown)).Client;
+        var redis = await Hubs.StartRedisAsync(port);
         var (other, _) = await HubAsync(redis.Endpoint, topic);
 
-        await using var stream = await client.OpenEventsAsync("/feed");
+        await using var stream = await client.OpenEventsAsync("/events?topic=users/42&topic=rooms/7");
         var published = new List<string>();
         foreach (var (name, data) in new[] { ("users/42", "n1"), ("rooms/8", "not mine"), ("rooms/7", "m1"), ("users/42", "n2") })
         {

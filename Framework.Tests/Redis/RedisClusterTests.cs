@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Bocata.Redis;
-using Bocata.Testing;
 using FluentAssertions;
 using NUnit.Framework;
 using StackExchange.Redis;
@@ -10,31 +8,10 @@ namespace Bocata.Tests.Redis;
 /// <summary>A hub on a real 3-master Redis Cluster: every key and channel of a hub on one shard (its hash tag), sharded
 /// pub/sub, the topic contract across instances, and a master killed mid-stream.</summary>
 [NonParallelizable]
-public class RedisClusterTests
+public class RedisClusterTests : RedisHubTests
 {
-    private readonly List<IAsyncDisposable> _owned = [];
-
-    [TearDown]
-    public async Task DisposeAll()
-    {
-        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
-        _owned.Clear();
-    }
-
-    private sealed record Instance(EventHub Hub, RedisBackplane Backplane, TestClient Client);
-
-    private async Task<Instance> InstanceAsync(RedisCluster cluster, string name, TimeSpan? publishTimeout = null)
-    {
-        var backplane = await RedisBackplane.ConnectAsync(cluster.Configuration, name, publishTimeout);
-        _owned.Add(backplane);
-        var hub = new EventHub(replay: 100, backplane: backplane);
-        var app = TestApps.Quiet();
-        app.Route("/events", (req, res) => res.EventStream(hub.Subscribe(req, req.QueryParams.GetAll("topic").ToArray())));
-        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
-        var client = app.CreateClient();
-        _owned.Add(client);
-        return new Instance(hub, backplane, client);
-    }
+    /// <summary>Every instance here: made as an app makes it, replay 100.</summary>
+    private static readonly HubOptions Options = new() { Replay = 100 };
 
     /// <summary>A hub name whose keys live on cluster node <paramref name="node"/>.</summary>
     private static async Task<string> NameOnNodeAsync(RedisCluster cluster, int node)
@@ -53,12 +30,12 @@ public class RedisClusterTests
     [Test]
     public async Task Hubs_spread_over_shards_and_each_keeps_the_topic_contract_on_sharded_pub_sub()
     {
-        await using var cluster = await RedisCluster.StartAsync();
+        var cluster = await Hubs.StartClusterAsync();
         var names = new[] { await NameOnNodeAsync(cluster, 0), await NameOnNodeAsync(cluster, 2) };
         foreach (var name in names)
         {
-            var a = await InstanceAsync(cluster, name);
-            var b = await InstanceAsync(cluster, name);
+            var a = await Hubs.InstanceAsync(cluster.Configuration, name, Options);
+            var b = await Hubs.InstanceAsync(cluster.Configuration, name, Options);
             a.Backplane.Sharded.Should().BeTrue("on a cluster the hub uses SSUBSCRIBE/SPUBLISH");
 
             await using var multi = await b.Client.OpenEventsAsync("/events?topic=users/1&topic=rooms/1");
@@ -95,10 +72,11 @@ public class RedisClusterTests
     [Test]
     public async Task A_master_killed_mid_stream_fails_publishes_in_bounded_time_and_loses_nothing_acknowledged()
     {
-        await using var cluster = await RedisCluster.StartAsync();
+        var cluster = await Hubs.StartClusterAsync();
         var name = await NameOnNodeAsync(cluster, 1);
-        var a = await InstanceAsync(cluster, name, publishTimeout: TimeSpan.FromSeconds(1));
-        var b = await InstanceAsync(cluster, name, publishTimeout: TimeSpan.FromSeconds(1));
+        var options = Options with { PublishTimeout = TimeSpan.FromSeconds(1) };
+        var a = await Hubs.InstanceAsync(cluster.Configuration, name, options);
+        var b = await Hubs.InstanceAsync(cluster.Configuration, name, options);
         await using var stream = await b.Client.OpenEventsAsync("/events?topic=users/1&topic=rooms/1");
         var received = new List<ServerEvent>();
         using var stop = new CancellationTokenSource();

@@ -14,22 +14,64 @@ public class ScaleOutExampleTests
 {
     private const string Nginx = "/usr/sbin/nginx";
 
-    [Test]
-    public async Task A_client_keeps_every_event_in_order_when_its_instance_is_killed()
+    private readonly Dictionary<string, ExampleProcess> _instances = [];
+    private Dictionary<string, string> _environment = null!;
+    private ExampleNginx? _nginx;
+    private HttpClient? _http;
+
+    private HttpClient Http => _http!;
+
+    /// <summary>Instances a and b of Examples/ScaleOut on the shared Redis (a hub of the test's own) behind the example's nginx,
+    /// and a client through nginx once it answers.</summary>
+    [SetUp]
+    public async Task StartTwoInstancesBehindNginx()
     {
         if (!File.Exists(Nginx)) Assert.Ignore($"nginx is not installed at {Nginx} (apt-get install -y nginx-light; .ci/run installs it).");
         var redis = await RedisServer.SharedAsync();
-        var environment = new Dictionary<string, string> { ["REDIS"] = redis.Endpoint, ["TOPIC"] = RedisServer.Topic() };
-        await using var a = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "a" });
-        await using var b = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "b" });
-        var instances = new Dictionary<string, ExampleProcess> { ["a"] = a, ["b"] = b };
+        _environment = new Dictionary<string, string> { ["REDIS"] = redis.Endpoint, ["TOPIC"] = RedisServer.Topic() };
+        try
+        {
+            foreach (var instance in new[] { "a", "b" }) _instances[instance] = await StartInstanceAsync(instance, port: 0);
+            _nginx = ExampleNginx.Start(new Uri(_instances["a"].Url).Port, new Uri(_instances["b"].Url).Port);
+            _http = new HttpClient { BaseAddress = _nginx.Url };
+            await TestApps.WaitForServerAsync(_http);
+        }
+        catch
+        {
+            await StopAllAsync();
+            throw;
+        }
+    }
 
-        await using var nginx = ExampleNginx.Start(new Uri(a.Url).Port, new Uri(b.Url).Port);
-        using var http = new HttpClient { BaseAddress = nginx.Url };
-        await TestApps.WaitForServerAsync(http);
-        (await http.GetStringAsync("/")).Should().Contain("EventSource", "the page is served through nginx");
+    [TearDown]
+    public async Task StopAllAsync()
+    {
+        _http?.Dispose();
+        _http = null;
+        if (_nginx is not null) await _nginx.DisposeAsync();
+        _nginx = null;
+        foreach (var instance in _instances.Values) await instance.DisposeAsync();
+        _instances.Clear();
+    }
 
-        var (readings, servedBy, killed) = await ReadAcrossFailoverAsync(http, "/temperature-feed", instances);
+    /// <summary>Examples/ScaleOut as instance <paramref name="instance"/> on <paramref name="port"/> (0: a free one).</summary>
+    private Task<ExampleProcess> StartInstanceAsync(string instance, int port) =>
+        ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(_environment) { ["INSTANCE"] = instance, ["PORT"] = port.ToString() });
+
+    /// <summary>Starts <paramref name="instance"/> again on its port (after it was killed): nginx sends it requests again.</summary>
+    private async Task RestartAsync(string instance)
+    {
+        var port = new Uri(_instances[instance].Url).Port;
+        await _instances[instance].DisposeAsync();
+        _instances[instance] = await StartInstanceAsync(instance, port);
+    }
+
+    [Test]
+    public async Task A_client_keeps_every_event_in_order_when_its_instance_is_killed()
+    {
+        (await Http.GetStringAsync("/")).Should().Contain("EventSource", "the page is served through nginx");
+
+        var (readings, servedBy, killed) = await ReadAcrossFailoverAsync(Http, "/temperature-feed", _instances);
         var ids = readings.Select(r => r.Id).ToList();
 
         killed.Should().BeTrue();
@@ -51,34 +93,22 @@ public class ScaleOutExampleTests
         // The chaos run's sequence: kill A, restart it, let streams reach it, kill B. With nginx's passive failure marks,
         // A stayed "failed" (its mark clears only when a request completes; an event stream never does), so every client
         // got 502 "no live upstreams", which EventSource treats as fatal.
-        if (!File.Exists(Nginx)) Assert.Ignore($"nginx is not installed at {Nginx} (apt-get install -y nginx-light; .ci/run installs it).");
-        var redis = await RedisServer.SharedAsync();
-        var environment = new Dictionary<string, string> { ["REDIS"] = redis.Endpoint, ["TOPIC"] = RedisServer.Topic() };
-        var (portA, portB) = (TestApps.FreePort(), TestApps.FreePort());
-        Dictionary<string, string> Env(string instance, int port) => new(environment) { ["INSTANCE"] = instance, ["PORT"] = port.ToString() };
-        var a = await ExampleProcess.StartAsync("ScaleOut", Env("a", portA));
-        await using var b = await ExampleProcess.StartAsync("ScaleOut", Env("b", portB));
-
-        await using var nginx = ExampleNginx.Start(portA, portB);
         var open = new List<HttpResponseMessage>();
         try
         {
-            using var http = new HttpClient { BaseAddress = nginx.Url };
-            await TestApps.WaitForServerAsync(http);
-
-            await a.KillAsync();
-            for (var i = 0; i < 4; i++) open.Add(await http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead));
+            await _instances["a"].KillAsync();
+            for (var i = 0; i < 4; i++) open.Add(await Http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead));
             open.Should().AllSatisfy(r => r.StatusCode.Should().Be(HttpStatusCode.OK, "B serves while A is down"));
-            await using var restarted = await ExampleProcess.StartAsync("ScaleOut", Env("a", portA));
+            await RestartAsync("a");
             // Past nginx's fail_timeout, streams reach A again and stay open.
             await Task.Delay(TimeSpan.FromSeconds(6));
-            for (var i = 0; i < 6; i++) open.Add(await http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead));
+            for (var i = 0; i < 6; i++) open.Add(await Http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead));
 
-            await b.KillAsync();
+            await _instances["b"].KillAsync();
             var statuses = new List<(HttpStatusCode Status, string? Instance)>();
             for (var i = 0; i < 10; i++)
             {
-                using var response = await http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead);
+                using var response = await Http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead);
                 statuses.Add((response.StatusCode, response.Headers.TryGetValues("X-Instance", out var v) ? v.Single() : null));
             }
             statuses.Should().AllSatisfy(s => s.Should().Be((HttpStatusCode.OK, "a"), "the restarted instance serves every new stream"));
@@ -86,25 +116,14 @@ public class ScaleOutExampleTests
         finally
         {
             foreach (var response in open) response.Dispose();
-            await a.DisposeAsync();
         }
     }
 
     [Test]
     public async Task A_stream_of_two_topics_keeps_every_reading_of_each_in_order_when_its_instance_is_killed()
     {
-        if (!File.Exists(Nginx)) Assert.Ignore($"nginx is not installed at {Nginx} (apt-get install -y nginx-light; .ci/run installs it).");
-        var redis = await RedisServer.SharedAsync();
-        var environment = new Dictionary<string, string> { ["REDIS"] = redis.Endpoint, ["TOPIC"] = RedisServer.Topic() };
-        await using var a = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "a" });
-        await using var b = await ExampleProcess.StartAsync("ScaleOut", new Dictionary<string, string>(environment) { ["INSTANCE"] = "b" });
-        var instances = new Dictionary<string, ExampleProcess> { ["a"] = a, ["b"] = b };
-        await using var nginx = ExampleNginx.Start(new Uri(a.Url).Port, new Uri(b.Url).Port);
-        using var http = new HttpClient { BaseAddress = nginx.Url };
-        await TestApps.WaitForServerAsync(http);
-
         // An EventSource on both instances' topics.
-        var (readings, servedBy, killed) = await ReadAcrossFailoverAsync(http, "/sensors?topic=sensors/a&topic=sensors/b", instances);
+        var (readings, servedBy, killed) = await ReadAcrossFailoverAsync(Http, "/sensors?topic=sensors/a&topic=sensors/b", _instances);
 
         killed.Should().BeTrue();
         servedBy.Last().Should().NotBe(servedBy.First(), "the survivor serves the reconnect");

@@ -1,7 +1,5 @@
 using System.Net.Sockets;
 using System.Text;
-using Bocata.Redis;
-using Bocata.Testing;
 using FluentAssertions;
 using NUnit.Framework;
 using StackExchange.Redis;
@@ -10,38 +8,19 @@ namespace Bocata.Tests.Redis;
 
 /// <summary>Several instances (apps in one process, each with its own Redis connection) serving one hub to real SSE clients.</summary>
 [NonParallelizable]
-public class ScaleOutTests
+public class ScaleOutTests : RedisHubTests
 {
-    private readonly List<IAsyncDisposable> _owned = [];
+    /// <summary>Every instance here: made as an app makes it, replay 1,000, its streams pinged every 200 ms.</summary>
+    private static readonly HubOptions Options = new() { Replay = 1000, Ping = TimeSpan.FromMilliseconds(200) };
 
-    [TearDown]
-    public async Task DisposeAll()
-    {
-        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
-        _owned.Clear();
-    }
-
-    private sealed record Instance(App App, EventHub Hub, RedisBackplane Backplane, TestClient Client);
-
-    private async Task<Instance> StartAsync(string endpoint, string topic, int replay = 1000, TimeSpan? publishTimeout = null)
-    {
-        var backplane = await RedisBackplane.ConnectAsync(endpoint, topic, publishTimeout: publishTimeout);
-        _owned.Add(backplane);
-        var hub = new EventHub(replay: replay, backplane: backplane);
-        var app = TestApps.Quiet();
-        app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req), ping: TimeSpan.FromMilliseconds(200)));
-        app.Post("/publish", async (req, res) => res.Json = new { id = (await hub.PublishAsync(new ServerEvent(data: await req.TextAsync()))).Id });
-        var client = app.CreateClient();
-        _owned.Add(client);
-        return new Instance(app, hub, backplane, client);
-    }
+    private Task<HubInstance> StartAsync(string endpoint, string topic, HubOptions? options = null) => Hubs.InstanceAsync(endpoint, topic, options ?? Options);
 
     [Test]
     public async Task Every_client_on_every_instance_gets_every_event_once_in_one_order_with_the_same_ids()
     {
         var redis = await RedisServer.SharedAsync();
         var topic = RedisServer.Topic();
-        var instances = new List<Instance>();
+        var instances = new List<HubInstance>();
         for (var i = 0; i < 3; i++) instances.Add(await StartAsync(redis.Endpoint, topic));
 
         var readers = instances.SelectMany(x => Enumerable.Range(0, 2).Select(_ => TestApps.TakeAsync(x.Client.EventsAsync("/feed"), 30))).ToList();
@@ -85,7 +64,7 @@ public class ScaleOutTests
     [Test]
     public async Task A_reconnect_storm_for_the_same_history_costs_one_redis_read()
     {
-        await using var redis = await RedisServer.StartDedicatedAsync();
+        var redis = await Hubs.StartRedisAsync();
         using var admin = await redis.AdminAsync();
         var topic = RedisServer.Topic();
         var a = await StartAsync(redis.Endpoint, topic);
@@ -108,7 +87,7 @@ public class ScaleOutTests
     [Test]
     public async Task Messages_lost_on_pub_sub_are_repaired_from_the_stream_within_two_seconds()
     {
-        await using var redis = await RedisServer.StartDedicatedAsync();
+        var redis = await Hubs.StartRedisAsync();
         using var admin = await redis.AdminAsync();
         var topic = RedisServer.Topic();
         var a = await StartAsync(redis.Endpoint, topic);
@@ -147,10 +126,10 @@ public class ScaleOutTests
     [Test]
     public async Task While_redis_does_not_answer_publish_fails_within_its_timeout_and_streams_stay_open_with_pings()
     {
-        await using var redis = await RedisServer.StartDedicatedAsync();
+        var redis = await Hubs.StartRedisAsync();
         using var admin = await redis.AdminAsync();
         var topic = RedisServer.Topic();
-        var a = await StartAsync(redis.Endpoint, topic, publishTimeout: TimeSpan.FromMilliseconds(500));
+        var a = await StartAsync(redis.Endpoint, topic, Options with { PublishTimeout = TimeSpan.FromMilliseconds(500) });
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(a.Client.BaseAddress!.Host, a.Client.BaseAddress.Port);
         var stream = tcp.GetStream();
@@ -173,7 +152,7 @@ public class ScaleOutTests
     [Test]
     public async Task After_redis_loses_its_data_ids_never_go_backwards_on_an_open_stream()
     {
-        var redis = await RedisServer.StartDedicatedAsync();
+        var redis = await Hubs.StartRedisAsync();
         var port = redis.Port;
         var topic = RedisServer.Topic();
         var a = await StartAsync(redis.Endpoint, topic);
@@ -198,8 +177,8 @@ public class ScaleOutTests
         await TestApps.UntilAsync(() => b.Hub.LastSequence == 10);
 
         // Redis dies without saving and comes back empty on the same port.
-        await redis.DisposeAsync();
-        await using var restarted = await RedisServer.StartDedicatedAsync(port);
+        await Hubs.StopAsync(redis);
+        await Hubs.StartRedisAsync(port);
         var published = 0;
         for (var attempt = 0; attempt < 100 && published < 5; attempt++)
         {
@@ -224,7 +203,7 @@ public class ScaleOutTests
     [Test]
     public async Task A_resume_older_than_the_trimmed_stream_gets_what_redis_still_retains()
     {
-        await using var redis = await RedisServer.StartDedicatedAsync();
+        var redis = await Hubs.StartRedisAsync();
         using var admin = await redis.AdminAsync();
         var topic = RedisServer.Topic();
         var a = await StartAsync(redis.Endpoint, topic);

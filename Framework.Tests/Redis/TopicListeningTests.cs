@@ -1,8 +1,5 @@
-using Bocata.Redis;
-using Bocata.Testing;
 using FluentAssertions;
 using NUnit.Framework;
-using StackExchange.Redis;
 
 namespace Bocata.Tests.Redis;
 
@@ -10,37 +7,13 @@ namespace Bocata.Tests.Redis;
 /// linger), never receives the events of topics none of its clients read, and a multi-topic stream resumes exactly on an
 /// instance that never held its topics.</summary>
 [NonParallelizable]
-public class TopicListeningTests
+public class TopicListeningTests : RedisHubTests
 {
-    private readonly List<IAsyncDisposable> _owned = [];
+    /// <summary>Every instance here: tuned (on a connection of the fixture's, PresenceTtl 15 s), replay 100, unless a test says.</summary>
+    private static readonly HubOptions Options = new() { Tuned = true, Replay = 100 };
 
-    [TearDown]
-    public async Task DisposeAll()
-    {
-        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
-        _owned.Clear();
-    }
-
-    private sealed record Instance(EventHub Hub, RedisBackplane Backplane, TestClient Client);
-
-    private async Task<Instance> InstanceAsync(string endpoint, string name, TimeSpan? linger = null, TimeSpan? presenceTtl = null, TimeSpan? checkInterval = null)
-    {
-        var multiplexer = await ConnectionMultiplexer.ConnectAsync(endpoint);
-        var backplane = new RedisBackplane(multiplexer, name)
-        {
-            Linger = linger ?? TimeSpan.FromSeconds(5),
-            PresenceTtl = presenceTtl ?? TimeSpan.FromSeconds(15),
-            CheckInterval = checkInterval ?? TimeSpan.FromSeconds(1),
-        };
-        _owned.Add(multiplexer);
-        _owned.Add(backplane);
-        var hub = new EventHub(replay: 100, backplane: backplane);
-        var app = TestApps.Quiet();
-        app.Route("/events", (req, res) => res.EventStream(hub.Subscribe(req, req.QueryParams.GetAll("topic").ToArray())));
-        var client = app.CreateClient();
-        _owned.Add(client);
-        return new Instance(hub, backplane, client);
-    }
+    private Task<HubInstance> InstanceAsync(string endpoint, string name, HubOptions? options = null) =>
+        Hubs.InstanceAsync(endpoint, name, options ?? Options);
 
     private static async Task<long> ListenersAsync(RedisServer redis, string name, string topic)
     {
@@ -79,7 +52,7 @@ public class TopicListeningTests
         var redis = await RedisServer.SharedAsync();
         var name = RedisServer.Topic();
         var a = await InstanceAsync(redis.Endpoint, name);
-        var b = await InstanceAsync(redis.Endpoint, name, linger: TimeSpan.FromMilliseconds(300));
+        var b = await InstanceAsync(redis.Endpoint, name, Options with { Linger = TimeSpan.FromMilliseconds(300) });
         await using (var stream = await b.Client.OpenEventsAsync("/events?topic=rooms/1"))
         {
             await a.Hub.PublishAsync("rooms/1", new ServerEvent(data: "while listening"));
@@ -148,7 +121,7 @@ public class TopicListeningTests
     [Test]
     public async Task A_reconnect_storm_on_a_new_instance_costs_redis_reads_per_topic_not_per_client()
     {
-        await using var redis = await RedisServer.StartDedicatedAsync();
+        var redis = await Hubs.StartRedisAsync();
         using var admin = await redis.AdminAsync();
         var name = RedisServer.Topic();
         var a = await InstanceAsync(redis.Endpoint, name);
@@ -174,7 +147,7 @@ public class TopicListeningTests
     [Test]
     public async Task After_the_pub_sub_connection_drops_a_multi_topic_stream_keeps_every_event_in_order()
     {
-        await using var redis = await RedisServer.StartDedicatedAsync();
+        var redis = await Hubs.StartRedisAsync();
         using var admin = await redis.AdminAsync();
         var name = RedisServer.Topic();
         var a = await InstanceAsync(redis.Endpoint, name);
@@ -199,8 +172,9 @@ public class TopicListeningTests
         var redis = await RedisServer.SharedAsync();
         var name = RedisServer.Topic();
         // PresenceTtl is the same on every instance: a publisher takes an instance silent for longer for dead.
-        var a = await InstanceAsync(redis.Endpoint, name, presenceTtl: TimeSpan.FromSeconds(2), checkInterval: TimeSpan.FromMilliseconds(200));
-        var b = await InstanceAsync(redis.Endpoint, name, presenceTtl: TimeSpan.FromSeconds(2), checkInterval: TimeSpan.FromMilliseconds(200));
+        var options = Options with { PresenceTtl = TimeSpan.FromSeconds(2), CheckInterval = TimeSpan.FromMilliseconds(200) };
+        var a = await InstanceAsync(redis.Endpoint, name, options);
+        var b = await InstanceAsync(redis.Endpoint, name, options);
         await using var stream = await b.Client.OpenEventsAsync("/events?topic=users/1&topic=rooms/1");
         var reader = TestApps.TakeAsync(stream, 11, TimeSpan.FromSeconds(30));
         await a.Hub.PublishAsync("users/1", new ServerEvent(data: "before"));
@@ -226,7 +200,7 @@ public class TopicListeningTests
     [Test]
     public async Task Concurrent_publishes_go_in_batches_numbered_in_order_and_every_one_is_delivered()
     {
-        await using var redis = await RedisServer.StartDedicatedAsync();
+        var redis = await Hubs.StartRedisAsync();
         using var admin = await redis.AdminAsync();
         var name = RedisServer.Topic();
         var a = await InstanceAsync(redis.Endpoint, name);
@@ -261,7 +235,7 @@ public class TopicListeningTests
         // least. A 1 s PresenceTtl must not make an instance rewrite its 1,000 topics' counts and listener sets every second.
         var redis = await RedisServer.SharedAsync();
         var name = RedisServer.Topic();
-        var a = await InstanceAsync(redis.Endpoint, name, presenceTtl: TimeSpan.FromSeconds(1));
+        var a = await InstanceAsync(redis.Endpoint, name, Options with { PresenceTtl = TimeSpan.FromSeconds(1) });
         using var stop = new CancellationTokenSource();
         const int Topics = 1_000;
         for (var i = 0; i < Topics; i++) _ = a.Hub.Subscribe([$"users/{i}"], ct: stop.Token);

@@ -1,5 +1,4 @@
 using Bocata.Redis;
-using Bocata.Testing;
 using FluentAssertions;
 using NUnit.Framework;
 
@@ -8,50 +7,30 @@ namespace Bocata.Tests.Redis;
 /// <summary>Topics on a hub shared through Redis: a topic published on any instance reaches that topic's streams on every
 /// instance, one sequence numbers every topic, and the default topic stays apart.</summary>
 [NonParallelizable]
-public class TopicScaleOutTests
+public class TopicScaleOutTests : RedisHubTests
 {
-    private readonly List<IAsyncDisposable> _owned = [];
-
-    [TearDown]
-    public async Task DisposeAll()
-    {
-        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
-        _owned.Clear();
-    }
-
-    private async Task<(EventHub Hub, TestClient Client)> InstanceAsync(string endpoint, string name)
-    {
-        var backplane = await RedisBackplane.ConnectAsync(endpoint, name);
-        _owned.Add(backplane);
-        var hub = new EventHub(replay: 100, backplane: backplane);
-        var app = TestApps.Quiet();
-        app.Route("/events", (req, res) => res.EventStream(hub.Subscribe(req, req.QueryParams.GetAll("topic").ToArray())));
-        var client = app.CreateClient();
-        _owned.Add(client);
-        return (hub, client);
-    }
-
     [Test]
     public async Task A_topic_published_on_one_instance_reaches_its_streams_on_every_instance_and_nothing_else()
     {
         var redis = await RedisServer.SharedAsync();
         var name = RedisServer.Topic();
-        var (a, clientA) = await InstanceAsync(redis.Endpoint, name);
-        var (b, clientB) = await InstanceAsync(redis.Endpoint, name);
+        var options = new HubOptions { Replay = 100 };
+        var a = await Hubs.InstanceAsync(redis.Endpoint, name, options);
+        var b = await Hubs.InstanceAsync(redis.Endpoint, name, options);
 
         // Open: its headers come once B listens to both topics on Redis, and a stream is live from then on (publishing before
         // that raced B's listening, lost whenever B's pub/sub connection came up late, as on a busy CI machine).
-        await using var streamOnB = await clientB.OpenEventsAsync("/events?topic=users/42&topic=rooms/7");
+        await using var streamOnB = await b.Client.OpenEventsAsync("/events?topic=users/42&topic=rooms/7");
         var onB = TestApps.TakeAsync(streamOnB, 3, TimeSpan.FromSeconds(20));
-        var defaultOnB = b.Subscribe();
-        await TestApps.UntilAsync(() => b.CountSubscribers("rooms/7") == 1);
+        var defaultOnB = b.Hub.Subscribe();
+        await TestApps.UntilAsync(() => b.Hub.CountSubscribers("rooms/7") == 1);
         var ids = new List<string?>
         {
-            (await a.PublishAsync("users/42", new ServerEvent(data: "n1"))).Id,
-            (await a.PublishAsync("rooms/8", new ServerEvent(data: "not mine"))).Id,
-            (await b.PublishAsync("rooms/7", new ServerEvent(data: "m1"))).Id,
-            (await a.PublishAsync(new ServerEvent(data: "default"))).Id,
-            (await a.PublishAsync("users/42", new ServerEvent(data: "n2"))).Id,
+            (await a.Hub.PublishAsync("users/42", new ServerEvent(data: "n1"))).Id,
+            (await a.Hub.PublishAsync("rooms/8", new ServerEvent(data: "not mine"))).Id,
+            (await b.Hub.PublishAsync("rooms/7", new ServerEvent(data: "m1"))).Id,
+            (await a.Hub.PublishAsync(new ServerEvent(data: "default"))).Id,
+            (await a.Hub.PublishAsync("users/42", new ServerEvent(data: "n2"))).Id,
         };
 
         ids.Select(id => long.Parse(id!)).Should().BeInAscendingOrder().And.OnlyHaveUniqueItems("one sequence for every topic of the hub, across instances");
@@ -61,7 +40,7 @@ public class TopicScaleOutTests
         (await TestApps.TakeAsync(defaultOnB, 1)).Select(e => e.Data).Should().Equal("default");
 
         // The same stream resumes on the other instance with one id.
-        var resumed = await TestApps.TakeAsync(clientA.EventsAsync("/events?topic=users/42&topic=rooms/7", lastEventId: ids[0]), 2);
+        var resumed = await TestApps.TakeAsync(a.Client.EventsAsync("/events?topic=users/42&topic=rooms/7", lastEventId: ids[0]), 2);
         resumed.Select(e => e.Data).Should().Equal("m1", "n2");
     }
 
@@ -73,12 +52,10 @@ public class TopicScaleOutTests
         var backplanes = new List<RedisBackplane>();
         async Task<EventHub> HubAsync()
         {
-            var multiplexer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
-            var backplane = new RedisBackplane(multiplexer, name);
-            _owned.Add(multiplexer);
-            _owned.Add(backplane);
-            backplanes.Add(backplane);
-            return new EventHub(backplane: backplane);
+            // Every setting at its default (made as an app makes it), no app: hubs subscribed to directly.
+            var instance = await Hubs.InstanceAsync(redis.Endpoint, name, new HubOptions { Serve = false });
+            backplanes.Add(instance.Backplane);
+            return instance.Hub;
         }
         var a = await HubAsync();
         var b = await HubAsync();

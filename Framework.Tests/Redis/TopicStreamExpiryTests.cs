@@ -2,7 +2,6 @@ using Bocata.Redis;
 using Bocata.Testing;
 using FluentAssertions;
 using NUnit.Framework;
-using StackExchange.Redis;
 
 namespace Bocata.Tests.Redis;
 
@@ -13,34 +12,23 @@ namespace Bocata.Tests.Redis;
 /// previous event, so a resume across it looked complete and silently lost what expired). Streams that heard everything go on.
 /// </summary>
 [NonParallelizable]
-public class TopicStreamExpiryTests
+public class TopicStreamExpiryTests : RedisHubTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan Retention = TimeSpan.FromSeconds(2);
-    private readonly List<IAsyncDisposable> _owned = [];
 
-    [TearDown]
-    public async Task DisposeAll()
+    /// <summary>Every instance: tuned, topic streams that expire after <see cref="Retention"/>, a linger longer than the tests
+    /// (no instance stops listening meanwhile), the backplane's PresenceTtl (5 s), replay 100.</summary>
+    private static readonly HubOptions Options = new()
     {
-        for (var i = _owned.Count - 1; i >= 0; i--) await _owned[i].DisposeAsync();
-        _owned.Clear();
-    }
+        Tuned = true,
+        TopicStreamRetention = Retention,
+        Linger = TimeSpan.FromSeconds(30),
+        PresenceTtl = TimeSpan.FromSeconds(5),
+        Replay = 100,
+    };
 
-    private async Task<(EventHub Hub, TestClient Client)> InstanceAsync(string configuration, string name)
-    {
-        var options = ConfigurationOptions.Parse(configuration);
-        options.AbortOnConnectFail = false;
-        var multiplexer = await ConnectionMultiplexer.ConnectAsync(options);
-        var backplane = new RedisBackplane(multiplexer, name) { TopicStreamRetention = Retention, Linger = TimeSpan.FromSeconds(30) };
-        _owned.Add(multiplexer);
-        _owned.Add(backplane);
-        var hub = new EventHub(replay: 100, backplane: backplane);
-        var app = TestApps.Quiet();
-        app.Route("/events", (req, res) => res.EventStream(hub.Subscribe(req, req.QueryParams.GetAll("topic").ToArray())));
-        var client = app.CreateClient();
-        _owned.Add(client);
-        return (hub, client);
-    }
+    private Task<HubInstance> InstanceAsync(string configuration, string name) => Hubs.InstanceAsync(configuration, name, Options);
 
     /// <summary>Until the topic's stream is gone from Redis (expired).</summary>
     private static async Task UntilExpiredAsync(RedisServer redis, string name, string topic)
@@ -64,7 +52,7 @@ public class TopicStreamExpiryTests
     private async Task<List<ServerEvent>> ReadAsync(TestClient client, string path, string lastEventId, int count)
     {
         var stream = await client.OpenEventsAsync(path, lastEventId);
-        _owned.Add(stream);
+        Hubs.Own(stream);
         var events = new List<ServerEvent>();
         using var timeout = new CancellationTokenSource(Deadline);
         await foreach (var e in stream.WithCancellation(timeout.Token))
@@ -116,7 +104,7 @@ public class TopicStreamExpiryTests
 
         // The notice has no id: the client's next resume is with e1 again; it is told again, then gets what follows.
         var stream = await b.Client.OpenEventsAsync("/events?topic=rooms/2", e1.Id);
-        _owned.Add(stream);
+        Hubs.Own(stream);
         await using var events = stream.GetAsyncEnumerator();
         using var timeout = new CancellationTokenSource(Deadline);
         (await events.MoveNextAsync().AsTask().WaitAsync(timeout.Token)).Should().BeTrue();
@@ -134,7 +122,7 @@ public class TopicStreamExpiryTests
         var a = await InstanceAsync(redis.Endpoint, name);
         var b = await InstanceAsync(redis.Endpoint, name);
         var stream = await b.Client.OpenEventsAsync("/events?topic=rooms/3");
-        _owned.Add(stream);
+        Hubs.Own(stream);
         await using var events = stream.GetAsyncEnumerator();
         using var timeout = new CancellationTokenSource(Deadline);
         var e1 = await a.Hub.PublishAsync("rooms/3", new ServerEvent(data: "e1"));
