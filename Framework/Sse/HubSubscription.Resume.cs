@@ -54,14 +54,15 @@ internal sealed partial class HubSubscription
 
     /// <summary>The headers go out before the topics are listened to: the stream starts after the backplane's last number read
     /// now, before them, so whatever is published once the client has the headers reaches it (not after where listening took
-    /// effect, which would skip those). Backplane unreachable: nothing can be published meanwhile; it starts where listening does.</summary>
+    /// effect, which would skip those). Backplane unreachable from here: after the highest number this instance knows the
+    /// backplane gave — every later publish is numbered above it, and the topic's catch-up, once it listens again, reads from
+    /// before it (a few events from before the headers may come too; none after them is lost).</summary>
     private async Task StartAtStoreHeadAsync(CancellationToken cancellationToken)
     {
-        if (await _hub.TryReadStoreHeadAsync(cancellationToken) is { } head && _startsWhenReady)
-        {
-            _startsWhenReady = false;
-            Volatile.Write(ref _startsAfter, head);
-        }
+        var head = await _hub.TryReadStoreHeadAsync(cancellationToken) ?? _hub.KnownHead;
+        if (!_startsWhenReady) return;
+        _startsWhenReady = false;
+        Volatile.Write(ref _startsAfter, head);
     }
 
     private async ValueTask<bool> ReadResumeThenMoveNextAsync()
