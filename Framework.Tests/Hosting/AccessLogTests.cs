@@ -38,6 +38,22 @@ public class AccessLogTests
     }
 
     [Test]
+    public void C1_controls_bidi_overrides_and_line_separators_are_escaped_like_C0_ones()
+    {
+        // Security round 4, finding 8: U+009B (CSI) drives an 8-bit terminal, U+202E makes a line read backwards.
+        const string path = "/a\u009B31m\u0085b\u202Egpj.exe\u2066\u2028c\u00e9";
+        using var output = new MemoryStream();
+        var log = new ConsoleAccessLog(output);
+        log.Write("GET", "", path, 404, Stopwatch.GetTimestamp());
+        log.Dispose();
+
+        var text = Encoding.UTF8.GetString(output.ToArray());
+        text.Should().Contain(@"/a\x9B31m\x85b\u202Egpj.exe\u2066\u2028c" + "\u00e9 404", "é is printable: only controls and direction changes are escaped");
+        text.Should().NotContainAny("\u009B", "\u0085", "\u202E", "\u2066", "\u2028");
+        AccessLog.Printable(path).Should().Be(@"/a\x9B31m\x85b\u202Egpj.exe\u2066\u2028c" + "\u00e9", "the logger access log escapes the same");
+    }
+
+    [Test]
     public async Task The_logger_access_log_escapes_a_decoded_line_break_too()
     {
         var logs = new Middleware.ErrorHandlingTests.ListLoggerProvider();

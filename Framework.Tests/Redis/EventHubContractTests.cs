@@ -60,16 +60,17 @@ public class EventHubContractTests(string backplane)
     }
 
     [Test]
-    public async Task An_unknown_or_too_old_id_gets_the_whole_replay_window()
+    public async Task An_unknown_or_too_old_id_gets_a_resync_then_the_whole_replay_window()
     {
         var hub = await NewHubAsync(replay: 3);
         ServerEvent last = null!;
         for (var i = 1; i <= 10; i++) last = await hub.PublishAsync(new ServerEvent(data: $"m{i}"));
         await TestApps.UntilAsync(() => hub.LastSequence == long.Parse(last.Id!));
 
-        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "unknown-id"), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
+        // Told first (`resync`, no id), then the whole window.
+        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "unknown-id"), 4)).Select(e => e.Name ?? e.Data).Should().Equal("resync", "m8", "m9", "m10");
         var tooOld = (long.Parse(last.Id!) - 9).ToString();
-        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: tooOld), 3)).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
+        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: tooOld), 4)).Select(e => e.Name ?? e.Data).Should().Equal("resync", "m8", "m9", "m10");
     }
 
     [Test]

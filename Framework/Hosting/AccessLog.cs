@@ -22,23 +22,31 @@ internal abstract class AccessLog : IDisposable
     {
     }
 
-    /// <summary>The path as it can be printed: C0 controls and DEL become <c>\xNN</c>, so a path can never forge a log line or a terminal escape.</summary>
+    /// <summary>The path as it can be printed: C0 and C1 controls and DEL become <c>\xNN</c>, bidirectional overrides and
+    /// isolates and the Unicode line separators <c>\uNNNN</c>, so a path can never forge a log line, a terminal escape (U+009B
+    /// is CSI) or text that reads differently than it is (U+202E).</summary>
     public static string Printable(string path)
     {
         if (!NeedsEscape(path)) return path;
         var builder = new StringBuilder(path.Length + 16);
         foreach (var c in path)
         {
-            if (c < 0x20 || c == 0x7F) builder.Append(@"\x").Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
-            else builder.Append(c);
+            if (!Escaped(c)) builder.Append(c);
+            else if (c <= 0xFF) builder.Append(@"\x").Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            else builder.Append(@"\u").Append(((int)c).ToString("X4", System.Globalization.CultureInfo.InvariantCulture));
         }
         return builder.ToString();
     }
 
+    /// <summary>Whether <paramref name="c"/> is printed escaped: C0, DEL, C1, bidi controls, line and paragraph separators.</summary>
+    public static bool Escaped(char c) =>
+        c < 0x20 || (c >= 0x7F && c <= 0x9F) || c is '\u061C' or '\u200E' or '\u200F' or '\u2028' or '\u2029'
+        || (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069');
+
     private static bool NeedsEscape(string path)
     {
         foreach (var c in path)
-            if (c < 0x20 || c == 0x7F) return true;
+            if (Escaped(c)) return true;
         return false;
     }
 }

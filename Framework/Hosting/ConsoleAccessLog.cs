@@ -101,14 +101,25 @@ internal sealed class ConsoleAccessLog : AccessLog
         {
             foreach (var c in part)
             {
-                if (pos + 4 > into.Length) return pos;
-                if (c < 0x20 || c == 0x7F)
+                if (pos + 6 > into.Length) return pos;
+                if (AccessLog.Escaped(c))
                 {
-                    // Escaped: a decoded %0a or %1b can never start a new line or a terminal sequence.
+                    // Escaped: a decoded %0a, %1b or %c2%9b can never start a new line or a terminal sequence, nor U+202E
+                    // make the line read differently than it is.
+                    const string hex = "0123456789ABCDEF";
                     into[pos++] = (byte)'\\';
-                    into[pos++] = (byte)'x';
-                    into[pos++] = (byte)"0123456789ABCDEF"[c >> 4];
-                    into[pos++] = (byte)"0123456789ABCDEF"[c & 0xF];
+                    if (c <= 0xFF)
+                    {
+                        into[pos++] = (byte)'x';
+                    }
+                    else
+                    {
+                        into[pos++] = (byte)'u';
+                        into[pos++] = (byte)hex[c >> 12];
+                        into[pos++] = (byte)hex[(c >> 8) & 0xF];
+                    }
+                    into[pos++] = (byte)hex[(c >> 4) & 0xF];
+                    into[pos++] = (byte)hex[c & 0xF];
                 }
                 else if (c < 0x80) into[pos++] = (byte)c;
                 else pos += Encoding.UTF8.GetBytes([c], into[pos..]) is var n && n > 0 ? n : 0;

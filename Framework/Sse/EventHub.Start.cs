@@ -24,7 +24,7 @@ public sealed partial class EventHub
             for (var i = 0; i < rings.Length; i++)
             {
                 cursors[i] = Math.Max(rings[i].LastAtOrBefore(number), rings[i].WindowOldest(_replay) - 1);
-                if (alone && number > 0 && HeldAfter(rings[i]) > number)
+                if (number > 0 && HeldAfter(rings[i]) > number)
                     resync ??= rings[i] == _default
                         ? $"events after {Printable(lastEventId!)} are no longer retained"
                         : $"events of topic '{Printable(rings[i].Name)}' after {Printable(lastEventId!)} are no longer retained";
@@ -34,7 +34,7 @@ public sealed partial class EventHub
         StartAt Window(string? resync = null)
         {
             for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].WindowOldest(_replay) - 1;
-            return new(cursors, Resync: alone ? resync : null);
+            return new(cursors, Resync: resync);
         }
         StartAt Live()
         {
@@ -79,7 +79,8 @@ public sealed partial class EventHub
             // Older than this instance's ring: the backplane's history says whether the id names a hub number or an own id
             // there, so a resume means the same on every instance. One coalesced read of the window serves every such client.
             var oldest = Math.Max(1, _head - _replay + 1);
-            if (oldest < _localOldest && (!isNumber || n < _localOldest))
+            // (The number just before this instance's oldest frame resumes from the ring: everything after it is here.)
+            if (oldest < _localOldest && (!isNumber || n < _localOldest - 1))
             {
                 cursors[0] = _default.LastAtOrBefore(_localOldest - 1);
                 return new(cursors, FromHistory: true, HistoryAfter: oldest - 1, ResolveId: isNumber && n < oldest - 1 ? null : lastEventId);

@@ -138,7 +138,10 @@ public sealed partial class EventHub
             var startsAfter = across ? resume.StartsAfter : _listensByTopic && rings[0] != _default && !onConnect ? _head : 0;
             var startsWhenReady = lastEventId is null && !onConnect && rings.Any(r => !r.Ready);
             if (start.FromHistory)
+            {
                 subscription.Initialize(cursors, _head, ReadHistoryAsync(start.HistoryAfter + 1, _localOldest - 1), start.ResolveId, start.HistoryAfter);
+                subscription.ResumingFrom(lastEventId!);
+            }
             else if (resume.Plan is { } plan)
             {
                 subscription.Initialize(cursors, _head, startsAfter: startsAfter);

@@ -140,6 +140,15 @@ public sealed partial class EventHub
 
     internal bool IsCompleted => _completed;
 
+    /// <summary>Named topics held now, without sweeping first (tests: how much one sweep does).</summary>
+    internal int TopicsHeld
+    {
+        get
+        {
+            lock (_gate) return _topics.Count;
+        }
+    }
+
     /// <summary>Entries of the retention sweep's queue (tests: topics that come and go do not pile up there).</summary>
     internal int IdleQueued
     {
@@ -216,8 +225,21 @@ public sealed partial class EventHub
     private void Sweep(long now, bool force)
     {
         if (!force && !_topics.SweepDue(now)) return;
-        if (_topics.Sweep(now) > 0) LetGoOfForgotten();
+        do
+        {
+            _forgottenSinceCompact += _topics.Sweep(now);
+        }
+        while (force && _topics.SweepPending);
+        // Once a slice leaves nothing due (or what was forgotten outnumbers what is held), the tables let go of it: one pass
+        // for a whole expiry, not one per slice.
+        if (_forgottenSinceCompact > 0 && (!_topics.SweepPending || _forgottenSinceCompact > _held.Count))
+        {
+            _forgottenSinceCompact = 0;
+            LetGoOfForgotten();
+        }
     }
+
+    private long _forgottenSinceCompact;
 
     /// <summary>Nothing keeps forgotten rings that held frames: the held-frame order and the idempotency keys let go of them.</summary>
     private void LetGoOfForgotten()
@@ -265,4 +287,7 @@ public sealed partial class EventHub
 
     private static string Printable(string topic) =>
         new([.. topic.Take(64).Select(c => char.IsControl(c) ? '?' : c)]);
+
+    /// <summary>An id as a resync reason may quote it: at most 64 characters, controls replaced.</summary>
+    internal static string PrintableId(string id) => Printable(id);
 }

@@ -108,6 +108,9 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
 
     internal TopicCursor[] Cursors => _cursors;
 
+    /// <summary>The id a resume asked for, for its `resync` notice. Under the hub's lock, at registration.</summary>
+    internal void ResumingFrom(string lastEventId) => _lastEventId = lastEventId;
+
     internal bool IsDisposed => Volatile.Read(ref _disposed) == 1;
 
     /// <summary>Runs a deferred authorization, then registers on the hub (at the live end, or where Last-Event-ID resumes).</summary>
@@ -126,20 +129,26 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     private void SetHistory(HubFrame[] frames)
     {
         var start = 0;
+        bool exact;
         if (_resolveId is { } id)
         {
             var at = Array.FindLastIndex(frames, f => f.OwnId && f.Source.Id == id);
+            exact = at >= 0;
             if (at < 0 && long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n))
             {
                 at = Array.FindIndex(frames, f => f.Seq == n && !f.OwnId);
-                if (at < 0 && n == _historyAfter) at = -1; // the window's start exactly: all of it
+                exact = at >= 0 || n == _historyAfter; // the window's start exactly: all of it
             }
             start = at + 1;
         }
         else
         {
+            // Older than the window: all of it; exact only for 0 (everything retained, asked for).
+            exact = _lastEventId is null or "0";
             while (start < frames.Length && frames[start].Seq <= _historyAfter) start++;
         }
+        if (!exact && _lastEventId is { } asked)
+            _resync = ResyncNotice(asked, $"{EventHub.PrintableId(asked)} is not an event this hub still retains (unknown, or older than its window)");
         _historyIndex = start;
         _history = frames;
     }

@@ -93,12 +93,20 @@ internal sealed class TopicTable(Func<string, TopicRing> create)
         }
     }
 
+    /// <summary>How many topics one sweep forgets at most.</summary>
+    public const int SweepSlice = 4096;
+
+    /// <summary>The last sweep stopped at its slice: more topics are due.</summary>
+    public bool SweepPending { get; private set; }
+
     /// <summary>Whether a sweep is due (at most every 1/8 of the retention, unless forced).</summary>
     public bool SweepDue(long now) => now >= _nextSweep;
 
     /// <summary>Forgets topics idle for the retention; returns how many. The idle queue is in the order topics were queued; only
     /// fronts queued longer than the retention ago are looked at — forgotten, dropped (a subscriber came back), or sent to the
     /// back when active again since — so it costs nothing when nothing expires.</summary>
+    /// <remarks>At most <see cref="SweepSlice"/> topics per call (a publish or subscribe waits for at most that many under the
+    /// hub's lock); when more are due, the next publish or subscribe sweeps the next slice.</remarks>
     public int Sweep(long now)
     {
         var retention = RetentionMs;
@@ -106,6 +114,12 @@ internal sealed class TopicTable(Func<string, TopicRing> create)
         var forgotten = 0;
         while (_idle.TryPeek(out var front) && now - front.Since >= retention)
         {
+            if (forgotten == SweepSlice)
+            {
+                _nextSweep = now;
+                SweepPending = true;
+                return forgotten;
+            }
             _idle.Dequeue();
             var ring = front.Ring;
             if (ring.Forgotten)
@@ -128,6 +142,7 @@ internal sealed class TopicTable(Func<string, TopicRing> create)
                 forgotten++;
             }
         }
+        SweepPending = false;
         if (forgotten > 0)
         {
             _idle.TrimExcess();
