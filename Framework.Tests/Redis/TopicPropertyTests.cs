@@ -18,7 +18,8 @@ namespace Bocata.Tests.Redis;
 /// more event (a fence) and every client resumes until it has its topics' fences; then each client's ledger (everything it
 /// received, session after session) is checked: ids strictly increasing, nothing received twice, nothing of another topic
 /// or never published, and every event published to its topics after it first subscribed received — unless a resume told it
-/// (<c>event: resync</c>, first in the stream) that it could not be exact from before that event.
+/// (<c>event: resync</c>, first in the stream) that it could not be exact from before that event. Across the run: no number is
+/// given to two acknowledged publishes, and each instance is in the listener set of every topic it believes it listens to.
 /// </summary>
 /// <remarks>A failure prints the seed, the configuration, the schedule as it ran (with the logical clock of each step) and,
 /// per client, its sessions and what went wrong; <see cref="A_recorded_schedule_replays"/> runs a schedule given as text, to
@@ -469,6 +470,10 @@ public class TopicPropertyTests
                 Log($"{step}{(note is null ? "" : "  -> " + note)} ({_clock.ElapsedMilliseconds - started} ms)");
             }
             await QuiesceAsync(problems);
+            // A number is given once: never to two acknowledged publishes, whatever Redis lost meanwhile.
+            lock (_attempts)
+                foreach (var twice in _attempts.Where(a => a.Number is not null).GroupBy(a => a.Number!.Value).Where(g => g.Count() > 1))
+                    problems.Add($"number {twice.Key} given to {twice.Count()} acknowledged publishes: {string.Join("; ", twice)}");
             foreach (var client in _clients) problems.AddRange(Check(client).Select(p => $"c{client.Id} [{string.Join("+", client.Topics)}]: {p}"));
             return problems;
         }
