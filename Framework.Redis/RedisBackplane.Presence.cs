@@ -18,6 +18,8 @@ public sealed partial class RedisBackplane
         return (long)result;
     }
 
+    private int _leaseLost;
+
     /// <summary>This instance is alive, and its changed counts: one pipelined batch per heartbeat, whatever the topic count.</summary>
     private async Task HeartbeatAsync()
     {
@@ -28,10 +30,13 @@ public sealed partial class RedisBackplane
         var nowMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         // Instances silent for a key life are gone (an instance that died without disposing its backplane): the set stays small.
         var pruned = batch.SortedSetRemoveRangeByScoreAsync(_instancesKey, double.NegativeInfinity, nowMs - KeyLifeSeconds * 1000);
-        // The lease: added again means taken for dead meanwhile (by a publisher that found it silent, or pruned), however long
-        // ago — its listener entries were removed, so it listens again. Nothing here depends on a key outliving the stall.
-        var added = batch.SortedSetAddAsync(_instancesKey, _instance, nowMs);
-        var writes = new List<Task> { pruned, added };
+        // The lease: renewed only if this instance is still among the instances (XX). Gone means taken for dead meanwhile (by a
+        // publisher that found it silent, or pruned), however long ago — its listener entries were removed, so it listens
+        // again. A heartbeat that reached Redis after its reply timed out here can therefore never put the entry back unseen
+        // (found by the property tests: an instance stalled past PresenceTtl never learned it had been dropped). Nothing
+        // here depends on a key outliving the stall.
+        var renewed = batch.SortedSetUpdateAsync(_instancesKey, _instance, nowMs, SortedSetWhen.Exists);
+        var writes = new List<Task> { pruned, renewed };
         var sent = new List<KeyValuePair<string, int>>();
         foreach (var topic in _presenceDirty.Keys)
             if (_presenceDirty.TryRemove(topic, out var count)) sent.Add(new(topic, count));
@@ -57,7 +62,15 @@ public sealed partial class RedisBackplane
             foreach (var (topic, count) in sent) _presenceDirty.TryAdd(topic, count);
             throw;
         }
-        Registered(await added);
+        // Lost: added back, then listening again — remembered until the add is seen to succeed, so a reply lost on the way
+        // cannot hide it either.
+        if (!await renewed) Volatile.Write(ref _leaseLost, 1);
+        if (Volatile.Read(ref _leaseLost) == 1)
+        {
+            await db.SortedSetAddAsync(_instancesKey, _instance, nowMs).WaitAsync(PublishTimeout);
+            Volatile.Write(ref _leaseLost, 0);
+            Registered(true);
+        }
         if (now - Volatile.Read(ref _lastInterestRefresh) >= (long)RefreshPeriod.TotalMilliseconds)
         {
             await RefreshInterestAsync();
@@ -103,12 +116,13 @@ public sealed partial class RedisBackplane
         try
         {
             var db = _redis.GetDatabase();
+            // The floor as it was before the read: a publish acknowledged while it is on its way is not a sequence "behind".
+            var floor = Floor;
             var values = db.StringGetAsync([_sequenceKey, _epochKey]);
             var newest = db.StreamRangeAsync(_streamKey, "-", "+", 1, Order.Descending);
             await Task.WhenAll(values, newest).WaitAsync(PublishTimeout);
             var stored = values.Result[0].HasValue ? (long)values.Result[0] : 0;
             if (values.Result[1].HasValue) ObserveEpoch((string)values.Result[1]!, stored);
-            var floor = Floor;
             RaiseFloor(stored);
             var newestDefault = newest.Result.Length == 0 ? 0 : Entries(newest.Result) is [var only] ? only.Sequence : 0;
             var defaultHead = DefaultHead;

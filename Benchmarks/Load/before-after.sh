@@ -28,7 +28,7 @@ declare -A PORT=([before]=5101 [after]=5102)
 declare -A DLL=([before]=$(bin "$base_tree" BocataServer) [after]=$(bin . BocataServer))
 PIDS=()
 start() { # name -> pid
-  PORT=${PORT[$1]} HOST=127.0.0.1 DOTNET_gcServer=0 TOPIC="ba-$1-$RANDOM" ${REDIS:+REDIS=$REDIS} taskset -c 0 dotnet "${DLL[$1]}" >"$out/before-after-$1.log" 2>&1 &
+  env PORT="${PORT[$1]}" HOST=127.0.0.1 DOTNET_gcServer=0 TOPIC="ba-$1-$RANDOM" ${REDIS:+REDIS=$REDIS} taskset -c 0 dotnet "${DLL[$1]}" >"$out/before-after-$1.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:${PORT[$1]}/plaintext" >/dev/null && break; sleep 0.2; done
   echo "$pid"
