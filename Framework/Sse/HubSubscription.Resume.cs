@@ -74,9 +74,11 @@ internal sealed partial class HubSubscription
     /// <summary>A stream on topics a backplane is only starting to listen to sends its headers once it listens (one Redis round
     /// trip), so whatever is published after the client saw the headers reaches it. Waits at most 5 s (Redis unreachable: the
     /// stream opens and waits, with pings).</summary>
+    internal static TimeSpan ReadyWait { get; set; } = TimeSpan.FromSeconds(5);
+
     private async Task WaitReadyAsync(CancellationToken cancellationToken)
     {
-        var deadline = Environment.TickCount64 + 5000;
+        var deadline = Environment.TickCount64 + (long)ReadyWait.TotalMilliseconds;
         while (!AllReady() && !_hub.IsCompleted && !IsDisposed)
         {
             _signal.Reset();
