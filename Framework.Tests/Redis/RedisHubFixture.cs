@@ -189,6 +189,10 @@ public abstract class RedisHubTests
 
     [TearDown]
     public async Task DisposeHubs() => await Hubs.DisposeAsync();
+
+    /// <summary>Events as a failure message shows them: <c>[name]data#id</c>.</summary>
+    protected static string Describe(IEnumerable<ServerEvent> events) =>
+        string.Join(", ", events.Select(e => e.Name is { } n ? $"[{n}]{e.Data}#{e.Id}" : $"{e.Data}#{e.Id}"));
 }
 
 /// <summary>Reads a stream in the background into a list: what it got, and whether the server ended it.</summary>

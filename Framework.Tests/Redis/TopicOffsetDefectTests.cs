@@ -30,9 +30,6 @@ public class TopicOffsetDefectTests : RedisHubTests
 
     private static long Number(ServerEvent e) => long.Parse(e.Id!, CultureInfo.InvariantCulture);
 
-    private static string Describe(IEnumerable<ServerEvent> events) =>
-        string.Join(", ", events.Select(e => e.Name is { } n ? $"[{n}]{e.Data}#{e.Id}" : $"{e.Data}#{e.Id}"));
-
     /// <summary>A stream that missed events it had been promised: either it got every one of <paramref name="published"/> in
     /// order, or it ended where it stopped being complete and its resume (with the last id it got) starts with <c>event:
     /// resync</c>, then retained events after that id in increasing ids.</summary>

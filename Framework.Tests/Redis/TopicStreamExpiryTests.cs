@@ -63,9 +63,6 @@ public class TopicStreamExpiryTests : RedisHubTests
         return events;
     }
 
-    private static string Describe(IEnumerable<ServerEvent> events) =>
-        string.Join(", ", events.Select(e => e.Name is { } n ? $"[{n}]{e.Data}#{e.Id}" : $"{e.Data}#{e.Id}"));
-
     [Test]
     public async Task A_resume_from_before_a_topic_stream_expired_and_was_created_again_starts_with_a_resync_notice()
     {

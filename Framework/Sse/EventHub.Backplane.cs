@@ -58,7 +58,7 @@ public sealed partial class EventHub
         lock (_gate)
         {
             var frames = events.Where(e => e.Topic == topic).Select(e => Encode(e.Sequence, e.Event)).ToArray();
-            return new TopicHistory(frames, events.Count == 0 ? -1 : events[0].Previous, events.Count >= count);
+            return new TopicHistory(frames, events[0].Previous, events.Count >= count);
         }
     }
 

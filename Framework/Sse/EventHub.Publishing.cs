@@ -117,8 +117,11 @@ public sealed partial class EventHub
             if (frame.Seq > ring.CompleteAfter) ring.CompleteAfter = frame.Seq;
             if (ring.Forgotten && frame.Seq > _forgottenThrough) _forgottenThrough = frame.Seq;
         }
-        // On a shared hub the default topic is complete only after what it dropped (older comes from the history).
-        if (_backplane is not null && ring == _default && _localOldest <= frame.Seq) _localOldest = frame.Seq + 1;
+        else if (ring == _default && _localOldest <= frame.Seq)
+        {
+            // On a shared hub the default topic is complete only after what it dropped (older comes from the history).
+            _localOldest = frame.Seq + 1;
+        }
     }
 
     /// <summary>Encoded once here; every subscriber writes these same bytes. An event without an id gets the hub's number <paramref name="seq"/>; a publisher's own id is kept and marked as such.</summary>

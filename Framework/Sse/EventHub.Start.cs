@@ -62,17 +62,8 @@ public sealed partial class EventHub
         var isNumber = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
         // One instance: a number it never gave is another run's (a restart) — everything retained, said to be a resync.
         if (!isNumber && LooksNumeric(lastEventId)) return alone ? Window(notOurs) : Live();
-        if (isNumber && n > _head)
-        {
-            if (alone) return Window(notOurs);
-            // Across instances, another instance may be a few events ahead of this one: start after that number, not before.
-            if (n - _head <= _bufferSize)
-            {
-                for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
-                return new(cursors);
-            }
-            return Live();
-        }
+        // Across instances, another instance may be ahead of this one: live here, which is after that number, not before.
+        if (isNumber && n > _head) return alone ? Window(notOurs) : Live();
         var defaultOnly = rings.Length == 1 && rings[0] == _default;
         if (defaultOnly && _backplane is not null)
         {

@@ -285,9 +285,7 @@ public sealed partial class EventHub
         if (TopicProblem(topic) is { } problem) throw new ArgumentException($"Invalid topic: {problem}.", nameof(topic));
     }
 
-    private static string Printable(string topic) =>
+    /// <summary>A topic or an id as a message may quote it: at most 64 characters, controls replaced.</summary>
+    internal static string Printable(string topic) =>
         new([.. topic.Take(64).Select(c => char.IsControl(c) ? '?' : c)]);
-
-    /// <summary>An id as a resync reason may quote it: at most 64 characters, controls replaced.</summary>
-    internal static string PrintableId(string id) => Printable(id);
 }

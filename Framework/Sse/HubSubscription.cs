@@ -148,7 +148,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
             while (start < frames.Length && frames[start].Seq <= _historyAfter) start++;
         }
         if (!exact && _lastEventId is { } asked)
-            _resync = ResyncNotice(asked, $"{EventHub.PrintableId(asked)} is not an event this hub still retains (unknown, or older than its window)");
+            _resync = ResyncNotice(asked, $"{EventHub.Printable(asked)} is not an event this hub still retains (unknown, or older than its window)");
         _historyIndex = start;
         _history = frames;
     }
