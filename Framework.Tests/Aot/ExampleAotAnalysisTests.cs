@@ -12,7 +12,7 @@ namespace Bocata.Tests.Aot;
 /// Every example, compiled as <c>dotnet publish -p:PublishAot=true</c> compiles it — System.Text.Json's and Bocata's source
 /// generators, then the SDK's trim/AOT analyzers (ILLink's Roslyn analyzers), Bocata's BOCATA001/BOCATA002 and its suppressor
 /// — reports nothing, except Greeter's Liquid templates, the documented reflection-only case. In-process, in seconds per
-/// example: a native publish of each (about 70 s) is what NativeAotTests does for TemperatureFeed and a binding app.
+/// example: a native publish of each (about 70 s) is what Toolchain/NativeAotTests checks for TemperatureFeed and a binding app.
 /// </summary>
 public class ExampleAotAnalysisTests
 {

@@ -4,45 +4,24 @@ using Bocata.Tests.Testing;
 using FluentAssertions;
 using NUnit.Framework;
 
-namespace Bocata.Tests.Aot;
+namespace Bocata.Tests.Toolchain;
 
 /// <summary>
 /// Native AOT for real: <c>dotnet publish -r linux-x64 -p:PublishAot=true</c> of <c>Examples/TemperatureFeed</c>, as a user
 /// would run it, with zero trim and AOT warnings; then the native binary serves its page and its feed to real clients.
-/// The publish runs on a copy of the sources, so the test run's own build output is never rewritten under it.
+/// The publish runs in the background from the start of the test run (<see cref="BackgroundBuilds"/>), on a copy of the
+/// sources, so the test run's own build output is never rewritten under it.
 /// </summary>
 [TestFixture]
 public class NativeAotTests
 {
-    private static readonly string[] Copied = ["Framework", "Framework.Generators", "packaging", "Examples/TemperatureFeed"];
-    private static readonly string[] CopiedFiles = ["Directory.Build.props", "global.json", "Examples/Directory.Build.props"];
-
-    /// <summary>A copy of the sources the publish needs.</summary>
-    private string _work = "";
-
-    [OneTimeSetUp]
-    public void CopyTheSources()
-    {
-        if (!OnPath("clang")) return;
-        _work = Directory.CreateTempSubdirectory("bocata-aot").FullName;
-        foreach (var folder in Copied) CopySources(Path.Combine(TestApps.Root, folder), Path.Combine(_work, folder));
-        foreach (var file in CopiedFiles) File.Copy(Path.Combine(TestApps.Root, file), Path.Combine(_work, file));
-    }
-
-    [OneTimeTearDown]
-    public void DeleteTheCopy()
-    {
-        if (_work.Length > 0) Directory.Delete(_work, recursive: true);
-    }
-
     [Test]
     public async Task TemperatureFeed_publishes_native_with_zero_warnings_and_serves_its_page_and_feed()
     {
         if (!OnPath("clang")) Assert.Ignore("Native AOT publishing needs clang and zlib1g-dev (apt-get install -y clang zlib1g-dev); .ci/run installs them.");
-        var work = _work;
-        var output = Path.Combine(work, "native-feed");
-
-        var binary = await PublishNativeAsync(work, "Examples/TemperatureFeed/TemperatureFeed.csproj", output);
+        var (publish, output, binary) = await BackgroundBuilds.TemperatureFeed;
+        publish!.Code.Should().Be(0, publish.Output);
+        Warnings(publish.Output).Should().BeEmpty("the framework and the app must publish with no trim or AOT warning");
         File.Exists(binary).Should().BeTrue();
         File.Exists(Path.Combine(output, "TemperatureFeed.dll")).Should().BeFalse("a native binary, not IL for the JIT");
         File.Exists(Path.Combine(output, "wwwroot", "index.html")).Should().BeTrue("the page is published beside the binary");
@@ -173,30 +152,10 @@ public class NativeAotTests
         (await invalid.Content.ReadAsStringAsync()).Should().Contain("\"title\":\"This field is required.\"");
     }
 
-    /// <summary>`dotnet publish -r linux-x64 -p:PublishAot=true`, as a user runs it: succeeds with no IL/trim/AOT warning; the path
-    /// of the native binary.</summary>
-    private static async Task<string> PublishNativeAsync(string work, string project, string output)
-    {
-        var publish = await DotnetCli.RunAsync(work, TimeSpan.FromMinutes(6), "publish", project,
-            "-c", "Release", "-r", "linux-x64", "-p:PublishAot=true", "-o", output, "--disable-build-servers");
-        publish.Code.Should().Be(0, publish.Output);
-        Warnings(publish.Output).Should().BeEmpty("the framework and the app must publish with no trim or AOT warning");
-        return Path.Combine(output, Path.GetFileNameWithoutExtension(project));
-    }
-
     /// <summary>The compiler and analyzer warnings (IL…, CS…, BOCATA…) in a build's output.</summary>
     internal static List<string> Warnings(string output) =>
         output.Split('\n').Where(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\bwarning [A-Z]{2,}[0-9]+")).Distinct().ToList();
 
     internal static bool OnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(dir => File.Exists(Path.Combine(dir, program)));
-
-    /// <summary>A project folder without its build output.</summary>
-    private static void CopySources(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var file in Directory.EnumerateFiles(from)) File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
-        foreach (var dir in Directory.EnumerateDirectories(from))
-            if (Path.GetFileName(dir) is not ("bin" or "obj")) CopySources(dir, Path.Combine(to, Path.GetFileName(dir)));
-    }
 }

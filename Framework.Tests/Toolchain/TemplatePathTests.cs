@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Xml.Linq;
+using Bocata.Tests.Testing;
 using FluentAssertions;
 using NUnit.Framework;
 
-namespace Bocata.Tests.Packaging;
+namespace Bocata.Tests.Toolchain;
 
 /// <summary>
 /// The newcomer path, for real: pack Bocata and Bocata.Templates into a local folder feed, <c>dotnet new install</c> from it,
@@ -24,97 +25,51 @@ public class TemplatePathTests
     [Test]
     public async Task Pack_install_new_test_run_and_read_the_feed()
     {
-        var work = Directory.CreateTempSubdirectory("bocata-template").FullName;
-        var feed = Path.Combine(work, "feed");
-        var hive = Path.Combine(work, "hive");
-        var version = $"{ShippedVersion()}-ci.{DateTime.UtcNow:yyyyMMddHHmmss}{Random.Shared.Next(1000):000}";
-        try
+        // Pack, install, new, test and the native publish ran in the background (BackgroundBuilds); checked here step by step.
+        var build = await BackgroundBuilds.Template;
+        foreach (var step in build.Steps) step.Code.Should().Be(0, $"'{step.Name}' must succeed:\n{step.Output}");
+        File.Exists(Path.Combine(build.Feed, $"Bocata.{build.Version}.nupkg")).Should().BeTrue();
+        File.Exists(Path.Combine(build.Feed, $"Bocata.{build.Version}.snupkg")).Should().BeTrue("symbols ship as a .snupkg");
+
+        // The template references the Bocata version it shipped with (the build pointed it at this run's CI version).
+        build.TemplateReferences.Should().Be(build.ShippedVersion, "the template and the library ship together");
+        // --local-feed wrote the app's own nuget.config (nothing global): the restore finds Bocata through it.
+        (await File.ReadAllTextAsync(Path.Combine(build.App, "nuget.config"))).Should().Contain($"value=\"{build.Feed}\"");
+        (await File.ReadAllTextAsync(Path.Combine(build.App, "MyApp", "Program.cs"))).Should().Contain(": 8123;", "--port sets the default port");
+        build["test the app"]!.Output.Should().Contain("Passed!").And.Contain("Passed:     2");
+
+        await using (var running = await RunningApp.StartAsync(build.App, TestApps.FreePort()))
         {
-            // The library as built for this test run (no rebuild), and the template package.
-            var pack = await RunAsync(Root, "pack", "Framework/Framework.csproj", "-c", Configuration, "--no-build", "--disable-build-servers", "-o", feed, $"-p:Version={version}");
-            pack.Code.Should().Be(0, pack.Output);
-            pack = await RunAsync(Root, "pack", "Templates/Bocata.Templates.csproj", "-c", Configuration, "--disable-build-servers", "-o", feed, $"-p:Version={version}");
-            pack.Code.Should().Be(0, pack.Output);
-            File.Exists(Path.Combine(feed, $"Bocata.{version}.nupkg")).Should().BeTrue();
-            File.Exists(Path.Combine(feed, $"Bocata.{version}.snupkg")).Should().BeTrue("symbols ship as a .snupkg");
-
-            var install = await RunAsync(work, "new", "install", Path.Combine(feed, $"Bocata.Templates.{version}.nupkg"), "--debug:custom-hive", hive);
-            install.Code.Should().Be(0, install.Output);
-            var created = await RunAsync(work, "new", "bocata", "-o", "MyApp", "--port", "8123", "--local-feed", feed, "--debug:custom-hive", hive);
-            created.Code.Should().Be(0, created.Output);
-            var app = Path.Combine(work, "MyApp");
-
-            // The template references the Bocata version it shipped with; this run's feed has the CI version.
-            var csproj = Path.Combine(app, "MyApp", "MyApp.csproj");
-            var project = XDocument.Load(csproj);
-            var reference = project.Descendants("PackageReference").Single(e => (string?)e.Attribute("Include") == "Bocata");
-            reference.Attribute("Version")!.Value.Should().Be(ShippedVersion(), "the template and the library ship together");
-            reference.SetAttributeValue("Version", version);
-            project.Save(csproj);
-            // --local-feed wrote the app's own nuget.config (nothing global): the restore below finds Bocata through it.
-            (await File.ReadAllTextAsync(Path.Combine(app, "nuget.config"))).Should().Contain($"value=\"{feed}\"");
-            (await File.ReadAllTextAsync(Path.Combine(app, "MyApp", "Program.cs"))).Should().Contain(": 8123;", "--port sets the default port");
-
-            var test = await RunAsync(app, "test", "--disable-build-servers");
-            test.Code.Should().Be(0, test.Output);
-            test.Output.Should().Contain("Passed!").And.Contain("Passed:     2");
-
-            await using var running = await RunningApp.StartAsync(app, TestApps.FreePort());
             using var http = new HttpClient { BaseAddress = new Uri(running.Url) };
             await TemplateAppAnswersAsync(http, feedDeadline: TimeSpan.FromSeconds(15));
             (await http.GetStringAsync("/static/index.html")).Should().Contain("EventSource", "the template's static/ folder is served at /static");
             // dotnet run is a Debug build: static files come from the project folder, so a saved edit shows without a rebuild.
-            await File.AppendAllTextAsync(Path.Combine(app, "MyApp", "static", "index.html"), "<!-- edited while running -->");
+            await File.AppendAllTextAsync(Path.Combine(build.App, "MyApp", "static", "index.html"), "<!-- edited while running -->");
             (await http.GetStringAsync("/static/index.html")).Should().Contain("<!-- edited while running -->");
             (await http.GetStringAsync("/")).Should().Contain("<!-- edited while running -->", "res.File reads the project folder's copy too");
-
-            // --aot: PublishAot on and JSON through a context. Built with the trim/AOT analyzers on and the package's source
-            // generator binding the typed handler: no warning at all, and the same tests pass.
-            created = await RunAsync(work, "new", "bocata", "-o", "MyAotApp", "--aot", "--local-feed", feed, "--debug:custom-hive", hive);
-            created.Code.Should().Be(0, created.Output);
-            var aotApp = Path.Combine(work, "MyAotApp");
-            var aotProject = Path.Combine(aotApp, "MyAotApp", "MyAotApp.csproj");
-            project = XDocument.Load(aotProject);
-            project.Descendants("PublishAot").Single().Value.Should().Be("true");
-            project.Descendants("PackageReference").Single(e => (string?)e.Attribute("Include") == "Bocata").SetAttributeValue("Version", version);
-            project.Save(aotProject);
-            var aotTest = await RunAsync(aotApp, "test", "--disable-build-servers", "-p:TreatWarningsAsErrors=true", "-p:EmitCompilerGeneratedFiles=true");
-            aotTest.Code.Should().Be(0, aotTest.Output);
-            aotTest.Output.Should().Contain("Passed:     2").And.NotContain("warning");
-            var generated = Directory.GetFiles(Path.Combine(aotApp, "MyAotApp", "obj"), "BocataBinders.g.cs", SearchOption.AllDirectories);
-            generated.Should().ContainSingle("the generator in the Bocata package ran");
-            (await File.ReadAllTextAsync(generated[0])).Should().Contain("InterceptsLocationAttribute(1, ").And.Contain("binder.Parameter<string>(\"name\"");
-
-            // ... and published Native AOT from the package, with the typed handlers, view, WebSocket handler, anonymous JSON,
-            // unregistered JSON context and compression of NativeAotTests.BindingRoutes added: zero warnings; the binary serves
-            // the template's page, greeting and feed, and answers every binding check.
-            if (!Aot.NativeAotTests.OnPath("clang")) Assert.Ignore("The template's --aot app was built and tested; publishing it Native AOT needs clang and zlib1g-dev (apt-get install -y clang zlib1g-dev), which .ci/run installs.");
-            await File.WriteAllTextAsync(Path.Combine(aotApp, "MyAotApp", "BindingRoutes.cs"), Aot.NativeAotTests.BindingRoutes);
-            var program = Path.Combine(aotApp, "MyAotApp", "Program.cs");
-            var source = await File.ReadAllTextAsync(program);
-            source.Should().Contain("AppFactory.Create().Run(");
-            await File.WriteAllTextAsync(program, source.Replace("MyAotApp.AppFactory.Create().Run(", "AotBinding.BindingRoutes.Add(MyAotApp.AppFactory.Create(s => s.Gzip = true)).Run(", StringComparison.Ordinal));
-            var native = Path.Combine(work, "native");
-            var publish = await Bocata.Tests.Testing.DotnetCli.RunAsync(aotApp, TimeSpan.FromMinutes(6), "publish", "MyAotApp/MyAotApp.csproj", "-c", "Release", "-r", "linux-x64", "-o", native, "--disable-build-servers");
-            publish.Code.Should().Be(0, publish.Output);
-            Aot.NativeAotTests.Warnings(publish.Output).Should().BeEmpty("the template's AOT app publishes with no warning");
-            File.Exists(Path.Combine(native, "MyAotApp.dll")).Should().BeFalse("a native binary, not IL for the JIT");
-            await using (var binary = await Bocata.Tests.Testing.ExampleProcess.StartExecutableAsync(Path.Combine(native, "MyAotApp")))
-            {
-                using var nativeHttp = new HttpClient { BaseAddress = new Uri(binary.Url) };
-                await TemplateAppAnswersAsync(nativeHttp, feedDeadline: TimeSpan.FromSeconds(30));
-                await Aot.NativeAotTests.CheckBindingRoutesAsync(binary.Url);
-            }
         }
-        finally
+
+        // --aot: PublishAot on and JSON through a context. Built with the trim/AOT analyzers on and the package's source
+        // generator binding the typed handler: no warning at all, and the same tests pass.
+        build.AotPublishAot.Should().Be("true");
+        build["test the --aot app"]!.Output.Should().Contain("Passed:     2").And.NotContain("warning");
+        var generated = Directory.GetFiles(Path.Combine(build.AotApp, "MyAotApp", "obj"), "BocataBinders.g.cs", SearchOption.AllDirectories);
+        generated.Should().ContainSingle("the generator in the Bocata package ran");
+        (await File.ReadAllTextAsync(generated[0])).Should().Contain("InterceptsLocationAttribute(1, ").And.Contain("binder.Parameter<string>(\"name\"");
+
+        // ... and published Native AOT from the package, with the typed handlers, view, WebSocket handler, anonymous JSON,
+        // unregistered JSON context and compression of NativeAotTests.BindingRoutes added: zero warnings; the binary serves
+        // the template's page, greeting and feed, and answers every binding check.
+        if (!NativeAotTests.OnPath("clang")) Assert.Ignore("The template's --aot app was built and tested; publishing it Native AOT needs clang and zlib1g-dev (apt-get install -y clang zlib1g-dev), which .ci/run installs.");
+        var publish = build["publish the --aot app native"];
+        publish.Should().NotBeNull("the build publishes the --aot app when clang is on the PATH");
+        NativeAotTests.Warnings(publish!.Output).Should().BeEmpty("the template's AOT app publishes with no warning");
+        File.Exists(Path.Combine(build.Native, "MyAotApp.dll")).Should().BeFalse("a native binary, not IL for the JIT");
+        await using (var binary = await ExampleProcess.StartExecutableAsync(Path.Combine(build.Native, "MyAotApp")))
         {
-            try
-            {
-                Directory.Delete(work, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            using var nativeHttp = new HttpClient { BaseAddress = new Uri(binary.Url) };
+            await TemplateAppAnswersAsync(nativeHttp, feedDeadline: TimeSpan.FromSeconds(30));
+            await NativeAotTests.CheckBindingRoutesAsync(binary.Url);
         }
     }
 
