@@ -35,12 +35,14 @@ public sealed partial class RedisBackplane
     }
 
     /// <inheritdoc />
-    /// <remarks>The oldest retained entry of the topic's stream names the event before it: that one and older are gone.</remarks>
+    /// <remarks>The oldest retained entry of the topic's stream names the event before it: that one and older are gone; and
+    /// nothing of an older epoch (from before Redis restarted or lost its data) can be vouched for.</remarks>
     public async Task<long> ReadTopicLowWaterAsync(string topic, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(topic);
         var retention = Math.Max(1, (long)TopicStreamRetention.TotalSeconds);
-        var low = await _redis.GetDatabase().ScriptEvaluateAsync(LowWaterScript, [TopicStream(topic), _horizonKey], [retention]).WaitAsync(PublishTimeout, cancellationToken);
+        var low = await _redis.GetDatabase().ScriptEvaluateAsync(LowWaterScript, [TopicStream(topic), _horizonKey, _sequenceKey, _epochKey, _sinceKey, _runKey],
+            [retention, Guid.NewGuid().ToString("N"), Floor, KnownEpoch]).WaitAsync(PublishTimeout, cancellationToken);
         return (long)low;
     }
 

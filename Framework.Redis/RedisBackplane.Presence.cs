@@ -98,8 +98,8 @@ public sealed partial class RedisBackplane
     internal void ResumeHeartbeat() => _heartbeatSuspended = false;
 
     /// <summary>Heartbeat and presence; listening changes; then the default topic's messages pub/sub lost silently (a dropped
-    /// subscriber connection, a lost tail), found by comparing its stream's newest number; and a stored number found behind what
-    /// was delivered (Redis restored from an older snapshot) is raised.</summary>
+    /// subscriber connection, a lost tail), found by comparing its stream's newest number; and the hub's epoch settled: a Redis
+    /// that restarted, lost its data or was restored from an older snapshot begins a new one (Scripts/hub.lua).</summary>
     private async Task CheckAsync()
     {
         try
@@ -116,22 +116,20 @@ public sealed partial class RedisBackplane
         try
         {
             var db = _redis.GetDatabase();
-            // The floor as it was before the read: a publish acknowledged while it is on its way is not a sequence "behind".
-            var floor = Floor;
-            var values = db.StringGetAsync([_sequenceKey, _epochKey]);
+            // The epoch settled (a Redis that restarted, lost its data or is behind a number it gave this instance begins a new
+            // one, Scripts/hub.lua), and the default topic's newest entry.
+            var settled = db.ScriptEvaluateAsync(CheckScript, [_sequenceKey, _epochKey, _sinceKey, _runKey], [Guid.NewGuid().ToString("N"), Floor, KnownEpoch]);
             var newest = db.StreamRangeAsync(_streamKey, "-", "+", 1, Order.Descending);
-            await Task.WhenAll(values, newest).WaitAsync(PublishTimeout);
-            var stored = values.Result[0].HasValue ? (long)values.Result[0] : 0;
-            if (values.Result[1].HasValue) ObserveEpoch((string)values.Result[1]!, stored);
+            await Task.WhenAll(settled, newest).WaitAsync(PublishTimeout);
+            var result = (RedisResult[])settled.Result!;
+            var (epoch, stored, since) = ((string)result[0]!, (long)result[1], (long)result[2]);
+            if ((long)result[3] == 1 && since > 0)
+                Log.LogWarning("Redis backplane for topic {Topic}: Redis restarted, lost its data or is behind the numbers it gave; a new epoch begins after {Since}, and resumes from before it say resync", Topic, since);
+            ObserveEpoch(epoch, stored);
             RaiseFloor(stored);
             var newestDefault = newest.Result.Length == 0 ? 0 : Entries(newest.Result) is [var only] ? only.Sequence : 0;
             var defaultHead = DefaultHead;
             if (newestDefault > defaultHead) await FillLockedAsync("", defaultHead, newestDefault);
-            if (stored < floor && values.Result[1].HasValue)
-            {
-                Log.LogWarning("Redis backplane for topic {Topic}: Redis's sequence ({Stored}) is behind the numbers it gave this instance ({Floor}), as after a restore from an older snapshot; numbering continues after {Floor}", Topic, stored, floor, floor);
-                await db.ScriptEvaluateAsync(FloorScript, [_sequenceKey], [floor]).WaitAsync(PublishTimeout);
-            }
         }
         catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
         {

@@ -132,8 +132,8 @@ public sealed partial class RedisBackplane
 
     private Task<RedisResult> Send(List<Pending> batch)
     {
-        var keys = new RedisKey[4 + 3 * batch.Count];
-        var values = new RedisValue[8 + 4 * batch.Count];
+        var keys = new RedisKey[6 + 3 * batch.Count];
+        var values = new RedisValue[9 + 4 * batch.Count];
         keys[0] = _sequenceKey;
         keys[1] = _epochKey;
         keys[2] = _instancesKey;
@@ -145,6 +145,7 @@ public sealed partial class RedisBackplane
         values[5] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - (long)PresenceTtl.TotalMilliseconds;
         values[6] = _publishCommand;
         values[7] = batch.Count;
+        values[8] = KnownEpoch;
         var retention = Math.Max(1, (long)TopicStreamRetention.TotalSeconds);
         for (var i = 0; i < batch.Count; i++)
         {
@@ -154,14 +155,20 @@ public sealed partial class RedisBackplane
             keys[3 + 3 * i] = stream;
             keys[4 + 3 * i] = named ? Listeners(p.Topic) : stream;
             keys[5 + 3 * i] = p.Key is null ? stream : _idempotencyPrefix.Append(p.Key);
-            values[8 + 4 * i] = p.Payload;
-            values[9 + 4 * i] = named ? TopicStreamMaxLength : StreamMaxLength;
-            values[10 + 4 * i] = named ? retention : "";
-            values[11 + 4 * i] = p.Key is null ? "" : "1";
+            values[9 + 4 * i] = p.Payload;
+            values[10 + 4 * i] = named ? TopicStreamMaxLength : StreamMaxLength;
+            values[11 + 4 * i] = named ? retention : "";
+            values[12 + 4 * i] = p.Key is null ? "" : "1";
         }
+        keys[^3] = _sinceKey;
+        keys[^2] = _runKey;
         keys[^1] = _horizonKey;
         return _redis.GetDatabase().ScriptEvaluateAsync(PublishScript, keys, values);
     }
+
+    /// <summary>The epoch this instance knows ('' before it knew one): a script that finds another, begun by an instance that
+    /// never knew the hub, begins a new one (Scripts/hub.lua).</summary>
+    private string KnownEpoch => Volatile.Read(ref _epoch) ?? "";
 
     /// <summary>The last number delivered to the hub (or the one it attached at, before it took over).</summary>
     private long Head => Math.Max(_sink!.LastSequence, Volatile.Read(ref _attachedAt));

@@ -32,13 +32,19 @@ public sealed partial class RedisBackplane : IEventBackplane
     private readonly RedisKey _sequenceKey;
     private readonly RedisKey _streamKey;
     private readonly RedisKey _epochKey;
+
+    /// <summary>Beside the epoch: the number it began after, and the Redis run it was settled under (Scripts/hub.lua).</summary>
+    private readonly RedisKey _sinceKey;
+
+    private readonly RedisKey _runKey;
     private readonly RedisKey _idempotencyPrefix;
     private RedisChannel _channel;
     private readonly string _prefix;
     private RedisChannel _instanceChannel;
     private string _publishCommand = "PUBLISH";
-    // Raises a sequence found behind the numbers Redis gave (a restore from an older snapshot). KEYS, ARGV and guarantees: Scripts/floor.lua.
-    private static readonly string FloorScript = RedisScripts.Load("floor");
+    // Settles the hub's epoch: a Redis that restarted, lost its data or is behind a number it gave begins a new one above every
+    // number given before. KEYS, ARGV and guarantees: Scripts/check.lua and Scripts/hub.lua.
+    private static readonly string CheckScript = RedisScripts.Load("check");
 
     // Presence: every live instance's subscriber count of a topic. KEYS, ARGV and guarantees: Scripts/count.lua.
     private static readonly string CountScript = RedisScripts.Load("count");
@@ -116,6 +122,8 @@ public sealed partial class RedisBackplane : IEventBackplane
         _sequenceKey = prefix + "seq";
         _streamKey = prefix + "stream";
         _epochKey = prefix + "epoch";
+        _sinceKey = prefix + "since";
+        _runKey = prefix + "run";
         _idempotencyPrefix = prefix + "once:";
         _instancesKey = prefix + "instances";
         _horizonKey = prefix + "horizon";

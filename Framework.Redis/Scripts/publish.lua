@@ -1,29 +1,22 @@
 -- One script per batch of publishes (every publish that arrived while the previous batch was on its way: a burst of
 -- concurrent publishes costs a few round trips, not one each). KEYS: sequence, epoch, the hub's instances (by last
 -- heartbeat); then per event: its topic's stream, its topic's listeners, its idempotency key (placeholders for the default
--- topic / no key); last, the horizon. ARGV: epoch candidate, floor, the hub's channel, the prefix of instance channels, idempotency window
--- (seconds), the oldest heartbeat still alive (ms), the publish command, the count; then per event: payload, max length,
--- the stream's retention (seconds; empty for the default topic), '1' when it has an idempotency key. Returns each event's
--- number. A listener found dead leaves the listener set and the instances (a lease: it learns at its next heartbeat, however
--- long it stalled, and listens again). Each stream entry records its topic's previous number (p) and dense offset (o).
--- An epoch stored beside the sequence tells a Redis that lost its data. Numbering never goes at or below the publisher's
--- floor (the highest number Redis ever returned to it): not after a data loss (a new epoch), nor after a restore from an older snapshot (the
--- same epoch, a lower sequence), so a number is never given twice and every instance delivers what is published.
+-- topic / no key); last, the epoch's since and run keys and the horizon. ARGV: epoch candidate, floor, the hub's channel, the
+-- prefix of instance channels, idempotency window (seconds), the oldest heartbeat still alive (ms), the publish command, the
+-- count, the epoch the publisher knows; then per event: payload, max length, the stream's retention (seconds; empty for the
+-- default topic), '1' when it has an idempotency key. Returns each event's number. A listener found dead leaves the listener
+-- set and the instances (a lease: it learns at its next heartbeat, however long it stalled, and listens again).
+-- Numbers are given in the hub's epoch (hub.lua): a Redis that restarted, lost its data or went behind the publisher's floor
+-- (the highest number Redis ever returned to it) begins a new one above every number given before, so a number is never
+-- given twice. Each stream entry records its topic's previous number (p) and dense offset (o); the first entry of a topic in
+-- an epoch names the epoch's start as its previous at least, so every reader from an older epoch sees a hole (resync).
 -- Each message carries its topic's previous number: a receiver that did not deliver it fills the gap from the stream.
 -- The default topic goes to every instance on the hub's channel; a named topic only to its live listeners' channels.
 -- Messages for one channel travel as one pub/sub message, one per line (JSON payloads have no raw newline).
--- The last key is the hub's horizon (a sorted set: time in seconds -> the highest number given by then, one entry per
--- 1/64 of the topic streams' retention). A topic stream expires only after a retention without a publish, so every number
--- it held is at most the horizon a retention ago: a stream created anew records that as 'h' on its first entry, and a
--- resume from before it is told (resync) instead of silently missing what expired. Live messages still carry p = 0.
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[2], epoch)
-end
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-local floor = tonumber(ARGV[2])
-if floor > n then n = floor end
+-- The horizon holds one entry per 1/64 of the topic streams' retention. A topic stream expires only after a retention
+-- without a publish, so every number it held is at most the horizon a retention ago: a stream created anew records that as
+-- 'h' on its first entry, and a resume from before it is told (resync) instead of silently missing what expired.
+local epoch, since, n = settle(KEYS[1], KEYS[2], KEYS[#KEYS - 2], KEYS[#KEYS - 1], ARGV[1], tonumber(ARGV[2]), ARGV[9])
 local alive = tonumber(ARGV[6])
 local horizon = KEYS[#KEYS]
 local clock = nil
@@ -31,16 +24,6 @@ local retained = nil
 local function now()
   if not clock then clock = tonumber(redis.call('TIME')[1]) end
   return clock
-end
--- The highest number possibly given at or before `before` (seconds): 0 when the horizon has nothing that old.
-local function bound(before)
-  local h = 0
-  -- Members are 'number:time' (unique, so an entry never moves to another time).
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', horizon, '-inf', before)) do
-    local v = tonumber(string.match(m, '^%d+'))
-    if v > h then h = v end
-  end
-  return h
 end
 local lastOf = {}
 local offsetOf = {}
@@ -59,7 +42,7 @@ local function send(channel, message)
 end
 for i = 1, tonumber(ARGV[8]) do
   local k = 3 + (i - 1) * 3
-  local a = 8 + (i - 1) * 4
+  local a = 9 + (i - 1) * 4
   local first = nil
   if ARGV[a + 4] == '1' then first = redis.call('GET', KEYS[k + 3]) end
   if first then
@@ -78,7 +61,7 @@ for i = 1, tonumber(ARGV[8]) do
       local last = redis.call('XREVRANGE', KEYS[k + 1], '+', '-', 'COUNT', 1)
       if not last[1] and ARGV[a + 3] ~= '' then
         -- A named topic's stream created (again): what an expired one held is at most the horizon a retention ago.
-        h = bound(now() - retained)
+        h = bound(horizon, now() - retained)
       end
       if last[1] then
         prev = tonumber(string.match(last[1][1], '^%d+'))
@@ -87,6 +70,8 @@ for i = 1, tonumber(ARGV[8]) do
           if fields[j] == 'o' then off = tonumber(fields[j + 1]) end
         end
       end
+      -- The topic's first event in this epoch: nothing before the epoch's start can be vouched for.
+      if prev < since then prev = since end
     end
     off = off + 1
     lastOf[KEYS[k + 1]] = n
@@ -129,7 +114,7 @@ if retained then
   local bucket = now() - now() % width
   if redis.call('ZREMRANGEBYSCORE', horizon, bucket, bucket) == 0 then
     local cutoff = now() - retained
-    local base = bound(cutoff)
+    local base = bound(horizon, cutoff)
     if base > 0 then
       redis.call('ZREMRANGEBYSCORE', horizon, '-inf', cutoff)
       redis.call('ZADD', horizon, cutoff, base .. ':' .. cutoff)

@@ -34,10 +34,12 @@ public class RedisScriptTests
     private sealed record Publish(string Topic, string Payload = "{}", string? IdempotencyKey = null);
 
     /// <summary>Runs publish.lua as RedisBackplane.Send does: one batch of <paramref name="events"/>.</summary>
-    private async Task<long[]> PublishAsync(long floor, long retentionSeconds, params Publish[] events)
+    private Task<long[]> PublishAsync(long floor, long retentionSeconds, params Publish[] events) => PublishAsync(floor, "", retentionSeconds, events);
+
+    private async Task<long[]> PublishAsync(long floor, string knownEpoch, long retentionSeconds, params Publish[] events)
     {
         var keys = new List<RedisKey> { Key("seq"), Key("epoch"), Key("instances") };
-        var values = new List<RedisValue> { "epoch-1", floor, _prefix + "events", _prefix + "to:", 600, 0, "PUBLISH", events.Length };
+        var values = new List<RedisValue> { "epoch-" + Guid.NewGuid().ToString("N")[..8], floor, _prefix + "events", _prefix + "to:", 600, 0, "PUBLISH", events.Length, knownEpoch };
         foreach (var e in events)
         {
             var stream = e.Topic.Length == 0 ? Key("stream") : Key("topic:" + e.Topic);
@@ -46,7 +48,7 @@ public class RedisScriptTests
             keys.Add(e.IdempotencyKey is null ? stream : Key("once:" + e.IdempotencyKey));
             values.AddRange([e.Payload, 1000, e.Topic.Length == 0 ? "" : retentionSeconds, e.IdempotencyKey is null ? "" : "1"]);
         }
-        keys.Add(Key("horizon"));
+        keys.AddRange([Key("since"), Key("run"), Key("horizon")]);
         var result = (RedisResult[])(await _db.ScriptEvaluateAsync(RedisScripts.Load("publish"), [.. keys], [.. values]))!;
         return [.. result.Select(r => (long)r)];
     }
@@ -56,19 +58,92 @@ public class RedisScriptTests
 
     private async Task<long> ServerSecondsAsync() => long.Parse((string)((RedisResult[])(await _db.ExecuteAsync("TIME"))!)[0]!);
 
-    private async Task<long> LowWaterAsync(string topic, long retentionSeconds) =>
-        (long)await _db.ScriptEvaluateAsync(RedisScripts.Load("lowwater"), [Key("topic:" + topic), Key("horizon")], [retentionSeconds]);
+    private async Task<long> LowWaterAsync(string topic, long retentionSeconds, long floor = 0, string knownEpoch = "") =>
+        (long)await _db.ScriptEvaluateAsync(RedisScripts.Load("lowwater"), [Key("topic:" + topic), Key("horizon"), .. EpochKeys],
+            [retentionSeconds, "epoch-" + Guid.NewGuid().ToString("N")[..8], floor, knownEpoch]);
+
+    private RedisKey[] EpochKeys => [Key("seq"), Key("epoch"), Key("since"), Key("run")];
+
+    /// <summary>check.lua: (epoch, sequence, since, began now).</summary>
+    private async Task<(string Epoch, long Sequence, long Since, bool Began)> CheckAsync(long floor, string knownEpoch)
+    {
+        var r = (RedisResult[])(await _db.ScriptEvaluateAsync(RedisScripts.Load("check"), EpochKeys, ["epoch-" + Guid.NewGuid().ToString("N")[..8], floor, knownEpoch]))!;
+        return ((string)r[0]!, (long)r[1], (long)r[2], (long)r[3] == 1);
+    }
+
+    /// <summary>What the hub looks like to Redis after it restarted: the run it was settled under is another.</summary>
+    private async Task ForgetTheRunAsync() => await _db.StringSetAsync(Key("run"), "a-run-before-a-restart");
+
+    private const long Gap = 1_000_000_000;
 
     // ---- publish.lua ------------------------------------------------------------------------------------------------------
 
     [Test]
-    public async Task Publish_numbers_after_the_sequence_and_never_at_or_below_the_floor()
+    public async Task Publish_numbers_a_new_hub_from_1_and_a_sequence_behind_the_floor_from_a_new_epoch_above_it()
     {
         (await PublishAsync(0, 3600, new Publish("a"), new Publish("b"))).Should().Equal(1, 2);
-        await _db.StringSetAsync(Key("seq"), 1); // a restore from an older snapshot
-        (await PublishAsync(2, 3600, new Publish("a"))).Should().Equal([3], "2 was returned to this publisher: never given again");
-        (await PublishAsync(10, 3600, new Publish("a"))).Should().Equal([11], "numbers go above the floor");
-        ((long)await _db.StringGetAsync(Key("seq"))).Should().Be(11);
+        (await PublishAsync(2, 3600, new Publish("a"))).Should().Equal([3], "the same epoch: after the sequence");
+        await _db.StringSetAsync(Key("seq"), 1); // the sequence went behind a number it gave (restored or cleared)
+        var epoch = (string)(await _db.StringGetAsync(Key("epoch")))!;
+        (await PublishAsync(3, 3600, new Publish("a"))).Should().Equal([3 + Gap + 1], "3 was returned to this publisher: a new epoch begins above it");
+        ((string)(await _db.StringGetAsync(Key("epoch")))!).Should().NotBe(epoch);
+        ((long)await _db.StringGetAsync(Key("since"))).Should().Be(3 + Gap);
+    }
+
+    // ---- the epoch (hub.lua, check.lua) -----------------------------------------------------------------------------------
+
+    [Test]
+    public async Task Check_settles_a_new_hub_at_0_and_keeps_its_epoch_while_redis_runs()
+    {
+        var first = await CheckAsync(0, "");
+        first.Should().Match<(string Epoch, long Sequence, long Since, bool Began)>(c => c.Sequence == 0 && c.Since == 0 && c.Began, "a hub nobody knew numbers from 1");
+        await PublishAsync(0, first.Epoch, 3600, new Publish("a"));
+        var again = await CheckAsync(1, first.Epoch);
+        again.Should().Be((first.Epoch, 1L, 0L, false));
+    }
+
+    [Test]
+    public async Task After_redis_restarted_a_new_epoch_begins_above_every_number_known_and_resumes_from_before_it_are_told()
+    {
+        var epoch = (await CheckAsync(0, "")).Epoch;
+        await PublishAsync(0, epoch, 3600, new Publish("t"), new Publish("t"), new Publish("t"));
+        await ForgetTheRunAsync();
+        // A lagging instance (it knows 2) is first: the instance that was given 3 never told it. The gap covers 3.
+        var settled = await CheckAsync(2, epoch);
+        settled.Began.Should().BeTrue();
+        settled.Epoch.Should().NotBe(epoch);
+        settled.Since.Should().Be(3 + Gap, "above the sequence and the floor, with room for numbers other instances were given");
+        (await LowWaterAsync("t", 3600, 3, settled.Epoch)).Should().Be(3 + Gap, "nothing of an older epoch can be vouched for");
+        (await PublishAsync(3, settled.Epoch, 3600, new Publish("t"))).Should().Equal(3 + Gap + 1);
+        (await EntriesAsync("t"))[^1]["p"].Should().Be((3 + Gap).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "a topic's first event in an epoch names the epoch's start as its previous: every reader from before sees a hole");
+    }
+
+    [Test]
+    public async Task After_redis_lost_its_data_the_first_reader_or_publisher_begins_a_new_epoch()
+    {
+        var epoch = (await CheckAsync(0, "")).Epoch;
+        await PublishAsync(0, epoch, 3600, new Publish("t"), new Publish("t"));
+        await _db.KeyDeleteAsync([Key("seq"), Key("epoch"), Key("since"), Key("run"), Key("topic:t")]);
+        (await LowWaterAsync("t", 3600, 2, epoch)).Should().Be(2 + Gap, "a resume from 1 cannot be exact: 2 is gone with the data");
+        (await PublishAsync(2, epoch, 3600, new Publish("t"))).Should().Equal(2 + Gap + 1);
+    }
+
+    [Test]
+    public async Task An_epoch_begun_by_an_instance_that_never_knew_the_hub_is_begun_again_by_one_that_did()
+    {
+        var epoch = (await CheckAsync(0, "")).Epoch;
+        await PublishAsync(0, epoch, 3600, new Publish("t"), new Publish("t"), new Publish("t"));
+        await _db.KeyDeleteAsync([Key("seq"), Key("epoch"), Key("since"), Key("run"), Key("topic:t")]);
+        // A new instance (no floor, no epoch) finds nothing: it cannot tell a lost hub from a new one.
+        (await PublishAsync(0, 3600, new Publish("t"))).Should().Equal([1]);
+        var ignorant = (string)(await _db.StringGetAsync(Key("epoch")))!;
+        // An instance that knew the older epoch and was given 3 sees an epoch that began at 0: it begins another.
+        var settled = await CheckAsync(3, epoch);
+        settled.Began.Should().BeTrue();
+        settled.Epoch.Should().NotBe(ignorant);
+        settled.Since.Should().Be(3 + Gap);
+        (await CheckAsync(3 + Gap, ignorant)).Began.Should().BeFalse("an epoch that began above 0 is not begun again");
     }
 
     [Test]
@@ -164,7 +239,7 @@ public class RedisScriptTests
         (await LowWaterAsync("t", 1)).Should().BeGreaterThanOrEqualTo(published[1], "what the expired stream held is gone");
     }
 
-    // ---- listen.lua, floor.lua, count.lua ---------------------------------------------------------------------------------
+    // ---- listen.lua, count.lua ---------------------------------------------------------------------------------
 
     private async Task<long[]> ListenAsync(string instance, string batch, params (string Topic, char Change)[] topics)
     {
@@ -196,16 +271,6 @@ public class RedisScriptTests
         (await _db.SetContainsAsync(Key("listeners:u"), "i1")).Should().BeFalse();
         await TestApps.UntilAsync(() => { lock (markers) return markers.Count > 0; }, TimeSpan.FromSeconds(20));
         lock (markers) markers.Should().Equal("!|7|42");
-    }
-
-    [Test]
-    public async Task Floor_raises_a_sequence_found_behind_it_and_returns_what_it_found()
-    {
-        await _db.StringSetAsync(Key("seq"), 5);
-        ((long)await _db.ScriptEvaluateAsync(RedisScripts.Load("floor"), [Key("seq")], [9])).Should().Be(5);
-        ((long)await _db.StringGetAsync(Key("seq"))).Should().Be(9);
-        ((long)await _db.ScriptEvaluateAsync(RedisScripts.Load("floor"), [Key("seq")], [3])).Should().Be(9, "never lowered");
-        ((long)await _db.StringGetAsync(Key("seq"))).Should().Be(9);
     }
 
     [Test]

@@ -51,14 +51,20 @@ public sealed partial class EventHub
 
     private async Task<TopicHistory> ReadAndEncodeAsync(string topic, long to, int count)
     {
-        var events = await _backplane!.ReadTopicAsync(topic, to, count);
-        // Nothing retained up to `to`: whether that is because nothing was published or because it was all trimmed is the
-        // topic's low-water mark.
-        if (events.Count == 0) return new TopicHistory([], await _backplane.ReadTopicLowWaterAsync(topic), false);
+        // The topic's low-water mark beside: what was trimmed or expired, and nothing from before the store's current epoch
+        // (a Redis that restarted or lost its data), however contiguous the entries that remain look.
+        var read = _backplane!.ReadTopicAsync(topic, to, count);
+        var lowWater = _backplane.ReadTopicLowWaterAsync(topic);
+        var events = await read;
+        var low = await lowWater;
+        if (events.Count == 0) return new TopicHistory([], low, false);
+        // A stored event names its topic's previous one: where that is not the entry before it, a range is missing.
+        for (var i = 1; i < events.Count; i++)
+            if (events[i].Previous > events[i - 1].Sequence) low = Math.Max(low, events[i].Previous);
         lock (_gate)
         {
             var frames = events.Where(e => e.Topic == topic).Select(e => Encode(e.Sequence, e.Event)).ToArray();
-            return new TopicHistory(frames, events[0].Previous, events.Count >= count);
+            return new TopicHistory(frames, events[0].Previous, events.Count >= count) { LowWater = low };
         }
     }
 

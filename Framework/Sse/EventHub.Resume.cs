@@ -157,13 +157,18 @@ public sealed partial class EventHub
 
     /// <summary>A topic's newest retained events up to some number, read from the backplane: <see cref="FirstPrevious"/> is the
     /// number of the topic's event before the first (-1: not recorded; with no frames, the topic's low-water mark),
-    /// <see cref="Full"/> whether the read stopped at its count (older ones may be retained).</summary>
+    /// <see cref="Full"/> whether the read stopped at its count (older ones may be retained), <see cref="LowWater"/> at or before
+    /// which it cannot vouch for the topic.</summary>
     internal sealed record TopicHistory(HubFrame[] Frames, long FirstPrevious, bool Full)
     {
         /// <summary>Whether these frames from <paramref name="first"/> are every event of the topic after <paramref name="after"/>:
         /// an older one read proves it (the read is contiguous), else the first one's recorded previous number (or, when none
         /// is retained, the low-water mark: what was trimmed away is at or before it).</summary>
         public bool HasEverythingAfter(int first, long after) =>
-            first > 0 || (FirstPrevious >= 0 ? FirstPrevious <= after : !Full);
+            after >= LowWater && (first > 0 || (FirstPrevious >= 0 ? FirstPrevious <= after : !Full));
+
+        /// <summary>At or before this number the history cannot vouch for the topic: its low-water mark (trimmed, expired, or
+        /// of an older epoch of the store) or a range missing between two of its frames.</summary>
+        public long LowWater { get; init; }
     }
 }
