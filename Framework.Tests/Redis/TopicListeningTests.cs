@@ -145,6 +145,45 @@ public class TopicListeningTests : RedisHubTests
     }
 
     [Test]
+    public async Task A_reconnect_storm_on_a_new_instance_while_events_keep_coming_costs_reads_per_topic_not_per_client()
+    {
+        var redis = await Hubs.StartRedisAsync();
+        using var admin = await redis.AdminAsync();
+        var name = RedisServer.Topic();
+        var a = await InstanceAsync(redis.Endpoint, name);
+        var ids = new List<string>();
+        for (var i = 0; i < 40; i++) ids.Add((await a.Hub.PublishAsync("rooms/1", new ServerEvent(data: $"e{i}"))).Id!);
+        var b = await InstanceAsync(redis.Endpoint, name);
+        await admin.GetServer(redis.Endpoint).ExecuteAsync("CONFIG", "RESETSTAT");
+
+        // The feed goes on (an event every 20 ms) while 100 clients that had read different amounts resume on B.
+        using var stop = new CancellationTokenSource();
+        var published = 40;
+        var publisher = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await a.Hub.PublishAsync("rooms/1", new ServerEvent(data: $"e{published}"));
+                published++;
+                await Task.Delay(20);
+            }
+        });
+        var resumes = Enumerable.Range(0, 100).Select(async c =>
+        {
+            var from = c % 30;
+            var events = await TestApps.TakeAsync(b.Client.EventsAsync("/events?topic=rooms/1", lastEventId: ids[from]), 39 - from, TimeSpan.FromSeconds(60));
+            events.Select(e => e.Data).Should().Equal(Enumerable.Range(from + 1, 39 - from).Select(i => $"e{i}"), $"client {c} resumed after e{from}");
+        }).ToList();
+        await Task.WhenAll(resumes);
+        await stop.CancelAsync();
+        await publisher;
+
+        var reads = await RedisServer.CallsAsync(admin.GetServer(redis.Endpoint), "xrange", "xrevrange");
+        TestContext.Out.WriteLine($"100 resuming clients while {published - 40} events were published: {reads} stream reads");
+        reads.Should().BeLessThanOrEqualTo(10, "one history read per topic while B starts listening, not one per client");
+    }
+
+    [Test]
     public async Task After_the_pub_sub_connection_drops_a_multi_topic_stream_keeps_every_event_in_order()
     {
         var redis = await Hubs.StartRedisAsync();

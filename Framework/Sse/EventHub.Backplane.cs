@@ -3,15 +3,20 @@ namespace Bocata;
 /// <summary>The hub's side of a backplane: events arriving in the global order, history for resumption, a restarted sequence.</summary>
 public sealed partial class EventHub
 {
-    /// <summary>Events this instance never held, from the backplane; one read serves every client asking for the same range (a reconnect storm).</summary>
-    private Task<HubFrame[]> ReadHistoryAsync(long from, long to)
+    /// <summary>Events this instance never held, up to <paramref name="to"/> (the number before its oldest frame), from the
+    /// backplane: the replay window's worth before it, read once and kept for <see cref="TopicHistoryReuse"/> after it
+    /// completed (events up to <paramref name="to"/> no longer change). Every client resuming meanwhile takes what follows its
+    /// own id (it skips up to <c>HistoryAfter</c>), so a reconnect storm spread over seconds, each client with its own id and
+    /// the feed going on, costs one read, not one per client. Under the lock.</summary>
+    private Task<HubFrame[]> ReadHistoryAsync(long to)
     {
-        if (_historyReads.TryGetValue((from, to), out var pending)) return pending;
-        var read = ReadAndEncodeAsync(from, to);
-        _historyReads[(from, to)] = read;
-        _ = read.ContinueWith(_ =>
+        if (_historyReads.TryGetValue(to, out var pending)) return pending;
+        var read = ReadAndEncodeAsync(Math.Max(1, to - _replay + 1), to);
+        _historyReads[to] = read;
+        _ = read.ContinueWith(async done =>
         {
-            lock (_gate) _historyReads.Remove((from, to));
+            if (done.IsCompletedSuccessfully) await Task.Delay(TopicHistoryReuse);
+            lock (_gate) _historyReads.Remove(to);
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return read;
     }
@@ -26,7 +31,7 @@ public sealed partial class EventHub
         }
     }
 
-    /// <summary>How long a named topic's history read stays shared after it completed (a reconnect storm spread over seconds).</summary>
+    /// <summary>How long a history read stays shared after it completed (a reconnect storm spread over seconds).</summary>
     private static readonly TimeSpan TopicHistoryReuse = TimeSpan.FromSeconds(5);
 
     /// <summary>A named topic's newest retained events up to <paramref name="to"/> (as many as a ring holds), from the backplane:

@@ -139,7 +139,7 @@ public sealed partial class EventHub
             var startsWhenReady = lastEventId is null && !onConnect && rings.Any(r => !r.Ready);
             if (start.FromHistory)
             {
-                subscription.Initialize(cursors, _head, ReadHistoryAsync(start.HistoryAfter + 1, _localOldest - 1), start.ResolveId, start.HistoryAfter);
+                subscription.Initialize(cursors, _head, ReadHistoryAsync(_localOldest - 1), start.ResolveId, start.HistoryAfter);
                 subscription.ResumingFrom(lastEventId!);
             }
             else if (resume.Plan is { } plan)

@@ -26,7 +26,7 @@ public sealed partial class EventHub
     private ArrayBufferWriter<byte> _encoder = new(256);
     private int _count;
     private readonly IEventBackplane? _backplane;
-    private readonly Dictionary<(long, long), Task<HubFrame[]>> _historyReads = [];
+    private readonly Dictionary<long, Task<HubFrame[]>> _historyReads = [];
     private readonly Dictionary<(string, long), Task<TopicHistory>> _topicHistoryReads = [];
     private long _head;
     // On a backplane that listens by topic: the number up to which every listened topic's events are in their rings (what
