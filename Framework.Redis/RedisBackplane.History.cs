@@ -139,8 +139,18 @@ public sealed partial class RedisBackplane
             Log.LogWarning("Redis backplane for topic {Topic}: events of topic {Name} after {After} up to {Previous} are no longer in Redis; the streams that read it resume (resync)", Topic, topic, after, previous);
         }
         var delivered = 0;
-        foreach (var (seq, evt, _) in entries)
+        var entryBefore = -1L;
+        foreach (var (seq, evt, recorded) in entries)
         {
+            // Each entry names its topic's previous event: one that names more than the entry before it is a range missing
+            // inside the read (the first entry of a new epoch names where the epoch began), delivered as the hole it is. An entry
+            // that cannot be decoded is skipped, not a hole: the next one names it, and goes with the last delivered.
+            if (entryBefore >= 0 && recorded > entryBefore)
+            {
+                Log.LogWarning("Redis backplane for topic {Topic}: events of topic {Name} after {After} up to {Previous} are no longer in Redis; the streams that read it resume (resync)", Topic, topic, entryBefore, recorded);
+                previous = Math.Max(previous, recorded);
+            }
+            entryBefore = seq;
             if (evt is not { } e) continue;
             _sink!.Deliver(seq, previous, topic, e.Event);
             previous = seq;
@@ -149,6 +159,9 @@ public sealed partial class RedisBackplane
         return delivered;
     }
 
+    /// <summary><see cref="FillLockedAsync"/>, false when Redis could not be read (retried with the next message or check). After
+    /// it, what the message names as its previous event is explained when the read reached it (an entry that could not be
+    /// decoded is skipped, not a hole): then the topic's last delivered number is the previous to deliver with.</summary>
     private async Task<bool> TryFillLockedAsync(string topic, long after, long through)
     {
         try
@@ -163,11 +176,21 @@ public sealed partial class RedisBackplane
         }
     }
 
+    /// <summary>The number a message naming <paramref name="previous"/> is delivered with, after a fill: the topic's last delivered
+    /// when the fill read up to <paramref name="previous"/> (whatever it skipped is explained), else <paramref name="previous"/>
+    /// (a hole the hub ends streams at).</summary>
+    private long AfterFill(string topic, long previous) =>
+        _filledThrough >= previous ? Math.Min(previous, _sink!.TopicLast(topic)) : previous;
+
+    /// <summary>The newest entry the last fill read, decodable or not (under _order).</summary>
+    private long _filledThrough;
+
     /// <summary>Delivers the stored events of <paramref name="topic"/> numbered after <paramref name="after"/> up to
     /// <paramref name="through"/>. Only the newest the hub can hold matter: older ones are skipped (a gap its subscribers resume
     /// across), so a huge gap costs one ring's worth of reads.</summary>
     private async Task FillLockedAsync(string topic, long after, long through)
     {
+        _filledThrough = 0;
         var read = await ReadNewestAsync(TopicStream(topic), after, through, _sink!.Capacity);
         if (read.Trimmed)
         {
@@ -176,6 +199,7 @@ public sealed partial class RedisBackplane
             Log.LogWarning("Redis backplane for topic {Topic}: events were missed beyond what the hub can hold; only the newest {Capacity} are read", Topic, _sink.Capacity);
         }
         var delivered = Deliver(topic, after, read);
+        if (read.Entries.Count > 0) _filledThrough = read.Entries[^1].Sequence;
         BackplaneTelemetry.RepairedEvents.Add(delivered);
         Log.LogInformation("Redis backplane for topic {Topic}: {Count} events missed on pub/sub were read from the stream", Topic, delivered);
     }

@@ -120,7 +120,11 @@ public sealed partial class RedisBackplane
                 var head = DefaultHead;
                 if (seq <= head) continue;
                 // A gap that cannot be read now is read before the next message (its previous number is still missing).
-                if (previous > head && !await TryFillLockedAsync("", head, previous)) continue;
+                if (previous > head)
+                {
+                    if (!await TryFillLockedAsync("", head, previous)) continue;
+                    previous = AfterFill("", previous);
+                }
                 if (evt is { } e) _sink!.Deliver(seq, previous, "", e.Event);
             }
         }
@@ -163,7 +167,11 @@ public sealed partial class RedisBackplane
                 BackplaneTelemetry.ReceivedEvents.Add(1, new KeyValuePair<string, object?>("served", true));
                 var last = Math.Max(_sink!.TopicLast(evt.Topic), from);
                 if (seq <= last) continue;
-                if (previous > last && !await TryFillLockedAsync(evt.Topic, last, previous)) continue;
+                if (previous > last)
+                {
+                    if (!await TryFillLockedAsync(evt.Topic, last, previous)) continue;
+                    previous = AfterFill(evt.Topic, previous);
+                }
                 _sink.Deliver(seq, previous, evt.Topic, evt.Event);
             }
         }

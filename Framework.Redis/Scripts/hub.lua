@@ -11,17 +11,26 @@
 -- was in fact a Redis that lost its data, the first instance that knew an older epoch and was given numbers starts another.
 local GAP = 1000000000
 
+-- A number as text, every digit (Lua 5.1 writes numbers with %.14g: 10^14 would be '1e+14'). Numbers passed to redis.call
+-- are written whole by Redis; numbers joined into text go through this.
+local function int(x)
+  return string.format('%.0f', x)
+end
+
+-- '' on a Redis-compatible server whose INFO has no run_id: restarts are then not seen (only a lost epoch or sequence is).
 local function run_id()
-  return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+  return string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') or ''
 end
 
 -- KEYS of the epoch: sequence, epoch, since, run. Returns the epoch, its since, the sequence, and whether it started now.
 local function settle(seqKey, epochKey, sinceKey, runKey, candidate, floor, known)
   local epoch = redis.call('GET', epochKey)
-  local n = tonumber(redis.call('GET', seqKey) or '0')
+  local stored = redis.call('GET', seqKey)
+  local n = tonumber(stored or '0')
   local since = tonumber(redis.call('GET', sinceKey) or '0')
   local run = run_id()
-  if epoch and floor <= n and redis.call('GET', runKey) == run
+  -- (An epoch always has its sequence beside it: one without lost it, say to eviction.)
+  if epoch and stored and floor <= n and (redis.call('GET', runKey) or '') == run
       and not (since == 0 and floor > 0 and known ~= '' and known ~= epoch) then
     return epoch, since, n, false
   end

@@ -13,6 +13,6 @@ for i = 3, #KEYS do
     redis.call('SREM', KEYS[i], ARGV[1])
   end
 end
-local g = tonumber(redis.call('GET', KEYS[2]) or '0')
+local g = redis.call('GET', KEYS[2]) or '0'
 if ARGV[5] ~= '' then redis.call(ARGV[6], ARGV[4], '!|' .. ARGV[5] .. '|' .. g) end
-return {g, added}
+return {tonumber(g), added}

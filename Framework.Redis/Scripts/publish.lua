@@ -78,11 +78,11 @@ for i = 1, tonumber(ARGV[8]) do
     offsetOf[KEYS[k + 1]] = off
     -- Each entry names the topic's event before it (p) and its offset (o): a reader sees a trimmed range at once.
     if h and h > 0 then
-      redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], n .. '-0', 'e', ARGV[a + 1], 'p', prev, 'o', off, 'h', h)
+      redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], int(n) .. '-0', 'e', ARGV[a + 1], 'p', prev, 'o', off, 'h', h)
     else
-      redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], n .. '-0', 'e', ARGV[a + 1], 'p', prev, 'o', off)
+      redis.call('XADD', KEYS[k + 1], 'MAXLEN', '~', ARGV[a + 2], int(n) .. '-0', 'e', ARGV[a + 1], 'p', prev, 'o', off)
     end
-    local message = epoch .. '|' .. n .. '|' .. prev .. '|' .. ARGV[a + 1]
+    local message = epoch .. '|' .. int(n) .. '|' .. int(prev) .. '|' .. ARGV[a + 1]
     if ARGV[a + 3] == '' then
       send(ARGV[3], message)
     else
@@ -117,10 +117,10 @@ if retained then
     local base = bound(horizon, cutoff)
     if base > 0 then
       redis.call('ZREMRANGEBYSCORE', horizon, '-inf', cutoff)
-      redis.call('ZADD', horizon, cutoff, base .. ':' .. cutoff)
+      redis.call('ZADD', horizon, cutoff, int(base) .. ':' .. cutoff)
     end
   end
-  redis.call('ZADD', horizon, bucket, n .. ':' .. bucket)
+  redis.call('ZADD', horizon, bucket, int(n) .. ':' .. bucket)
 end
 for _, channel in ipairs(order) do redis.call(ARGV[7], channel, table.concat(out[channel], '\n')) end
 return numbers

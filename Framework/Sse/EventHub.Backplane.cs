@@ -88,8 +88,15 @@ public sealed partial class EventHub
             if (seq <= last) return;
             if (ring == _default)
             {
-                // Events of the topic numbered up to previous never reached this instance: older ones come from the history.
-                if (previous > last) _localOldest = Math.Max(_localOldest, previous + 1);
+                // Events numbered up to previous never reached this instance (the backplane could not read them: trimmed, or
+                // lost with Redis's data): a resume from before comes from the history, and every open stream, which would
+                // read across them, ends (its client resumes and is told).
+                if (previous > last)
+                {
+                    _localOldest = Math.Max(_localOldest, previous + 1);
+                    foreach (var subscription in ring.Subscribers())
+                        if (subscription is not null && subscription.ReadsAcross(previous)) (acrossHole ??= []).Add(subscription);
+                }
             }
             else
             {
