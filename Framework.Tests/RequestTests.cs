@@ -69,7 +69,60 @@ public class RequestTests
         (await (await client.PostAsync("/text", new StringContent("héllo"))).TextAsync()).Should().Be("HÉLLO");
         (await (await client.PostAsync("/json", new StringContent("""{"name":"pen","price":1.5}""", Encoding.UTF8, "application/json"))).TextAsync())
             .Should().Be("""{"name":"pen","price":3.0}""");
-        (await (await client.PostAsync("/element", new StringContent("""{"a": 7}"""))).TextAsync()).Should().Be("7");
+        (await (await client.PostAsync("/element", new StringContent("""{"a": 7}""", Encoding.UTF8, "application/json"))).TextAsync()).Should().Be("7");
+    }
+
+    private static App JsonEcho()
+    {
+        var app = TestApps.Quiet();
+        app.Post("/element", async (req, res) => res.Text = (await req.JsonAsync()).GetProperty("a").GetInt32().ToString());
+        app.Post("/item", async (req, res) => res.Json = await req.JsonAsync<Item>());
+        return app;
+    }
+
+    private static ByteArrayContent Body(string json, string? contentType)
+    {
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(json));
+        if (contentType is not null) content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        return content;
+    }
+
+    // A <form enctype="text/plain"> of another site can send {"a": 7}= as a body without a CORS preflight; only a JSON media
+    // type (which needs one) shows that a page of this origin, or a non-browser client, sent it.
+    [TestCase("text/plain", "not text/plain")]
+    [TestCase("text/plain; charset=UTF-8", "not text/plain")]
+    [TestCase(null, "the request has no Content-Type")]
+    [TestCase("application/x-www-form-urlencoded", "not application/x-www-form-urlencoded")]
+    [TestCase("application/jsonp", "not application/jsonp")]
+    [TestCase("text/json-like", "not text/json-like")]
+    [TestCase("nonsense", "not (invalid)")]
+    public async Task Json_needs_a_json_content_type_else_415_saying_what_to_send(string? contentType, string says)
+    {
+        await using var client = JsonEcho().CreateClient();
+
+        foreach (var path in new[] { "/element", "/item" })
+        {
+            using var response = await client.PostAsync(path, Body("""{"a": 7, "name": "pen", "price": 1}""", contentType));
+
+            response.StatusCode.Should().Be(HttpStatusCode.UnsupportedMediaType, $"{path} with Content-Type {contentType ?? "(none)"}");
+            var detail = (await response.JsonAsync()).GetProperty("detail").GetString();
+            detail.Should().StartWith("Expected a JSON body: send Content-Type: application/json").And.Contain(says);
+        }
+    }
+
+    [TestCase("application/json")]
+    [TestCase("application/json; charset=utf-8")]
+    [TestCase("Application/JSON;charset=\"UTF-8\"")]
+    [TestCase("application/merge-patch+json")]
+    [TestCase("application/vnd.api+json; charset=utf-8")]
+    public async Task Json_and_plus_json_media_types_are_read(string contentType)
+    {
+        await using var client = JsonEcho().CreateClient();
+
+        using var response = await client.PostAsync("/element", Body("""{"a": 7}""", contentType));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await response.TextAsync()).Should().Be("7");
     }
 
     [TestCase("{\"name\": ")]

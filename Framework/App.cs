@@ -281,12 +281,14 @@ public sealed class App : Router
             try
             {
                 for (var i = _middleware.Count - 1; i >= 0; i--) pipeline = _middleware[i](pipeline);
-                if (_settings.Sessions) pipeline = SessionCookie.Wrap(pipeline, SessionKeys(startupLog), _settings.SessionMaxAge, _settings.Clock);
+                if (_settings.Sessions) pipeline = SessionCookie.Wrap(pipeline, SessionKeys(startupLog), _settings.SessionMaxAge, _settings.Clock, loggers.CreateLogger("Bocata.Sessions"));
+                var checkOrigin = _settings.Sessions && _settings.CheckOrigin;
+                if (checkOrigin) pipeline = CrossOrigin.Wrap(pipeline, _settings.Cors?.AllowOrigins);
                 if (_settings.Cors is { } cors) pipeline = Cors.Wrap(pipeline, cors);
                 if (_settings.Hsts) pipeline = Hsts.Wrap(pipeline, _settings.HstsMaxAge);
                 if (!_settings.AllowedHosts.Contains("*")) pipeline = HostFilter.Wrap(pipeline, [.. _settings.AllowedHosts]);
                 // Errors raised by middleware and settings layers get the same handlers as errors raised by routes.
-                if (_middleware.Count > 0 || !_settings.AllowedHosts.Contains("*") || _settings.Cors is not null || _settings.Hsts)
+                if (_middleware.Count > 0 || !_settings.AllowedHosts.Contains("*") || _settings.Cors is not null || _settings.Hsts || checkOrigin)
                     pipeline = ExceptionHandling.Inner(pipeline, errorHandlers);
                 pipeline = ExceptionHandling.Outer(pipeline, loggers.CreateLogger("Bocata"));
             }

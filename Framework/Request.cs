@@ -61,6 +61,7 @@ public sealed class Request
         _body = null;
         _url = null;
         _cookies = null;
+        _repeatedCookies = null;
         _client = null;
         _form = null;
         _bodyStreamed = false;
@@ -179,17 +180,14 @@ public sealed class Request
         return BodyEncoding().GetString(bytes);
     }
 
-    /// <summary>The body deserialized from JSON (the app's <see cref="Settings.Json"/> options) and validated. Malformed JSON is
+    /// <summary>The body deserialized from JSON (the app's <see cref="Settings.Json"/> options) and validated. A body whose
+    /// Content-Type is not <c>application/json</c> (charset allowed) or a <c>+json</c> type is <c>HttpError(415)</c>. Malformed JSON is
     /// <c>HttpError(400, "JSON is malformed.")</c>; an empty body, <c>null</c>, or a value of the wrong type is a 400 that says what
     /// was expected and where (<c>$.title: expected a string.</c>); missing <c>required</c> members and failed DataAnnotations are
     /// <c>HttpError(400)</c> whose detail maps each member to its message.</summary>
     public async Task<T> JsonAsync<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(JsonValidation.Members)] T>()
     {
-        // A form posted to a JSON endpoint is the wrong media type, not malformed JSON.
-        if (Headers["Content-Type"] is { } contentType
-            && (contentType.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
-                || contentType.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase)))
-            throw new HttpError(415, $"Expected a JSON body: send Content-Type: application/json, not {contentType.Split(';')[0].Trim()}.");
+        RequireJsonContentType();
         var bytes = await ReadBodyAsync(JsonLimit, "JSON body");
         var options = _context.Server.Settings.Json;
         if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty) throw new HttpError(400, "JSON is malformed: the body is empty.");
@@ -216,6 +214,23 @@ public sealed class Request
         return value;
     }
 
+    /// <summary>Only a JSON media type (<c>application/json</c>, or a <c>+json</c> one such as <c>application/problem+json</c>)
+    /// is read as JSON: a page of another site can send text/plain, a form or no type at all without a CORS preflight (a
+    /// <c>&lt;form enctype="text/plain"&gt;</c> makes <c>{"user":…}=</c> a body), so accepting those lets it act as the user.</summary>
+    private void RequireJsonContentType()
+    {
+        var contentType = Headers["Content-Type"];
+        if (contentType is null) throw new HttpError(415, "Expected a JSON body: send Content-Type: application/json (the request has no Content-Type).");
+        if (Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var mediaType))
+        {
+            if (mediaType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+                || mediaType.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase))
+                return;
+            throw new HttpError(415, $"Expected a JSON body: send Content-Type: application/json, not {Sanitize(mediaType.MediaType.ToString())}.");
+        }
+        throw new HttpError(415, "Expected a JSON body: send Content-Type: application/json, not (invalid).");
+    }
+
     private static bool IsWellFormed(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json);
@@ -232,7 +247,7 @@ public sealed class Request
         }
     }
 
-    /// <summary>The body parsed as a JSON document.</summary>
+    /// <summary>The body parsed as a JSON document (Content-Type <c>application/json</c> or a <c>+json</c> type, else 415).</summary>
     public Task<JsonElement> JsonAsync() => JsonAsync<JsonElement>();
 
     /// <summary>The body parsed as a form (urlencoded or multipart, with files).</summary>
@@ -334,16 +349,17 @@ public sealed class Request
     private static string Sanitize(string value) =>
         value.Length <= 40 && value.All(c => c is > ' ' and < (char)127) ? value : "(invalid)";
 
+    /// <summary>The scheme the client used (<c>req.Url</c>'s): the connection's, or a trusted proxy's <c>X-Forwarded-Proto</c>;
+    /// without building the URL, for the session cookie on every request.</summary>
+    internal string Scheme =>
+        _context.FromTrustedProxy && Forwarding.Scheme(Headers["X-Forwarded-Proto"]) is { } forwarded ? forwarded : _context.RequestFeature.Scheme;
+
     private Uri BuildUrl()
     {
         var f = _context.RequestFeature;
-        var scheme = f.Scheme;
+        var scheme = Scheme;
         var host = Headers["Host"];
-        if (_context.FromTrustedProxy)
-        {
-            scheme = Forwarding.Scheme(Headers["X-Forwarded-Proto"]) ?? scheme;
-            host = Forwarding.Host(Headers["X-Forwarded-Host"]) ?? host;
-        }
+        if (_context.FromTrustedProxy) host = Forwarding.Host(Headers["X-Forwarded-Host"]) ?? host;
         if (string.IsNullOrEmpty(host)) host = _context.LocalAuthority();
         var target = f.RawTarget is ['/', ..] raw ? raw : AbsoluteFormPath(f.RawTarget) ?? f.PathBase + f.Path + f.QueryString;
         return Uri.TryCreate($"{scheme}://{host}{target}", UriKind.Absolute, out var uri)
@@ -364,15 +380,34 @@ public sealed class Request
         return rest[end] == '/' ? rest[end..].ToString() : "/" + rest[end..].ToString();
     }
 
+    /// <summary>How many cookies named <paramref name="name"/> the request carried: <see cref="Cookies"/> keeps the last, which
+    /// is not necessarily the app's own (a cookie of a parent domain, or of a longer path, is sent beside it).</summary>
+    internal int CookieCount(string name)
+    {
+        if (!Cookies.ContainsKey(name)) return 0;
+        return _repeatedCookies is { } repeated && repeated.TryGetValue(name, out var count) ? count : 1;
+    }
+
+    private Dictionary<string, int>? _repeatedCookies;
+
     private Dictionary<string, string> ParseCookies()
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        _repeatedCookies = null;
         var header = Headers.GetAll("Cookie");
         if (header.Count == 0) return result;
         if (Microsoft.Net.Http.Headers.CookieHeaderValue.TryParseList(header.ToList(), out var cookies))
         {
             foreach (var c in cookies)
-                result[c.Name.Value ?? ""] = Uri.UnescapeDataString(c.Value.Value ?? "");
+            {
+                var name = c.Name.Value ?? "";
+                if (result.ContainsKey(name))
+                {
+                    _repeatedCookies ??= new(StringComparer.Ordinal);
+                    _repeatedCookies[name] = _repeatedCookies.GetValueOrDefault(name, 1) + 1;
+                }
+                result[name] = Uri.UnescapeDataString(c.Value.Value ?? "");
+            }
         }
         return result;
     }

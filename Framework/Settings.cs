@@ -166,6 +166,12 @@ public sealed class Settings
     /// <summary>The clock sessions read (tests give a fake one); the system clock by default.</summary>
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 
+    /// <summary>With <see cref="Sessions"/> on, refuse (403) a POST, PUT, PATCH or DELETE that a page of another origin sent:
+    /// its <c>Origin</c> (or, without one, <c>Sec-Fetch-Site</c>) is neither the app's own nor listed in <see cref="Cors"/>.
+    /// Another site, or another port of this one, cannot then act with the user's session cookie (cross-site request
+    /// forgery). Requests without either header (curl, another server) are not checked. Default on.</summary>
+    public bool CheckOrigin { get; set; } = true;
+
     /// <summary>Origins whose pages may open this app's WebSockets (e.g. <c>"https://app.example.com"</c>; <c>"*"</c> for any).
     /// Default (null): the app's own origin, and the CORS origins when <see cref="Cors"/> is set. A handshake from another
     /// origin is refused with 403; a client that sends no Origin (not a browser) is not checked.</summary>

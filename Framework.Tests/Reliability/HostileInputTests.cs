@@ -28,7 +28,7 @@ public class HostileInputTests
     [TestCase("GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n")]
     [TestCase("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n")]
     [TestCase("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n")]
-    [TestCase("POST /json HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n")]
+    [TestCase("POST /json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n")]
     [TestCase("GET /\0 HTTP/1.1\r\nHost: x\r\n\r\n")]
     [TestCase("GET /%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")]
     public async Task Malformed_requests_get_a_4xx_and_the_server_stays_up(string request)

@@ -1,6 +1,8 @@
 using System.Net;
 using Bocata.Testing;
+using Bocata.Tests.Middleware;
 using FluentAssertions;
+using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 
 namespace Bocata.Tests.Sessions;
@@ -9,12 +11,13 @@ public class SessionTests
 {
     private const string Secret = "0123456789abcdef0123456789abcdef-test-secret";
 
-    private static App NewApp()
+    private static App NewApp(Action<Settings>? configure = null)
     {
         var app = TestApps.Quiet(s =>
         {
             s.Sessions = true;
             s.SecretKey = Secret;
+            configure?.Invoke(s);
         });
         app.Route("/visit", (req, res) =>
         {
@@ -26,15 +29,67 @@ public class SessionTests
         return app;
     }
 
-    private static async Task<(string Body, string? Cookie)> VisitAsync(HttpClient client, string path, string? cookie)
+    private static async Task<(string Body, string? Cookie)> VisitAsync(HttpClient client, string path, string? cookie, bool https = false)
+    {
+        var (body, setCookie) = await SendAsync(client, path, cookie, https);
+        return (body, setCookie?.Split(';')[0]);
+    }
+
+    /// <summary>The body and the whole Set-Cookie header; <paramref name="https"/> says the request came through a TLS proxy
+    /// (X-Forwarded-Proto, believed when the app trusts 127.0.0.1).</summary>
+    private static async Task<(string Body, string? SetCookie)> SendAsync(HttpClient client, string path, string? cookie, bool https = false)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         if (cookie is not null) request.Headers.Add("Cookie", cookie);
+        if (https) request.Headers.Add("X-Forwarded-Proto", "https");
         // These tests hand each request its cookie: the test client's own jar is emptied first.
         if (client is TestClient test) foreach (System.Net.Cookie kept in test.Cookies.GetAllCookies()) kept.Expired = true;
-        var response = await client.SendAsync(request);
-        var setCookie = response.Headers.TryGetValues("Set-Cookie", out var values) ? values.First().Split(';')[0] : null;
+        using var response = await client.SendAsync(request);
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        var setCookie = response.Headers.TryGetValues("Set-Cookie", out var values) ? values.First() : null;
         return (await response.Content.ReadAsStringAsync(), setCookie);
+    }
+
+    private static string Signed(int visits) =>
+        SessionCookie.Write(new Dictionary<string, string> { ["visits"] = $"{visits}" }, SessionCookie.DeriveKey(Secret), DateTimeOffset.UtcNow);
+
+    [Test]
+    public async Task Two_session_cookies_in_one_request_are_an_empty_session_and_a_warning()
+    {
+        var logs = new ErrorHandlingTests.ListLoggerProvider();
+        await using var client = NewApp(s => s.LoggerFactory = LoggerFactory.Create(b => b.AddProvider(logs))).CreateClient();
+
+        // A cookie tossed from a subdomain (Domain=.example.com) or set for a longer path arrives beside the user's own: which
+        // one the user meant cannot be known, so neither is believed (reading the last let the tossed one win).
+        (await VisitAsync(client, "/visit", $"session={Signed(5)}; session={Signed(41)}")).Body.Should().Be("1");
+        (await VisitAsync(client, "/visit", $"session={Signed(41)}; session=garbage")).Body.Should().Be("1");
+        logs.Messages.Should().Contain(m => m.StartsWith("Warning") && m.Contains("2 session cookies"));
+
+        (await VisitAsync(client, "/visit", $"session={Signed(41)}")).Body.Should().Be("42", "one cookie is not ambiguous");
+        (await VisitAsync(client, "/visit", $"other=1; other=2; session={Signed(41)}")).Body.Should().Be("42", "only the session's name counts");
+    }
+
+    [Test]
+    public async Task Over_https_the_cookie_is_host_prefixed_and_read_only_there()
+    {
+        await using var client = NewApp(s => s.TrustedProxies = ["127.0.0.1"]).CreateClient();
+
+        var (_, setCookie) = await SendAsync(client, "/visit", null, https: true);
+
+        // __Host- (RFC 6265bis section 4.1.3.2): only a Secure cookie of this very host, for Path=/, may have this name, so no
+        // subdomain and no http:// page can set one beside it.
+        setCookie.Should().StartWith("__Host-session=").And.Contain("; secure").And.Contain("; path=/").And.NotContainEquivalentOf("domain=");
+        var cookie = setCookie!.Split(';')[0];
+        (await VisitAsync(client, "/visit", cookie, https: true)).Body.Should().Be("2");
+        (await VisitAsync(client, "/visit", cookie, https: false)).Body.Should().Be("1", "over http the prefixed name is not read");
+        (await VisitAsync(client, "/visit", $"session={Signed(41)}", https: true)).Body.Should().Be("1", "over https the plain name is not read");
+        (await VisitAsync(client, "/visit", $"{cookie}; session={Signed(41)}", https: true)).Body.Should().Be("2", "the plain one beside it is not a duplicate");
+        (await VisitAsync(client, "/visit", $"{cookie}; {cookie}", https: true)).Body.Should().Be("1", "two prefixed ones are");
+
+        var (_, deleted) = await SendAsync(client, "/logout", cookie, https: true);
+        deleted.Should().StartWith("__Host-session=;").And.Contain("max-age=0").And.Contain("; secure").And.Contain("; path=/");
+        var (_, plain) = await SendAsync(client, "/visit", null, https: false);
+        plain.Should().StartWith("session=").And.NotContain("secure");
     }
 
     [Test]
@@ -70,12 +125,11 @@ public class SessionTests
     {
         await using var client = NewApp().CreateClient();
         var (_, cookie) = await VisitAsync(client, "/visit", null);
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/logout");
-        request.Headers.Add("Cookie", cookie!);
 
-        var response = await client.SendAsync(request);
+        // The client's jar holds the cookie too: sent beside the header, it would be a second session cookie.
+        var (_, deleted) = await SendAsync(client, "/logout", cookie);
 
-        response.Headers.GetValues("Set-Cookie").Single().Should().Contain("max-age=0");
+        deleted.Should().StartWith("session=;").And.Contain("max-age=0");
     }
 
     [Test]

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Logging;
 
 namespace Bocata;
 
@@ -13,19 +14,35 @@ namespace Bocata;
 internal static class SessionCookie
 {
     public const string Name = "session";
+
+    /// <summary>The name over https. RFC 6265bis section 4.1.3.2: a browser keeps a <c>__Host-</c> cookie only when it is Secure,
+    /// for Path=/ and without Domain, set over https by this very host: no subdomain and no http:// page can set one beside
+    /// the app's own (cookie tossing), so over https only this name is read.</summary>
+    public const string SecureName = "__Host-session";
+
     private static readonly byte[] Purpose = "Bocata session cookie v2"u8.ToArray();
     // A clock a little ahead on another instance must not void fresh cookies.
     private static readonly TimeSpan Skew = TimeSpan.FromMinutes(5);
 
-    public static Handler Wrap(Handler next, SessionKeys keys, TimeSpan maxAge, TimeProvider? clock = null) => async (req, res) =>
+    public static Handler Wrap(Handler next, SessionKeys keys, TimeSpan maxAge, TimeProvider clock, ILogger log) => async (req, res) =>
     {
-        var now = (clock ?? TimeProvider.System).GetUtcNow();
-        req.Session = new Session(Read(req.Cookies.TryGetValue(Name, out var cookie) ? cookie : null, keys, maxAge, now));
+        var now = clock.GetUtcNow();
+        var secure = req.Scheme == Uri.UriSchemeHttps;
+        var name = secure ? SecureName : Name;
+        string? cookie = null;
+        // Two cookies of one name: the browser sends every cookie whose domain and path match, so one may be tossed by a
+        // subdomain or set for a longer path. Which is the app's own cannot be told: neither is believed.
+        if (req.CookieCount(name) is > 1 and var count)
+            log.LogWarning("A request from {Client} carried {Count} session cookies named {Name}: the session is empty for it. Another cookie of that name was set by a subdomain or for a longer path; clearing the site's cookies in the browser removes it.", req.Client.Host, count, name);
+        else if (req.Cookies.TryGetValue(name, out var value))
+            cookie = value;
+        req.Session = new Session(Read(cookie, keys, maxAge, now));
         await next(req, res);
         if (req.Session is { Modified: true } session)
         {
-            if (session.Count == 0) res.Cookies.Delete(Name);
-            else res.Cookies.Set(Name, Write(session.Snapshot, keys.Current, now), maxAge: maxAge, secure: req.Url.Scheme == Uri.UriSchemeHttps, httpOnly: true, sameSite: "Lax");
+            // A browser refuses a __Host- cookie, its deletion too, unless it is Secure with Path=/ and no Domain (Set's defaults).
+            if (session.Count == 0) res.Cookies.Set(name, "", maxAge: TimeSpan.Zero, expires: DateTimeOffset.UnixEpoch, secure: secure);
+            else res.Cookies.Set(name, Write(session.Snapshot, keys.Current, now), maxAge: maxAge, secure: secure, httpOnly: true, sameSite: "Lax");
         }
     };
 

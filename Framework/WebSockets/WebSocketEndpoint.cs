@@ -15,13 +15,7 @@ internal static class WebSocketEndpoint
         var origin = req.Headers["Origin"];
         if (origin is null) return true;
         var settings = req.Context.Server.Settings;
-        var allowed = settings.WebSocketOrigins ?? settings.Cors?.AllowOrigins;
-        if (allowed is not null && (allowed.Contains("*") || allowed.Any(o => string.Equals(o.TrimEnd('/'), origin.TrimEnd('/'), StringComparison.OrdinalIgnoreCase))))
-            return true;
-        if (!Uri.TryCreate(origin, UriKind.Absolute, out var o)) return false;
-        // The request's own origin: same host and port; an https page may open a ws:// socket behind a TLS proxy.
-        var url = req.Url;
-        return string.Equals(o.Host, url.Host, StringComparison.OrdinalIgnoreCase) && o.Port == url.Port;
+        return CrossOrigin.IsOwnOrListed(origin, req, settings.WebSocketOrigins ?? settings.Cors?.AllowOrigins);
     }
 
     public static async Task RunAsync(Request req, Response res, WebSocketBinding handler, bool autoAccept, string valueType, int[] caughtCloseCodes)
