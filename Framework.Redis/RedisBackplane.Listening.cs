@@ -19,6 +19,15 @@ public sealed partial class RedisBackplane
         public long IdleSince = Environment.TickCount64;
     }
 
+    /// <summary>A batch of topics asked for with a marker: what listen.lua found (the epoch's start; per topic, the newest number
+    /// in its stream, or minus what an expired one may have held), set once the script answered (the marker may come first).</summary>
+    private sealed class ListenBatch(string[] topics)
+    {
+        public string[] Topics { get; } = topics;
+
+        public TaskCompletionSource<(long Since, long[] Newest)> Found { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     /// <inheritdoc />
     public bool ListensByTopic => true;
 
@@ -109,6 +118,7 @@ public sealed partial class RedisBackplane
     private async Task SendInterestAsync(string[] listen, string[] stop, bool marker)
     {
         var batch = marker && listen.Length > 0 ? Interlocked.Increment(ref _nextBatch) : 0;
+        ListenBatch? sent = null;
         if (batch > 0)
         {
             var now = Environment.TickCount64;
@@ -121,38 +131,51 @@ public sealed partial class RedisBackplane
                     listened.SentAt = now;
                 }
             }
-            _batches[batch] = listen;
+            _batches[batch] = sent = new ListenBatch(listen);
         }
-        var keys = new RedisKey[2 + listen.Length + stop.Length];
-        var values = new RedisValue[6 + listen.Length + stop.Length];
+        var keys = new RedisKey[6 + 2 * (listen.Length + stop.Length)];
+        var values = new RedisValue[10 + listen.Length + stop.Length];
         keys[0] = _instancesKey;
         keys[1] = _sequenceKey;
+        keys[2] = _epochKey;
+        keys[3] = _sinceKey;
+        keys[4] = _runKey;
+        keys[5] = _horizonKey;
         values[0] = _instance;
         values[1] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         values[2] = KeyLifeSeconds;
         values[3] = _instanceChannel.ToString();
         values[4] = batch > 0 ? batch : "";
         values[5] = _publishCommand;
+        values[6] = Guid.NewGuid().ToString("N");
+        values[7] = Floor;
+        values[8] = KnownEpoch;
+        values[9] = Math.Max(1, (long)TopicStreamRetention.TotalSeconds);
         var i = 0;
         foreach (var t in listen)
         {
-            keys[2 + i] = Listeners(t);
-            values[6 + i++] = "+";
+            keys[6 + 2 * i] = Listeners(t);
+            keys[7 + 2 * i] = TopicStream(t);
+            values[10 + i++] = "+";
         }
         foreach (var t in stop)
         {
-            keys[2 + i] = Listeners(t);
-            values[6 + i++] = "-";
+            keys[6 + 2 * i] = Listeners(t);
+            keys[7 + 2 * i] = TopicStream(t);
+            values[10 + i++] = "-";
         }
         try
         {
             var result = (RedisResult[])(await _redis.GetDatabase().ScriptEvaluateAsync(ListenScript, keys, values).WaitAsync(PublishTimeout))!;
             RaiseFloor((long)result[0]);
             Registered((long)result[1] == 1);
+            // (The marker may have been handled already: it waits for this.)
+            sent?.Found.TrySetResult(((long)result[2], [.. result.Skip(3).Select(r => (long)r)]));
         }
         catch
         {
             if (batch > 0) _batches.TryRemove(batch, out _);
+            sent?.Found.TrySetCanceled();
             throw;
         }
     }
@@ -212,11 +235,11 @@ public sealed partial class RedisBackplane
         }
         // Markers that will never be needed (every topic of their batch was asked for again, or left): forgotten, so batches
         // lost with a dropped pub/sub connection do not pile up.
-        foreach (var (id, topics) in _batches)
+        foreach (var (id, sent) in _batches)
         {
             bool needed;
-            lock (_interest) needed = topics.Any(t => _listened.TryGetValue(t, out var l) && l.Batch == id);
-            if (!needed) _batches.TryRemove(id, out _);
+            lock (_interest) needed = sent.Topics.Any(t => _listened.TryGetValue(t, out var l) && l.Batch == id);
+            if (!needed && _batches.TryRemove(id, out _)) sent.Found.TrySetCanceled();
         }
         if (resend) SignalInterest();
     }

@@ -46,6 +46,8 @@ public sealed partial class RedisBackplane
         var keyLife = TimeSpan.FromSeconds(KeyLifeSeconds);
         foreach (var (topic, count) in written)
         {
+            // A stream that opened and closed between two heartbeats (a flood of short requests) writes nothing.
+            if (count == 0 && !_presenceWritten.ContainsKey(topic)) continue;
             var key = _presencePrefix.Append(topic);
             writes.Add(count > 0 ? batch.HashSetAsync(key, _instance, count) : batch.HashDeleteAsync(key, _instance));
             writes.Add(batch.KeyExpireAsync(key, keyLife));
@@ -55,6 +57,9 @@ public sealed partial class RedisBackplane
         {
             await Task.WhenAll(writes).WaitAsync(PublishTimeout);
             if (full) Volatile.Write(ref _lastFullPresence, now);
+            foreach (var (topic, count) in written)
+                if (count > 0) _presenceWritten[topic] = 0;
+                else _presenceWritten.TryRemove(topic, out _);
         }
         catch
         {

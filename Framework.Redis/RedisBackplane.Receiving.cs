@@ -186,14 +186,27 @@ public sealed partial class RedisBackplane
     private async Task OnMarkerAsync(long batch, long through)
     {
         RaiseFloor(through);
-        if (!_batches.TryRemove(batch, out var topics)) return;
+        if (!_batches.TryRemove(batch, out var sent)) return;
+        // What listen.lua found, once its reply is here (the marker it published may arrive first); not found: asked again later.
+        (long Since, long[] Newest) found;
+        try
+        {
+            found = await sent.Found.Task.WaitAsync(PublishTimeout, _stopping.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or TimeoutException)
+        {
+            return;
+        }
         await _order.WaitAsync(_stopping.Token);
         try
         {
             // Read concurrently (pipelined on one connection), delivered topic by topic: the topics' streams are held meanwhile.
+            // Only a stream holding something newer than what this instance has is read; for the others, what listen.lua found
+            // says whether events after it are gone (an expired stream, an older epoch).
             var reads = new List<(string Topic, long After, Task<((List<StoredEntry> Entries, bool Trimmed), long)> Read)>();
-            foreach (var topic in topics)
+            for (var i = 0; i < sent.Topics.Length; i++)
             {
+                var topic = sent.Topics[i];
                 long from;
                 lock (_interest)
                 {
@@ -201,7 +214,11 @@ public sealed partial class RedisBackplane
                     from = listened.From;
                 }
                 var after = Math.Max(_sink!.TopicLast(topic), from);
-                reads.Add((topic, after, ReadCatchUpAsync(topic, after, through)));
+                var newest = i < found.Newest.Length ? found.Newest[i] : long.MaxValue;
+                var gone = Math.Max(found.Since, newest <= 0 ? -newest : 0);
+                reads.Add((topic, after, newest > after && after < through
+                    ? ReadCatchUpAsync(topic, after, through)
+                    : Task.FromResult<((List<StoredEntry>, bool), long)>((([], false), gone))));
             }
             foreach (var (topic, after, read) in reads)
             {

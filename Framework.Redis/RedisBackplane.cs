@@ -65,6 +65,8 @@ public sealed partial class RedisBackplane : IEventBackplane
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _presenceDirty = new(StringComparer.Ordinal);
     // Every topic this instance has subscribers to, rewritten now and then so the hashes never expire under a live instance.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _presence = new(StringComparer.Ordinal);
+    // The topics whose count this instance has in Redis: a count that went back to 0 before it was ever written costs nothing.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _presenceWritten = new(StringComparer.Ordinal);
     private long _lastFullPresence;
     private volatile bool _heartbeatSuspended;
     private readonly HashSet<string> _retiredEpochs = new(StringComparer.Ordinal);
@@ -91,11 +93,12 @@ public sealed partial class RedisBackplane : IEventBackplane
     private readonly Dictionary<string, Listened> _listened = new(StringComparer.Ordinal);
     private readonly HashSet<string> _toListen = new(StringComparer.Ordinal);
     private readonly HashSet<string> _toStop = new(StringComparer.Ordinal);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, string[]> _batches = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, ListenBatch> _batches = new();
     private readonly SemaphoreSlim _interestSignal = new(0);
     private int _interestSignaled;
     private long _nextBatch;
-    private long _lastInterestRefresh;
+    // Listener sets are written when listened: the first refresh is a refresh period after start, not at the first heartbeat.
+    private long _lastInterestRefresh = Environment.TickCount64;
     private long _unserved;
     private long _received;
     private IEventBackplaneSink? _sink;

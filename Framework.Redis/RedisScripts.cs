@@ -6,7 +6,7 @@ internal static class RedisScripts
 {
     /// <summary>The scripts that number events or settle the hub's epoch share <c>hub.lua</c> (the epoch and the horizon, said
     /// once): it is prepended to them.</summary>
-    private static readonly string[] UsingHub = ["publish", "check", "lowwater"];
+    private static readonly string[] UsingHub = ["publish", "check", "lowwater", "listen"];
 
     public static string Load(string name) => UsingHub.Contains(name) ? Read("hub") + Read(name) : Read(name);
 

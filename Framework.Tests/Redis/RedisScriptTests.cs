@@ -243,11 +243,13 @@ public class RedisScriptTests
 
     private async Task<long[]> ListenAsync(string instance, string batch, params (string Topic, char Change)[] topics)
     {
-        var keys = new List<RedisKey> { Key("instances"), Key("seq") };
-        var values = new List<RedisValue> { instance, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 30, _prefix + "to:" + instance, batch, "PUBLISH" };
+        List<RedisKey> keys = [Key("instances"), .. EpochKeys, Key("horizon")];
+        var values = new List<RedisValue> { instance, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 30, _prefix + "to:" + instance, batch, "PUBLISH",
+            "epoch-" + Guid.NewGuid().ToString("N")[..8], 0, "", 3600 };
         foreach (var (topic, change) in topics)
         {
             keys.Add(Key("listeners:" + topic));
+            keys.Add(Key("topic:" + topic));
             values.Add(change.ToString());
         }
         var result = (RedisResult[])(await _db.ScriptEvaluateAsync(RedisScripts.Load("listen"), [.. keys], [.. values]))!;
@@ -257,15 +259,18 @@ public class RedisScriptTests
     [Test]
     public async Task Listen_registers_the_instance_and_its_topics_and_publishes_a_marker_after_them()
     {
+        await CheckAsync(0, "");
         await _db.StringSetAsync(Key("seq"), 42);
+        await _db.ExecuteAsync("XADD", Key("topic:t"), "40-0", "e", "{}");
         var markers = new List<string>();
         var channel = await _redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal(_prefix + "to:i1"));
         channel.OnMessage(m =>
         {
             lock (markers) markers.Add(m.Message!);
         });
-        (await ListenAsync("i1", "7", ("t", '+'), ("u", '+'))).Should().Equal([42, 1], "its first listen: it was not among the instances");
-        (await ListenAsync("i1", "", ("u", '-'))).Should().Equal([42, 0]);
+        (await ListenAsync("i1", "7", ("t", '+'), ("u", '+'))).Should().Equal([42, 1, 0, 40, 0],
+            "its first listen (it was not among the instances); the epoch began at 0; t's stream's newest is 40, u has none (and none expired)");
+        (await ListenAsync("i1", "", ("u", '-'))).Should().Equal([42, 0, 0]);
         (await _db.SetContainsAsync(Key("listeners:t"), "i1")).Should().BeTrue();
         (await _db.KeyTimeToLiveAsync(Key("listeners:t"))).Should().NotBeNull("a listener set lives only while refreshed");
         (await _db.SetContainsAsync(Key("listeners:u"), "i1")).Should().BeFalse();
