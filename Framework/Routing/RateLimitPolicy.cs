@@ -21,7 +21,7 @@ namespace Bocata;
 /// </remarks>
 internal sealed class RateLimitPolicy
 {
-    /// <summary>Clients tracked at once by one policy: ~300 bytes each (measured), so ~30 MB at most whatever the flood.</summary>
+    /// <summary>Clients tracked at once by one policy: ~360 bytes each (measured: 35.6 MB for 100,000), so ~36 MB at most whatever the flood.</summary>
     internal const int DefaultMaxClients = 100_000;
 
     private readonly Lock _lock = new();
