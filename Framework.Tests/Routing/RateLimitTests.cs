@@ -257,6 +257,16 @@ public class RateLimitTests
         limit.TrackedClients.Should().Be(1, "every ended window is forgotten at the next request");
     }
 
+    [Test]
+    public void A_window_of_TimeSpan_MaxValue_is_for_ever()
+    {
+        var limit = new RateLimitPolicy(1, TimeSpan.MaxValue);
+        var now = Stopwatch.GetTimestamp();
+        limit.TryAcquire("ip:1", now, out _).Should().BeTrue();
+        limit.TryAcquire("ip:1", now + Stopwatch.Frequency * 86_400L * 365, out var retryAfter).Should().BeFalse();
+        retryAfter.Should().BeGreaterThan(TimeSpan.FromDays(365 * 30), "clamped to decades, never overflowing into a negative wait");
+    }
+
     [TestCase("203.0.113.7", "ip:203.0.113.7")]
     [TestCase("::ffff:203.0.113.7", "ip:203.0.113.7")]
     [TestCase("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "ip:2001:db8:1:2::/64")]

@@ -39,7 +39,8 @@ internal sealed class RateLimitPolicy
             throw new ArgumentOutOfRangeException(nameof(window), window, "RateLimit's window must be a positive duration, e.g. .RateLimit(5, TimeSpan.FromMinutes(1)).");
         Permits = permits;
         Window = window;
-        _windowTicks = (long)(window.TotalSeconds * Stopwatch.Frequency);
+        // Clamped so that a window start plus the window never overflows (a window of TimeSpan.MaxValue is "for ever").
+        _windowTicks = (long)Math.Min(window.TotalSeconds * Stopwatch.Frequency, long.MaxValue / 4);
         _describe = $"At most {permits} {(permits == 1 ? "request" : "requests")} per {Describe(window)}";
     }
 
