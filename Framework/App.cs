@@ -244,7 +244,7 @@ public sealed class App : Router
 
     internal RouteTable Table => Freeze().Table;
 
-    private protected override void OnRouteAdded() => EnsureNotFrozen("Route");
+    private protected override void OnRegister(string what) => EnsureNotFrozen(what);
 
     private Frozen Freeze()
     {
@@ -269,7 +269,7 @@ public sealed class App : Router
                 else if (dir != Settings.DefaultStaticDir)
                     startupLog.LogWarning("StaticDir '{StaticDir}' does not exist (looked in {Path} and the current directory): nothing is served at {StaticRoot}. Copy the folder to the output with CopyToOutputDirectory, or set an absolute path.", dir, staticDir, _settings.StaticRoot);
             }
-            var table = new RouteTable(AllRoutes().Select(r => r.Prefix.Length == 0 ? r.Route : r.Route.WithPrefix(r.Prefix)), mounts, IsService, _settings.RedirectTrailingSlash,
+            var table = new RouteTable(AllRoutes().Select(r => r.Prefix.Length == 0 && r.Limits.Length == 0 ? r.Route : r.Route.WithPrefix(r.Prefix, r.Limits)), mounts, IsService, _settings.RedirectTrailingSlash,
                 warn: message => startupLog.LogWarning("{Message}", message));
 
             var errorHandlers = new Dictionary<Type, ExceptionHandling.ErrorHandler>(_errorHandlers);
@@ -331,16 +331,19 @@ public sealed class App : Router
         }
     }
 
-    private IEnumerable<(string Prefix, Route Route)> AllRoutes()
+    /// <summary>Every route with its prefix and the rate limits of the routers it is in (innermost first, the app's last).</summary>
+    private IEnumerable<(string Prefix, Route Route, RateLimitPolicy[] Limits)> AllRoutes()
     {
-        var stack = new Stack<(string, Router)>();
-        foreach (var route in RouteList) yield return ("", route);
-        foreach (var (prefix, router) in Included) stack.Push((prefix, router));
+        var stack = new Stack<(string, Router, RateLimitPolicy[])>();
+        RateLimitPolicy[] own = [.. RateLimits];
+        foreach (var route in RouteList) yield return ("", route, own);
+        foreach (var (prefix, router) in Included) stack.Push((prefix, router, own));
         while (stack.Count > 0)
         {
-            var (prefix, router) = stack.Pop();
-            foreach (var route in router.RouteList) yield return (prefix, route);
-            foreach (var (inner, child) in router.Included) stack.Push((prefix + inner, child));
+            var (prefix, router, outer) = stack.Pop();
+            RateLimitPolicy[] limits = [.. router.RateLimits, .. outer];
+            foreach (var route in router.RouteList) yield return (prefix, route, limits);
+            foreach (var (inner, child) in router.Included) stack.Push((prefix + inner, child, limits));
         }
     }
 

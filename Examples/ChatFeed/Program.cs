@@ -16,7 +16,7 @@ app.Post("/messages", async (req, res) =>
     var published = await hub.PublishAsync(new ServerEvent(name: "message", json: message));
     res.StatusCode = 201;
     res.Json = new { id = published.Id };
-});
+}).RateLimit(20, TimeSpan.FromMinutes(1));   // per client: past it a 429 with Retry-After, so one client cannot flood the room
 
 app.Get("/messages", (req, res) => res.EventStream(hub.Subscribe(req)));
 

@@ -59,6 +59,34 @@ public class BinderPathTests
     }
 
     [Test]
+    public async Task Typed_handlers_with_a_rate_limit_chained_are_bound_by_the_expected_binder()
+    {
+        var before = ParameterBinder.Compilations;
+        var app = TestApps.Quiet();
+        app.Post("/login/{name}", (Request req, Response res, string name, int tries = 1) => res.Text = $"{name}:{tries}").RateLimit(2, TimeSpan.FromMinutes(1));
+        app.Get("/feed/{id}", (Request req, Response res, int id) => res.Text = $"feed {id}").MaxBodySize(10).RateLimit(1, TimeSpan.FromMinutes(1));
+        app.WebSocketRoute("/ws/{room}", async (WebSocket ws, int room) => await ws.SendTextAsync($"room {room}")).RateLimit(1, TimeSpan.FromMinutes(1));
+        await using var client = app.CreateClient();
+
+        (await (await client.PostAsync("/login/ana?tries=3", null)).Content.ReadAsStringAsync()).Should().Be("ana:3");
+        (await client.PostAsync("/login/ana", null)).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await client.PostAsync("/login/ana", null)).StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        (await client.GetStringAsync("/feed/4")).Should().Be("feed 4");
+        (await client.GetAsync("/feed/4")).StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        using (var socket = await client.WebSocketConnectAsync("/ws/2"))
+            (await ReceiveTextAsync(socket)).Should().Be("room 2");
+        var again = () => client.WebSocketConnectAsync("/ws/2");
+        (await again.Should().ThrowAsync<System.Net.WebSockets.WebSocketException>()).Which.Message.Should().Contain("429");
+
+        var compiled = ParameterBinder.Compilations - before;
+#if BOCATA_GENERATED
+        compiled.Should().Be(0, "the source generator bound every typed handler, .RateLimit chained or not");
+#else
+        compiled.Should().Be(3, "without the generator the runtime binder compiles each typed handler");
+#endif
+    }
+
+    [Test]
     public async Task Typed_websocket_handlers_are_bound_by_the_expected_binder_with_the_same_answers()
     {
         var before = ParameterBinder.Compilations;

@@ -72,6 +72,17 @@ public class ExamplesTests
         (await http.PostAsJsonAsync("/messages", new { author = new string('a', 51), text = "x" }, cts.Token)).StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
         var huge = new StringContent("{\"author\":\"a\",\"text\":\"" + new string('x', 2_000_000) + "\"}", System.Text.Encoding.UTF8, "application/json");
         (await http.PostAsync("/messages", huge, cts.Token)).StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
+
+        // POST /messages is rate limited (20 a minute per client): a client that keeps posting is told when to come back.
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 30 && limited is null; i++)
+        {
+            var response = await http.PostAsJsonAsync("/messages", new { author = "ana", text = $"spam {i}" }, cts.Token);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests) limited = response;
+            else response.StatusCode.Should().Be(HttpStatusCode.Created);
+        }
+        limited.Should().NotBeNull("the 21st post within a minute is refused");
+        limited!.Headers.RetryAfter!.Delta.Should().BeGreaterThan(TimeSpan.Zero);
     }
 
     [Test]

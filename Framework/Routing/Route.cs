@@ -74,11 +74,29 @@ public sealed class Route
     private bool _limitsBody;
     private long? _maxBodySize;
 
-    internal Route WithPrefix(string prefix)
+    /// <summary>At most <paramref name="permits"/> requests per <paramref name="window"/> from each client — the signed-in user,
+    /// else the client's address (<see cref="Request.Client"/>) — for sign-in and publish routes; past it a 429 with
+    /// <c>Retry-After</c>, and the handler does not run.</summary>
+    public Route RateLimit(int permits, TimeSpan window)
+    {
+        RateLimits.Add(new RateLimitPolicy(permits, window));
+        return this;
+    }
+
+    /// <summary>The route's own limits, then those of the routers it is in (innermost first).</summary>
+    internal List<RateLimitPolicy> RateLimits { get; } = [];
+
+    internal Route WithPrefix(string prefix) => WithPrefix(prefix, []);
+
+    /// <summary>A copy under <paramref name="prefix"/> that also obeys <paramref name="inherited"/> (its routers' limits); the
+    /// copy shares the limits' state with this route.</summary>
+    internal Route WithPrefix(string prefix, IEnumerable<RateLimitPolicy> inherited)
     {
         var route = new Route(prefix + Pattern.Text, Name, _compile, Methods) { ParameterTypes = ParameterTypes, _limitsBody = _limitsBody, _maxBodySize = _maxBodySize };
         route._before.AddRange(_before);
         route._after.AddRange(_after);
+        route.RateLimits.AddRange(RateLimits);
+        route.RateLimits.AddRange(inherited);
         return route;
     }
 
@@ -96,13 +114,21 @@ public sealed class Route
                     return inner(req, res);
                 };
         }
-        if (_before.Count == 0 && _after.Count == 0) return handlers;
-        var before = _before.ToArray();
-        var after = _after.ToArray();
-        var wrapped = new Dictionary<string, Handler>(handlers.Count, StringComparer.OrdinalIgnoreCase);
-        foreach (var (method, inner) in handlers)
-            wrapped[method] = WithHooks(inner, before, after, ParameterTypes);
-        return wrapped;
+        if (_before.Count > 0 || _after.Count > 0)
+        {
+            var before = _before.ToArray();
+            var after = _after.ToArray();
+            foreach (var (method, inner) in handlers.ToList())
+                handlers[method] = WithHooks(inner, before, after, ParameterTypes);
+        }
+        // Outermost: a refused request costs no hook, no body read and no handler (a WebSocket one is refused before the handshake).
+        if (RateLimits.Count > 0)
+        {
+            var limits = RateLimits.ToArray();
+            foreach (var (method, inner) in handlers.ToList())
+                handlers[method] = RateLimitPolicy.Wrap(inner, limits);
+        }
+        return handlers;
     }
 
     internal static Handler WithHooks(Handler inner, Hook[] before, Hook[] after, IReadOnlyDictionary<string, Type> types) => async (req, res) =>

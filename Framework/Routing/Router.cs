@@ -14,6 +14,16 @@ public class Router
     internal List<Route> RouteList { get; } = [];
     internal List<(string Prefix, Router Router)> Included { get; } = [];
     internal List<(string Prefix, Func<Handler> Handler)> Mounts { get; } = [];
+    internal List<RateLimitPolicy> RateLimits { get; } = [];
+
+    /// <summary>At most <paramref name="permits"/> requests per <paramref name="window"/> from each client across all of this
+    /// router's routes (those of routers it includes too, added before or after this call) — one budget, not one per route.
+    /// Past it a 429 with <c>Retry-After</c>; see <see cref="Bocata.Route.RateLimit"/>.</summary>
+    public void RateLimit(int permits, TimeSpan window)
+    {
+        OnRegister("RateLimit");
+        RateLimits.Add(new RateLimitPolicy(permits, window));
+    }
 
     /// <summary>Adds a route; <paramref name="methods"/> default to GET (HEAD is answered by GET).</summary>
     public Route Route(string pattern, Action<Request, Response> handler, params string[] methods) => AddDirect(pattern, handler, methods, null);
@@ -336,11 +346,11 @@ public class Router
                     "Remove one, or make the patterns differ (e.g. a literal segment).");
             }
         }
-        OnRouteAdded();
+        OnRegister("Route");
         RouteList.Add(route);
     }
 
-    private protected virtual void OnRouteAdded()
+    private protected virtual void OnRegister(string what)
     {
     }
 
