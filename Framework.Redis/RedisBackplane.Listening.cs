@@ -206,12 +206,17 @@ public sealed partial class RedisBackplane
         var linger = (long)Linger.TotalMilliseconds;
         var timeout = Math.Max(3000, 3 * (long)CheckInterval.TotalMilliseconds);
         List<string>? idle = null;
+        List<string>? lingering = null;
         var resend = false;
         lock (_interest)
         {
             foreach (var (topic, listened) in _listened)
             {
-                if (listened.IdleSince != 0 && now - listened.IdleSince >= linger) (idle ??= []).Add(topic);
+                if (listened.IdleSince != 0)
+                {
+                    if (now - listened.IdleSince >= linger) (idle ??= []).Add(topic);
+                    else (lingering ??= []).Add(topic);
+                }
                 if (!listened.Ready && listened.Batch != 0 && now - listened.SentAt >= timeout)
                 {
                     listened.Batch = 0;
@@ -220,6 +225,10 @@ public sealed partial class RedisBackplane
                 }
             }
         }
+        // Lingering keeps a topic's recent events warm for a subscriber that comes back; a topic that never had an event here has
+        // none to keep (a flood of made-up topic names): it stops at once, so its listener set leaves Redis with its streams.
+        foreach (var topic in lingering ?? [])
+            if (!_sink!.Holds(topic)) (idle ??= []).Add(topic);
         foreach (var topic in idle ?? [])
         {
             // The hub agrees under its lock (no subscriber came back); one that comes back later asks again.

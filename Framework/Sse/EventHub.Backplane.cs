@@ -167,6 +167,11 @@ public sealed partial class EventHub
         }
     }
 
+    private bool Holds(string topic)
+    {
+        lock (_gate) return _topics.TryGet(topic, out var ring) && ring.LastSeq > 0;
+    }
+
     private bool StopListening(string topic)
     {
         lock (_gate)
@@ -239,6 +244,8 @@ public sealed partial class EventHub
         public void Hold() => hub.Hold();
 
         public bool StopListening(string topic) => hub.StopListening(topic);
+
+        public bool Holds(string topic) => hub.Holds(topic);
 
         public void Reset(long lastSequence) => hub.Reset(lastSequence);
     }

@@ -111,6 +111,10 @@ public interface IEventBackplaneSink
     {
     }
 
+    /// <summary>Whether this instance holds an event of <paramref name="topic"/> (a topic that never had one has nothing to keep
+    /// warm: a backplane stops listening to it as soon as it has no subscriber, without lingering).</summary>
+    bool Holds(string topic) => true;
+
     /// <summary>Every event of <paramref name="topic"/> numbered up to <paramref name="through"/> that this instance listens for
     /// was delivered, in order with the rest: its streams may go on.</summary>
     void TopicReady(string topic, long through)
