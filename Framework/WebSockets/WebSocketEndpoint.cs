@@ -20,13 +20,9 @@ internal static class WebSocketEndpoint
 
     public static async Task RunAsync(Request req, Response res, WebSocketBinding handler, bool autoAccept, string valueType, int[] caughtCloseCodes)
     {
-        if (!WebSocketHandshake.IsUpgrade(req))
-        {
-            res.Headers["Upgrade"] = "websocket";
-            throw new HttpError(426, "This endpoint speaks WebSocket: connect with a WebSocket client (Upgrade: websocket).");
-        }
+        if (!WebSocketHandshake.IsUpgrade(req)) throw WebSocketHandshake.UpgradeRequired(req);
         if (!OriginAllowed(req))
-            throw new HttpError(403, $"WebSocket connections from origin '{req.Headers["Origin"]}' are not allowed: add it to Settings.WebSocketOrigins.");
+            throw HandshakeRefusals.Refuse(req, 403, $"WebSocket connections from origin '{req.Headers["Origin"]}' are not allowed: it is not this app's own origin ({req.Url.Scheme}://{req.Url.Authority}) — behind a proxy, pass the host with its port (nginx: proxy_set_header Host $http_host) — nor listed in Settings.WebSocketOrigins.");
         object?[] arguments;
         try
         {
@@ -35,6 +31,7 @@ internal static class WebSocketEndpoint
         catch (HttpError error) when (error.StatusCode == 400)
         {
             // Bocadillo: a route parameter that does not convert refuses the handshake (403), with the same detail.
+            req.Context.Server.HandshakeRefusals.Refused(req, 403, error.Detail);
             throw new HttpError(403, error.Detail);
         }
         var ws = new WebSocket(req, valueType, WebSocketHandshake.Acceptor(req.Context));
@@ -49,6 +46,7 @@ internal static class WebSocketEndpoint
             await handled;
             if (!ws.Accepted)
             {
+                server.HandshakeRefusals.Refused(req, 403, ws.RejectionReason);
                 if (ws.RejectionReason is { } reason) throw new HttpError(403, reason);
                 res.StatusCode = 403;
                 return;
