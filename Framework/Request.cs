@@ -189,29 +189,7 @@ public sealed class Request
     {
         RequireJsonContentType();
         var bytes = await ReadBodyAsync(JsonLimit, "JSON body");
-        var options = _context.Server.Settings.Json;
-        if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty) throw new HttpError(400, "JSON is malformed: the body is empty.");
-        var typeInfo = BocataJson.TypeInfo<T>(options);
-        T? value;
-        try
-        {
-            value = JsonSerializer.Deserialize(bytes, typeInfo);
-        }
-        catch (JsonException e)
-        {
-            // A syntax error is "malformed"; valid JSON of the wrong shape says what was expected where; `required` members
-            // absent from the body are named, as validation does.
-            if (!IsWellFormed(bytes)) throw new HttpError(400, "JSON is malformed.");
-            throw JsonValidation.MissingRequired(typeof(T), bytes, options)
-                ?? new HttpError(400, $"JSON does not fit: {JsonValidation.Mismatch(typeof(T), e.Path, options)}");
-        }
-        catch (NotSupportedException)
-        {
-            throw new HttpError(400, "JSON is malformed.");
-        }
-        if (value is null) throw new HttpError(400, $"JSON is null: expected {JsonValidation.Expected(typeof(T), options)}.");
-        JsonValidation.Validate(value, typeof(T), options);
-        return value;
+        return JsonValidation.Read<T>(bytes, _context.Server.Settings.Json, "body");
     }
 
     /// <summary>Only a JSON media type (<c>application/json</c>, or a <c>+json</c> one such as <c>application/problem+json</c>)
@@ -229,22 +207,6 @@ public sealed class Request
             throw new HttpError(415, $"Expected a JSON body: send Content-Type: application/json, not {Sanitize(mediaType.MediaType.ToString())}.");
         }
         throw new HttpError(415, "Expected a JSON body: send Content-Type: application/json, not (invalid).");
-    }
-
-    private static bool IsWellFormed(ReadOnlySpan<byte> json)
-    {
-        var reader = new Utf8JsonReader(json);
-        try
-        {
-            while (reader.Read())
-            {
-            }
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
     }
 
     /// <summary>The body parsed as a JSON document (Content-Type <c>application/json</c> or a <c>+json</c> type, else 415).</summary>

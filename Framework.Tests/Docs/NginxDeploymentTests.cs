@@ -1,8 +1,7 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
+using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
-using System.Text.RegularExpressions;
+using System.Text;
 using Bocata.Testing;
 using FluentAssertions;
 using NUnit.Framework;
@@ -12,14 +11,12 @@ namespace Bocata.Tests.Docs;
 /// <summary>The nginx configuration in docs/guide/deployment.md, run for real in front of an app: events pass through unbuffered,
 /// a WebSocket upgrades, a 2 MB upload arrives.</summary>
 [NonParallelizable]
-public partial class NginxDeploymentTests
+public class NginxDeploymentTests
 {
-    private const string Nginx = "/usr/sbin/nginx";
-
     [Test]
     public async Task The_documented_nginx_config_passes_events_through_as_they_are_sent()
     {
-        if (!File.Exists(Nginx)) Assert.Ignore($"nginx is not installed at {Nginx} (apt-get install -y nginx-light; .ci/run installs it).");
+        NginxProxy.IgnoreWithoutNginx();
 
         var release = new TaskCompletionSource();
         var app = TestApps.Quiet();
@@ -42,9 +39,8 @@ public partial class NginxDeploymentTests
         }
         await using var client = app.CreateClient();
 
-        var (nginx, port, dir) = StartDocumentedNginx(client.BaseAddress!.Authority);
-        using var nginxProcess = nginx;
-        try
+        await using var nginx = NginxProxy.Start("docs/guide/deployment.md", client.BaseAddress!.Authority);
+        var port = nginx.Port;
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             await TestApps.WaitForServerAsync(http);
@@ -77,18 +73,12 @@ public partial class NginxDeploymentTests
             uploaded.StatusCode.Should().Be(HttpStatusCode.OK);
             (await uploaded.Content.ReadAsStringAsync()).Should().Be("big.bin 2097152");
         }
-        finally
-        {
-            nginx.Kill();
-            await nginx.WaitForExitAsync();
-            Directory.Delete(dir, recursive: true);
-        }
     }
 
     [Test]
     public async Task Behind_the_documented_nginx_a_client_cannot_choose_the_host_or_scheme_the_app_sees()
     {
-        if (!File.Exists(Nginx)) Assert.Ignore($"nginx is not installed at {Nginx} (apt-get install -y nginx-light; .ci/run installs it).");
+        NginxProxy.IgnoreWithoutNginx();
         var app = TestApps.Quiet(s =>
         {
             s.TrustedProxies = ["127.0.0.1"];
@@ -98,9 +88,8 @@ public partial class NginxDeploymentTests
         app.Route("/info", (req, res) => res.Text = req.Url.ToString());
         await using var client = app.CreateClient();
 
-        var (nginx, port, dir) = StartDocumentedNginx(client.BaseAddress!.Authority);
-        using var nginxProcess = nginx;
-        try
+        await using var nginx = NginxProxy.Start("docs/guide/deployment.md", client.BaseAddress!.Authority);
+        var port = nginx.Port;
         {
             using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             for (var i = 0; i < 100; i++)
@@ -130,40 +119,59 @@ public partial class NginxDeploymentTests
             evil.Headers.Host = "evil.example";
             (await http.SendAsync(evil)).StatusCode.Should().Be(HttpStatusCode.BadRequest, "a Host outside AllowedHosts is refused");
         }
-        finally
-        {
-            nginx.Kill();
-            await nginx.WaitForExitAsync();
-            Directory.Delete(dir, recursive: true);
-        }
     }
 
-    /// <summary>deployment.md's nginx block, run for real in front of the app at <paramref name="app"/> on a free port.</summary>
-    private static (Process Nginx, int Port, string Dir) StartDocumentedNginx(string app)
+    /// <summary>A page served by nginx on a port other than 80 opens a WebSocket with that port in its <c>Origin</c>: the
+    /// documented configurations must carry it to the app (<c>$host</c> dropped the port: a bare 403), upgrade it (scaling.md
+    /// and the example had no <c>Upgrade</c>: 426), and still carry event streams and plain requests, whether or not the
+    /// app trusts the proxy's forwarded headers.</summary>
+    [Test]
+    public async Task Each_documented_nginx_config_carries_a_pages_websocket_an_event_stream_and_a_plain_request(
+        [ValueSource(typeof(NginxProxy), nameof(NginxProxy.Documented))] string config, [Values] bool trustProxy)
     {
-        var dir = Directory.CreateTempSubdirectory("bocata-nginx").FullName;
-        var port = TestApps.FreePort();
-        var server = NginxBlock().Match(File.ReadAllText(Path.Combine(TestApps.Root, "docs", "guide", "deployment.md"))).Groups[1].Value
-            .Replace("server 127.0.0.1:8000;", $"server {app};", StringComparison.Ordinal)
-            .Replace("listen 80;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
-        var conf = Path.Combine(dir, "nginx.conf");
-        File.WriteAllText(conf, $$"""
-            pid {{dir}}/nginx.pid;
-            error_log {{dir}}/error.log;
-            events { worker_connections 64; }
-            http {
-                access_log off;
-                client_body_temp_path {{dir}}/body;
-                proxy_temp_path {{dir}}/proxy;
-                fastcgi_temp_path {{dir}}/fastcgi;
-                uwsgi_temp_path {{dir}}/uwsgi;
-                scgi_temp_path {{dir}}/scgi;
-                {{server}}
-            }
-            """);
-        return (Process.Start(new ProcessStartInfo(Nginx, ["-c", conf, "-p", dir, "-g", "daemon off; master_process off;"]) { RedirectStandardError = true })!, port, dir);
-    }
+        NginxProxy.IgnoreWithoutNginx();
+        var app = TestApps.Quiet(s => s.TrustedProxies = trustProxy ? ["127.0.0.1"] : []);
+        app.Route("/", (req, res) => res.Text = req.Url.ToString());
+        app.Route("/temperature-feed", (req, res) => res.EventStream(Feed()));
+        app.WebSocketRoute("/chat", async ws =>
+        {
+            await foreach (var message in ws) await ws.SendTextAsync($"echo: {message}");
+        });
+        static async IAsyncEnumerable<ServerEvent> Feed([EnumeratorCancellation] CancellationToken ct = default)
+        {
+            yield return new ServerEvent(json: new { temperature = 10.5 });
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        await using var client = app.CreateClient();
+        await using var nginx = NginxProxy.Start(config, client.BaseAddress!.Authority);
+        using var http = new HttpClient { BaseAddress = nginx.Url };
+        await TestApps.WaitForServerAsync(http);
 
-    [GeneratedRegex("```nginx\\r?\\n(.*?)```", RegexOptions.Singleline)]
-    private static partial Regex NginxBlock();
+        (await http.GetStringAsync("/")).Should().Be($"http://127.0.0.1:{nginx.Port}/", "the app sees the host and port the client asked for");
+
+        using (var response = await http.GetAsync("/temperature-feed", HttpCompletionOption.ResponseHeadersRead))
+        {
+            response.Content.Headers.ContentType!.MediaType.Should().Be("text/event-stream");
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10))).Should().Be("""data: {"temperature":10.5}""");
+        }
+
+        using var socket = new ClientWebSocket();
+        // What a browser sends from a page of http://127.0.0.1:<nginx's port>/.
+        socket.Options.SetRequestHeader("Origin", $"http://127.0.0.1:{nginx.Port}");
+        socket.Options.CollectHttpResponseDetails = true;
+        try
+        {
+            await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{nginx.Port}/chat"), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+        }
+        catch (WebSocketException e)
+        {
+            Assert.Fail($"The handshake through {config} failed with HTTP {(int)socket.HttpStatusCode}: {e.Message}");
+        }
+        await socket.SendAsync("via nginx"u8.ToArray(), WebSocketMessageType.Text, true, CancellationToken.None);
+        var buffer = new byte[256];
+        var received = await socket.ReceiveAsync(buffer, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        Encoding.UTF8.GetString(buffer, 0, received.Count).Should().Be("echo: via nginx");
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+    }
 }

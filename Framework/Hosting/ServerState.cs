@@ -16,6 +16,9 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
     /// <summary>Where forwarded headers may come from (parsed once).</summary>
     public System.Net.IPNetwork[] TrustedProxies { get; } = Forwarding.ParseProxies(settings.TrustedProxies);
     public ILogger Log { get; } = loggers.CreateLogger("Bocata");
+
+    /// <summary>Refused WebSocket handshakes, logged with their reason at most once per origin per minute.</summary>
+    public HandshakeRefusals HandshakeRefusals { get; } = new(loggers.CreateLogger("Bocata"), settings.Clock);
     public CancellationToken Stopping => _stopping.Token;
 
     /// <summary>Bytes of uploads in temporary files now, across requests (bounded by <see cref="Settings.MaxUploadTempBytes"/>).</summary>

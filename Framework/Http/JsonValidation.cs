@@ -20,6 +20,50 @@ internal static class JsonValidation
     /// <c>req.JsonAsync&lt;T&gt;()</c>).</summary>
     public const DynamicallyAccessedMemberTypes Members = DynamicallyAccessedMemberTypes.PublicProperties;
 
+    /// <summary>Reads a request body or a WebSocket message (<paramref name="what"/>) as <typeparamref name="T"/> and validates
+    /// it: any failure is <see cref="HttpError"/> 400 with the same wording wherever the JSON came from.</summary>
+    public static T Read<[DynamicallyAccessedMembers(Members)] T>(byte[] bytes, JsonSerializerOptions options, string what)
+    {
+        if (bytes.AsSpan().Trim(" \t\r\n"u8).IsEmpty) throw new HttpError(400, $"JSON is malformed: the {what} is empty.");
+        var typeInfo = BocataJson.TypeInfo<T>(options);
+        T? value;
+        try
+        {
+            value = JsonSerializer.Deserialize(bytes, typeInfo);
+        }
+        catch (JsonException e)
+        {
+            // A syntax error is "malformed"; valid JSON of the wrong shape says what was expected where; `required` members
+            // absent from the JSON are named, as validation does.
+            if (!IsWellFormed(bytes)) throw new HttpError(400, "JSON is malformed.");
+            throw MissingRequired(typeof(T), bytes, options)
+                ?? new HttpError(400, $"JSON does not fit: {Mismatch(typeof(T), e.Path, options)}");
+        }
+        catch (NotSupportedException)
+        {
+            throw new HttpError(400, "JSON is malformed.");
+        }
+        if (value is null) throw new HttpError(400, $"JSON is null: expected {Expected(typeof(T), options)}.");
+        Validate(value, typeof(T), options);
+        return value;
+    }
+
+    private static bool IsWellFormed(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        try
+        {
+            while (reader.Read())
+            {
+            }
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Validates <paramref name="value"/>'s DataAnnotations; throws <see cref="HttpError"/> 400 with per-member detail.</summary>
     public static void Validate(object value, [DynamicallyAccessedMembers(Members)] Type type, JsonSerializerOptions options)
     {
@@ -32,7 +76,8 @@ internal static class JsonValidation
     public static Dictionary<string, string>? Failures(object value, [DynamicallyAccessedMembers(Members)] Type type, JsonSerializerOptions options)
     {
         if (!(HasAnnotations.TryGetValue(type, out var annotated) ? annotated : HasAnnotations[type] = HasAny(type))) return null;
-        var info = options.GetTypeInfo(type);
+        // A type no JSON context knows (Validation.Check of any object under Native AOT) is named by the naming policy alone.
+        var info = options.TryGetTypeInfo(type, out var known) ? known : null;
         var detail = new Dictionary<string, string>(StringComparer.Ordinal);
         // Property attributes one by one, so a failure without a message of its own gets typesystem's wording (what a
         // Bocadillo app's clients already read); then the class's attributes and IValidatableObject, as Validator runs them.
@@ -181,10 +226,10 @@ internal static class JsonValidation
         return names;
     }
 
-    private static string JsonName(JsonTypeInfo info, string member)
+    private static string JsonName(JsonTypeInfo? info, string member)
     {
         if (member.Length == 0) return "";
-        foreach (var property in info.Properties)
+        foreach (var property in info?.Properties ?? [])
             if (property.AttributeProvider is System.Reflection.MemberInfo m && m.Name == member) return property.Name;
         return JsonNamingPolicy.CamelCase.ConvertName(member);
     }

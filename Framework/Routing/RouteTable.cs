@@ -62,13 +62,8 @@ internal sealed class RouteTable
             var upgrade = WebSocketHandshake.IsUpgrade(req);
             var handler = upgrade ? entry.WebSocket : entry.HandlerFor(req.Method);
             // A WebSocket handshake to a route that only speaks HTTP is refused (403, Bocadillo's rule); no HTTP handler runs.
-            if (upgrade && handler is null) throw new HttpError(403, "This route does not accept WebSocket connections.");
-            if (handler is null && req.Method is "GET" or "HEAD" && entry.WebSocket is not null)
-            {
-                var upgradeRequired = new HttpError(426, "This endpoint speaks WebSocket: connect with a WebSocket client (Upgrade: websocket).");
-                upgradeRequired.Headers["Upgrade"] = "websocket";
-                throw upgradeRequired;
-            }
+            if (upgrade && handler is null) throw HandshakeRefusals.Refuse(req, 403, "This route does not accept WebSocket connections.");
+            if (handler is null && req.Method is "GET" or "HEAD" && entry.WebSocket is not null) throw WebSocketHandshake.UpgradeRequired(req);
             if (handler is null)
             {
                 var error = new HttpError(405, $"Method {req.Method} is not allowed on {path}.");
@@ -96,7 +91,7 @@ internal sealed class RouteTable
             throw new Redirect(queryStart < 0 ? raw + "/" : raw[..queryStart] + "/" + raw[queryStart..]);
         }
         // A WebSocket handshake to an unknown path is refused like a rejected one (403), as Bocadillo does.
-        if (WebSocketHandshake.IsUpgrade(req)) throw new HttpError(403, "No WebSocket endpoint here.");
+        if (WebSocketHandshake.IsUpgrade(req)) throw HandshakeRefusals.Refuse(req, 403, "No WebSocket endpoint here.");
         throw new HttpError(404);
     }
 

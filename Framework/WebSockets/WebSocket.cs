@@ -161,18 +161,19 @@ public sealed class WebSocket : IAsyncEnumerable<object>
     /// <summary>Receives one binary message; throws <see cref="WebSocketDisconnect"/> when the client closes.</summary>
     public Task<byte[]> ReceiveBytesAsync() => ReceiveAsync(WebSocketMessageType.Binary);
 
-    /// <summary>Receives one text message parsed as JSON; malformed JSON closes with 1003.</summary>
-    public async Task<T> ReceiveJsonAsync<T>()
+    /// <summary>Receives one text message parsed as JSON and validated as <c>req.JsonAsync&lt;T&gt;()</c> validates a body. A message
+    /// that is malformed, of the wrong shape or invalid throws <see cref="WebSocketJsonException"/> with the same detail, and
+    /// the connection stays open; left uncaught, it closes the connection with 1003 and the reason.</summary>
+    public async Task<T> ReceiveJsonAsync<[System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(JsonValidation.Members)] T>()
     {
         var bytes = await ReceiveAsync(WebSocketMessageType.Text);
         try
         {
-            return JsonSerializer.Deserialize(bytes, BocataJson.TypeInfo<T>(_request.Context.Server.Settings.Json)) ?? throw new JsonException("null");
+            return JsonValidation.Read<T>(bytes, _request.Context.Server.Settings.Json, "message");
         }
-        catch (JsonException)
+        catch (HttpError e) when (e is not WebSocketJsonException)
         {
-            await CloseAsync(1003, "JSON is malformed.");
-            throw new WebSocketDisconnect(1003);
+            throw new WebSocketJsonException(e.Detail);
         }
     }
 

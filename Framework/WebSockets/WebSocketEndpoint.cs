@@ -18,15 +18,28 @@ internal static class WebSocketEndpoint
         return CrossOrigin.IsOwnOrListed(origin, req, settings.WebSocketOrigins ?? settings.Cors?.AllowOrigins);
     }
 
+    /// <summary>An error's detail as a close reason: at most 123 bytes of UTF-8 (RFC 6455 section 5.5: a control frame's
+    /// payload is at most 125 bytes, 2 of them the code).</summary>
+    internal static string CloseReason(object? detail)
+    {
+        var text = detail switch
+        {
+            null => "Invalid message.",
+            string message => message,
+            IEnumerable<KeyValuePair<string, string>> members => string.Join(" ", members.Select(m => m.Key.Length == 0 ? m.Value : $"{m.Key}: {m.Value}")),
+            _ => "Invalid message.",
+        };
+        if (System.Text.Encoding.UTF8.GetByteCount(text) <= 123) return text;
+        var end = 120;
+        while (System.Text.Encoding.UTF8.GetByteCount(text.AsSpan(0, end)) > 120 || char.IsHighSurrogate(text[end - 1])) end--;
+        return text[..end] + "…";
+    }
+
     public static async Task RunAsync(Request req, Response res, WebSocketBinding handler, bool autoAccept, string valueType, int[] caughtCloseCodes)
     {
-        if (!WebSocketHandshake.IsUpgrade(req))
-        {
-            res.Headers["Upgrade"] = "websocket";
-            throw new HttpError(426, "This endpoint speaks WebSocket: connect with a WebSocket client (Upgrade: websocket).");
-        }
+        if (!WebSocketHandshake.IsUpgrade(req)) throw WebSocketHandshake.UpgradeRequired(req);
         if (!OriginAllowed(req))
-            throw new HttpError(403, $"WebSocket connections from origin '{req.Headers["Origin"]}' are not allowed: add it to Settings.WebSocketOrigins.");
+            throw HandshakeRefusals.Refuse(req, 403, $"WebSocket connections from origin '{req.Headers["Origin"]}' are not allowed: it is not this app's own origin ({req.Url.Scheme}://{req.Url.Authority}) — behind a proxy, pass the host with its port (nginx: proxy_set_header Host $http_host) — nor listed in Settings.WebSocketOrigins.");
         object?[] arguments;
         try
         {
@@ -35,6 +48,7 @@ internal static class WebSocketEndpoint
         catch (HttpError error) when (error.StatusCode == 400)
         {
             // Bocadillo: a route parameter that does not convert refuses the handshake (403), with the same detail.
+            req.Context.Server.HandshakeRefusals.Refused(req, 403, error.Detail);
             throw new HttpError(403, error.Detail);
         }
         var ws = new WebSocket(req, valueType, WebSocketHandshake.Acceptor(req.Context));
@@ -49,6 +63,7 @@ internal static class WebSocketEndpoint
             await handled;
             if (!ws.Accepted)
             {
+                server.HandshakeRefusals.Refused(req, 403, ws.RejectionReason);
                 if (ws.RejectionReason is { } reason) throw new HttpError(403, reason);
                 res.StatusCode = 403;
                 return;
@@ -61,6 +76,13 @@ internal static class WebSocketEndpoint
         }
         catch (Exception e) when (ws.ClosedByServer != 0 && e is OperationCanceledException or WebSocketDisconnect)
         {
+        }
+        catch (HttpError e) when (ws.Accepted && e.Status == 400 && ws.RawSocket is { State: WebSocketState.Open or WebSocketState.CloseReceived })
+        {
+            // A message the handler did not accept and did not answer (ReceiveJsonAsync's WebSocketJsonException, or the app's
+            // own Validation.Check): the client's fault, so it is told why — 1003, Unsupported Data (RFC 6455 section 7.4.1).
+            req.Context.Server.Log.LogInformation("WebSocket handler for {Path} did not accept a message; closing with 1003: {Reason}", req.Path, CloseReason(e.Detail));
+            await ws.CloseAsync(1003, CloseReason(e.Detail));
         }
         catch (Exception e) when (ws.Accepted && e is not OperationCanceledException)
         {

@@ -23,11 +23,11 @@ internal static class WebSocketHandshake
     {
         var server = context.Server;
         var settings = server.Settings;
-        if (settings.MaxWebSocketConnections is { } max && server.OpenWebSockets >= max) throw Full();
         var request = context.Request;
+        if (settings.MaxWebSocketConnections is { } max && server.OpenWebSockets >= max) throw Full(request);
         if (request.Headers["Sec-WebSocket-Version"] != "13")
         {
-            var error = new HttpError(400, "Only WebSocket version 13 is supported.");
+            var error = HandshakeRefusals.Refuse(request, 400, "Only WebSocket version 13 is supported.");
             error.Headers["Sec-WebSocket-Version"] = "13";
             throw error;
         }
@@ -57,7 +57,7 @@ internal static class WebSocketHandshake
                 headers.Remove("Upgrade");
                 headers.Remove("Connection");
                 headers.Remove("Sec-WebSocket-Accept");
-                throw Full();
+                throw Full(request);
             }
         }
         var upgraded = new UpgradedStream(stream, context.Abort);
@@ -69,9 +69,20 @@ internal static class WebSocketHandshake
         });
     };
 
-    private static HttpError Full()
+    /// <summary>The answer to a plain request for a WebSocket route. A request that carries <c>Sec-WebSocket-Key</c> was a
+    /// handshake whose <c>Upgrade</c> a proxy dropped (nginx forwards it only when told to): logged as a refusal.</summary>
+    public static HttpError UpgradeRequired(Request req)
     {
-        var error = new HttpError(503, "Too many WebSocket connections: try again shortly.");
+        const string Message = "This endpoint speaks WebSocket: connect with a WebSocket client (Upgrade: websocket). " +
+            "A proxy in between may have dropped the Upgrade header: see the nginx configuration in Bocata's deployment guide.";
+        var error = req.Headers["Sec-WebSocket-Key"] is null ? new HttpError(426, Message) : HandshakeRefusals.Refuse(req, 426, Message);
+        error.Headers["Upgrade"] = "websocket";
+        return error;
+    }
+
+    private static HttpError Full(Request req)
+    {
+        var error = HandshakeRefusals.Refuse(req, 503, "Too many WebSocket connections: try again shortly.");
         error.Headers["Retry-After"] = "5";
         return error;
     }
