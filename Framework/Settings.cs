@@ -163,7 +163,17 @@ public sealed class Settings
     /// when the session changes), nothing new is signed with them. Remove them after <see cref="SessionMaxAge"/>.</summary>
     public IList<string> PreviousSecretKeys { get; set; } = new List<string>();
 
-    /// <summary>The clock sessions read (tests give a fake one); the system clock by default.</summary>
+    /// <summary>Validates <c>Authorization: Bearer</c> JWTs with these parameters (issuer, audience, signing keys), through
+    /// Microsoft.IdentityModel's <c>JsonWebTokenHandler</c>; a valid token signs the request in as <c>req.User</c>. Unsigned and
+    /// <c>alg: none</c> tokens are always refused. Null (the default) accepts no bearer tokens.</summary>
+    public Microsoft.IdentityModel.Tokens.TokenValidationParameters? Jwt { get; set; }
+
+    /// <summary>Turn on cookie sign-in: <c>res.SignIn(user)</c> sets an HttpOnly, SameSite=Lax cookie encrypted and authenticated
+    /// with a key derived from <see cref="SecretKey"/> (AES-GCM), read back as <c>req.User</c>. Needs <see cref="SecretKey"/> or
+    /// the SECRET_KEY environment variable.</summary>
+    public bool AuthCookie { get; set; }
+
+    /// <summary>The clock sessions and sign-in cookies read (tests give a fake one); the system clock by default.</summary>
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 
     /// <summary>Origins whose pages may open this app's WebSockets (e.g. <c>"https://app.example.com"</c>; <c>"*"</c> for any).

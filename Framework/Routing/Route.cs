@@ -74,11 +74,32 @@ public sealed class Route
     private bool _limitsBody;
     private long? _maxBodySize;
 
+    /// <summary>Only users with every one of <paramref name="names"/> may call this route: "authenticated" (any signed-in user), or a
+    /// role or scope of the user. No credential or a bad one: 401 (with <c>WWW-Authenticate: Bearer</c> when <c>s.Jwt</c> is set);
+    /// signed in without one of the names: 403 naming it.</summary>
+    public Route Requires(params string[] names)
+    {
+        _requires.AddRange(Requirements.Checked(names));
+        return this;
+    }
+
+    private readonly List<string> _requires = [];
+
     internal Route WithPrefix(string prefix)
     {
         var route = new Route(prefix + Pattern.Text, Name, _compile, Methods) { ParameterTypes = ParameterTypes, _limitsBody = _limitsBody, _maxBodySize = _maxBodySize };
         route._before.AddRange(_before);
         route._after.AddRange(_after);
+        route._requires.AddRange(_requires);
+        return route;
+    }
+
+    /// <summary>This route, or a copy that also requires <paramref name="names"/> (a router's <c>Requires</c>).</summary>
+    internal Route WithRequirements(string[] names)
+    {
+        if (names.Length == 0) return this;
+        var route = WithPrefix("");
+        route._requires.AddRange(names);
         return route;
     }
 
@@ -96,13 +117,21 @@ public sealed class Route
                     return inner(req, res);
                 };
         }
-        if (_before.Count == 0 && _after.Count == 0) return handlers;
-        var before = _before.ToArray();
-        var after = _after.ToArray();
-        var wrapped = new Dictionary<string, Handler>(handlers.Count, StringComparer.OrdinalIgnoreCase);
-        foreach (var (method, inner) in handlers)
-            wrapped[method] = WithHooks(inner, before, after, ParameterTypes);
-        return wrapped;
+        if (_before.Count > 0 || _after.Count > 0)
+        {
+            var before = _before.ToArray();
+            var after = _after.ToArray();
+            foreach (var (method, inner) in handlers.ToList())
+                handlers[method] = WithHooks(inner, before, after, ParameterTypes);
+        }
+        // Outermost: who may call the route is decided before hooks, body limits and parameter binding.
+        if (_requires.Count > 0)
+        {
+            string[] names = [.. _requires.Distinct(StringComparer.Ordinal)];
+            foreach (var (method, inner) in handlers.ToList())
+                handlers[method] = Requirements.Wrap(inner, names);
+        }
+        return handlers;
     }
 
     internal static Handler WithHooks(Handler inner, Hook[] before, Hook[] after, IReadOnlyDictionary<string, Type> types) => async (req, res) =>
