@@ -166,7 +166,18 @@ public sealed class Settings
     /// <summary>Validates <c>Authorization: Bearer</c> JWTs with these parameters (issuer, audience, signing keys), through
     /// Microsoft.IdentityModel's <c>JsonWebTokenHandler</c>; a valid token signs the request in as <c>req.User</c>. Unsigned and
     /// <c>alg: none</c> tokens are always refused. Null (the default) accepts no bearer tokens.</summary>
-    public Microsoft.IdentityModel.Tokens.TokenValidationParameters? Jwt { get; set; }
+    public Microsoft.IdentityModel.Tokens.TokenValidationParameters? Jwt
+    {
+        get => _jwt;
+        set
+        {
+            // The token handler is reached only from here, so an app without bearer tokens publishes Native AOT without it.
+            if (value is not null) JwtBearer.Install();
+            _jwt = value;
+        }
+    }
+
+    private Microsoft.IdentityModel.Tokens.TokenValidationParameters? _jwt;
 
     /// <summary>Turn on cookie sign-in: <c>res.SignIn(user)</c> sets an HttpOnly, SameSite=Lax cookie encrypted and authenticated
     /// with a key derived from <see cref="SecretKey"/> (AES-GCM), read back as <c>req.User</c>. Needs <see cref="SecretKey"/> or
