@@ -130,8 +130,18 @@ public sealed class Request
     /// <summary>Why the credential sent was refused (for the 401's <c>error_description</c>), or null.</summary>
     internal string? CredentialError { get; set; }
 
-    /// <summary>When the credential that signed the request in expires (the token's <c>exp</c>, the cookie's lifetime), or null.</summary>
+    /// <summary>When the credential that signed the request in stops being accepted (the token's <c>exp</c> plus its clock skew,
+    /// the cookie's lifetime), or null.</summary>
     internal DateTimeOffset? CredentialExpires { get; set; }
+
+    /// <summary>The <see cref="Environment.TickCount64"/> at which a stream opened with this request's credential must end, or 0
+    /// when it never has to (no credential, or one without expiry).</summary>
+    internal long CredentialDeadlineMs()
+    {
+        if (CredentialExpires is not { } expires) return 0;
+        var left = (expires - _context.Server.Settings.Clock.GetUtcNow()).TotalMilliseconds;
+        return Environment.TickCount64 + (long)Math.Clamp(left, 1, long.MaxValue / 4);
+    }
 
     /// <summary>The <c>Last-Event-ID</c> header sent by a reconnecting EventSource, or null.</summary>
     public string? LastEventId => Headers["Last-Event-ID"];

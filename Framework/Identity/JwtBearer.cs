@@ -30,7 +30,10 @@ internal sealed class JwtBearer
         if (result.IsValid && result.ClaimsIdentity is { } identity)
         {
             req.User = new ClaimsPrincipal(identity);
-            req.CredentialExpires = result.SecurityToken is JsonWebToken { ValidTo: var to } && to != DateTime.MinValue ? new DateTimeOffset(to, TimeSpan.Zero) : null;
+            // Accepted until exp plus the clock skew validation allows: a stream opened with it ends then, not before (a client
+            // reconnecting with the same token would be let in again).
+            req.CredentialExpires = result.SecurityToken is JsonWebToken { ValidTo: var to } && to != DateTime.MinValue
+                ? new DateTimeOffset(to, TimeSpan.Zero) + _parameters.ClockSkew : null;
         }
         else req.CredentialError = TokenErrors.Describe(token, result.Exception);
     }
