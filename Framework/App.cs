@@ -282,7 +282,7 @@ public sealed class App : Router
             {
                 for (var i = _middleware.Count - 1; i >= 0; i--) pipeline = _middleware[i](pipeline);
                 if (_settings.Sessions) pipeline = SessionCookie.Wrap(pipeline, SessionKeys(startupLog), _settings.SessionMaxAge, _settings.Clock);
-                if (_settings.Jwt is not null || _settings.AuthCookie)
+                if (_settings.Jwt is not null || _settings.JwtAuthority is not null || _settings.AuthCookie)
                     pipeline = new Authenticator(_settings, _settings.AuthCookie ? AuthCookieKeys(startupLog) : null).Wrap(pipeline);
                 if (_settings.Cors is { } cors) pipeline = Cors.Wrap(pipeline, cors);
                 if (_settings.Hsts) pipeline = Hsts.Wrap(pipeline, _settings.HstsMaxAge);

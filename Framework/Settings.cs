@@ -179,6 +179,22 @@ public sealed class Settings
 
     private Microsoft.IdentityModel.Tokens.TokenValidationParameters? _jwt;
 
+    /// <summary>An OpenID Connect provider (e.g. <c>"https://id.example/"</c>) whose discovery document and JWKS give the issuer and
+    /// signing keys bearer tokens are checked with, fetched when needed and again when the provider rotates its keys. Set the
+    /// audience in <see cref="Jwt"/> (<c>ValidAudience</c>). Over https (http only to localhost). Null by default.</summary>
+    public string? JwtAuthority
+    {
+        get => _jwtAuthority;
+        set
+        {
+            // Discovery (and its HTTP client) is reached only from here.
+            if (value is not null) JwtBearer.InstallAuthority();
+            _jwtAuthority = value;
+        }
+    }
+
+    private string? _jwtAuthority;
+
     /// <summary>Turn on cookie sign-in: <c>res.SignIn(user)</c> sets an HttpOnly, SameSite=Lax cookie encrypted and authenticated
     /// with a key derived from <see cref="SecretKey"/> (AES-GCM), read back as <c>req.User</c>. Needs <see cref="SecretKey"/> or
     /// the SECRET_KEY environment variable.</summary>

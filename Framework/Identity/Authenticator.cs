@@ -13,7 +13,7 @@ internal sealed class Authenticator
 
     public Authenticator(Settings settings, AuthCookie? cookie)
     {
-        _bearer = JwtBearer.Create(settings.Jwt);
+        _bearer = JwtBearer.Create(settings.Jwt, settings.JwtAuthority);
         _cookie = cookie;
         _clock = settings.Clock;
     }

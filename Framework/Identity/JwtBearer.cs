@@ -1,5 +1,7 @@
 using System.Security.Claims;
 using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Bocata;
@@ -18,11 +20,46 @@ internal sealed class JwtBearer
 
     private JwtBearer(TokenValidationParameters parameters) => _parameters = Harden(parameters);
 
+    private static Func<string, BaseConfigurationManager>? s_discover;
+
     public static void Install() => s_create ??= static parameters => new JwtBearer(parameters).AuthenticateAsync;
 
-    /// <summary>What signs a request in from its bearer token, or null when the app checks none.</summary>
-    public static Func<string, Request, ValueTask>? Create(TokenValidationParameters? parameters) =>
-        parameters is null ? null : (s_create ?? throw new InvalidOperationException("Bearer tokens were not set up: set them with app.Configure(s => s.Jwt = ...)."))(parameters);
+    /// <summary>OpenID Connect discovery, reached only through <see cref="Settings.JwtAuthority"/>'s setter (it brings an HTTP client).</summary>
+    public static void InstallAuthority()
+    {
+        Install();
+        // No "last known good" fallback: a key the provider removed (a leaked one, say) is refused as soon as the app has read
+        // the new JWKS, not an hour later.
+        s_discover ??= static metadata => new ConfigurationManager<OpenIdConnectConfiguration>(metadata, new OpenIdConnectConfigurationRetriever(),
+            new HttpDocumentRetriever { RequireHttps = new Uri(metadata).Scheme == Uri.UriSchemeHttps }) { UseLastKnownGoodConfiguration = false };
+    }
+
+    /// <summary>What signs a request in from its bearer token, or null when the app checks none. With an authority, its issuer and
+    /// signing keys come from its discovery document and JWKS, fetched when first needed and again when a token names a key
+    /// not seen yet (a rotation) — Microsoft.IdentityModel's configuration manager does both, and refreshes daily.</summary>
+    public static Func<string, Request, ValueTask>? Create(TokenValidationParameters? parameters, string? authority)
+    {
+        if (parameters is null && authority is null) return null;
+        if (authority is not null)
+        {
+            if (parameters is null || (parameters.ValidateAudience && parameters.ValidAudience is null && parameters.ValidAudiences?.Any() != true && parameters.AudienceValidator is null))
+                throw new InvalidOperationException("s.JwtAuthority gives the issuer and its keys, not your API's audience: add s.Jwt = new TokenValidationParameters { ValidAudience = \"api\" } (the tokens' aud).");
+            parameters = parameters.Clone();
+            parameters.ConfigurationManager = (s_discover ?? throw new InvalidOperationException("OpenID Connect discovery was not set up: set s.JwtAuthority."))(MetadataAddress(authority));
+        }
+        return (s_create ?? throw new InvalidOperationException("Bearer tokens were not set up: set them with app.Configure(s => s.Jwt = ...)."))(parameters!);
+    }
+
+    /// <summary>The discovery document's address: the authority's <c>/.well-known/openid-configuration</c> (OpenID Connect
+    /// Discovery 1.0, section 4). Over https, or http to this machine only (a development provider).</summary>
+    private static string MetadataAddress(string authority)
+    {
+        if (!Uri.TryCreate(authority, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && !(uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback)))
+            throw new InvalidOperationException($"s.JwtAuthority must be the provider's https URL, e.g. \"https://id.example/\" (http only to localhost, for a development provider); it is '{authority}'.");
+        const string wellKnown = ".well-known/openid-configuration";
+        var text = uri.AbsoluteUri;
+        return text.EndsWith(wellKnown, StringComparison.Ordinal) ? text : text.TrimEnd('/') + "/" + wellKnown;
+    }
 
     private async ValueTask AuthenticateAsync(string token, Request req)
     {

@@ -47,7 +47,7 @@ internal static class Requirements
         var refused = req.CredentialError;
         var error = new HttpError(401, refused ?? "Sign in first: this needs a signed-in user.");
         // RFC 6750 section 3: Bearer with no error code when no token was sent; invalid_token and why when one was refused.
-        if (req.Context.Server.Settings.Jwt is not null)
+        if (req.Context.Server.Settings is { Jwt: not null } or { JwtAuthority: not null })
             error.Headers["WWW-Authenticate"] = refused is null ? "Bearer" : $"Bearer error=\"invalid_token\", error_description=\"{refused}\"";
         return error;
     }
