@@ -101,4 +101,32 @@ public class StreamExpiryTests
         count.Should().BeGreaterThan(5, "the stream ran until the cookie expired");
         anonymous.Should().Be(30);
     }
+
+    [Test]
+    public async Task A_WebSocket_opened_with_a_token_closes_with_1008_when_the_token_expires()
+    {
+        var app = Tokens.App(configure: s => s.Jwt!.ClockSkew = TimeSpan.Zero);
+        app.WebSocketRoute("/ws", async ws =>
+        {
+            await ws.SendTextAsync($"hello {ws.User.Identity!.Name}");
+            await foreach (var _ in ws)
+            {
+            }
+        }).Requires("authenticated");
+        await using var client = app.CreateClient();
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var clock = Stopwatch.StartNew();
+        using var socket = await client.WebSocketConnectAsync($"/ws?access_token={Tokens.Issue("ana", expires: DateTime.UtcNow.AddSeconds(3))}");
+        var buffer = new byte[256];
+        var hello = await socket.ReceiveAsync(buffer, guard.Token);
+        var greeting = System.Text.Encoding.UTF8.GetString(buffer, 0, hello.Count);
+        var close = await socket.ReceiveAsync(buffer, guard.Token);
+
+        greeting.Should().Be("hello ana");
+        close.MessageType.Should().Be(System.Net.WebSockets.WebSocketMessageType.Close);
+        socket.CloseStatus.Should().Be(System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation);
+        socket.CloseStatusDescription.Should().Contain("expired");
+        clock.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(6));
+    }
 }
