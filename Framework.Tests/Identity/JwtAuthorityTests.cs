@@ -103,4 +103,25 @@ public class JwtAuthorityTests
         FluentActions.Invoking(() => noAudience.CreateClient()).Should().Throw<InvalidOperationException>().WithMessage("*ValidAudience*");
         FluentActions.Invoking(() => plainHttp.CreateClient()).Should().Throw<InvalidOperationException>().WithMessage("*https*");
     }
+
+    [Test]
+    public async Task An_unreachable_authority_is_a_401_that_says_the_token_could_not_be_checked_not_a_500()
+    {
+        var app = TestApps.Quiet(s =>
+        {
+            s.JwtAuthority = $"http://127.0.0.1:{TestApps.FreePort()}/";
+            s.Jwt = new TokenValidationParameters { ValidAudience = "api" };
+        });
+        app.Get("/me", (req, res) => res.Text = req.User.Identity!.Name).Requires("authenticated");
+        app.Get("/open", (req, res) => res.Text = "open");
+        await using var client = app.CreateClient();
+        await using var provider = new Provider();
+
+        var guarded = await client.SendAsync(Tokens.Get("/me", provider.Issue(NewKey("k1"))));
+        var open = await client.SendAsync(Tokens.Get("/open", provider.Issue(NewKey("k1"))));
+
+        guarded.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        guarded.Headers.WwwAuthenticate.ToString().Should().Be("Bearer error=\"invalid_token\", error_description=\"The token could not be checked.\"");
+        (await open.TextAsync()).Should().Be("open");
+    }
 }

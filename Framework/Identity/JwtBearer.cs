@@ -63,7 +63,21 @@ internal sealed class JwtBearer
 
     private async ValueTask AuthenticateAsync(string token, Request req)
     {
-        var result = await _tokens.ValidateTokenAsync(token, _parameters);
+        TokenValidationResult result;
+        try
+        {
+            // The authority's keys first (cached by the manager): when they cannot be read, the library would blame the token's
+            // issuer; the truth is that nothing could be checked.
+            if (_parameters.ConfigurationManager is { } authority) await authority.GetBaseConfigurationAsync(req.Aborted);
+            result = await _tokens.ValidateTokenAsync(token, _parameters);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The library reports refusals in its result; an exception here is a fault (the authority unreachable, say): the
+            // token is not accepted, and the client is not told the server's reasons.
+            req.CredentialError = "The token could not be checked.";
+            return;
+        }
         if (result.IsValid && result.ClaimsIdentity is { } identity)
         {
             req.User = new ClaimsPrincipal(identity);

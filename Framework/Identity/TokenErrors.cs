@@ -19,6 +19,9 @@ internal static class TokenErrors
         SecurityTokenInvalidAlgorithmException => "The token's algorithm is not accepted.",
         SecurityTokenInvalidSignatureException => "The token's signature does not verify.",
         SecurityTokenMalformedException or ArgumentException => "The token is malformed.",
+        // The configuration manager could not read the authority's keys (IDX20803): not the token's fault, and not the
+        // client's business why.
+        InvalidOperationException => "The token could not be checked.",
         _ => "The token is invalid.",
     };
 }
