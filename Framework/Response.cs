@@ -27,8 +27,12 @@ public sealed class Response
         // Background tasks survive an error (Bocadillo runs them): set the list aside so Reset cannot empty it.
         var keepBackground = _background;
         _background = null;
+        // A sign-in survives too: a Redirect after it (POST, then redirect) is the usual way to end a login. The sign-in cookie
+        // is sent only when the final status is below 400 (a failed request never signs anyone in).
+        var keepSignIn = SignInChange;
         Reset();
         _background = keepBackground;
+        SignInChange = keepSignIn;
         Headers.Clear();
     }
 

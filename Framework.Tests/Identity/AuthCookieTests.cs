@@ -196,6 +196,25 @@ public class AuthCookieTests
         response.Headers.Contains("Set-Cookie").Should().BeFalse();
     }
 
+    [Test]
+    public async Task A_sign_in_followed_by_a_redirect_is_kept()
+    {
+        var app = NewApp();
+        app.Post("/login-then-home", (req, res) =>
+        {
+            res.SignIn(Tokens.User("ana"));
+            throw new Redirect("/me");
+        });
+        await using var client = app.CreateClient();
+        using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = client.BaseAddress };
+
+        var response = await noRedirects.PostAsync("/login-then-home", null);
+
+        response.StatusCode.Should().Be(HttpStatusCode.Found);
+        var cookie = response.Headers.GetValues("Set-Cookie").Single().Split(';')[0];
+        (await MeAsync(noRedirects, cookie)).Should().Be("ana False");
+    }
+
     private sealed class FakeClock(DateTimeOffset start) : TimeProvider
     {
         public DateTimeOffset Now { get; set; } = start;

@@ -29,7 +29,8 @@ internal sealed class Authenticator
         {
             var secure = req.Url.Scheme == Uri.UriSchemeHttps;
             if (change.User is null) res.Cookies.Delete(AuthCookie.Name);
-            else res.Cookies.Set(AuthCookie.Name, _cookie.Write(change.User, _clock.GetUtcNow() + change.Lifetime), maxAge: change.Lifetime,
+            // A request that failed (a wrong password answered with an error after SignIn) signs nobody in; a redirect does.
+            else if (res.StatusCode < 400) res.Cookies.Set(AuthCookie.Name, _cookie.Write(change.User, _clock.GetUtcNow() + change.Lifetime), maxAge: change.Lifetime,
                 secure: secure, httpOnly: true, sameSite: "Lax");
         }
     };
