@@ -129,6 +129,22 @@ public class JwtBearerTests
     }
 
     [Test]
+    public async Task A_token_without_the_scope_is_a_403_with_an_insufficient_scope_challenge()
+    {
+        var app = Tokens.App();
+        app.Get("/orders", (req, res) => res.Text = "orders").Requires("orders.read");
+        await using var client = app.CreateClient();
+
+        var lacking = await client.SendAsync(Tokens.Get("/orders", Tokens.Issue(claims: new() { ["scope"] = "profile orders.write" })));
+        var having = await client.SendAsync(Tokens.Get("/orders", Tokens.Issue(claims: new() { ["scope"] = "profile orders.read" })));
+
+        lacking.StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        lacking.Headers.WwwAuthenticate.ToString().Should().Be("Bearer error=\"insufficient_scope\", scope=\"orders.read\"");
+        (await lacking.JsonAsync()).GetProperty("detail").GetString().Should().Contain("orders.read");
+        (await having.TextAsync()).Should().Be("orders");
+    }
+
+    [Test]
     public async Task Access_token_in_the_query_is_accepted_for_an_EventSource_GET_only()
     {
         await using var client = Me(Tokens.App()).CreateClient();

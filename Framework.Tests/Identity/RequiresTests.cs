@@ -166,5 +166,6 @@ public class RequiresTests
 
         FluentActions.Invoking(() => route.Requires()).Should().Throw<ArgumentException>().WithMessage("*\"authenticated\"*");
         FluentActions.Invoking(() => route.Requires("read write")).Should().Throw<ArgumentException>().WithMessage("*one role or scope*");
+        FluentActions.Invoking(() => route.Requires("admin\"")).Should().Throw<ArgumentException>().WithMessage("*no spaces or quotes*");
     }
 }

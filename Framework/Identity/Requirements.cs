@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text;
 
 namespace Bocata;
 
@@ -14,8 +15,9 @@ internal static class Requirements
         if (names is null || names.Length == 0)
             throw new ArgumentException("Requires needs at least one name: \"authenticated\" for any signed-in user, or a role or scope, e.g. Requires(\"admin\").", nameof(names));
         foreach (var name in names)
-            if (string.IsNullOrWhiteSpace(name) || name.Contains(' ', StringComparison.Ordinal))
-                throw new ArgumentException($"'{name}' is not a name Requires can check: use \"authenticated\", or one role or scope (no spaces).", nameof(names));
+            // RFC 6749 section 3.3: a scope has no spaces, quotes or backslashes (so it can be named in a challenge).
+            if (string.IsNullOrWhiteSpace(name) || name.Any(c => c is <= ' ' or '"' or '\\' or '\x7f' || char.IsWhiteSpace(c)))
+                throw new ArgumentException($"'{name}' is not a name Requires can check: use \"authenticated\", or one role or scope (no spaces or quotes).", nameof(names));
         return [.. names];
     }
 
@@ -38,7 +40,13 @@ internal static class Requirements
         var error = new HttpError(403, $"Requires {string.Join(" and ", missing)}: a role or scope this user does not have.");
         // RFC 6750 section 3.1: a token without the scope a resource needs is insufficient_scope.
         if (req.Credential == CredentialKind.Bearer)
-            error.Headers["WWW-Authenticate"] = $"Bearer error=\"insufficient_scope\", scope=\"{string.Join(' ', missing)}\"";
+        {
+            var scope = string.Join(' ', missing);
+            // A header value is ASCII: a role named in another script is left out of the challenge (the detail names it).
+            error.Headers["WWW-Authenticate"] = Ascii.IsValid(scope)
+                ? $"Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+                : "Bearer error=\"insufficient_scope\"";
+        }
         throw error;
     }
 
