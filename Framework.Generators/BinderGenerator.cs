@@ -330,7 +330,9 @@ public sealed class BinderGenerator : IIncrementalGenerator
                 var methodBefore = Hooks(method, "Bocata.BeforeAttribute");
                 var methodAfter = Hooks(method, "Bocata.AfterAttribute");
                 if (methodBefore is null || methodAfter is null) return null;
-                var before = classBefore.Concat(methodBefore).ToList();
+                // [Requires] first, the class's then the method's: who may call is decided before any hook runs.
+                var requires = Requirements(view).Concat(Requirements(method)).ToList();
+                var before = requires.Concat(classBefore).Concat(methodBefore).ToList();
                 var after = methodAfter.Concat(classAfter).ToList();
                 code.Append($"            , {Handler(verb, view.Name + "." + method.Name, method, before, after)}");
                 BoundHandler(code, method, args => $"global::Bocata.Binding.GeneratedRoutes.View<{viewType}>(req).{method.Name}({args})");
@@ -362,6 +364,7 @@ public sealed class BinderGenerator : IIncrementalGenerator
                 var before = Hooks(method, "Bocata.BeforeAttribute");
                 var after = Hooks(method, "Bocata.AfterAttribute");
                 if (before is null || after is null) return null;
+                before = Requirements(method).Concat(before).ToList();
                 var callee = type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) + "." + method.Name;
                 code.AppendLine($"                global::Bocata.Binding.GeneratedRoutes.AddStatic(router, {Literal(pattern)}, {NamedString(route, "Name")},");
                 code.AppendLine($"                    new string[] {{ {string.Join(", ", verbs.Select(v => Literal(v!)))} }}, {NamedTypes(new[] { method }, skip: 2)},");
@@ -426,6 +429,20 @@ public sealed class BinderGenerator : IIncrementalGenerator
                 hooks.Add($"new {hook.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)}()");
             }
             return hooks;
+        }
+
+        /// <summary>A symbol's <c>[Requires("…")]</c> attributes as hooks that check them (an argument that is not a constant string
+        /// is passed as written: the runtime check refuses it as the attribute would).</summary>
+        private static IEnumerable<string> Requirements(ISymbol symbol)
+        {
+            foreach (var attribute in symbol.GetAttributes())
+            {
+                if (attribute.AttributeClass?.ToDisplayString() != "Bocata.RequiresAttribute" || attribute.ConstructorArguments.Length != 1) continue;
+                var names = attribute.ConstructorArguments[0].Kind == TypedConstantKind.Array
+                    ? attribute.ConstructorArguments[0].Values.Select(v => v.Value is string name ? Literal(name) : "null!")
+                    : Enumerable.Empty<string>();
+                yield return $"global::Bocata.Binding.GeneratedRoutes.Requires(new string[] {{ {string.Join(", ", names)} }})";
+            }
         }
 
         private static string NamedString(AttributeData attribute, string name)

@@ -284,6 +284,8 @@ public sealed class App : Router
                 if (_settings.Sessions) pipeline = SessionCookie.Wrap(pipeline, SessionKeys(startupLog), _settings.SessionMaxAge, _settings.Clock, loggers.CreateLogger("Bocata.Sessions"));
                 var checkOrigin = _settings.Sessions && _settings.CheckOrigin;
                 if (checkOrigin) pipeline = CrossOrigin.Wrap(pipeline, _settings.Cors?.AllowOrigins);
+                if (_settings.Jwt is not null || _settings.JwtAuthority is not null || _settings.AuthCookie)
+                    pipeline = new Authenticator(_settings, _settings.AuthCookie ? AuthCookieKeys(startupLog) : null).Wrap(pipeline);
                 if (_settings.Cors is { } cors) pipeline = Cors.Wrap(pipeline, cors);
                 if (_settings.Hsts) pipeline = Hsts.Wrap(pipeline, _settings.HstsMaxAge);
                 if (!_settings.AllowedHosts.Contains("*")) pipeline = HostFilter.Wrap(pipeline, [.. _settings.AllowedHosts]);
@@ -306,15 +308,28 @@ public sealed class App : Router
 
     private SessionKeys SessionKeys(ILogger log)
     {
+        var (secret, previous) = Secrets(log, "Sessions need", "sessions");
+        return new SessionKeys(SessionCookie.DeriveKey(secret), [.. previous.Select(SessionCookie.DeriveKey)]);
+    }
+
+    private AuthCookie AuthCookieKeys(ILogger log)
+    {
+        var (secret, previous) = Secrets(log, "Cookie sign-in (s.AuthCookie) needs", "sign-in cookies");
+        return new AuthCookie(AuthCookie.DeriveKey(secret), [.. previous.Select(AuthCookie.DeriveKey)]);
+    }
+
+    /// <summary>The app's secret and the previous ones still accepted, checked (a short or published secret lets anyone forge what it protects).</summary>
+    private (string Secret, List<string> Previous) Secrets(ILogger log, string needs, string what)
+    {
         var secret = _settings.SecretKey ?? Environment.GetEnvironmentVariable("SECRET_KEY");
         if (string.IsNullOrEmpty(secret) || secret.Length < 32)
-            throw new InvalidOperationException("Sessions need a secret of at least 32 characters: set the SECRET_KEY environment variable or s.SecretKey in app.Configure (e.g. from `openssl rand -base64 48`).");
+            throw new InvalidOperationException($"{needs} a secret of at least 32 characters: set the SECRET_KEY environment variable or s.SecretKey in app.Configure (e.g. from `openssl rand -base64 48`).");
         var previousKeys = _settings.PreviousSecretKeys.Where(k => !string.IsNullOrEmpty(k)).ToList();
         if (previousKeys.Any(k => k.Length < 32))
-            throw new InvalidOperationException("Each of PreviousSecretKeys needs at least 32 characters, as SecretKey does: a short one lets anyone forge sessions it signed.");
+            throw new InvalidOperationException($"Each of PreviousSecretKeys needs at least 32 characters, as SecretKey does: a short one lets anyone forge {what} it protected.");
         foreach (var known in previousKeys.Prepend(secret).Where(k => PublishedSecrets.Contains(k) || k.Distinct().Count() < 8))
-            log.LogWarning("The session secret {Secret}… is published or trivially guessable: anyone can forge sessions. Set SECRET_KEY to a random value (e.g. `openssl rand -base64 48`).", known[..6]);
-        return new SessionKeys(SessionCookie.DeriveKey(secret), [.. previousKeys.Select(SessionCookie.DeriveKey)]);
+            log.LogWarning("The secret {Secret}… is published or trivially guessable: anyone can forge {What}. Set SECRET_KEY to a random value (e.g. `openssl rand -base64 48`).", known[..6], what);
+        return (secret, previousKeys);
     }
 
     /// <summary>The app's mounts and those of included routers under their prefixes (a router's own Mount survives IncludeRouter).</summary>
@@ -331,19 +346,22 @@ public sealed class App : Router
         }
     }
 
-    /// <summary>Every route with its prefix and the rate limits of the routers it is in (innermost first, the app's last).</summary>
+    /// <summary>Every route with its prefix and the rate limits of the routers it is in (innermost first, the app's last),
+    /// carrying the <c>Requires</c> of the app and of each router it was included through.</summary>
     private IEnumerable<(string Prefix, Route Route, RateLimitPolicy[] Limits)> AllRoutes()
     {
-        var stack = new Stack<(string, Router, RateLimitPolicy[])>();
+        var stack = new Stack<(string, Router, RateLimitPolicy[], string[])>();
         RateLimitPolicy[] own = [.. RateLimits];
-        foreach (var route in RouteList) yield return ("", route, own);
-        foreach (var (prefix, router) in Included) stack.Push((prefix, router, own));
+        var required = RouterRequirements;
+        foreach (var route in RouteList) yield return ("", route.WithRequirements(required), own);
+        foreach (var (prefix, router) in Included) stack.Push((prefix, router, own, required));
         while (stack.Count > 0)
         {
-            var (prefix, router, outer) = stack.Pop();
+            var (prefix, router, outer, outerRequired) = stack.Pop();
             RateLimitPolicy[] limits = [.. router.RateLimits, .. outer];
-            foreach (var route in router.RouteList) yield return (prefix, route, limits);
-            foreach (var (inner, child) in router.Included) stack.Push((prefix + inner, child, limits));
+            var inner = router.RouterRequirements.Length == 0 ? outerRequired : [.. outerRequired, .. router.RouterRequirements];
+            foreach (var route in router.RouteList) yield return (prefix, route.WithRequirements(inner), limits);
+            foreach (var (innerPrefix, child) in router.Included) stack.Push((prefix + innerPrefix, child, limits, inner));
         }
     }
 

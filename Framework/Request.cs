@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -57,6 +58,10 @@ public sealed class Request
     {
         _bindingErrors = null;
         _session = null;
+        _user = null;
+        Credential = CredentialKind.None;
+        CredentialError = null;
+        CredentialExpires = null;
         RouteValues.Clear();
         _body = null;
         _url = null;
@@ -109,6 +114,35 @@ public sealed class Request
     }
 
     private Session? _session;
+
+    /// <summary>The signed-in user (a bearer JWT with <c>s.Jwt</c>, or the cookie of <c>res.SignIn</c>), never null: without a valid
+    /// credential, an anonymous user whose <c>Identity.IsAuthenticated</c> is false. Middleware may set it (an API key, say).</summary>
+    public ClaimsPrincipal User
+    {
+        get => _user ??= new ClaimsPrincipal(new ClaimsIdentity());
+        set => _user = value ?? throw new ArgumentNullException(nameof(value), "req.User cannot be null: an anonymous user is new ClaimsPrincipal(new ClaimsIdentity()).");
+    }
+
+    private ClaimsPrincipal? _user;
+
+    /// <summary>Where <see cref="User"/> came from.</summary>
+    internal CredentialKind Credential { get; set; }
+
+    /// <summary>Why the credential sent was refused (for the 401's <c>error_description</c>), or null.</summary>
+    internal string? CredentialError { get; set; }
+
+    /// <summary>When the credential that signed the request in stops being accepted (the token's <c>exp</c> plus its clock skew,
+    /// the cookie's lifetime), or null.</summary>
+    internal DateTimeOffset? CredentialExpires { get; set; }
+
+    /// <summary>The <see cref="Environment.TickCount64"/> at which a stream opened with this request's credential must end, or 0
+    /// when it never has to (no credential, or one without expiry).</summary>
+    internal long CredentialDeadlineMs()
+    {
+        if (CredentialExpires is not { } expires) return 0;
+        var left = (expires - _context.Server.Settings.Clock.GetUtcNow()).TotalMilliseconds;
+        return Environment.TickCount64 + (long)Math.Clamp(left, 1, long.MaxValue / 4);
+    }
 
     /// <summary>The <c>Last-Event-ID</c> header sent by a reconnecting EventSource, or null.</summary>
     public string? LastEventId => Headers["Last-Event-ID"];

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 
 namespace Bocata;
 
@@ -17,6 +18,7 @@ public sealed class Response
         Chunked = false;
         _background?.Clear();
         Ping = null;
+        SignInChange = null;
     }
 
     /// <summary>Clears status, headers and body (used before an error handler writes its own response).</summary>
@@ -25,8 +27,12 @@ public sealed class Response
         // Background tasks survive an error (Bocadillo runs them): set the list aside so Reset cannot empty it.
         var keepBackground = _background;
         _background = null;
+        // A sign-in survives too: a Redirect after it (POST, then redirect) is the usual way to end a login. The sign-in cookie
+        // is sent only when the final status is below 400 (a failed request never signs anyone in).
+        var keepSignIn = SignInChange;
         Reset();
         _background = keepBackground;
+        SignInChange = keepSignIn;
         Headers.Clear();
     }
 
@@ -122,6 +128,39 @@ public sealed class Response
         SetBody(BodyKind.EventStream, events, MediaTypes.EventStream);
         Ping = ping;
     }
+
+    /// <summary>Signs <paramref name="user"/> in for <paramref name="lifetime"/> (default 14 days): an HttpOnly, SameSite=Lax cookie
+    /// (Secure on https), encrypted and authenticated with the app's secret, that later requests read as <c>req.User</c>. Needs
+    /// <c>s.AuthCookie = true</c>. Sign in only after checking a password or another proof of who the user is.</summary>
+    public void SignIn(ClaimsPrincipal user, TimeSpan? lifetime = null)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        EnsureCookieSignIn("SignIn");
+        if (user.Identity is not ClaimsIdentity { IsAuthenticated: true })
+            throw new ArgumentException("The user is not authenticated: give its ClaimsIdentity an authentication type, e.g. new ClaimsIdentity(claims, \"password\").", nameof(user));
+        var span = lifetime ?? TimeSpan.FromDays(14);
+        if (span <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(lifetime), span, "The sign-in lifetime must be positive, e.g. TimeSpan.FromHours(8).");
+        SignInChange = (user, span);
+    }
+
+    /// <summary>Signs the user out: the sign-in cookie is cleared.</summary>
+    public void SignOut()
+    {
+        EnsureCookieSignIn("SignOut");
+        SignInChange = (null, TimeSpan.Zero);
+    }
+
+    private void EnsureCookieSignIn(string what)
+    {
+        if (Identity is not { CookieSignIn: true })
+            throw new InvalidOperationException($"res.{what} needs cookie sign-in: turn it on with app.Configure(s => s.AuthCookie = true) and set SECRET_KEY.");
+    }
+
+    /// <summary>The app's authenticator, when identity is on (set for each request).</summary>
+    internal Authenticator? Identity { get; set; }
+
+    /// <summary>A sign-in (a user) or sign-out (null) to write as the response's cookie.</summary>
+    internal (ClaimsPrincipal? User, TimeSpan Lifetime)? SignInChange { get; private set; }
 
     /// <summary>Runs <paramref name="work"/> after the response has been sent.</summary>
     public void Background(Func<Task> work)

@@ -163,7 +163,44 @@ public sealed class Settings
     /// when the session changes), nothing new is signed with them. Remove them after <see cref="SessionMaxAge"/>.</summary>
     public IList<string> PreviousSecretKeys { get; set; } = new List<string>();
 
-    /// <summary>The clock sessions read (tests give a fake one); the system clock by default.</summary>
+    /// <summary>Validates <c>Authorization: Bearer</c> JWTs with these parameters (issuer, audience, signing keys), through
+    /// Microsoft.IdentityModel's <c>JsonWebTokenHandler</c>; a valid token signs the request in as <c>req.User</c>. Unsigned and
+    /// <c>alg: none</c> tokens are always refused. Null (the default) accepts no bearer tokens.</summary>
+    public Microsoft.IdentityModel.Tokens.TokenValidationParameters? Jwt
+    {
+        get => _jwt;
+        set
+        {
+            // The token handler is reached only from here, so an app without bearer tokens publishes Native AOT without it.
+            if (value is not null) JwtBearer.Install();
+            _jwt = value;
+        }
+    }
+
+    private Microsoft.IdentityModel.Tokens.TokenValidationParameters? _jwt;
+
+    /// <summary>An OpenID Connect provider (e.g. <c>"https://id.example/"</c>) whose discovery document and JWKS give the issuer and
+    /// signing keys bearer tokens are checked with, fetched when needed and again when the provider rotates its keys. Set the
+    /// audience in <see cref="Jwt"/> (<c>ValidAudience</c>). Over https (http only to localhost). Null by default.</summary>
+    public string? JwtAuthority
+    {
+        get => _jwtAuthority;
+        set
+        {
+            // Discovery (and its HTTP client) is reached only from here.
+            if (value is not null) JwtBearer.InstallAuthority();
+            _jwtAuthority = value;
+        }
+    }
+
+    private string? _jwtAuthority;
+
+    /// <summary>Turn on cookie sign-in: <c>res.SignIn(user)</c> sets an HttpOnly, SameSite=Lax cookie encrypted and authenticated
+    /// with a key derived from <see cref="SecretKey"/> (AES-GCM), read back as <c>req.User</c>. Needs <see cref="SecretKey"/> or
+    /// the SECRET_KEY environment variable.</summary>
+    public bool AuthCookie { get; set; }
+
+    /// <summary>The clock sessions and sign-in cookies read (tests give a fake one); the system clock by default.</summary>
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 
     /// <summary>With <see cref="Sessions"/> on, refuse (403) a POST, PUT, PATCH or DELETE that a page of another origin sent:

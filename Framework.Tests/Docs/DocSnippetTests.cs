@@ -23,6 +23,10 @@ public partial class DocSnippetTests
     internal static readonly Lazy<MetadataReference[]> References = new(() =>
         ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Append(typeof(App).Assembly.Location)
+            .Append(typeof(Microsoft.IdentityModel.Tokens.TokenValidationParameters).Assembly.Location)
+            .Append(typeof(Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler).Assembly.Location)
+            .Append(typeof(Microsoft.IdentityModel.Abstractions.IIdentityLogger).Assembly.Location)
+            .Append(typeof(Microsoft.IdentityModel.Logging.LogHelper).Assembly.Location)
             .Append(typeof(Bocata.Redis.RedisBackplane).Assembly.Location)
             .Append(typeof(StackExchange.Redis.ConnectionMultiplexer).Assembly.Location)
             .Append(typeof(OpenTelemetry.Sdk).Assembly.Location)

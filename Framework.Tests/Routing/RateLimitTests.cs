@@ -44,6 +44,29 @@ public class RateLimitTests
     }
 
     [Test]
+    public async Task Signed_in_users_behind_one_address_are_limited_each_on_their_own()
+    {
+        // API.md "Rate limits": the signed-in user when there is one, else the address (every client here is 127.0.0.1).
+        var app = Bocata.Tests.Identity.Tokens.App();
+        app.Post("/publish", (req, res) => res.Text = req.User.Identity!.Name!).RateLimit(2, TimeSpan.FromMinutes(1));
+        await using var client = app.CreateClient();
+        async Task<HttpStatusCode> PostAs(string? user)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/publish");
+            if (user is not null) request.Headers.Authorization = new("Bearer", Bocata.Tests.Identity.Tokens.Issue(user));
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        (await PostAs("ana")).Should().Be(HttpStatusCode.OK);
+        (await PostAs("ana")).Should().Be(HttpStatusCode.OK);
+        (await PostAs("ana")).Should().Be(HttpStatusCode.TooManyRequests, "ana used her two");
+        (await PostAs("bob")).Should().Be(HttpStatusCode.OK, "bob, at the same address, has his own budget");
+        (await PostAs("bob")).Should().Be(HttpStatusCode.OK);
+        (await PostAs(null)).Should().Be(HttpStatusCode.OK, "the anonymous client counts as its address, apart from the users");
+    }
+
+    [Test]
     public async Task When_the_window_ends_the_client_is_allowed_again()
     {
         var app = TestApps.Quiet();

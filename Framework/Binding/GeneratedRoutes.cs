@@ -55,6 +55,19 @@ public static class GeneratedRoutes
         return router.AddGeneratedStatic(pattern, name, methods, parameters, handler);
     }
 
+    /// <summary>A view's, view method's or <c>[Route]</c> method's <c>[Requires]</c>, as the first of its before hooks.</summary>
+    /// <param name="names">The names of the attribute.</param>
+    public static IHook Requires(params string[] names) => new RequiresHook(Requirements.Checked(names));
+
+    private sealed class RequiresHook(string[] names) : IHook
+    {
+        public Task InvokeAsync(Request req, Response res, IReadOnlyDictionary<string, object?> pathParams)
+        {
+            Requirements.Check(req, names);
+            return Task.CompletedTask;
+        }
+    }
+
     /// <summary>The view instance for one request: a provided service, or a new one with its constructor's services.</summary>
     /// <typeparam name="T">The view class.</typeparam>
     /// <param name="req">The request.</param>

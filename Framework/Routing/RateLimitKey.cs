@@ -8,8 +8,9 @@ internal static class RateLimitKey
 {
     public static string For(Request req)
     {
-        // IDENTITY: the signed-in user goes here, before the address, once requests carry one (API.md "Rate limits":
-        // req.User.Identity.Name), as "user:" + name so that a name can never collide with an address.
+        // The signed-in user (API.md "Rate limits": req.User.Identity.Name), as "user:" + name so that a name can never collide
+        // with an address; else the client's address.
+        if (req.User.Identity is { IsAuthenticated: true, Name: { Length: > 0 } name }) return "user:" + name;
         return Address(req.Client.Host);
     }
 

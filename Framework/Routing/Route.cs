@@ -83,6 +83,17 @@ public sealed class Route
         return this;
     }
 
+    /// <summary>Only users with every one of <paramref name="names"/> may call this route: "authenticated" (any signed-in user), or a
+    /// role or scope of the user. No credential or a bad one: 401 (with <c>WWW-Authenticate: Bearer</c> when <c>s.Jwt</c> is set);
+    /// signed in without one of the names: 403 naming it.</summary>
+    public Route Requires(params string[] names)
+    {
+        _requires.AddRange(Requirements.Checked(names));
+        return this;
+    }
+
+    private readonly List<string> _requires = [];
+
     /// <summary>The route's own limits, then those of the routers it is in (innermost first).</summary>
     internal List<RateLimitPolicy> RateLimits { get; } = [];
 
@@ -97,6 +108,16 @@ public sealed class Route
         route._after.AddRange(_after);
         route.RateLimits.AddRange(RateLimits);
         route.RateLimits.AddRange(inherited);
+        route._requires.AddRange(_requires);
+        return route;
+    }
+
+    /// <summary>This route, or a copy that also requires <paramref name="names"/> (a router's <c>Requires</c>).</summary>
+    internal Route WithRequirements(string[] names)
+    {
+        if (names.Length == 0) return this;
+        var route = WithPrefix("");
+        route._requires.AddRange(names);
         return route;
     }
 
@@ -120,6 +141,13 @@ public sealed class Route
             var after = _after.ToArray();
             foreach (var (method, inner) in handlers.ToList())
                 handlers[method] = WithHooks(inner, before, after, ParameterTypes);
+        }
+        // Who may call the route is decided before hooks, body limits and parameter binding.
+        if (_requires.Count > 0)
+        {
+            string[] names = [.. _requires.Distinct(StringComparer.Ordinal)];
+            foreach (var (method, inner) in handlers.ToList())
+                handlers[method] = Requirements.Wrap(inner, names);
         }
         // Outermost: a refused request costs no hook, no body read and no handler (a WebSocket one is refused before the handshake).
         if (RateLimits.Count > 0)

@@ -25,6 +25,16 @@ public class Router
         RateLimits.Add(new RateLimitPolicy(permits, window));
     }
 
+    internal string[] RouterRequirements { get; private set; } = [];
+
+    /// <summary>Every route of this router (and of the routers it includes) requires <paramref name="names"/>, as
+    /// <see cref="Bocata.Route.Requires"/> does for one route; mounted apps and handlers keep their own rules.</summary>
+    public Router Requires(params string[] names)
+    {
+        RouterRequirements = [.. RouterRequirements, .. Requirements.Checked(names)];
+        return this;
+    }
+
     /// <summary>Adds a route; <paramref name="methods"/> default to GET (HEAD is answered by GET).</summary>
     public Route Route(string pattern, Action<Request, Response> handler, params string[] methods) => AddDirect(pattern, handler, methods, null);
 
@@ -107,7 +117,7 @@ public class Router
                 var before = classBefore.Concat(Bocata.Route.HookAttributes<BeforeAttribute>(info, a => a.HookType)).ToArray();
                 var after = Bocata.Route.HookAttributes<AfterAttribute>(info, a => a.HookType).Concat(classAfter).ToArray();
                 if (before.Length > 0 || after.Length > 0) handler = Bocata.Route.WithHooks(handler, before, after, Bocata.Route.TypesOf([info]));
-                result[verb] = handler;
+                result[verb] = WithRequiresAttributes(handler, type, info);
             }
             return result;
         }, methods) { ParameterTypes = Bocata.Route.TypesOf(handlers.Select(h => h.Info)) };
@@ -145,6 +155,7 @@ public class Router
             {
                 var handler = ParameterBinder.CompileStatic(method, pattern, isService);
                 if (before.Length > 0 || after.Length > 0) handler = Bocata.Route.WithHooks(handler, before, after, Bocata.Route.TypesOf([method]));
+                handler = WithRequiresAttributes(handler, null, method);
                 return verbs.ToDictionary(v => v, _ => handler, StringComparer.OrdinalIgnoreCase);
             }, verbs) { ParameterTypes = Bocata.Route.TypesOf([method]) };
             Register(route);
@@ -153,6 +164,15 @@ public class Router
         if (added.Count == 0)
             throw new ArgumentException($"{type.Name} has no static method with a [Route(\"/pattern\")] attribute.", nameof(type));
         return added;
+    }
+
+    /// <summary>The handler behind the <c>[Requires]</c> of its class and method (checked before its hooks and binding).</summary>
+    [RequiresUnreferencedCode(Aot.Views)]
+    private static Handler WithRequiresAttributes(Handler handler, Type? type, MethodInfo method)
+    {
+        var names = (type?.GetCustomAttributes<RequiresAttribute>() ?? []).Concat(method.GetCustomAttributes<RequiresAttribute>())
+            .SelectMany(a => a.Names).Distinct(StringComparer.Ordinal).ToArray();
+        return names.Length == 0 ? handler : Requirements.Wrap(handler, names);
     }
 
     /// <summary>Adds a WebSocket endpoint: the handler gets the connection, accepted for you unless <paramref name="autoAccept"/> is false.</summary>

@@ -22,6 +22,9 @@ internal sealed class EventStreamSender : IHeartbeatClient
     private readonly StreamSignal _signal = new();
     private readonly Action _onStep;
     private long _lastWrite;
+    // When the credential the stream was opened with expires (TickCount64), or 0; _expired once it has.
+    private long _deadlineMs;
+    private int _expired;
     private int _pingDue;
     private int _stepDone;
     private TaskCompletionSource? _stepWaiter;
@@ -96,10 +99,11 @@ internal sealed class EventStreamSender : IHeartbeatClient
         {
             await StartAsync(context, ct);
             _lastWrite = Environment.TickCount64;
+            _deadlineMs = context.Request.CredentialDeadlineMs();
             server.Heartbeat.Add(this, TimeSpan.FromMilliseconds(_intervalMs));
             enumerator = events.GetAsyncEnumerator(generatorCts.Token);
             var unflushed = 0L;
-            while (!ct.IsCancellationRequested)
+            while (!ct.IsCancellationRequested && Volatile.Read(ref _expired) == 0)
             {
                 var next = enumerator.MoveNextAsync();
                 if (!next.IsCompleted)
@@ -162,7 +166,7 @@ internal sealed class EventStreamSender : IHeartbeatClient
         {
             await _signal.WaitAsync();
             if (Volatile.Read(ref _stepDone) == 1) return true;
-            if (ct.IsCancellationRequested) return false;
+            if (ct.IsCancellationRequested || Volatile.Read(ref _expired) == 1) return false;
             _signal.Reset();
             if (Interlocked.Exchange(ref _pingDue, 0) == 1 && Environment.TickCount64 - Volatile.Read(ref _lastWrite) >= _intervalMs)
             {
@@ -189,6 +193,14 @@ internal sealed class EventStreamSender : IHeartbeatClient
         // one that ignores it is left behind here, at the next tick.
         if (_aborted.IsCancellationRequested)
         {
+            _signal.Set();
+            return;
+        }
+        // The credential the stream was opened with has expired: the stream ends (the client reconnects with a fresh one and
+        // its Last-Event-ID), so access never outlives what granted it.
+        if (_deadlineMs != 0 && nowMs >= _deadlineMs)
+        {
+            Volatile.Write(ref _expired, 1);
             _signal.Set();
             return;
         }

@@ -31,6 +31,7 @@ internal sealed partial class HubSubscription
             _writer = context.BodyFeature.Writer;
             _intervalMs = Math.Max(1, (long)ping.TotalMilliseconds);
             _lastWrite = Environment.TickCount64;
+            _deadlineMs = context.Request.CredentialDeadlineMs();
             _done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _afterFlush = AfterFlush;
             // From here publishers and the heartbeat drain this cursor; the exchange orders it after the head they wrote.
@@ -205,8 +206,19 @@ internal sealed partial class HubSubscription
         _done?.TrySetResult();
     }
 
+    // When the credential the stream was opened with expires (TickCount64), or 0. Read and cleared by the heartbeat only.
+    private long _deadlineMs;
+
     public void OnHeartbeat(long nowMs)
     {
+        if (_deadlineMs != 0 && nowMs >= _deadlineMs)
+        {
+            // The credential that opened the stream has expired: it ends after what it was already given, and the client
+            // reconnects with a fresh one and its Last-Event-ID.
+            _deadlineMs = 0;
+            Leave();
+            return;
+        }
         var flushStarted = Volatile.Read(ref _flushStarted);
         var context = _context;
         if (flushStarted != 0 && context is not null && nowMs - flushStarted > (long)context.Server.Settings.StreamWriteTimeout.TotalMilliseconds)

@@ -39,6 +39,10 @@ public sealed class WebSocket : IAsyncEnumerable<object>
     /// <summary>The handshake request's query parameters.</summary>
     public QueryParams QueryParams => _request.QueryParams;
 
+    /// <summary>The signed-in user of the handshake (a bearer token, <c>?access_token=</c> or the sign-in cookie), as <c>req.User</c>;
+    /// anonymous, never null, without a credential.</summary>
+    public System.Security.Claims.ClaimsPrincipal User => _request.User;
+
     /// <summary>The route's parameters.</summary>
     public IReadOnlyDictionary<string, string> PathParams => _request.PathParams;
 

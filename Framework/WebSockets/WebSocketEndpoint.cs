@@ -54,8 +54,11 @@ internal static class WebSocketEndpoint
         var ws = new WebSocket(req, valueType, WebSocketHandshake.Acceptor(req.Context));
         var server = req.Context.Server;
         CancellationTokenRegistration goingAway = default;
+        var expiry = req.CredentialDeadlineMs() is var deadline and not 0 ? new WebSocketExpiry(ws, deadline) : null;
         try
         {
+            // Access never outlives what granted it: the socket closes (1008) when its credential expires.
+            if (expiry is not null) server.Heartbeat.Add(expiry, TimeSpan.FromSeconds(4));
             if (autoAccept) await ws.AcceptAsync();
             var handled = handler.Invoke(ws, arguments);
             // Accepted (by now, or later by the handler): a stopping server closes it with 1001 Going Away, not a dropped socket.
@@ -99,6 +102,7 @@ internal static class WebSocketEndpoint
         }
         finally
         {
+            if (expiry is not null) server.Heartbeat.Remove(expiry);
             await goingAway.DisposeAsync();
             if (ws.RawSocket is { } socket)
             {
