@@ -1,4 +1,5 @@
-// Per-user notifications and chat rooms on ONE EventSource: a hub of topics. Sign in (a cookie session), join rooms,
+// Per-user notifications and chat rooms on ONE EventSource: a hub of topics. Sign in (a name and a password; a cookie
+// session), join rooms,
 // and the page reads `users/<you>` and every room you joined on one stream; Authorize keeps each user to their own feed
 // and the rooms they joined. Run: dotnet run --project Examples/Notifications, open http://127.0.0.1:8000 in two windows.
 using Bocata;
@@ -20,20 +21,34 @@ var hub = new EventHub(replay: 100)
 
 static List<string> Rooms(Request req) => req.Session.Get<List<string>>("rooms") ?? [];
 
-static string CurrentUser(Request req) => req.Session.Get<string>("user") ?? throw new HttpError(401, "Sign in first: POST /login with {\"user\": \"alice\"}.");
+static string CurrentUser(Request req) => req.Session.Get<string>("user") ?? throw new HttpError(401, "Sign in first: POST /login with {\"user\": \"alice\", \"password\": \"...\"}.");
 
 static string CheckName(string? value, string what) =>
     value is { Length: > 0 and <= 32 } && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
         ? value
         : throw new HttpError(400, $"A {what} is 1 to 32 letters, digits, '-' or '_'.");
 
+// Accounts: the first sign-in of a name sets its password; later sign-ins must give it. Only the PBKDF2 hash (with a salt)
+// is kept, compared in fixed time. A production app keeps accounts in a database, lets users reset a password, and
+// checks passwords against breached lists; this one forgets them when it stops.
+var accounts = new System.Collections.Concurrent.ConcurrentDictionary<string, (byte[] Salt, byte[] Hash)>(StringComparer.Ordinal);
+
 app.Post("/login", async (req, res) =>
 {
     var body = await req.JsonAsync<Login>();
-    req.Session.Set("user", CheckName(body.User, "user name"));
+    var user = CheckName(body.User, "user name");
+    if (body.Password is not { Length: >= 8 and <= 128 } password) throw new HttpError(400, "A password is 8 to 128 characters.");
+    var salt = System.Security.Cryptography.RandomNumberGenerator.GetBytes(16);
+    var account = accounts.GetOrAdd(user, _ => (salt, Hash(password, salt)));
+    if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(account.Hash, Hash(password, account.Salt)))
+        throw new HttpError(401, "Wrong user name or password.");
+    req.Session.Set("user", user);
     req.Session.Set("rooms", new List<string> { "lobby" });
-    res.Json = new { user = body.User, rooms = Rooms(req) };
-});
+    res.Json = new { user, rooms = Rooms(req) };
+}).RateLimit(10, TimeSpan.FromMinutes(1)); // guessing passwords costs a minute per ten tries
+
+static byte[] Hash(string password, byte[] salt) =>
+    System.Security.Cryptography.Rfc2898DeriveBytes.Pbkdf2(password, salt, 100_000, System.Security.Cryptography.HashAlgorithmName.SHA256, 32);
 
 app.Post("/logout", (req, res) =>
 {
@@ -90,7 +105,7 @@ static string RandomSecret()
 
 
 /// <summary>POST /login's body.</summary>
-internal sealed record Login(string? User);
+internal sealed record Login(string? User, string? Password);
 
 /// <summary>A room message or a notification, as posted.</summary>
 internal sealed record Message(string? Text);

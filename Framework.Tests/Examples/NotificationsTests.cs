@@ -39,8 +39,8 @@ public class NotificationsTests
         await using var app = await ExampleProcess.StartAsync("Notifications");
         using var alice = User(app);
         using var bob = User(app);
-        (await alice.PostAsJsonAsync("/login", new { user = "alice" })).EnsureSuccessStatusCode();
-        (await bob.PostAsJsonAsync("/login", new { user = "bob" })).EnsureSuccessStatusCode();
+        (await alice.PostAsJsonAsync("/login", new { user = "alice", password = "alice-secret" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/login", new { user = "bob", password = "bob-secret" })).EnsureSuccessStatusCode();
         (await bob.PostAsync("/rooms/games/join", null)).EnsureSuccessStatusCode();
 
         // Someone else's feed, a room not joined, or no session at all: 403 naming the topic, before any event.
@@ -72,6 +72,31 @@ public class NotificationsTests
     }
 
     [Test]
+    public async Task Nobody_signs_in_as_someone_else_and_replays_their_private_feed()
+    {
+        // Security round 4, finding 4: /login took no credential, so anyone signed in as anyone and replayed their feed.
+        await using var app = await ExampleProcess.StartAsync("Notifications");
+        using var alice = User(app);
+        using var bob = User(app);
+        using var mallory = User(app);
+        (await alice.PostAsJsonAsync("/login", new { user = "alice", password = "alice-secret" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/login", new { user = "bob", password = "bob-secret" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/users/alice/notify", new { text = "private" })).EnsureSuccessStatusCode();
+
+        using var wrong = await mallory.PostAsJsonAsync("/login", new { user = "alice", password = "guessing-it" });
+        wrong.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        (await wrong.Content.ReadAsStringAsync()).Should().Contain("Wrong user name or password");
+        using var none = await mallory.PostAsJsonAsync("/login", new { user = "alice" });
+        none.StatusCode.Should().Be(HttpStatusCode.BadRequest, "a password is required");
+        using var replay = await mallory.GetAsync("/events?topic=users/alice", HttpCompletionOption.ResponseHeadersRead);
+        replay.StatusCode.Should().Be(HttpStatusCode.Forbidden, "not signed in as alice: her feed is not replayed");
+        // Alice herself signs in again from another client with her password.
+        using var again = User(app);
+        (await again.PostAsJsonAsync("/login", new { user = "alice", password = "alice-secret" })).EnsureSuccessStatusCode();
+        (await ReadAsync(again, "/events?topic=users/alice", 1, lastEventId: "0")).Single().Data.Should().Contain("private");
+    }
+
+    [Test]
     public async Task The_page_shows_a_notification_and_a_room_message_that_arrive_on_its_one_event_source()
     {
         if (!File.Exists(Chromium)) Assert.Ignore($"Chromium is not installed at {Chromium} (apt-get install -y chromium; .ci/run installs it).");
@@ -81,11 +106,12 @@ public class NotificationsTests
         var page = await browser.NewPageAsync();
         await page.GotoAsync(app.Url + "/");
         await page.FillAsync("#name", "alice");
+        await page.FillAsync("#password", "alice-secret");
         await page.ClickAsync("#login button");
         await page.WaitForFunctionAsync("() => document.getElementById('status').textContent === 'live'", null, new PageWaitForFunctionOptions { Timeout = 20_000 });
 
         using var bob = User(app);
-        (await bob.PostAsJsonAsync("/login", new { user = "bob" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/login", new { user = "bob", password = "bob-secret" })).EnsureSuccessStatusCode();
         (await bob.PostAsJsonAsync("/users/alice/notify", new { text = "hi alice" })).EnsureSuccessStatusCode();
         (await bob.PostAsJsonAsync("/rooms/lobby/messages", new { text = "hello lobby" })).EnsureSuccessStatusCode();
 

@@ -53,7 +53,7 @@
 
   $("login").addEventListener("submit", async (e) => {
     e.preventDefault();
-    me = await post("/login", { user: $("name").value });
+    me = await post("/login", { user: $("name").value, password: $("password").value });
     show();
   });
   $("notify").addEventListener("submit", async (e) => {
