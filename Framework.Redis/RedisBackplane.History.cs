@@ -159,38 +159,31 @@ public sealed partial class RedisBackplane
         return delivered;
     }
 
-    /// <summary><see cref="FillLockedAsync"/>, false when Redis could not be read (retried with the next message or check). After
-    /// it, what the message names as its previous event is explained when the read reached it (an entry that could not be
-    /// decoded is skipped, not a hole): then the topic's last delivered number is the previous to deliver with.</summary>
-    private async Task<bool> TryFillLockedAsync(string topic, long after, long through)
+    /// <summary>A message naming <paramref name="previous"/>, which this instance has not delivered (it has up to
+    /// <paramref name="last"/>): the missing events are read and delivered first (<see cref="FillLockedAsync"/>). Returns the
+    /// previous number to deliver the message with — the topic's last delivered when the read reached
+    /// <paramref name="previous"/> (an entry that could not be decoded is skipped, not a hole), else
+    /// <paramref name="previous"/> (a hole the hub ends streams at) — or null when Redis could not be read (retried with the
+    /// next message or check).</summary>
+    private async Task<long?> FillBeforeAsync(string topic, long last, long previous)
     {
         try
         {
-            await FillLockedAsync(topic, after, through);
-            return true;
+            var filledThrough = await FillLockedAsync(topic, last, previous);
+            return filledThrough >= previous ? Math.Min(previous, _sink!.TopicLast(topic)) : previous;
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             Log.LogWarning(e, "Redis backplane for topic {Topic}: could not read missed events from the stream; retrying with the next message or check", Topic);
-            return false;
+            return null;
         }
     }
 
-    /// <summary>The number a message naming <paramref name="previous"/> is delivered with, after a fill: the topic's last delivered
-    /// when the fill read up to <paramref name="previous"/> (whatever it skipped is explained), else <paramref name="previous"/>
-    /// (a hole the hub ends streams at).</summary>
-    private long AfterFill(string topic, long previous) =>
-        _filledThrough >= previous ? Math.Min(previous, _sink!.TopicLast(topic)) : previous;
-
-    /// <summary>The newest entry the last fill read, decodable or not (under _order).</summary>
-    private long _filledThrough;
-
     /// <summary>Delivers the stored events of <paramref name="topic"/> numbered after <paramref name="after"/> up to
     /// <paramref name="through"/>. Only the newest the hub can hold matter: older ones are skipped (a gap its subscribers resume
-    /// across), so a huge gap costs one ring's worth of reads.</summary>
-    private async Task FillLockedAsync(string topic, long after, long through)
+    /// across), so a huge gap costs one ring's worth of reads. Returns the newest entry read, decodable or not (0: none).</summary>
+    private async Task<long> FillLockedAsync(string topic, long after, long through)
     {
-        _filledThrough = 0;
         var read = await ReadNewestAsync(TopicStream(topic), after, through, _sink!.Capacity);
         if (read.Trimmed)
         {
@@ -199,9 +192,9 @@ public sealed partial class RedisBackplane
             Log.LogWarning("Redis backplane for topic {Topic}: events were missed beyond what the hub can hold; only the newest {Capacity} are read", Topic, _sink.Capacity);
         }
         var delivered = Deliver(topic, after, read);
-        if (read.Entries.Count > 0) _filledThrough = read.Entries[^1].Sequence;
         BackplaneTelemetry.RepairedEvents.Add(delivered);
         Log.LogInformation("Redis backplane for topic {Topic}: {Count} events missed on pub/sub were read from the stream", Topic, delivered);
+        return read.Entries.Count > 0 ? read.Entries[^1].Sequence : 0;
     }
 
     // ---- Listening by topic -----------------------------------------------------------------------------------------

@@ -122,8 +122,8 @@ public sealed partial class RedisBackplane
                 // A gap that cannot be read now is read before the next message (its previous number is still missing).
                 if (previous > head)
                 {
-                    if (!await TryFillLockedAsync("", head, previous)) continue;
-                    previous = AfterFill("", previous);
+                    if (await FillBeforeAsync("", head, previous) is not { } filled) continue;
+                    previous = filled;
                 }
                 if (evt is { } e) _sink!.Deliver(seq, previous, "", e.Event);
             }
@@ -169,8 +169,8 @@ public sealed partial class RedisBackplane
                 if (seq <= last) continue;
                 if (previous > last)
                 {
-                    if (!await TryFillLockedAsync(evt.Topic, last, previous)) continue;
-                    previous = AfterFill(evt.Topic, previous);
+                    if (await FillBeforeAsync(evt.Topic, last, previous) is not { } filled) continue;
+                    previous = filled;
                 }
                 _sink.Deliver(seq, previous, evt.Topic, evt.Event);
             }
