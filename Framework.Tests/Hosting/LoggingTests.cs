@@ -54,6 +54,8 @@ public class LoggingTests
         state.GetProperty("Path").GetString().Should().Be("/greet/ana");
         state.GetProperty("Route").GetString().Should().Be("/greet/{name}");
         state.GetProperty("Status").GetInt32().Should().Be(200);
+        entry.GetProperty("Message").GetString().Should().MatchRegex(@"^GET /greet/ana 200 \d+\.\d ms \(route /greet/\{name\}\)$",
+            "the pattern is labelled, not read as the path printed twice");
         entry.GetProperty("Category").GetString().Should().Be("Bocata.Access");
     }
 

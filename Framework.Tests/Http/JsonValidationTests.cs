@@ -103,6 +103,43 @@ public class JsonValidationTests
         detail.GetProperty("tags").GetString().Should().Be("Must have at least 2 items.");
     }
 
+    public sealed class Bid
+    {
+        [MaxLength(3)]
+        public string[] Lots { get; init; } = [];
+
+        [MinLength(1)]
+        public List<string> Bidders { get; init; } = [];
+
+        [Length(2, 4)]
+        public int[] Amounts { get; init; } = [0, 0];
+
+        [Length(2, 4)]
+        public string Code { get; init; } = "ab";
+
+        [MaxLength(3)]
+        public string Note { get; init; } = "";
+    }
+
+    [Test]
+    public async Task Length_attributes_speak_of_items_on_collections_and_characters_on_strings()
+    {
+        var app = TestApps.Quiet();
+        app.Post("/bids", async (req, res) => res.Json = await req.JsonAsync<Bid>());
+        await using var client = app.CreateClient();
+
+        using var response = await client.PostAsJsonAsync("/bids",
+            new { lots = new[] { "a", "b", "c", "d" }, bidders = Array.Empty<string>(), amounts = new[] { 1 }, code = "abcde", note = "abcd" });
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        var detail = (await response.JsonAsync()).GetProperty("detail");
+        detail.GetProperty("lots").GetString().Should().Be("Must have no more than 3 items.");
+        detail.GetProperty("bidders").GetString().Should().Be("Must not be empty.");
+        detail.GetProperty("amounts").GetString().Should().Be("Must have at least 2 items.");
+        detail.GetProperty("code").GetString().Should().Be("Must have no more than 4 characters.");
+        detail.GetProperty("note").GetString().Should().Be("Must have no more than 3 characters.");
+    }
+
     [Test]
     public async Task A_form_posted_to_a_json_endpoint_is_415_not_malformed_json()
     {

@@ -25,6 +25,21 @@ public class ErrorHandlingTests
     }
 
     [Test]
+    public async Task Error_details_keep_non_ascii_readable_and_escape_what_could_close_a_script_element()
+    {
+        // responses.md: readable UTF-8 for text, HTML-sensitive characters escaped (JSON may end up inside a page).
+        var app = TestApps.Quiet();
+        app.Route("/", (req, res) => throw new HttpError(400, detail: "café 'x' </script><b>"));
+        await using var client = app.CreateClient();
+
+        var response = await client.GetAsync("/");
+
+        var text = await response.TextAsync();
+        text.Should().Contain("café").And.Contain(@"\u0027x\u0027 \u003C/script\u003E\u003Cb\u003E").And.NotContain("<");
+        (await response.JsonAsync()).GetProperty("detail").GetString().Should().Be("café 'x' </script><b>");
+    }
+
+    [Test]
     public async Task Built_in_html_and_text_handlers_can_replace_json()
     {
         var html = TestApps.Quiet();

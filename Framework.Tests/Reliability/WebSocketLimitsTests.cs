@@ -102,6 +102,38 @@ public class WebSocketLimitsTests
     }
 
     [Test]
+    public async Task A_client_that_vanishes_without_a_close_frame_is_logged_as_a_disconnect_not_an_error()
+    {
+        // Newcomer round 4, item 8: a phone losing signal (1006) was logged as `fail` with a stack trace.
+        var logs = new ListLoggerProvider();
+        var app = TestApps.Quiet(s => s.LoggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Debug)));
+        app.WebSocketRoute("/ws", async ws =>
+        {
+            while (true) await ws.SendTextAsync($"echo: {await ws.ReceiveTextAsync()}");
+        });
+        await using var client = app.CreateClient();
+        var socket = await ConnectAsync(client);
+        await socket.SendAsync("hi"u8.ToArray(), WebSocketMessageType.Text, true, CancellationToken.None);
+        (await ReceiveAsync(socket)).Text.Should().Be("echo: hi");
+
+        socket.Abort();
+        socket.Dispose();
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            lock (logs.Messages) if (logs.Messages.Any(m => m.Contains("1006", StringComparison.Ordinal))) break;
+            await Task.Delay(20);
+        }
+        lock (logs.Messages)
+        {
+            logs.Messages.Should().Contain(m => m.StartsWith("Information") && m.Contains("closed the connection without a close frame (1006)", StringComparison.Ordinal));
+            logs.Messages.Should().NotContain(m => m.StartsWith("Error") || m.StartsWith("Critical") || m.StartsWith("Warning"));
+            logs.Messages.Should().NotContain(m => m.Contains("   at ", StringComparison.Ordinal), "a dropped client is not a failure with a stack trace");
+        }
+    }
+
+    [Test]
     public async Task A_message_over_the_size_limit_closes_with_1009()
     {
         await using var client = EchoApp(s => s.WebSocketMaxMessageSize = 1000).CreateClient();

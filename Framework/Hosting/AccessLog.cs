@@ -56,18 +56,25 @@ internal sealed class LoggerAccessLog(ILogger logger) : AccessLog
 {
     // Structured fields for log pipelines: the method, the path, the route pattern that matched (http.route), the status and
     // the duration in milliseconds; the trace and span ids come from the logger's activity tracking.
-    private static readonly Action<ILogger, string, string, int, double, string, Exception?> Line =
-        LoggerMessage.Define<string, string, int, double, string>(LogLevel.Information, new EventId(1, "Request"), "{Method} {Path} {Status} {Elapsed:0.0} ms {Route}");
+    // The message labels the pattern ("GET /healthz 200 0.2 ms /healthz" read as a path printed twice); a request no route
+    // matched has no pattern to name.
+    private static readonly Action<ILogger, string, string, int, double, string, Exception?> RoutedLine =
+        LoggerMessage.Define<string, string, int, double, string>(LogLevel.Information, new EventId(1, "Request"), "{Method} {Path} {Status} {Elapsed:0.0} ms (route {Route})");
+
+    private static readonly Action<ILogger, string, string, int, double, Exception?> Line =
+        LoggerMessage.Define<string, string, int, double>(LogLevel.Information, new EventId(1, "Request"), "{Method} {Path} {Status} {Elapsed:0.0} ms");
 
     public override void Write(Request req, int status, long startTimestamp)
     {
         if (!logger.IsEnabled(LogLevel.Information)) return;
-        Line(logger, req.Method, Printable(req.PathBase + req.Path), status, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, req.Route ?? "", null);
+        var elapsed = Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds;
+        if (req.Route is { Length: > 0 } route) RoutedLine(logger, req.Method, Printable(req.PathBase + req.Path), status, elapsed, route, null);
+        else Line(logger, req.Method, Printable(req.PathBase + req.Path), status, elapsed, null);
     }
 
     public override void Write(string method, string pathBase, string path, int status, long startTimestamp)
     {
         if (!logger.IsEnabled(LogLevel.Information)) return;
-        Line(logger, method, Printable(pathBase + path), status, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, "", null);
+        Line(logger, method, Printable(pathBase + path), status, Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, null);
     }
 }

@@ -136,9 +136,10 @@ internal static class JsonValidation
             RequiredAttribute => "This field is required.",
             StringLengthAttribute { MinimumLength: > 0 } length when failed.ErrorMessage is { } m && m.Contains("minimum", StringComparison.Ordinal) => AtLeast(length.MinimumLength),
             StringLengthAttribute length => $"Must have no more than {length.MaximumLength} characters.",
-            MaxLengthAttribute max => $"Must have no more than {max.Length} characters.",
-            MinLengthAttribute min when value is string => AtLeast(min.Length),
-            MinLengthAttribute min => $"Must have at least {min.Length} {(min.Length == 1 ? "item" : "items")}.",
+            MaxLengthAttribute max => AtMost(max.Length, value),
+            MinLengthAttribute min => AtLeast(min.Length, value),
+            LengthAttribute length when Count(value) < length.MinimumLength => AtLeast(length.MinimumLength, value),
+            LengthAttribute length => AtMost(length.MaximumLength, value),
             RangeAttribute range when value is IComparable && IsBelow(value, range.Minimum) => $"Must be greater than or equal to {range.Minimum}.",
             RangeAttribute range => $"Must be less than or equal to {range.Maximum}.",
             RegularExpressionAttribute regex => $"Must match the pattern /{regex.Pattern}/.",
@@ -150,6 +151,21 @@ internal static class JsonValidation
 
     /// <summary>typesystem's wording: an empty string is "blank".</summary>
     private static string AtLeast(int length) => length <= 1 ? "Must not be blank." : $"Must have at least {length} characters.";
+
+    /// <summary>typesystem's String and Array wordings: characters for a string, items for a collection ("empty" below one).</summary>
+    private static string AtLeast(int length, object? value) =>
+        value is string ? AtLeast(length) : length <= 1 ? "Must not be empty." : $"Must have at least {length} items.";
+
+    private static string AtMost(int length, object? value) =>
+        $"Must have no more than {length} {(value is string ? "characters" : "items")}.";
+
+    private static int Count(object? value) => value switch
+    {
+        string text => text.Length,
+        System.Collections.ICollection collection => collection.Count,
+        System.Collections.IEnumerable items => items.Cast<object?>().Count(),
+        _ => 0,
+    };
 
     private static bool IsBelow(object value, object minimum)
     {

@@ -80,6 +80,12 @@ internal static class WebSocketEndpoint
         catch (Exception e) when (ws.ClosedByServer != 0 && e is OperationCanceledException or WebSocketDisconnect)
         {
         }
+        catch (WebSocketDisconnect e) when (e.Code == 1006)
+        {
+            // The client vanished without a close frame (a phone losing signal, a closed laptop): a disconnect, not a server
+            // error, so no stack trace. The handler did not catch it; that is the app's choice, not a fault.
+            server.Log.LogInformation("WebSocket client of {Path} closed the connection without a close frame (1006)", req.Path);
+        }
         catch (HttpError e) when (ws.Accepted && e.Status == 400 && ws.RawSocket is { State: WebSocketState.Open or WebSocketState.CloseReceived })
         {
             // A message the handler did not accept and did not answer (ReceiveJsonAsync's WebSocketJsonException, or the app's
