@@ -108,6 +108,10 @@ public sealed class Settings
     /// <summary>How long a graceful stop waits for in-flight requests before aborting them. Default 5 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Where <c>.Idempotent()</c> routes keep the first response to each <c>Idempotency-Key</c>: this process by default;
+    /// set a shared store (Bocata.Redis's <c>backplane.IdempotencyStore</c>) when several instances serve the app.</summary>
+    public IIdempotencyStore IdempotencyStore { get; set; } = new MemoryIdempotencyStore();
+
     /// <summary>A TLS certificate: when set, the app serves HTTPS with HTTP/1.1 and HTTP/2 (negotiated by ALPN).</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate
     {

@@ -94,6 +94,18 @@ public sealed class Route
 
     private readonly List<string> _requires = [];
 
+    /// <summary>A POST, PUT, PATCH or DELETE with an <c>Idempotency-Key</c> header runs once: a retry with the same key (a client that
+    /// lost the answer when an instance died) gets the first response again instead of applying the request twice. Keys are
+    /// remembered for <paramref name="window"/> (default 24 hours) in <see cref="Settings.IdempotencyStore"/>; with
+    /// <paramref name="required"/>, a request without a key is a 400.</summary>
+    public Route Idempotent(TimeSpan? window = null, bool required = false)
+    {
+        _idempotency = new IdempotencyPolicy(window ?? TimeSpan.FromHours(24), required);
+        return this;
+    }
+
+    private IdempotencyPolicy? _idempotency;
+
     /// <summary>The route's own limits, then those of the routers it is in (innermost first).</summary>
     internal List<RateLimitPolicy> RateLimits { get; } = [];
 
@@ -103,7 +115,7 @@ public sealed class Route
     /// copy shares the limits' state with this route.</summary>
     internal Route WithPrefix(string prefix, IEnumerable<RateLimitPolicy> inherited)
     {
-        var route = new Route(prefix + Pattern.Text, Name, _compile, Methods) { ParameterTypes = ParameterTypes, _limitsBody = _limitsBody, _maxBodySize = _maxBodySize };
+        var route = new Route(prefix + Pattern.Text, Name, _compile, Methods) { ParameterTypes = ParameterTypes, _limitsBody = _limitsBody, _maxBodySize = _maxBodySize, _idempotency = _idempotency };
         route._before.AddRange(_before);
         route._after.AddRange(_after);
         route.RateLimits.AddRange(RateLimits);
@@ -125,6 +137,18 @@ public sealed class Route
     internal Dictionary<string, Handler> Build(Func<Type, bool> isService)
     {
         var handlers = _compile(Pattern, isService);
+        if (_before.Count > 0 || _after.Count > 0)
+        {
+            var before = _before.ToArray();
+            var after = _after.ToArray();
+            foreach (var (method, inner) in handlers.ToList())
+                handlers[method] = WithHooks(inner, before, after, ParameterTypes);
+        }
+        // Around the hooks: a retry answered from the store runs none of them.
+        if (_idempotency is { } idempotency)
+            foreach (var (method, inner) in handlers.ToList())
+                handlers[method] = idempotency.Wrap(inner, Pattern.Text);
+        // The route's body limit holds for whatever reads the body first: the idempotency check, a hook or the handler.
         if (_limitsBody)
         {
             var limit = _maxBodySize;
@@ -134,13 +158,6 @@ public sealed class Route
                     req.SetBodyLimit(limit);
                     return inner(req, res);
                 };
-        }
-        if (_before.Count > 0 || _after.Count > 0)
-        {
-            var before = _before.ToArray();
-            var after = _after.ToArray();
-            foreach (var (method, inner) in handlers.ToList())
-                handlers[method] = WithHooks(inner, before, after, ParameterTypes);
         }
         // Who may call the route is decided before hooks, body limits and parameter binding.
         if (_requires.Count > 0)
