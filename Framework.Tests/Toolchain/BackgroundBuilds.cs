@@ -138,8 +138,9 @@ internal static class BackgroundBuilds
             && await Run("new bocata", work, "new", "bocata", "-o", "MyApp", "--port", "8123", "--local-feed", feed, "--debug:custom-hive", hive)
             && UseVersion(build, Path.Combine(build.App, "MyApp", "MyApp.csproj"), recordShipped: true)
             && await Run("test the app", build.App, "test", "--disable-build-servers")
-            // --aot: PublishAot on and JSON through a context, built with the trim/AOT analyzers on.
-            && await Run("new bocata --aot", work, "new", "bocata", "-o", "MyAotApp", "--aot", "--local-feed", feed, "--debug:custom-hive", hive)
+            // --aot: PublishAot on and JSON through a context, built with the trim/AOT analyzers on; --auth: cookie sign-in and a
+            // feed for signed-in users (tested by the app's own tests, and natively below).
+            && await Run("new bocata --aot --auth", work, "new", "bocata", "-o", "MyAotApp", "--aot", "--auth", "--local-feed", feed, "--debug:custom-hive", hive)
             && UseVersion(build, Path.Combine(build.AotApp, "MyAotApp", "MyAotApp.csproj"), recordShipped: false)
             && await Run("test the --aot app", build.AotApp, "test", "--disable-build-servers", "-p:TreatWarningsAsErrors=true", "-p:EmitCompilerGeneratedFiles=true")
             && (!ClangOnPath || (AddBindingRoutes(build) || Fail("add the binding routes", "Program.cs has no 'MyAotApp.AppFactory.Create().Run(' to wrap"))

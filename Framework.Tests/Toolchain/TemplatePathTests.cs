@@ -52,7 +52,7 @@ public class TemplatePathTests
         // --aot: PublishAot on and JSON through a context. Built with the trim/AOT analyzers on and the package's source
         // generator binding the typed handler: no warning at all, and the same tests pass.
         build.AotPublishAot.Should().Be("true");
-        build["test the --aot app"]!.Output.Should().Contain("Passed:     2").And.NotContain("warning");
+        build["test the --aot app"]!.Output.Should().Contain("Passed:     4", "the --auth app's tests sign in, refuse a wrong password and keep the feed for signed-in users").And.NotContain("warning");
         var generated = Directory.GetFiles(Path.Combine(build.AotApp, "MyAotApp", "obj"), "BocataBinders.g.cs", SearchOption.AllDirectories);
         generated.Should().ContainSingle("the generator in the Bocata package ran");
         (await File.ReadAllTextAsync(generated[0])).Should().Contain("InterceptsLocationAttribute(1, ").And.Contain("binder.Parameter<string>(\"name\"");
@@ -68,6 +68,12 @@ public class TemplatePathTests
         await using (var binary = await ExampleProcess.StartExecutableAsync(Path.Combine(build.Native, "MyAotApp")))
         {
             using var nativeHttp = new HttpClient { BaseAddress = new Uri(binary.Url) };
+            // --auth: the feed is for signed-in users; the native binary signs in (PBKDF2, the sealed cookie) like the JIT app.
+            using (var anonymous = await nativeHttp.GetAsync("/feed", HttpCompletionOption.ResponseHeadersRead))
+                anonymous.StatusCode.Should().Be(System.Net.HttpStatusCode.Unauthorized);
+            using (var login = await nativeHttp.PostAsync("/login", new StringContent("""{"name":"demo","password":"change-me-now"}""", System.Text.Encoding.UTF8, "application/json")))
+                login.StatusCode.Should().Be(System.Net.HttpStatusCode.OK, await login.Content.ReadAsStringAsync());
+            (await nativeHttp.GetStringAsync("/me")).Should().Be("""{"name":"demo"}""");
             await TemplateAppAnswersAsync(nativeHttp, feedDeadline: TimeSpan.FromSeconds(30));
             await NativeAotTests.CheckBindingRoutesAsync(binary.Url);
         }
