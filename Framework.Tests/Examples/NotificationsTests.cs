@@ -22,6 +22,7 @@ public class NotificationsTests
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         if (lastEventId is not null) request.Headers.Add("Last-Event-ID", lastEventId);
+        request.Headers.Accept.ParseAdd("text/event-stream");
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         var items = new List<SseItem<string>>();
@@ -94,6 +95,50 @@ public class NotificationsTests
         using var again = User(app);
         (await again.PostAsJsonAsync("/login", new { user = "alice", password = "alice-secret" })).EnsureSuccessStatusCode();
         (await ReadAsync(again, "/events?topic=users/alice", 1, lastEventId: "0")).Single().Data.Should().Contain("private");
+    }
+
+    [Test]
+    public async Task An_api_client_gets_a_token_and_reads_its_own_feed_with_it_and_nobody_elses()
+    {
+        // Identity, item 6: a bearer-token client (Examples/Notifications/bearer-client.sh, run with bash and curl).
+        await using var app = await ExampleProcess.StartAsync("Notifications");
+        using var alice = User(app);
+        using var bob = User(app);
+        (await alice.PostAsJsonAsync("/login", new { user = "alice", password = "alice-secret" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/login", new { user = "bob", password = "bob-secret" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/users/alice/notify", new { text = "for the phone of alice" })).EnsureSuccessStatusCode();
+        (await bob.PostAsJsonAsync("/users/bob/notify", new { text = "for bob only" })).EnsureSuccessStatusCode();
+
+        using var anonymous = new HttpClient { BaseAddress = new Uri(app.Url) };
+        (await anonymous.PostAsJsonAsync("/token", new { user = "alice", password = "not-her-password" })).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        using var issued = await anonymous.PostAsJsonAsync("/token", new { user = "alice", password = "alice-secret" });
+        var token = (await issued.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("access_token").GetString()!;
+        // EventSource cannot set headers: the token in the query opens the stream too; never another user's.
+        (await ReadAsync(anonymous, $"/events?topic=users/alice&access_token={token}", 1, lastEventId: "0")).Single().Data.Should().Contain("for the phone of alice");
+        using var bearer = new HttpRequestMessage(HttpMethod.Get, "/events?topic=users/bob");
+        bearer.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        (await anonymous.SendAsync(bearer, HttpCompletionOption.ResponseHeadersRead)).StatusCode.Should().Be(HttpStatusCode.Forbidden);
+
+        var script = Path.Combine(TestApps.Root, "Examples", "Notifications", "bearer-client.sh");
+        var start = new System.Diagnostics.ProcessStartInfo("bash", [script, "alice", "alice-secret", app.Url]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.Environment["LAST_EVENT_ID"] = "0";
+        using var client = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            var lines = new List<string>();
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            while (await client.StandardOutput.ReadLineAsync(deadline.Token) is { } line)
+            {
+                lines.Add(line);
+                if (line.Contains("for the phone of alice", StringComparison.Ordinal)) break;
+            }
+            lines.Should().Contain("event: notification").And.Contain(l => l.StartsWith("data: ", StringComparison.Ordinal) && l.Contains("for the phone of alice", StringComparison.Ordinal));
+            lines.Should().NotContain(l => l.Contains("for bob only", StringComparison.Ordinal));
+        }
+        finally
+        {
+            client.Kill(entireProcessTree: true);
+        }
     }
 
     [Test]
