@@ -29,11 +29,28 @@ public sealed partial class RedisBackplane
         return PublishCoreAsync("", evt, idempotencyKey, cancellationToken);
     }
 
-    private async Task<long> PublishCoreAsync(string topic, ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    /// <remarks>Compared and published in the same script as every publish: atomic across instances.</remarks>
+    public Task<long> PublishAsync(string topic, ServerEvent evt, long expectedLastId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        ArgumentOutOfRangeException.ThrowIfNegative(expectedLastId);
+        return PublishCoreAsync(topic, evt, null, cancellationToken, expectedLastId);
+    }
+
+    /// <inheritdoc />
+    public async Task<long> ReadTopicLastAsync(string topic, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        var newest = await _redis.GetDatabase().StreamRangeAsync(TopicStream(topic), "-", "+", count: 1, messageOrder: Order.Descending).WaitAsync(cancellationToken);
+        return newest.Length == 0 ? 0 : long.Parse(((string)newest[0].Id!).AsSpan(0, ((string)newest[0].Id!).IndexOf('-')), CultureInfo.InvariantCulture);
+    }
+
+    private async Task<long> PublishCoreAsync(string topic, ServerEvent evt, string? idempotencyKey, CancellationToken cancellationToken, long expected = -1)
     {
         ArgumentNullException.ThrowIfNull(evt);
         _ = _sink ?? throw new InvalidOperationException("Give this backplane to an EventHub before publishing: new EventHub(backplane: ...).");
-        var pending = new Pending(topic, EventCodec.Encode(evt, topic), idempotencyKey);
+        var pending = new Pending(topic, EventCodec.Encode(evt, topic), idempotencyKey, expected);
         Enqueue(pending);
         try
         {
@@ -53,11 +70,12 @@ public sealed partial class RedisBackplane
     }
 
     /// <summary>A publish waiting for its batch.</summary>
-    private sealed class Pending(string topic, string payload, string? key)
+    private sealed class Pending(string topic, string payload, string? key, long expected)
     {
         public readonly string Topic = topic;
         public readonly string Payload = payload;
         public readonly string? Key = key;
+        public readonly long Expected = expected;
         public readonly TaskCompletionSource<long> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public readonly long Made = Environment.TickCount64;
     }
@@ -117,7 +135,12 @@ public sealed partial class RedisBackplane
             var highest = 0L;
             for (var i = 0; i < batch.Count; i++) highest = Math.Max(highest, (long)numbers[i]);
             RaiseFloor(highest);
-            for (var i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult((long)numbers[i]);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var number = (long)numbers[i];
+                if (number < 0) batch[i].Done.TrySetException(new PublishConflictException(batch[i].Topic, batch[i].Expected, -1 - number));
+                else batch[i].Done.TrySetResult(number);
+            }
         }
         catch (Exception e)
         {
@@ -133,7 +156,7 @@ public sealed partial class RedisBackplane
     private Task<RedisResult> Send(List<Pending> batch)
     {
         var keys = new RedisKey[6 + 3 * batch.Count];
-        var values = new RedisValue[9 + 4 * batch.Count];
+        var values = new RedisValue[9 + 5 * batch.Count];
         keys[0] = _sequenceKey;
         keys[1] = _epochKey;
         keys[2] = _instancesKey;
@@ -155,10 +178,11 @@ public sealed partial class RedisBackplane
             keys[3 + 3 * i] = stream;
             keys[4 + 3 * i] = named ? Listeners(p.Topic) : stream;
             keys[5 + 3 * i] = p.Key is null ? stream : _idempotencyPrefix.Append(p.Key);
-            values[9 + 4 * i] = p.Payload;
-            values[10 + 4 * i] = named ? TopicStreamMaxLength : StreamMaxLength;
-            values[11 + 4 * i] = named ? retention : "";
-            values[12 + 4 * i] = p.Key is null ? "" : "1";
+            values[9 + 5 * i] = p.Payload;
+            values[10 + 5 * i] = named ? TopicStreamMaxLength : StreamMaxLength;
+            values[11 + 5 * i] = named ? retention : "";
+            values[12 + 5 * i] = p.Key is null ? "" : "1";
+            values[13 + 5 * i] = p.Expected < 0 ? "" : p.Expected;
         }
         keys[^3] = _sinceKey;
         keys[^2] = _runKey;

@@ -4,7 +4,8 @@
 -- topic / no key); last, the epoch's since and run keys and the horizon. ARGV: epoch candidate, floor, the hub's channel, the
 -- prefix of instance channels, idempotency window (seconds), the oldest heartbeat still alive (ms), the publish command, the
 -- count, the epoch the publisher knows; then per event: payload, max length, the stream's retention (seconds; empty for the
--- default topic), '1' when it has an idempotency key. Returns each event's number. A listener found dead leaves the listener
+-- default topic), '1' when it has an idempotency key, the topic's expected newest number (empty: unconditional). Returns each
+-- event's number, or -1 - the topic's newest number for a conditional publish refused (it moved on). A listener found dead leaves the listener
 -- set and the instances (a lease: it learns at its next heartbeat, however long it stalled, and listens again).
 -- Numbers are given in the hub's epoch (hub.lua): a Redis that restarted, lost its data or went behind the publisher's floor
 -- (the highest number Redis ever returned to it) begins a new one above every number given before, so a number is never
@@ -42,18 +43,18 @@ local function send(channel, message)
 end
 for i = 1, tonumber(ARGV[8]) do
   local k = 3 + (i - 1) * 3
-  local a = 9 + (i - 1) * 4
+  local a = 9 + (i - 1) * 5
   local first = nil
   if ARGV[a + 4] == '1' then first = redis.call('GET', KEYS[k + 3]) end
-  if first then
-    numbers[i] = tonumber(first)
-  else
-    n = n + 1
-    numbers[i] = n
-    -- The topic's previous number and its dense offset: its stream's newest entry, read once per topic and batch.
-    local prev = lastOf[KEYS[k + 1]]
-    local off = offsetOf[KEYS[k + 1]]
-    local h = nil
+  -- The topic's previous number and its dense offset: its stream's newest entry, read once per topic and batch.
+  local prev = nil
+  local off = nil
+  local actual = nil
+  local h = nil
+  if not first then
+    prev = lastOf[KEYS[k + 1]]
+    off = offsetOf[KEYS[k + 1]]
+    actual = prev
     if ARGV[a + 3] ~= '' then retained = tonumber(ARGV[a + 3]) end
     if not prev then
       prev = 0
@@ -70,9 +71,19 @@ for i = 1, tonumber(ARGV[8]) do
           if fields[j] == 'o' then off = tonumber(fields[j + 1]) end
         end
       end
+      actual = prev
       -- The topic's first event in this epoch: nothing before the epoch's start can be vouched for.
       if prev < since then prev = since end
     end
+  end
+  if first then
+    numbers[i] = tonumber(first)
+  elseif ARGV[a + 5] ~= '' and tonumber(ARGV[a + 5]) ~= actual then
+    -- A conditional publish whose topic moved on: nothing is published; -1 - the topic's newest number says so.
+    numbers[i] = -1 - actual
+  else
+    n = n + 1
+    numbers[i] = n
     off = off + 1
     lastOf[KEYS[k + 1]] = n
     offsetOf[KEYS[k + 1]] = off

@@ -31,7 +31,7 @@ public class RedisScriptTests
 
     private RedisKey Key(string name) => _prefix + name;
 
-    private sealed record Publish(string Topic, string Payload = "{}", string? IdempotencyKey = null);
+    private sealed record Publish(string Topic, string Payload = "{}", string? IdempotencyKey = null, long? Expected = null);
 
     /// <summary>Runs publish.lua as RedisBackplane.Send does: one batch of <paramref name="events"/>.</summary>
     private Task<long[]> PublishAsync(long floor, long retentionSeconds, params Publish[] events) => PublishAsync(floor, "", retentionSeconds, events);
@@ -46,7 +46,7 @@ public class RedisScriptTests
             keys.Add(stream);
             keys.Add(e.Topic.Length == 0 ? stream : Key("listeners:" + e.Topic));
             keys.Add(e.IdempotencyKey is null ? stream : Key("once:" + e.IdempotencyKey));
-            values.AddRange([e.Payload, 1000, e.Topic.Length == 0 ? "" : retentionSeconds, e.IdempotencyKey is null ? "" : "1"]);
+            values.AddRange([e.Payload, 1000, e.Topic.Length == 0 ? "" : retentionSeconds, e.IdempotencyKey is null ? "" : "1", e.Expected is { } expected ? expected : ""]);
         }
         keys.AddRange([Key("since"), Key("run"), Key("horizon")]);
         var result = (RedisResult[])(await _db.ScriptEvaluateAsync(RedisScripts.Load("publish"), [.. keys], [.. values]))!;
@@ -77,6 +77,24 @@ public class RedisScriptTests
     private const long Gap = 1_000_000_000;
 
     // ---- publish.lua ------------------------------------------------------------------------------------------------------
+
+    [Test]
+    public async Task A_conditional_publish_is_refused_with_the_topic_s_newest_number_and_takes_no_number()
+    {
+        var first = await PublishAsync(0, 3600, new Publish("lots/1"));
+        var batch = await PublishAsync(first[0], 3600,
+            new Publish("lots/1", Expected: first[0]),        // still the newest: published
+            new Publish("lots/1", Expected: first[0]),        // the one before it moved the topic on: refused
+            new Publish("lots/2", Expected: 0),               // a topic without events: expected 0
+            new Publish("lots/1"));
+
+        batch[0].Should().Be(first[0] + 1);
+        batch[1].Should().Be(-1 - batch[0], "refused, naming the topic's newest number");
+        batch[2].Should().Be(batch[0] + 1, "a refused publish takes no number");
+        batch[3].Should().Be(batch[2] + 1);
+        (await EntriesAsync("lots/1")).Should().HaveCount(3);
+        (await EntriesAsync("lots/1"))[2]["p"].Should().Be(batch[0].ToString(System.Globalization.CultureInfo.InvariantCulture), "the chain skips nothing");
+    }
 
     [Test]
     public async Task Publish_numbers_a_new_hub_from_1_and_a_sequence_behind_the_floor_from_a_new_epoch_above_it()

@@ -67,6 +67,44 @@ public sealed partial class EventHub
         return PublishAnyAsync(topic, evt, idempotencyKey, ct);
     }
 
+    /// <summary>Publishes <paramref name="evt"/> to <paramref name="topic"/> only if the topic's last event is still
+    /// <paramref name="expectedLastId"/> — the id the caller read its state at (0: the topic has no event) — atomically, on one
+    /// instance (in memory) or across instances (in the backplane's script): check-then-publish without a lock of your own.
+    /// Otherwise nothing is published and <see cref="PublishConflictException"/> says the topic's last id now.</summary>
+    /// <exception cref="PublishConflictException">Another event was published to the topic first.</exception>
+    public async Task<ServerEvent> PublishAsync(string topic, ServerEvent evt, long expectedLastId, CancellationToken ct = default)
+    {
+        CheckTopic(topic);
+        ArgumentNullException.ThrowIfNull(evt);
+        ArgumentOutOfRangeException.ThrowIfNegative(expectedLastId);
+        if (_backplane is not null)
+        {
+            if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
+            var number = await _backplane.PublishAsync(topic, evt, expectedLastId, ct);
+            return evt.Id is null ? evt.WithId(number.ToString(CultureInfo.InvariantCulture)) : evt;
+        }
+        TopicRing ring;
+        ServerEvent published;
+        lock (_gate)
+        {
+            if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
+            var last = _topics.TryGet(topic, out var known) ? known.LastSeq : 0;
+            if (last != expectedLastId) throw new PublishConflictException(topic, expectedLastId, last);
+            ring = known ?? Topic(topic);
+            published = Append(ring, _head + 1, evt);
+        }
+        ring.WakeAll();
+        return published;
+    }
+
+    /// <summary>The id of <paramref name="topic"/>'s last event (0: none retained) — what a conditional publish compares with.</summary>
+    public Task<long> LastIdAsync(string topic, CancellationToken ct = default)
+    {
+        CheckTopic(topic);
+        if (_backplane is not null) return _backplane.ReadTopicLastAsync(topic, ct);
+        lock (_gate) return Task.FromResult(_topics.TryGet(topic, out var ring) ? ring.LastSeq : 0);
+    }
+
     private static void CheckIdempotencyKey(string idempotencyKey)
     {
         ArgumentException.ThrowIfNullOrEmpty(idempotencyKey);

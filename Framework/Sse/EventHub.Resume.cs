@@ -18,7 +18,7 @@ public sealed partial class EventHub
     private long HeldAfter(TopicRing ring)
     {
         var oldest = ring.WindowOldest(_replay);
-        var left = oldest <= ring.Head ? (oldest > 1 && ring.FrameAt(oldest) is { } f ? f.Seq - 1 : 0) : ring.LastSeq;
+        var left = oldest <= ring.Head ? (oldest > 1 && ring.FrameAt(oldest) is { } f ? f.Seq - 1 : 0) : ring.RemoteLastSeq;
         return Math.Max(ring.CompleteAfter, left);
     }
 

@@ -27,6 +27,16 @@ public interface IEventBackplane : IAsyncDisposable
         topic.Length != 0 ? throw new NotSupportedException($"{GetType().Name} does not carry topics: publish to the hub's default topic, or use a backplane that does (RedisBackplane).")
         : idempotencyKey is null ? PublishAsync(evt, cancellationToken) : PublishAsync(evt, idempotencyKey, cancellationToken);
 
+    /// <summary>Publishes <paramref name="evt"/> to the named <paramref name="topic"/> only if the topic's newest event is still
+    /// numbered <paramref name="expectedLastId"/> (0: the topic has none), atomically; otherwise throws
+    /// <see cref="PublishConflictException"/> and publishes nothing.</summary>
+    Task<long> PublishAsync(string topic, ServerEvent evt, long expectedLastId, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not publish conditionally: publish without expectedLastId, or use a backplane that does (RedisBackplane).");
+
+    /// <summary>The number of the newest retained event of the named <paramref name="topic"/> (0: none), as a conditional publish compares it.</summary>
+    Task<long> ReadTopicLastAsync(string topic, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException($"{GetType().Name} does not publish conditionally: use a backplane that does (RedisBackplane).");
+
     /// <summary>This instance's subscribers of <paramref name="topic"/> are now <paramref name="count"/> (for presence). Called
     /// under the hub's lock: record it, never wait. A backplane that does not track presence ignores it.</summary>
     void SubscribersChanged(string topic, int count)

@@ -63,12 +63,18 @@ internal sealed class TopicRing
     /// <summary>Whether the hub forgot this topic (idle past retention).</summary>
     public bool Forgotten { get; set; }
 
-    /// <summary>On a hub with a backplane: the hub's number of the newest frame ever appended (0 before the first).</summary>
+    /// <summary>The hub's number of the newest frame ever appended to this ring (0 before the first): on a hub with a backplane,
+    /// set by the backplane's deliveries; in memory, by <see cref="Append"/>.</summary>
     public long LastSeq
     {
-        get => RemoteState?.LastSeq ?? 0;
+        get => RemoteState?.LastSeq ?? _lastSeq;
         set => RemoteState!.LastSeq = value;
     }
+
+    private long _lastSeq;
+
+    /// <summary><see cref="LastSeq"/> on a hub with a backplane; 0 in memory (where a ring's window says what it holds).</summary>
+    public long RemoteLastSeq => RemoteState?.LastSeq ?? 0;
 
     /// <summary>On a backplane that listens by topic: whether this instance asked for the topic's events.</summary>
     public bool Listening
@@ -151,6 +157,7 @@ internal sealed class TopicRing
     public void Append(HubFrame frame)
     {
         var local = frame.Local;
+        if (RemoteState is null) _lastSeq = frame.Seq;
         var capacity = Capacity;
         if (local - _retainedFrom + 1 > capacity && capacity < MaxCapacity) capacity = Grow();
         if (_frames is HubFrame?[] frames)
