@@ -12,8 +12,9 @@ public sealed partial class EventHub
     private readonly record struct StartAt(long[] Cursors, bool FromHistory = false, long HistoryAfter = 0, string? ResolveId = null, string? Resync = null);
 
     /// <summary>Where a subscriber with <paramref name="lastEventId"/> starts on each topic. On one instance (no backplane), a
-    /// resume that cannot be exact gets everything retained with a `resync` reason: an id this hub did not give (another run's,
-    /// malformed, beyond its last number), or older than what a topic still holds; <c>0</c> asks for everything retained.</summary>
+    /// resume that cannot be exact gets everything retained with a `resync` reason: an id this hub did not give (an earlier
+    /// run's — at or below the run's base —, malformed, beyond its last number), or older than what a topic still holds;
+    /// <c>0</c> asks for everything retained.</summary>
     private StartAt Start(TopicRing[] rings, string? lastEventId)
     {
         var cursors = new long[rings.Length];
@@ -64,6 +65,9 @@ public sealed partial class EventHub
         if (!isNumber && LooksNumeric(lastEventId)) return alone ? Window(notOurs) : Live();
         // Across instances, another instance may be ahead of this one: live here, which is after that number, not before.
         if (isNumber && n > _head) return alone ? Window(notOurs) : Live();
+        // At or below the run's base: an earlier run's number (a restart, or another hub) — never one of this run's.
+        if (alone && isNumber && n > 0 && n <= _base)
+            return Window($"{Printable(lastEventId)} is from an earlier run of this hub (before a restart, or another EventHub): its events are not here");
         var defaultOnly = rings.Length == 1 && rings[0] == _default;
         if (defaultOnly && _backplane is not null)
         {
