@@ -38,9 +38,8 @@ public sealed partial class EventHub
     private long _localOldest = 1;
     // Without a backplane: the newest number a forgotten topic held (a topic named again is complete only after it).
     private long _forgottenThrough;
-    // Without a backplane: the run's base (RunBase), the number before this instance's first. A number at or below it is an
-    // earlier run's (another process, or another hub of this one): every topic is complete only after it — the run is the
-    // topics' epoch. With a backplane, 0: the backplane's numbering.
+    // Without a backplane: the run's base (RunBase), the number before this run's first; one at or below it is an earlier
+    // run's (another process, or another hub of this one). With a backplane, 0: the backplane numbers.
     private readonly long _base;
     private long _evictions;
     private volatile bool _completed;
@@ -61,9 +60,8 @@ public sealed partial class EventHub
         _topics = new TopicTable(name => new TopicRing(this, name, remote: _backplane is not null));
         if (backplane is null)
         {
-            _base = RunBase.Next();
-            _head = _base;
-            _forgottenThrough = _base;
+            // A run is every topic's epoch: each is complete only after the run's base.
+            _base = _head = _forgottenThrough = RunBase.Next();
             _default.CompleteAfter = _base;
         }
         else
