@@ -257,6 +257,6 @@ public class RunBaseTests
                     client.Got.Should().OnlyHaveUniqueItems("no event reaches a client twice, across runs: " + because);
                     if (events.Count > 0) client.Last = events[^1].Id!;
                 }
-            }, iter: 1500);
+            }, iter: 1000);
     }
 }

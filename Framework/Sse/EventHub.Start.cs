@@ -42,7 +42,7 @@ public sealed partial class EventHub
             for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
             return new(cursors);
         }
-        var notOurs = $"{Printable(lastEventId ?? "")} is not an id this hub gave (another run's, or from before a restart)";
+        var notOurs = $"{Printable(lastEventId ?? "")} is not an id this hub gave";
 
         if (lastEventId is null)
         {
@@ -61,10 +61,10 @@ public sealed partial class EventHub
         }
         if (own > 0) return ResumeAfter(own);
         var isNumber = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
-        // One instance: a number it never gave is another run's (a restart) — everything retained, said to be a resync.
+        // One instance: a number it never gave (malformed, beyond its last, another hub's) — everything retained, said to be a resync.
         if (!isNumber && LooksNumeric(lastEventId)) return alone ? Window(notOurs) : Live();
         // Across instances, another instance may be ahead of this one: live here, which is after that number, not before.
-        if (isNumber && n > _head) return alone ? Window(notOurs) : Live();
+        if (isNumber && n > _head) return alone ? Window($"{Printable(lastEventId)} is beyond this hub's last number: not an id it gave") : Live();
         // At or below the run's base: an earlier run's number (a restart, or another hub) — never one of this run's.
         if (alone && isNumber && n > 0 && n <= _base)
             return Window($"{Printable(lastEventId)} is from an earlier run of this hub (before a restart, or another EventHub): its events are not here");

@@ -9,8 +9,9 @@ namespace Bocata;
 /// </summary>
 /// <remarks>
 /// A later process starts above an earlier one's numbers unless the earlier one published more than one event per
-/// microsecond on average since it started, or the clock was set back between the two. Microseconds stay below 2^53 (exact
-/// in JavaScript) until the year 2255.
+/// microsecond on average since it started, or the clock was set back between the two. In one process, a hub built while
+/// another is still publishing starts above what that one gave so far; the two meet later only if the other keeps
+/// publishing faster than the clock. Microseconds stay below 2^53 (exact in JavaScript) until the year 2255.
 /// </remarks>
 internal static class RunBase
 {
