@@ -215,10 +215,10 @@ public class HubMemoryTests
     public void The_ring_keeps_at_most_its_byte_budget_oldest_first()
     {
         var hub = new EventHub(replay: 100) { MaxBytes = 1_000_000 };
-        for (var i = 1; i <= 10; i++) hub.Publish(new ServerEvent(data: $"m{i}:" + new string('x', 150_000)));
+        var sent = Enumerable.Range(1, 10).Select(i => hub.Publish(new ServerEvent(data: $"m{i}:" + new string('x', 150_000)))).ToList();
 
         var held = new List<string>();
-        var e = hub.Subscribe(lastEventId: "1").GetAsyncEnumerator();
+        var e = hub.Subscribe(lastEventId: sent[0].Id).GetAsyncEnumerator();
         while (true)
         {
             var next = e.MoveNextAsync();

@@ -13,6 +13,7 @@ public class EventHubTests
     public async Task Every_subscriber_gets_every_event_in_order_with_increasing_ids()
     {
         var hub = new EventHub();
+        var runBase = hub.LastSequence;
         var subscribers = Enumerable.Range(0, 3).Select(_ => hub.Subscribe()).ToList();
         hub.SubscriberCount.Should().Be(3);
 
@@ -22,7 +23,7 @@ public class EventHubTests
         foreach (var events in received)
         {
             events.Select(e => e.Data).Should().Equal("m0", "m1", "m2", "m3", "m4");
-            events.Select(e => e.Id).Should().Equal("1", "2", "3", "4", "5");
+            events.Select(e => e.Id).Should().Equal(HubIds.Ids(runBase, 1, 5), "the hub's numbers, one after another from its run base");
         }
         hub.SubscriberCount.Should().Be(0, "breaking out of the loop disposes the subscription");
     }
@@ -31,17 +32,18 @@ public class EventHubTests
     public void An_event_with_its_own_id_keeps_it()
     {
         var hub = new EventHub();
+        var runBase = hub.LastSequence;
         hub.Publish(new ServerEvent(data: "x", id: "custom")).Id.Should().Be("custom");
-        hub.Publish(new ServerEvent(data: "y")).Id.Should().Be("2");
+        hub.Publish(new ServerEvent(data: "y")).Id.Should().Be(HubIds.Id(runBase, 2), "an event with its own id takes a number too");
     }
 
     [Test]
     public async Task A_reconnecting_client_gets_what_it_missed_then_live_events()
     {
         var hub = new EventHub(replay: 100);
-        for (var i = 1; i <= 5; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
+        var sent = Enumerable.Range(1, 5).Select(i => hub.Publish(new ServerEvent(data: $"m{i}"))).ToList();
 
-        var resumed = hub.Subscribe(lastEventId: "2");
+        var resumed = hub.Subscribe(lastEventId: sent[1].Id);
         hub.Publish(new ServerEvent(data: "m6"));
 
         (await TestApps.TakeAsync(resumed, 4)).Select(e => e.Data).Should().Equal("m3", "m4", "m5", "m6");
@@ -51,16 +53,16 @@ public class EventHubTests
     public async Task A_cursor_older_than_the_replay_buffer_gets_all_it_holds()
     {
         var hub = new EventHub(replay: 3);
-        for (var i = 1; i <= 10; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
+        var sent = Enumerable.Range(1, 10).Select(i => hub.Publish(new ServerEvent(data: $"m{i}"))).ToList();
 
         // Older than what it holds (m2..m7 are gone) or unknown: the stream says so first (`resync`), then all it holds.
-        var older = await TestApps.TakeAsync(hub.Subscribe(lastEventId: "1"), 4);
+        var older = await TestApps.TakeAsync(hub.Subscribe(lastEventId: sent[0].Id), 4);
         older[0].Name.Should().Be("resync");
         older.Skip(1).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
         var unknown = await TestApps.TakeAsync(hub.Subscribe(lastEventId: "unknown-id"), 4);
         unknown[0].Name.Should().Be("resync");
         unknown.Skip(1).Select(e => e.Data).Should().Equal("m8", "m9", "m10");
-        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: "9"), 1)).Select(e => e.Data).Should().Equal("m10");
+        (await TestApps.TakeAsync(hub.Subscribe(lastEventId: sent[8].Id), 1)).Select(e => e.Data).Should().Equal("m10");
     }
 
     [Test]
@@ -134,7 +136,8 @@ public class EventHubTests
             events.Select(e => e.Data).Should().Equal("a", "b", "c");
             events.Select(e => e.Name).Should().AllBe("word");
         }
-        var resumed = await TestApps.TakeAsync(client.EventsAsync("/feed", lastEventId: "1", cancellationToken: cts.Token), 2);
+        var firstId = (await readers[0])[0].Id;
+        var resumed = await TestApps.TakeAsync(client.EventsAsync("/feed", lastEventId: firstId, cancellationToken: cts.Token), 2);
         resumed.Select(e => e.Data).Should().Equal("b", "c");
 
         while (hub.SubscriberCount > 0) await Task.Delay(10, cts.Token);
@@ -233,6 +236,8 @@ public class EventHubReplayTests
         Drain(hub.Subscribe(lastEventId: "200")).Select(e => e.Data).Should().Equal("c");
         Drain(hub.Subscribe(lastEventId: "1")).Select(e => e.Name ?? e.Data).Should().Equal(["resync", "a", "b", "c"], "\"1\" names no event this hub sent: the client is told, then gets all it holds");
         Drain(hub.Subscribe(lastEventId: "2")).Select(e => e.Name ?? e.Data).Should().Equal("resync", "a", "b", "c");
+        var numberOfB = (hub.LastSequence - 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Drain(hub.Subscribe(lastEventId: numberOfB)).Select(e => e.Name ?? e.Data).Should().Equal(["resync", "a", "b", "c"], "the hub's number of an event that carried its own id is not a position either");
     }
 
     [Test]
@@ -243,13 +248,15 @@ public class EventHubReplayTests
             .Sample((replay, publishes, resumeAt) =>
             {
                 var hub = new EventHub(replay: replay, bufferSize: 64);
+                var runBase = hub.LastSequence;
                 var sent = new List<ServerEvent>();
                 // 0-30: an event the hub numbers; 31-61: the publisher's own id p0..p30 (repeats allowed).
                 foreach (var n in publishes)
                     sent.Add(hub.Publish(new ServerEvent(data: sent.Count.ToString(), id: n > 30 ? $"p{n - 31}" : null)));
                 var window = sent.Skip(Math.Max(0, sent.Count - replay)).ToList();
                 var before = sent.Count > replay ? sent[sent.Count - replay - 1] : null;
-                var lastId = resumeAt < sent.Count ? sent[resumeAt].Id : $"{resumeAt}";
+                // Past what was sent: a number beyond the hub's last (odd), or an earlier run's (even; "0" asks for everything).
+                var lastId = resumeAt < sent.Count ? sent[resumeAt].Id : resumeAt % 2 == 1 ? HubIds.Id(runBase, resumeAt) : $"{resumeAt}";
                 var at = window.FindLastIndex(e => e.Id == lastId);
                 var expected = at >= 0 ? window.Skip(at + 1).ToList() : window;
                 // Exact: the id is in the window, or names the event just before it (the whole window follows it), or is 0

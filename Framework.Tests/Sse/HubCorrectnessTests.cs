@@ -42,7 +42,7 @@ public class HubCorrectnessTests
     {
         var hub = new EventHub(replay: 100, bufferSize: 10);
         await using var stalled = hub.Subscribe().GetAsyncEnumerator();
-        hub.Publish(new ServerEvent(data: "m1"));
+        var m1 = hub.Publish(new ServerEvent(data: "m1"));
         (await stalled.MoveNextAsync()).Should().BeTrue();
         stalled.Current.Data.Should().Be("m1");
 
@@ -54,7 +54,7 @@ public class HubCorrectnessTests
 
         Available(stalled).Should().BeEmpty("an evicted reader's stream ends; it resumes from what it last got");
         hub.SubscriberCount.Should().Be(0);
-        Available(hub.Subscribe(lastEventId: "1")).Select(e => e.Data).Should().Equal(Enumerable.Range(2, 50).Select(i => $"m{i}"), "the resume after an eviction has no gap");
+        Available(hub.Subscribe(lastEventId: m1.Id)).Select(e => e.Data).Should().Equal(Enumerable.Range(2, 50).Select(i => $"m{i}"), "the resume after an eviction has no gap");
     }
 
     [Test]
@@ -127,12 +127,12 @@ public class HubCorrectnessTests
     {
         var hub = new EventHub();
         await using var stalled = hub.Subscribe().GetAsyncEnumerator();
-        hub.Publish(new ServerEvent(data: "m1"));
+        var m1 = hub.Publish(new ServerEvent(data: "m1"));
         (await stalled.MoveNextAsync()).Should().BeTrue();
         for (var i = 2; i <= 1100; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
 
         hub.Evictions.Should().Be(1);
-        var resumed = Available(hub.Subscribe(lastEventId: "1"));
+        var resumed = Available(hub.Subscribe(lastEventId: m1.Id));
         resumed.Select(e => e.Data).Should().Equal(Enumerable.Range(2, 1099).Select(i => $"m{i}"));
     }
 
@@ -157,6 +157,7 @@ public class HubCorrectnessTests
         await using var body = await response.Content.ReadAsStreamAsync();
         await TestApps.UntilAsync(() => hub.SubscriberCount == 1);
 
+        var runBase = hub.LastSequence;
         var big = new string('x', 256 * 1024);
         hub.Publish(new ServerEvent(data: "m1"));
         var first = new byte[64];
@@ -181,11 +182,11 @@ public class HubCorrectnessTests
         }
         var complete = text.ToString().Split("\n\n").SkipLast(1).Where(e => e.Contains("id: ")).ToList();
         var received = complete.Select(e => e.Split('\n').First(l => l.StartsWith("id: "))[4..]).ToList();
-        received.Should().NotBeEmpty().And.Equal(Enumerable.Range(1, received.Count).Select(i => i.ToString()));
+        received.Should().NotBeEmpty().And.Equal(HubIds.Ids(runBase, 1, received.Count));
 
         for (var i = 32; i <= 40; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
         var resumed = await TestApps.TakeAsync(client.EventsAsync("/feed", lastEventId: received[^1]), 40 - received.Count, TimeSpan.FromSeconds(20));
-        resumed.Select(e => e.Id).Should().Equal(Enumerable.Range(received.Count + 1, 40 - received.Count).Select(i => i.ToString()), "no gap, no duplicate");
+        resumed.Select(e => e.Id).Should().Equal(HubIds.Ids(runBase, received.Count + 1, 40), "no gap, no duplicate");
     }
 
     /// <summary>Delivers whatever numbers the test gives it, as a backplane that skipped some (trimmed, or missed at an epoch change).</summary>
@@ -427,13 +428,14 @@ public class HubCorrectnessTests
     public async Task A_publish_repeated_with_its_idempotency_key_is_sent_once_and_returns_the_first_id()
     {
         var hub = new EventHub();
+        var runBase = hub.LastSequence;
         await using var reader = hub.Subscribe().GetAsyncEnumerator();
         var first = await hub.PublishAsync(new ServerEvent(data: "reading 1"), idempotencyKey: "sensor-7/1");
         var again = await hub.PublishAsync(new ServerEvent(data: "reading 1"), idempotencyKey: "sensor-7/1");
         var other = await hub.PublishAsync(new ServerEvent(data: "reading 2"), idempotencyKey: "sensor-7/2");
 
         again.Id.Should().Be(first.Id);
-        other.Id.Should().Be("2");
+        other.Id.Should().Be(HubIds.Id(runBase, 2), "the repeat took no number");
         Available(reader).Select(e => e.Data).Should().Equal("reading 1", "reading 2");
         await FluentActions.Awaiting(() => hub.PublishAsync(new ServerEvent(data: "x"), idempotencyKey: "")).Should().ThrowAsync<ArgumentException>();
         await FluentActions.Awaiting(() => hub.PublishAsync(new ServerEvent(data: "x"), idempotencyKey: new string('k', 257))).Should().ThrowAsync<ArgumentException>().WithMessage("*256*");
@@ -447,10 +449,10 @@ public class HubCorrectnessTests
         var app = TestApps.Quiet();
         app.Route("/feed", (req, res) => res.EventStream(hub.Subscribe(req)));
         await using var client = app.CreateClient();
-        for (var i = 1; i <= 5; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
+        var sent = Enumerable.Range(1, 5).Select(i => hub.Publish(new ServerEvent(data: $"m{i}"))).ToList();
 
-        (await TestApps.TakeAsync(client.EventsAsync("/feed?lastEventId=3"), 2)).Select(e => e.Data).Should().Equal("m4", "m5");
-        (await TestApps.TakeAsync(client.EventsAsync("/feed?lastEventId=1", lastEventId: "4"), 1)).Select(e => e.Data).Should().Equal(["m5"], "the header wins");
+        (await TestApps.TakeAsync(client.EventsAsync($"/feed?lastEventId={sent[2].Id}"), 2)).Select(e => e.Data).Should().Equal("m4", "m5");
+        (await TestApps.TakeAsync(client.EventsAsync($"/feed?lastEventId={sent[0].Id}", lastEventId: sent[3].Id), 1)).Select(e => e.Data).Should().Equal(["m5"], "the header wins");
     }
 
     [Test]
@@ -459,9 +461,11 @@ public class HubCorrectnessTests
         // API.md "Restarts and deploys lose nothing": an id an earlier run gave (or no run) is never taken for one of this
         // hub's numbers, and the client is never started live silently.
         var hub = new EventHub(replay: 50);
+        var runBase = hub.LastSequence;
         for (var i = 1; i <= 20; i++) hub.Publish(new ServerEvent(data: $"m{i}"));
 
-        foreach (var id in new[] { "-1", "-20", "21", "999999999", "99999999999999999999999", "+5", "unknown" })
+        // An earlier run's numbers (1, 20, the base itself), beyond the last one, malformed, unknown.
+        foreach (var id in new[] { "-1", "-20", "1", "20", HubIds.Id(runBase, 0), HubIds.Id(runBase, 21), "99999999999999999", "99999999999999999999999", "+5", "unknown" })
         {
             var got = Available(hub.Subscribe(lastEventId: id));
             got.Should().HaveCount(21, $"\"{id}\" cannot be one of this hub's numbers: told, then everything retained");
@@ -470,7 +474,7 @@ public class HubCorrectnessTests
             got.Skip(1).Select(e => e.Data).Should().Equal(Enumerable.Range(1, 20).Select(i => $"m{i}"));
         }
         Available(hub.Subscribe(lastEventId: "0")).Select(e => e.Data).Should().Equal(Enumerable.Range(1, 20).Select(i => $"m{i}"), "0 asks for everything retained: no notice");
-        Available(hub.Subscribe(lastEventId: "20")).Should().BeEmpty("the last number: exact, live from here");
+        Available(hub.Subscribe(lastEventId: HubIds.Id(runBase, 20))).Should().BeEmpty("the last number: exact, live from here");
     }
 
     [Test]
@@ -478,6 +482,7 @@ public class HubCorrectnessTests
     {
         var hub = new EventHub(replay: 1000) { MaxReplayBytes = 64 * 1024 };
         var data = new string('r', 1000);
+        var runBase = hub.LastSequence;
         for (var i = 1; i <= 300; i++) hub.Publish(new ServerEvent(data: data));
 
         var received = new List<ServerEvent>();
@@ -491,7 +496,7 @@ public class HubCorrectnessTests
             received.AddRange(batch);
             last = batch.Count > 0 ? batch[^1].Id : last;
         }
-        received.Select(e => e.Id).Should().Equal(Enumerable.Range(1, 300).Select(i => i.ToString()), "each resume continues where the last one stopped");
+        received.Select(e => e.Id).Should().Equal(HubIds.Ids(runBase, 1, 300), "each resume continues where the last one stopped");
         requests.Should().BeGreaterThan(1);
     }
 }

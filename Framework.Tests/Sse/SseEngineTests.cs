@@ -127,8 +127,8 @@ public class SseEngineTests
         while (hub.SubscriberCount == 0) await Task.Delay(5);
 
         (await connection.ReadUntilAsync(": ping\n\n", TimeSpan.FromSeconds(5))).Should().NotContain("data:");
-        hub.Publish(new ServerEvent(data: "live"));
-        (await connection.ReadUntilAsync("data: live\n\n", TimeSpan.FromSeconds(5))).Should().Contain("id: 1\n");
+        var live = hub.Publish(new ServerEvent(data: "live"));
+        (await connection.ReadUntilAsync("data: live\n\n", TimeSpan.FromSeconds(5))).Should().Contain($"id: {live.Id}\n");
         (await connection.ReadUntilAsync(": ping\n\n", TimeSpan.FromSeconds(5))).Should().NotContain("data:");
     }
 

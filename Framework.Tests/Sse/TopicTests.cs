@@ -18,14 +18,15 @@ public class TopicTests
         var user = hub.Subscribe(["users/42"]).GetAsyncEnumerator();
         var room = hub.Subscribe(["rooms/7"]).GetAsyncEnumerator();
         var everything = hub.Subscribe().GetAsyncEnumerator();
+        var runBase = hub.LastSequence;
 
-        hub.Publish("users/42", new ServerEvent(data: "note")).Id.Should().Be("1");
-        hub.Publish("rooms/7", new ServerEvent(data: "hello room")).Id.Should().Be("2");
-        hub.Publish(new ServerEvent(data: "default")).Id.Should().Be("3");
-        hub.Publish("users/43", new ServerEvent(data: "someone else's")).Id.Should().Be("4");
+        hub.Publish("users/42", new ServerEvent(data: "note")).Id.Should().Be(HubIds.Id(runBase, 1));
+        hub.Publish("rooms/7", new ServerEvent(data: "hello room")).Id.Should().Be(HubIds.Id(runBase, 2));
+        hub.Publish(new ServerEvent(data: "default")).Id.Should().Be(HubIds.Id(runBase, 3));
+        hub.Publish("users/43", new ServerEvent(data: "someone else's")).Id.Should().Be(HubIds.Id(runBase, 4));
 
-        Available(user).Select(e => (e.Id, e.Data)).Should().Equal(("1", "note"));
-        Available(room).Select(e => (e.Id, e.Data)).Should().Equal(("2", "hello room"));
+        Available(user).Select(e => (e.Id, e.Data)).Should().Equal((HubIds.Id(runBase, 1), "note"));
+        Available(room).Select(e => (e.Id, e.Data)).Should().Equal((HubIds.Id(runBase, 2), "hello room"));
         Available(everything).Select(e => e.Data).Should().Equal(["default"], "the default topic and named topics never see each other's events");
         hub.TopicCount.Should().Be(3);
         hub.CountSubscribers("users/42").Should().Be(1);
@@ -76,15 +77,17 @@ public class TopicTests
             .Sample((replay, publishes, topicSet, resumeAt) =>
             {
                 var hub = new EventHub(replay: replay, bufferSize: 64);
+                var runBase = hub.LastSequence;
                 var sent = new List<(string Topic, ServerEvent Event, long Seq)>();
                 string[] all = ["a", "b", "c", "d"];
                 foreach (var (t, idKind) in publishes)
                 {
                     var evt = new ServerEvent(data: sent.Count.ToString(), id: idKind == 9 ? $"own-{sent.Count % 5}" : null);
-                    sent.Add((all[t], hub.Publish(all[t], evt), sent.Count + 1));
+                    sent.Add((all[t], hub.Publish(all[t], evt), runBase + sent.Count + 1));
                 }
                 var topics = all.Where((_, i) => (topicSet & (1 << i)) != 0 || (topicSet == 0 && i == 0)).ToArray();
-                var lastId = resumeAt < sent.Count ? sent[resumeAt].Event.Id! : $"{resumeAt}";
+                // Past what was sent: a number of this run or beyond its last (odd), or an earlier run's (even; "0": everything).
+                var lastId = resumeAt < sent.Count ? sent[resumeAt].Event.Id! : resumeAt % 2 == 1 ? HubIds.Id(runBase, resumeAt) : $"{resumeAt}";
 
                 var events = topics.ToDictionary(t => t, t => sent.Where(s => s.Topic == t).ToList());
                 var windows = topics.ToDictionary(t => t, t => events[t].TakeLast(replay).ToList());
@@ -94,7 +97,8 @@ public class TopicTests
                     && i >= 0 && i >= events[t].Count - replay - 1 ? events[t][i].Seq : 0).DefaultIfEmpty(0).Max();
                 long? after = own > 0 ? own
                     : long.TryParse(lastId, out var n) && !sent.Any(s => topics.Contains(s.Topic) && s.Seq == n && s.Event.Id!.StartsWith("own-")) ? n : null;
-                if (after > sent.Count) after = null;
+                // Beyond the last number, or at or below the run's base (an earlier run's): names nothing here.
+                if (after > runBase + sent.Count || after is > 0 && after <= runBase) after = null;
                 var expected = windows.Values.SelectMany(w => after is { } a && (w.Count == 0 || a >= w[0].Seq - 1) ? w.Where(s => s.Seq > a) : w)
                     .OrderBy(s => s.Seq).Select(s => s.Event.Data).ToList();
                 // Exact when every topic holds everything after the resume point (a topic that left events out of its window holds
@@ -253,7 +257,7 @@ public class TopicTests
     {
         var hub = new EventHub(replay: 100) { ReplayOnConnect = 2 };
         for (var i = 0; i < 5; i++) hub.Publish(i % 2 == 0 ? "a" : "b", new ServerEvent(data: $"e{i}"));
-        for (var i = 0; i < 3; i++) hub.Publish(new ServerEvent(data: $"d{i}"));
+        var d = Enumerable.Range(0, 3).Select(i => hub.Publish(new ServerEvent(data: $"d{i}"))).ToList();
 
         await using var both = hub.Subscribe(["a", "b"]).GetAsyncEnumerator();
         var history = new List<string?>();
@@ -273,7 +277,7 @@ public class TopicTests
         (await live.AsTask().WaitAsync(TimeSpan.FromSeconds(10))).Should().BeTrue();
         both.Current.Data.Should().Be("live");
         Available(hub.Subscribe()).Select(e => e.Data).Should().Equal("d1", "d2");
-        Available(hub.Subscribe(lastEventId: "7")).Select(e => e.Data).Should().Equal(["d2"], "a resume is not affected");
+        Available(hub.Subscribe(lastEventId: d[1].Id)).Select(e => e.Data).Should().Equal(["d2"], "a resume is not affected");
         Available(new EventHub().Subscribe(["a"])).Should().BeEmpty("live only by default");
         FluentActions.Invoking(() => new EventHub { ReplayOnConnect = -1 }).Should().Throw<ArgumentOutOfRangeException>();
     }
@@ -299,13 +303,14 @@ public class TopicTests
         // Subscribe(string[] topics, string? lastEventId, CancellationToken ct); CountSubscribers(string topic);
         // CountSubscribersAsync(string topic). Named arguments written from it must compile and mean what it says.
         var hub = new EventHub(replay: 10);
+        var runBase = hub.LastSequence;
         using var cts = new CancellationTokenSource();
         var first = hub.Publish(topic: "a", evt: new ServerEvent(data: "one"));
         await using var stream = hub.Subscribe(topics: ["a"], lastEventId: "0", ct: cts.Token).GetAsyncEnumerator();
         await hub.PublishAsync(topic: "a", evt: new ServerEvent(data: "two"), ct: cts.Token);
 
         Available(stream).Select(e => e.Data).Should().Equal("one", "two");
-        first.Id.Should().Be("1");
+        first.Id.Should().Be(HubIds.Id(runBase, 1));
         hub.CountSubscribers(topic: "a").Should().Be(1);
         (await hub.CountSubscribersAsync(topic: "a")).Should().Be(1);
         await cts.CancelAsync();

@@ -56,11 +56,13 @@ public class ExamplesTests
         (await reader.MoveNextAsync()).Should().BeTrue();
         reader.Current.EventType.Should().Be("message");
         reader.Current.Data.Should().Be("""{"author":"ana","text":"hola"}""");
-        reader.Current.EventId.Should().Be("1");
+        // The hub's number: a large integer from the run's base (restart-safe), the same one POST answered with.
+        var firstId = reader.Current.EventId;
+        firstId.Should().MatchRegex("^[0-9]+$").And.Be((await posted.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cts.Token)).GetProperty("id").GetString());
         await reader.DisposeAsync();
 
         using var resume = new HttpRequestMessage(HttpMethod.Get, "/messages");
-        resume.Headers.Add("Last-Event-ID", "1");
+        resume.Headers.Add("Last-Event-ID", firstId);
         using var resumed = await http.SendAsync(resume, HttpCompletionOption.ResponseHeadersRead, cts.Token);
         var missed = await SseParser.Create(await resumed.Content.ReadAsStreamAsync(cts.Token)).EnumerateAsync(cts.Token).FirstAsync(cts.Token);
         missed.Data.Should().Be("""{"author":"bo","text":"hi"}""");

@@ -142,6 +142,8 @@ public sealed partial class EventHub
         ring.Append(frame);
         _held.Added(ring, frame, _topics.Bytes);
         if (seq > _head) Volatile.Write(ref _head, seq);
+        // A hub built after this one starts above what it gave (two in-memory hubs' numbers never overlap).
+        if (_backplane is null) RunBase.Gave(seq);
         return numbered;
     }
 

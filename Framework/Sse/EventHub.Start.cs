@@ -12,8 +12,9 @@ public sealed partial class EventHub
     private readonly record struct StartAt(long[] Cursors, bool FromHistory = false, long HistoryAfter = 0, string? ResolveId = null, string? Resync = null);
 
     /// <summary>Where a subscriber with <paramref name="lastEventId"/> starts on each topic. On one instance (no backplane), a
-    /// resume that cannot be exact gets everything retained with a `resync` reason: an id this hub did not give (another run's,
-    /// malformed, beyond its last number), or older than what a topic still holds; <c>0</c> asks for everything retained.</summary>
+    /// resume that cannot be exact gets everything retained with a `resync` reason: an id this hub did not give (an earlier
+    /// run's — at or below the run's base —, malformed, beyond its last number), or older than what a topic still holds;
+    /// <c>0</c> asks for everything retained.</summary>
     private StartAt Start(TopicRing[] rings, string? lastEventId)
     {
         var cursors = new long[rings.Length];
@@ -41,7 +42,7 @@ public sealed partial class EventHub
             for (var i = 0; i < rings.Length; i++) cursors[i] = rings[i].Head;
             return new(cursors);
         }
-        var notOurs = $"{Printable(lastEventId ?? "")} is not an id this hub gave (another run's, or from before a restart)";
+        var notOurs = $"{Printable(lastEventId ?? "")} is not an id this hub gave";
 
         if (lastEventId is null)
         {
@@ -60,10 +61,13 @@ public sealed partial class EventHub
         }
         if (own > 0) return ResumeAfter(own);
         var isNumber = long.TryParse(lastEventId, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
-        // One instance: a number it never gave is another run's (a restart) — everything retained, said to be a resync.
+        // One instance: a number it never gave (malformed, beyond its last, another hub's) — everything retained, said to be a resync.
         if (!isNumber && LooksNumeric(lastEventId)) return alone ? Window(notOurs) : Live();
         // Across instances, another instance may be ahead of this one: live here, which is after that number, not before.
-        if (isNumber && n > _head) return alone ? Window(notOurs) : Live();
+        if (isNumber && n > _head) return alone ? Window($"{Printable(lastEventId)} is beyond this hub's last number: not an id it gave") : Live();
+        // At or below the run's base: an earlier run's number (a restart, or another hub) — never one of this run's.
+        if (alone && isNumber && n > 0 && n <= _base)
+            return Window($"{Printable(lastEventId)} is from an earlier run of this hub (before a restart, or another EventHub): its events are not here");
         var defaultOnly = rings.Length == 1 && rings[0] == _default;
         if (defaultOnly && _backplane is not null)
         {

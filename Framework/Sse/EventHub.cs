@@ -38,6 +38,9 @@ public sealed partial class EventHub
     private long _localOldest = 1;
     // Without a backplane: the newest number a forgotten topic held (a topic named again is complete only after it).
     private long _forgottenThrough;
+    // Without a backplane: the run's base (RunBase), the number before this run's first; one at or below it is an earlier
+    // run's (another process, or another hub of this one). With a backplane, 0: the backplane numbers.
+    private readonly long _base;
     private long _evictions;
     private volatile bool _completed;
 
@@ -55,7 +58,13 @@ public sealed partial class EventHub
         // still needs: it resumes exactly if it comes back within max(replay, bufferSize) more events of the topic.
         _default = new TopicRing(this, "", remote: backplane is not null);
         _topics = new TopicTable(name => new TopicRing(this, name, remote: _backplane is not null));
-        if (backplane is not null)
+        if (backplane is null)
+        {
+            // A run is every topic's epoch: each is complete only after the run's base.
+            _base = _head = _forgottenThrough = RunBase.Next();
+            _default.CompleteAfter = _base;
+        }
+        else
         {
             _backplane = backplane;
             // Under the lock: the backplane may deliver as soon as it is attached, and those events wait for the head it returns.
@@ -122,7 +131,8 @@ public sealed partial class EventHub
     /// <summary>How many subscribers were disconnected because they could not keep up.</summary>
     public long Evictions => Interlocked.Read(ref _evictions);
 
-    /// <summary>The sequence number of the last published event, on any topic (0 before the first).</summary>
+    /// <summary>The sequence number of the last published event, on any topic. Before the first: an in-memory hub's run base (its
+    /// first event is numbered one more; see the SSE guide on restarts), a shared hub's last number on its backplane.</summary>
     public long LastSequence => Volatile.Read(ref _head);
 
     /// <summary>The number of named topics this hub holds (those with subscribers or retained events, not yet forgotten).</summary>
