@@ -33,6 +33,8 @@ public sealed class DocsPageBrowserTests
         var operations = await page.EvalOnSelectorAllAsync<string[]>(".operation", "els => els.map(e => e.dataset.method + ' ' + e.dataset.path)");
         operations.Should().BeEquivalentTo("get /items", "post /items", "get /items/{pk}", "delete /items/{pk}", "get /items/events");
         (await page.EvalOnSelectorAllAsync<string[]>(".tag > h2", "els => els.map(e => e.textContent)")).Should().Equal("items", "events");
+        (await page.EvalOnSelectorAllAsync<string[]>("#nav a", "els => els.map(e => e.textContent)"))
+            .Should().Contain(["POST /items", "GET /items/events", "Item"]);
         var events = await page.EvalOnSelectorAllAsync<string[]>(".event-type .event-name", "els => els.map(e => e.textContent)");
         events.Should().Equal("created", "deleted");
         (await page.EvalOnSelectorAllAsync<string[]>(".component-schema h3", "els => els.map(e => e.textContent)"))

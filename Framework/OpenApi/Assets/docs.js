@@ -83,14 +83,20 @@
     return parts.map((p) => h('span', { class: 'constraint' }, p));
   }
 
-  /** A schema as a tree: a $ref is a link to components.schemas that expands on demand (so cycles cost nothing). */
-  function schemaView(schema, depth = 0) {
+  /** A schema as a tree: a $ref is a link to components.schemas that expands on demand (so cycles cost nothing); `open`
+   * expands it at once (the top level of a body or an event's data). */
+  function schemaView(schema, depth = 0, open = false) {
     if (schema && schema.$ref) {
       const name = refName(schema.$ref);
       const details = h('details', { class: 'ref' }, h('summary', {}, h('a', { href: `#schema-${name}` }, name)));
-      details.addEventListener('toggle', () => {
+      const expand = () => {
         if (details.open && details.childElementCount === 1) details.append(schemaView(deref(schema), depth + 1));
-      }, { once: false });
+      };
+      details.addEventListener('toggle', expand);
+      if (open) {
+        details.open = true;
+        expand();
+      }
       return h('div', { class: 'schema' }, details);
     }
     const box = h('div', { class: 'schema' });
@@ -191,7 +197,7 @@
       h('table', {}, h('tr', {}, h('th', {}, 'event'), h('th', {}, 'data')),
         types.map((t) => h('tr', { class: 'event-type' },
           h('td', {}, h('code', { class: 'event-name' }, t.name)),
-          h('td', {}, t.schema ? schemaView(t.schema) : h('span', { class: 'type' }, 'string'))))),
+          h('td', {}, t.schema ? schemaView(t.schema, 0, true) : h('span', { class: 'type' }, 'string'))))),
       h('details', {}, h('summary', {}, 'Item schema (data, event, id, retry)'), schemaView(itemSchema)));
   }
 
@@ -231,7 +237,7 @@
       h('h4', {}, h('code', {}, mediaType)),
       isEventStream(mediaType) && media.itemSchema ? eventsView(media.itemSchema)
         : media.itemSchema ? h('div', {}, h('em', {}, 'each item:'), schemaView(media.itemSchema))
-          : media.schema ? schemaView(media.schema) : null));
+          : media.schema ? schemaView(media.schema, 0, true) : null));
   }
 
   function responsesView(responses) {
@@ -410,13 +416,13 @@
     const nav = document.getElementById('nav');
     content.replaceChildren(description(info.description));
     for (const { tag, operations } of operationsByTag()) {
-      nav.append(h('h2', {}, tag.name), operations.map((o) => h('a', { href: `#${anchor(o.method, o.path)}` }, `${o.method.toUpperCase()} ${o.path}`)));
+      nav.append(h('h2', {}, tag.name), ...operations.map((o) => h('a', { href: `#${anchor(o.method, o.path)}` }, `${o.method.toUpperCase()} ${o.path}`)));
       content.append(h('section', { class: 'tag', id: `tag-${tag.name}` }, h('h2', {}, tag.name), description(tag.description), operations.map(operationView)));
     }
 
     const schemas = (doc.components && doc.components.schemas) || {};
     if (Object.keys(schemas).length) {
-      nav.append(h('h2', {}, 'Schemas'), Object.keys(schemas).map((n) => h('a', { href: `#schema-${n}` }, n)));
+      nav.append(h('h2', {}, 'Schemas'), ...Object.keys(schemas).map((n) => h('a', { href: `#schema-${n}` }, n)));
       content.append(h('section', { class: 'schemas' }, h('h2', {}, 'Schemas'), Object.entries(schemas).map(([name, schema]) =>
         h('div', { class: 'component-schema', id: `schema-${name}` }, h('h3', {}, name), description(schema && schema.description), schemaView(schema)))));
     }
