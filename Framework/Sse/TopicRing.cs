@@ -67,11 +67,11 @@ internal sealed class TopicRing
     /// set by the backplane's deliveries; in memory, by <see cref="Append"/>.</summary>
     public long LastSeq
     {
-        get => RemoteState?.LastSeq ?? _lastSeq;
+        // In memory, without a field (a topic's bytes are counted): the newest frame, or, once it left, the newest number this
+        // ring dropped (CompleteAfter: frames leave oldest first, and a ring's numbers are above what it started complete after).
+        get => RemoteState?.LastSeq ?? (Head == 0 ? 0 : FrameAt(Head)?.Seq ?? CompleteAfter);
         set => RemoteState!.LastSeq = value;
     }
-
-    private long _lastSeq;
 
     /// <summary><see cref="LastSeq"/> on a hub with a backplane; 0 in memory (where a ring's window says what it holds).</summary>
     public long RemoteLastSeq => RemoteState?.LastSeq ?? 0;
@@ -157,7 +157,6 @@ internal sealed class TopicRing
     public void Append(HubFrame frame)
     {
         var local = frame.Local;
-        if (RemoteState is null) _lastSeq = frame.Seq;
         var capacity = Capacity;
         if (local - _retainedFrom + 1 > capacity && capacity < MaxCapacity) capacity = Grow();
         if (_frames is HubFrame?[] frames)
