@@ -98,7 +98,7 @@ internal static class OperationWriter
             writer.WriteBoolean("required", true);
             if (tail) writer.WriteString("description", "The rest of the path; may contain '/'.");
             writer.WritePropertyName("schema");
-            TypeSchemas.Write(writer, type);
+            TypeSchemas.Write(writer, type, parameter: true);
             writer.WriteEndObject();
         }
         foreach (var (name, type) in query)
@@ -109,7 +109,7 @@ internal static class OperationWriter
             writer.WriteString("in", "query");
             writer.WriteBoolean("required", false);
             writer.WritePropertyName("schema");
-            TypeSchemas.Write(writer, type);
+            TypeSchemas.Write(writer, type, parameter: true);
             writer.WriteEndObject();
         }
         writer.WriteEndArray();

@@ -7,10 +7,11 @@ namespace Bocata;
 /// types a URL or a simple body carries, a fixed mapping (no reflection, so Native AOT writes the same document).</summary>
 internal static class TypeSchemas
 {
-    /// <summary>Writes the schema of <paramref name="type"/> (a <c>$ref</c> for a named one).</summary>
-    public static void Write(Utf8JsonWriter writer, Type type)
+    /// <summary>Writes the schema of <paramref name="type"/> (a <c>$ref</c> for a named one); a route or query
+    /// <paramref name="parameter"/> is text, so an enum there is its names whatever its JSON form.</summary>
+    public static void Write(Utf8JsonWriter writer, Type type, bool parameter = false)
     {
-        if (GeneratedOpenApi.Find(type) is { } found)
+        if (!(parameter && (Nullable.GetUnderlyingType(type) ?? type).IsEnum) && GeneratedOpenApi.Find(type) is { } found)
         {
             if (found.Name is { } name) Ref(writer, name);
             else writer.WriteRawValue(found.Schema);
