@@ -19,10 +19,10 @@ internal static class TypeSchemas
         }
         if (Nullable.GetUnderlyingType(type) is { } underlying)
         {
-            Write(writer, underlying, nullable: true);
+            WriteSimple(writer, underlying, nullable: true);
             return;
         }
-        Write(writer, type, nullable: false);
+        WriteSimple(writer, type, nullable: false);
     }
 
     /// <summary>Writes <c>{"$ref": "#/components/schemas/<paramref name="name"/>"}</c>.</summary>
@@ -33,7 +33,7 @@ internal static class TypeSchemas
         writer.WriteEndObject();
     }
 
-    private static void Write(Utf8JsonWriter writer, Type type, bool nullable)
+    private static void WriteSimple(Utf8JsonWriter writer, Type type, bool nullable)
     {
         var (json, format) = Simple(type);
         writer.WriteStartObject();
