@@ -5,7 +5,9 @@ using Bocata;
 
 var app = new App();
 
-app.Route<TodoList>("/todos");
+// GET /openapi.json describes POST /todos (the view's body is said explicitly) and GET /docs renders it.
+app.OpenApi(title: "Todos", version: "1.0");
+app.Route<TodoList>("/todos").Summary("Add a todo").Accepts<Todo>().Produces<Todo>(201);
 
 app.Run();
 

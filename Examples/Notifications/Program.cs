@@ -29,6 +29,9 @@ List<string> Rooms(string user)
     lock (rooms) return [.. rooms.Order(StringComparer.Ordinal)];
 }
 
+// GET /openapi.json describes the routes (the event stream's events included) and GET /docs renders it.
+app.OpenApi(title: "Notifications", version: "1.0");
+
 var hub = new EventHub(replay: 100)
 {
     // Asked for every topic of a stream before its headers go out: your own feed, and rooms you joined.
@@ -110,7 +113,7 @@ app.Post("/rooms/{room}/messages", async (Request req, Response res, string room
     if (!Rooms(user).Contains(room)) throw new HttpError(403, $"Join room '{room}' first.");
     var text = (await req.JsonAsync<Message>()).Text;
     if (string.IsNullOrWhiteSpace(text) || text.Length > 2000) throw new HttpError(400, "A message is 1 to 2000 characters.");
-    var published = await hub.PublishAsync($"rooms/{room}", new ServerEvent(name: "message", json: new { room, user, text }));
+    var published = await hub.PublishAsync($"rooms/{room}", new ServerEvent(name: "message", json: new RoomMessage(room, user, text)));
     res.StatusCode = 201;
     res.Json = new { id = published.Id };
 }).Requires("authenticated").RateLimit(60, TimeSpan.FromMinutes(1));
@@ -120,13 +123,16 @@ app.Post("/users/{to}/notify", async (Request req, Response res, string to) =>
     var from = CurrentUser(req);
     var text = (await req.JsonAsync<Message>()).Text;
     if (string.IsNullOrWhiteSpace(text) || text.Length > 2000) throw new HttpError(400, "A notification is 1 to 2000 characters.");
-    var published = await hub.PublishAsync($"users/{CheckName(to, "user name")}", new ServerEvent(name: "notification", json: new { from, text }));
+    var published = await hub.PublishAsync($"users/{CheckName(to, "user name")}", new ServerEvent(name: "notification", json: new Notification(from, text)));
     res.StatusCode = 201;
     res.Json = new { id = published.Id };
 }).Requires("authenticated").RateLimit(60, TimeSpan.FromMinutes(1));
 
 // One stream of several topics: GET /events?topic=users/alice&topic=rooms/lobby. Each is authorized before any header.
-app.Get("/events", (req, res) => res.EventStream(hub.Subscribe(req, [.. req.QueryParams.GetAll("topic")])));
+app.Get("/events", (req, res) => res.EventStream(hub.Subscribe(req, [.. req.QueryParams.GetAll("topic")])))
+    .Summary("Your notifications and your rooms' messages, on one stream")
+    .Description("`?topic=users/<you>&topic=rooms/<room>`, repeated; resume with `Last-Event-ID`.")
+    .Events<RoomMessage>("message").Events<Notification>("notification");
 
 app.Route("/", (req, res) => res.File("wwwroot/index.html", attach: false));
 app.Mount("/assets", Static.Files("wwwroot"));
@@ -147,8 +153,16 @@ internal sealed record Login(string? User, string? Password);
 /// <summary>A room message or a notification, as posted.</summary>
 internal sealed record Message(string? Text);
 
+/// <summary>A message in a room, as its subscribers receive it (event "message").</summary>
+internal sealed record RoomMessage(string Room, string User, string Text);
+
+/// <summary>A notification, as its user receives it (event "notification").</summary>
+internal sealed record Notification(string From, string Text);
+
 /// <summary>The JSON this app reads, for Native AOT: Bocata registers the project's contexts when it publishes AOT (a
 /// JIT-compiled run does not need it).</summary>
 [System.Text.Json.Serialization.JsonSerializable(typeof(Login))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(Message))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(RoomMessage))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Notification))]
 internal sealed partial class NotificationsJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -24,7 +24,10 @@ public static class TodoApp
             configure?.Invoke(s);
         });
 
-        app.Get("/todos", (req, res) => res.Json = todos.ToArray());
+        // GET /openapi.json describes the routes below (from what their handlers do) and GET /docs renders it.
+        app.OpenApi(title: "Todos", version: "1.0");
+
+        app.Get("/todos", (req, res) => res.Json = todos.ToArray()).Summary("List the todos").Tags("todos");
 
         app.Post("/todos", async (req, res) =>
         {
@@ -34,7 +37,7 @@ public static class TodoApp
             todos.Enqueue(todo);
             res.StatusCode = 201;
             res.Json = todo;
-        });
+        }).Summary("Add a todo").Tags("todos");
 
         app.Get("/unseen-todos", (req, res) =>
         {
@@ -42,7 +45,7 @@ public static class TodoApp
             var unseen = todos.Where(t => t.Id > lastSeen).ToArray();
             if (unseen.Length > 0) req.Session.Set("last_id", unseen[^1].Id);
             res.Json = unseen;
-        });
+        }).Summary("The todos this visitor has not seen yet").Tags("todos");
 
         return app;
     }

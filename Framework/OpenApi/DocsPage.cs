@@ -28,17 +28,14 @@ internal static class DocsPage
         var stylePath = $"{prefix}/assets/docs.{style.Hash}.css";
         var page = new DocsAsset(Render(title, documentPath, scriptPath, stylePath), "text/html; charset=utf-8", immutable: false);
 
-        // excluded from the description by OpenApi
         app.Get(docsPath, (req, res) =>
         {
             res.Headers["Content-Security-Policy"] = ContentSecurityPolicy;
             res.Headers["Referrer-Policy"] = "no-referrer";
             page.Send(req, res);
-        });
-        // excluded from the description by OpenApi
-        app.Get(scriptPath, script.Send);
-        // excluded from the description by OpenApi
-        app.Get(stylePath, style.Send);
+        }).ExcludeFromDescription();
+        app.Get(scriptPath, script.Send).ExcludeFromDescription();
+        app.Get(stylePath, style.Send).ExcludeFromDescription();
     }
 
     /// <summary>The page's HTML from the <c>docs.html</c> template; every value is HTML-escaped (the title is the app's, but may hold

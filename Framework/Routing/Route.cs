@@ -3,7 +3,7 @@ using System.Reflection;
 namespace Bocata;
 
 /// <summary>A registered route: a pattern, its handlers by method and its hooks. Returned by <c>app.Route</c> to add hooks.</summary>
-public sealed class Route
+public sealed partial class Route
 {
     private readonly List<Hook> _before = [];
     private readonly List<Hook> _after = [];
@@ -115,7 +115,7 @@ public sealed class Route
     /// copy shares the limits' state with this route.</summary>
     internal Route WithPrefix(string prefix, IEnumerable<RateLimitPolicy> inherited)
     {
-        var route = new Route(prefix + Pattern.Text, Name, _compile, Methods) { ParameterTypes = ParameterTypes, _limitsBody = _limitsBody, _maxBodySize = _maxBodySize, _idempotency = _idempotency };
+        var route = new Route(prefix + Pattern.Text, Name, _compile, Methods) { ParameterTypes = ParameterTypes, _limitsBody = _limitsBody, _maxBodySize = _maxBodySize, _idempotency = _idempotency, OpenApi = OpenApi };
         route._before.AddRange(_before);
         route._after.AddRange(_after);
         route.RateLimits.AddRange(RateLimits);

@@ -15,6 +15,7 @@ public class Router
     internal List<(string Prefix, Router Router)> Included { get; } = [];
     internal List<(string Prefix, Func<Handler> Handler)> Mounts { get; } = [];
     internal List<RateLimitPolicy> RateLimits { get; } = [];
+    internal List<(string Prefix, App App)> MountedApps { get; } = [];
 
     /// <summary>At most <paramref name="permits"/> requests per <paramref name="window"/> from each client across all of this
     /// router's routes (those of routers it includes too, added before or after this call) — one budget, not one per route.
@@ -287,6 +288,7 @@ public class Router
         ArgumentNullException.ThrowIfNull(app);
         if (ReferenceEquals(app, this)) throw new ArgumentException("An app cannot be mounted into itself.", nameof(app));
         Mounts.Add((NormalizeMountPrefix(prefix), () => app.Pipeline));
+        MountedApps.Add((NormalizeMountPrefix(prefix), app));
     }
 
     /// <summary>Serves everything under <paramref name="prefix"/> with a handler, e.g. <c>Static.Files("assets")</c>.</summary>
