@@ -25,6 +25,8 @@ public sealed class RunningApp : IAsyncDisposable
     /// <summary>The number of event and response streams open now.</summary>
     public int OpenStreams => _server.OpenStreams;
 
+    internal ServerState Server => _server;
+
     /// <summary>The number of WebSocket connections open now.</summary>
     public int OpenWebSockets => _server.OpenWebSockets;
 
