@@ -164,6 +164,9 @@ public sealed partial class RedisBackplane : IEventBackplane
     /// <summary>The topic: instances on the same Redis and topic share one hub.</summary>
     public string Topic { get; }
 
+    /// <inheritdoc />
+    public string? Unavailable => _redis.IsConnected ? null : $"Redis is unreachable (hub '{Topic}'): publishes cannot be confirmed";
+
     /// <summary>How long <see cref="PublishAsync(ServerEvent, CancellationToken)"/> waits for Redis before it fails (default 2 s).</summary>
     public TimeSpan PublishTimeout { get; init; } = TimeSpan.FromSeconds(2);
 

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace Bocata;
 
 /// <summary>A Bocata application: routes, middleware, error handlers and event hooks, served by bare Kestrel.</summary>
-public sealed class App : Router
+public sealed partial class App : Router
 {
     private readonly Settings _settings = new();
     private readonly List<Func<Handler, Handler>> _middleware = [];
@@ -256,6 +256,7 @@ public sealed class App : Router
         lock (_freezeLock)
         {
             if (_frozen is not null) return _frozen;
+            ValidateHealth();
             var loggers = _settings.LoggerFactory ?? DefaultLoggers(_settings);
             AppLoggers.Current = loggers;
             BocataJson.Freeze(_settings.Json);

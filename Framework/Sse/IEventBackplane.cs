@@ -37,6 +37,11 @@ public interface IEventBackplane : IAsyncDisposable
     /// <paramref name="local"/> count. A backplane that does not track presence answers with the local count.</summary>
     Task<long> CountSubscribersAsync(string topic, long local) => Task.FromResult(local);
 
+    /// <summary>Why this backplane cannot confirm publishes right now (its connection is down), or null when it can. The app's
+    /// readiness endpoint reports it (<c>app.Ready(name, hub)</c>), so an orchestrator sends no traffic to an instance that
+    /// would answer 503 to every publish.</summary>
+    string? Unavailable => null;
+
     /// <summary>The retained events numbered <paramref name="from"/> to <paramref name="to"/> (inclusive), in order.</summary>
     Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default);
 
