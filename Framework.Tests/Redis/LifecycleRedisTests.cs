@@ -1,5 +1,6 @@
 using System.Net;
 using Bocata.Redis;
+using Bocata.Tests.Sse;
 using Bocata.Testing;
 using FluentAssertions;
 using NUnit.Framework;
@@ -28,5 +29,32 @@ public class LifecycleRedisTests
         status.Should().Be(HttpStatusCode.ServiceUnavailable);
         var body = await (await client.GetAsync("/readyz")).JsonAsync();
         body.GetProperty("detail").GetProperty("events").GetString().Should().Contain("Redis is unreachable");
+    }
+
+    [Test]
+    public async Task Disconnect_ends_the_users_streams_on_every_instance_and_counts_this_ones()
+    {
+        var redis = await RedisServer.SharedAsync();
+        var topic = RedisServer.Topic();
+        await using var backplaneA = await RedisBackplane.ConnectAsync(redis.Endpoint, topic);
+        await using var backplaneB = await RedisBackplane.ConnectAsync(redis.Endpoint, topic);
+        var hubA = new EventHub(backplane: backplaneA);
+        var hubB = new EventHub(backplane: backplaneB);
+        await using var clientA = DisconnectTests.UsersApp(hubA).CreateClient();
+        await using var clientB = DisconnectTests.UsersApp(hubB).CreateClient();
+        using var aliceOnA = await DisconnectTests.OpenStream.OpenAsync(clientA, "/events?user=alice");
+        using var aliceOnB = await DisconnectTests.OpenStream.OpenAsync(clientB, "/rooms?user=alice");
+        using var bobOnB = await DisconnectTests.OpenStream.OpenAsync(clientB, "/events?user=bob");
+        await TestApps.UntilAsync(() => hubA.SubscriberCount == 1 && hubB.SubscriberCount == 2, RedisHubFixture.Deadline);
+
+        var ended = await hubA.DisconnectAsync("alice");
+
+        ended.Should().Be(1, "one of alice's streams was open on this instance");
+        await aliceOnA.RestAsync();
+        await aliceOnB.RestAsync();
+        await TestApps.UntilAsync(() => hubB.SubscriberCount == 1, RedisHubFixture.Deadline);
+        hubB.SubscriberCount.Should().Be(1, "bob's stream stays open");
+        await hubA.PublishAsync(new ServerEvent(data: "after"));
+        (await bobOnB.NextDataAsync()).Should().Be("after", "the disconnect took no number and disturbed no event");
     }
 }

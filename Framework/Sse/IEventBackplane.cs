@@ -42,6 +42,11 @@ public interface IEventBackplane : IAsyncDisposable
     /// would answer 503 to every publish.</summary>
     string? Unavailable => null;
 
+    /// <summary>Tells every instance on this backplane (this one included) to end the streams of <paramref name="user"/>
+    /// (<see cref="IEventBackplaneSink.Disconnect"/>), for <c>hub.DisconnectAsync</c>. Carries no event and takes no number. A
+    /// backplane that connects no other instance does nothing.</summary>
+    Task DisconnectAsync(string user, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
     /// <summary>The retained events numbered <paramref name="from"/> to <paramref name="to"/> (inclusive), in order.</summary>
     Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default);
 
@@ -135,6 +140,11 @@ public interface IEventBackplaneSink
     /// <summary>The backplane wants to stop listening to <paramref name="topic"/> (no subscriber for a while). False when the
     /// topic has subscribers again: it keeps listening.</summary>
     bool StopListening(string topic) => true;
+
+    /// <summary>Another instance (or this one) asked to end the streams of <paramref name="user"/> (<c>hub.DisconnectAsync</c>).</summary>
+    void Disconnect(string user)
+    {
+    }
 
     /// <summary>The backplane's sequence restarted (its store lost its data): open streams end so clients resynchronise,
     /// and numbering continues after <paramref name="lastSequence"/>.</summary>
