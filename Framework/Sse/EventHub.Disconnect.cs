@@ -5,7 +5,8 @@ namespace Bocata;
 /// a leaf: nothing is called while it is held.</summary>
 public sealed partial class EventHub
 {
-    private readonly Dictionary<string, HashSet<HubSubscription>> _byUser = new(StringComparer.Ordinal);
+    // A user's one stream (the usual case: no set allocated for it), or a HashSet<HubSubscription> of their streams.
+    private readonly Dictionary<string, object> _byUser = new(StringComparer.Ordinal);
 
     /// <summary>Ends every open stream of <paramref name="user"/> (<c>req.User.Identity.Name</c> of the request that opened it) on
     /// every instance sharing this hub's backplane, and returns how many were open on this instance. A client's EventSource
@@ -21,13 +22,19 @@ public sealed partial class EventHub
     /// <summary>Ends this instance's streams of <paramref name="user"/>; how many there were.</summary>
     internal int DisconnectHere(string user)
     {
-        HashSet<HubSubscription>? streams;
+        object? streams;
         lock (_byUser)
         {
             if (!_byUser.Remove(user, out streams)) return 0;
         }
-        foreach (var stream in streams) stream.EndForUser();
-        return streams.Count;
+        if (streams is HubSubscription one)
+        {
+            one.EndForUser();
+            return 1;
+        }
+        var all = (HashSet<HubSubscription>)streams;
+        foreach (var stream in all) stream.EndForUser();
+        return all.Count;
     }
 
     /// <summary>A stream opened by a signed-in user: indexed under their name until it ends.</summary>
@@ -35,8 +42,9 @@ public sealed partial class EventHub
     {
         lock (_byUser)
         {
-            if (!_byUser.TryGetValue(user, out var streams)) _byUser[user] = streams = [];
-            streams.Add(subscription);
+            if (!_byUser.TryGetValue(user, out var streams)) _byUser[user] = subscription;
+            else if (streams is HashSet<HubSubscription> all) all.Add(subscription);
+            else _byUser[user] = new HashSet<HubSubscription> { (HubSubscription)streams, subscription };
         }
     }
 
@@ -44,7 +52,9 @@ public sealed partial class EventHub
     {
         lock (_byUser)
         {
-            if (_byUser.TryGetValue(user, out var streams) && streams.Remove(subscription) && streams.Count == 0) _byUser.Remove(user);
+            if (!_byUser.TryGetValue(user, out var streams)) return;
+            if (streams == subscription) _byUser.Remove(user);
+            else if (streams is HashSet<HubSubscription> all && all.Remove(subscription) && all.Count == 0) _byUser.Remove(user);
         }
     }
 }
