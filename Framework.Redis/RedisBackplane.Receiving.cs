@@ -85,6 +85,7 @@ public sealed partial class RedisBackplane
                 var subscriber = _redis.GetSubscriber();
                 _instanceMessages = await subscriber.SubscribeAsync(_instanceChannel);
                 _messages = await subscriber.SubscribeAsync(_channel);
+                ListenForDisconnects();
                 Log.LogInformation("Redis backplane for topic {Topic}: Redis answers; catching up", Topic);
                 _ = CheckAsync();
                 SignalInterest();

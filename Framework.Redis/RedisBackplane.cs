@@ -164,6 +164,9 @@ public sealed partial class RedisBackplane : IEventBackplane
     /// <summary>The topic: instances on the same Redis and topic share one hub.</summary>
     public string Topic { get; }
 
+    /// <inheritdoc />
+    public string? Unavailable => _redis.IsConnected ? null : $"Redis is unreachable (hub '{Topic}'): publishes cannot be confirmed";
+
     /// <summary>How long <see cref="PublishAsync(ServerEvent, CancellationToken)"/> waits for Redis before it fails (default 2 s).</summary>
     public TimeSpan PublishTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
@@ -246,6 +249,7 @@ public sealed partial class RedisBackplane : IEventBackplane
             var subscriber = _redis.GetSubscriber();
             _messages = subscriber.Subscribe(_channel);
             _instanceMessages = subscriber.Subscribe(_instanceChannel);
+            ListenForDisconnects();
             var values = _redis.GetDatabase().StringGet([_sequenceKey, _epochKey]);
             _epoch = values[1].HasValue ? (string?)values[1] : null;
             _attachedAt = values[0].HasValue ? (long)values[0] : 0;
@@ -287,6 +291,7 @@ public sealed partial class RedisBackplane : IEventBackplane
         if (_check is not null) await _check.DisposeAsync();
         if (_messages is not null) await _messages.UnsubscribeAsync();
         if (_instanceMessages is not null) await _instanceMessages.UnsubscribeAsync();
+        await StopListeningForDisconnectsAsync();
         if (_pump is not null) await _pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_instancePump is not null) await _instancePump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (_interestLoop is not null) await _interestLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -11,6 +11,7 @@ public sealed partial class App : Router
     private readonly List<Func<Handler, Handler>> _middleware = [];
     private readonly Dictionary<Type, ExceptionHandling.ErrorHandler> _errorHandlers = [];
     private readonly List<Func<Task>> _startup = [];
+    private readonly List<Func<Task>> _stopping = [];
     private readonly List<Func<Task>> _shutdown = [];
     private readonly Lock _freezeLock = new();
     private bool _configured;
@@ -103,7 +104,8 @@ public sealed partial class App : Router
         _errorHandlers[typeof(TException)] = (req, res, e) => handler(req, res, (TException)e);
     }
 
-    /// <summary>Runs <paramref name="handler"/> on "startup" (before serving) or "shutdown" (after stopping), in registration order.</summary>
+    /// <summary>Runs <paramref name="handler"/> on "startup" (before serving), "stopping" (when a stop begins, before the drain:
+    /// readiness already answers 503, requests are still served) or "shutdown" (after the server stopped), in registration order.</summary>
     public void On(string eventName, Action handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
@@ -114,15 +116,17 @@ public sealed partial class App : Router
         });
     }
 
-    /// <summary>Runs <paramref name="handler"/> on "startup" (before serving) or "shutdown" (after stopping), in registration order.</summary>
+    /// <summary>Runs <paramref name="handler"/> on "startup" (before serving), "stopping" (when a stop begins, before the drain:
+    /// readiness already answers 503, requests are still served) or "shutdown" (after the server stopped), in registration order.</summary>
     public void On(string eventName, Func<Task> handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
         var list = eventName switch
         {
             "startup" => _startup,
+            "stopping" => _stopping,
             "shutdown" => _shutdown,
-            _ => throw new ArgumentException($"Unknown event '{eventName}': use \"startup\" or \"shutdown\".", nameof(eventName)),
+            _ => throw new ArgumentException($"Unknown event '{eventName}': use \"startup\", \"stopping\" or \"shutdown\".", nameof(eventName)),
         };
         list.Add(handler);
     }
@@ -235,7 +239,7 @@ public sealed partial class App : Router
         var address = ResolveAddress(host, port);
         var server = new ServerState(this, frozen.Pipeline, _settings, frozen.Loggers, frozen.Services);
         var kestrel = await KestrelHost.StartAsync(server, address.Host, address.Port, cancellationToken);
-        var running = new RunningApp(kestrel, server, _shutdown);
+        var running = new RunningApp(kestrel, server, _stopping, _shutdown);
         if (printUrl) Console.WriteLine($"Bocata running on {running.Url} (press Ctrl+C to quit)");
         return running;
     }
@@ -252,6 +256,7 @@ public sealed partial class App : Router
         lock (_freezeLock)
         {
             if (_frozen is not null) return _frozen;
+            ValidateHealth();
             var loggers = _settings.LoggerFactory ?? DefaultLoggers(_settings);
             AppLoggers.Current = loggers;
             BocataJson.Freeze(_settings.Json);

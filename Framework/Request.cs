@@ -125,6 +125,9 @@ public sealed class Request
 
     private ClaimsPrincipal? _user;
 
+    /// <summary>The signed-in user's name, without making an anonymous principal when there is none.</summary>
+    internal string? UserName => _user?.Identity?.Name;
+
     /// <summary>Where <see cref="User"/> came from.</summary>
     internal CredentialKind Credential { get; set; }
 

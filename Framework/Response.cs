@@ -19,7 +19,11 @@ public sealed class Response
         _background?.Clear();
         Ping = null;
         SignInChange = null;
+        NotLogged = false;
     }
+
+    /// <summary>A successful health probe: left out of the access log, which probes every few seconds would flood.</summary>
+    internal bool NotLogged { get; set; }
 
     /// <summary>Clears status, headers and body (used before an error handler writes its own response).</summary>
     internal void Clear()

@@ -33,10 +33,11 @@ internal sealed partial class NginxProxy : IAsyncDisposable
         if (!File.Exists(Binary)) Assert.Ignore($"nginx is not installed at {Binary} (apt-get install -y nginx-light; .ci/run installs it).");
     }
 
-    /// <summary>Starts the configuration <paramref name="source"/> (one of <see cref="Documented"/>) in front of the app at
-    /// <paramref name="app"/> (host:port; every upstream server of the configuration is that app).</summary>
-    public static NginxProxy Start(string source, string app)
+    /// <summary>Starts the configuration <paramref name="source"/> (one of <see cref="Documented"/>) in front of the apps at
+    /// <paramref name="apps"/> (host:port; the configuration's upstream servers in turn, e.g. one app for all, or two).</summary>
+    public static NginxProxy Start(string source, params string[] apps)
     {
+        var app = apps[0];
         var dir = Directory.CreateTempSubdirectory("bocata-nginx").FullName;
         var port = TestApps.FreePort();
         var text = File.ReadAllText(Path.Combine(TestApps.Root, source));
@@ -47,7 +48,8 @@ internal sealed partial class NginxProxy : IAsyncDisposable
             var upstreams = UpstreamServer().Count(server);
             if (upstreams == 0 || !server.Contains("listen 80;", StringComparison.Ordinal))
                 throw new InvalidOperationException($"{source}'s nginx block no longer has `server 127.0.0.1:800x` upstreams and `listen 80;`: update this test.");
-            server = UpstreamServer().Replace(server, $"server {app}")
+            var next = 0;
+            server = UpstreamServer().Replace(server, _ => $"server {apps[next++ % apps.Length]}")
                 .Replace("listen 80;", $"listen 127.0.0.1:{port};", StringComparison.Ordinal);
             conf = $$"""
                 pid {{dir}}/nginx.pid;
@@ -68,7 +70,7 @@ internal sealed partial class NginxProxy : IAsyncDisposable
         {
             var appPort = app[(app.LastIndexOf(':') + 1)..];
             conf = text.Replace("__DIR__", dir, StringComparison.Ordinal).Replace("__PORT_A__", appPort, StringComparison.Ordinal)
-                .Replace("__PORT_B__", appPort, StringComparison.Ordinal).Replace("__PORT__", port.ToString(), StringComparison.Ordinal);
+                .Replace("__PORT_B__", apps[^1][(apps[^1].LastIndexOf(':') + 1)..], StringComparison.Ordinal).Replace("__PORT__", port.ToString(), StringComparison.Ordinal);
         }
         var path = Path.Combine(dir, "nginx.conf");
         File.WriteAllText(path, conf);

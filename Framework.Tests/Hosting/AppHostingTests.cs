@@ -42,7 +42,7 @@ public class AppHostingTests
         }
 
         events.Should().Equal("startup 1", "startup 2", "shutdown 1", "shutdown 2");
-        FluentActions.Invoking(() => app.On("teardown", () => { })).Should().Throw<ArgumentException>().WithMessage("*\"startup\" or \"shutdown\"*");
+        FluentActions.Invoking(() => app.On("teardown", () => { })).Should().Throw<ArgumentException>().WithMessage("*\"startup\", \"stopping\" or \"shutdown\"*");
     }
 
     [Test]

@@ -14,7 +14,13 @@ internal abstract class AccessLog : IDisposable
         : settings.LoggerFactory is null && settings.LogFormat == LogFormat.Simple ? new ConsoleAccessLog(Console.OpenStandardOutput())
         : new LoggerAccessLog(loggers.CreateLogger("Bocata.Access"));
 
-    public virtual void Write(Request req, int status, long startTimestamp) => Write(req.Method, req.PathBase, req.Path, status, startTimestamp);
+    public void Write(Request req, int status, long startTimestamp)
+    {
+        if (req.Context.Response.NotLogged && status < 400) return;
+        WriteRequest(req, status, startTimestamp);
+    }
+
+    protected virtual void WriteRequest(Request req, int status, long startTimestamp) => Write(req.Method, req.PathBase, req.Path, status, startTimestamp);
 
     public abstract void Write(string method, string pathBase, string path, int status, long startTimestamp);
 
@@ -64,7 +70,7 @@ internal sealed class LoggerAccessLog(ILogger logger) : AccessLog
     private static readonly Action<ILogger, string, string, int, double, Exception?> Line =
         LoggerMessage.Define<string, string, int, double>(LogLevel.Information, new EventId(1, "Request"), "{Method} {Path} {Status} {Elapsed:0.0} ms");
 
-    public override void Write(Request req, int status, long startTimestamp)
+    protected override void WriteRequest(Request req, int status, long startTimestamp)
     {
         if (!logger.IsEnabled(LogLevel.Information)) return;
         var elapsed = Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds;

@@ -26,7 +26,7 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         if (Telemetry.RequestsObserved) return ProcessObservedAsync(context);
         var log = server.AccessLog;
         var start = log is null ? 0 : Stopwatch.GetTimestamp();
-        var handled = server.Pipeline(context.Request, context.Response);
+        var handled = server.Stopping.IsCancellationRequested ? Draining.RefuseAsync(context) : server.Pipeline(context.Request, context.Response);
         if (handled.IsCompletedSuccessfully && context.Response.BackgroundTasks is null)
         {
             // The common case, a handler that completes at once: no async state machine at all.
@@ -67,7 +67,7 @@ internal sealed class BocataApplication(ServerState server) : IHttpApplication<R
         var activity = Telemetry.StartRequest(req);
         // An activity keeps its own clock, which the duration histogram reuses; the access log needs ours.
         var start = activity is null || server.AccessLog is not null ? Stopwatch.GetTimestamp() : 0;
-        var handled = server.Pipeline(req, context.Response);
+        var handled = server.Stopping.IsCancellationRequested ? Draining.RefuseAsync(context) : server.Pipeline(req, context.Response);
         if (handled.IsCompletedSuccessfully && context.Response.BackgroundTasks is null)
         {
             var written = WriteGuarded(context);

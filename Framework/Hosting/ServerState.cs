@@ -59,7 +59,18 @@ internal sealed class ServerState(App app, Handler pipeline, Settings settings, 
         Telemetry.WebSocketConnections.Add(-1);
     }
 
-    public void SignalStop() => _stopping.Cancel();
+    /// <summary>A stop has begun ("stopping" handlers run, then the drain): readiness answers 503 from here on.</summary>
+    public bool StopBegun => Volatile.Read(ref _stopBegun) != 0;
+    private int _stopBegun;
+
+    public void BeginStop() => Volatile.Write(ref _stopBegun, 1);
+
+    /// <summary>The drain begins: new requests are refused with 503, streams end, WebSockets close.</summary>
+    public void SignalStop()
+    {
+        BeginStop();
+        _stopping.Cancel();
+    }
 
     public void Dispose()
     {

@@ -248,5 +248,7 @@ public sealed partial class EventHub
         public bool Holds(string topic) => hub.Holds(topic);
 
         public void Reset(long lastSequence) => hub.Reset(lastSequence);
+
+        public void Disconnect(string user) => hub.DisconnectHere(user);
     }
 }

@@ -95,9 +95,11 @@ internal sealed class EventStreamSender : IHeartbeatClient
         _aborted = ct;
         IAsyncEnumerator<ServerEvent>? enumerator = null;
         var stepPending = false;
+        var (started, retrySet) = (false, false);
         try
         {
             await StartAsync(context, ct);
+            started = true;
             _lastWrite = Environment.TickCount64;
             _deadlineMs = context.Request.CredentialDeadlineMs();
             server.Heartbeat.Add(this, TimeSpan.FromMilliseconds(_intervalMs));
@@ -126,6 +128,7 @@ internal sealed class EventStreamSender : IHeartbeatClient
                 var evt = enumerator.Current ?? throw new InvalidOperationException("An event stream yielded null; yield a ServerEvent.");
                 var before = writer.UnflushedBytes;
                 evt.WriteTo(writer);
+                retrySet |= evt.Retry is not null;
                 Telemetry.EventsSent.Add(1);
                 unflushed += writer.UnflushedBytes - before;
                 // Events yielded back to back, without the generator awaiting, share one flush until the bytes bound.
@@ -148,6 +151,8 @@ internal sealed class EventStreamSender : IHeartbeatClient
         {
             _signal.Close();
             server.Heartbeat.Remove(this);
+            // Ended by the stop: reconnect soon (elsewhere), unless the stream chose its own retry.
+            if (started && !retrySet) await ReconnectNotice.SendAsync(context);
             server.StreamClosed();
             // Synchronous: when this loop runs inside the token's own cancellation (the generator just ended on it),
             // awaiting CancelAsync would wait for that very cancellation to return.

@@ -44,6 +44,8 @@ internal sealed partial class HubSubscription
             // This request holds the Busy state it was created with: drain the backlog, then let publishers in.
             Drain();
             await _done.Task;
+            // Ended by the stop (the drain has ended: nobody else writes now): reconnect soon, elsewhere, unless an event set its own retry.
+            if (!_retrySet) await ReconnectNotice.SendAsync(context);
         }
         catch (OperationCanceledException) when (clientGone.IsCancellationRequested || stopping.IsCancellationRequested)
         {
@@ -116,6 +118,8 @@ internal sealed partial class HubSubscription
     // pipe at a time, so a 20 MB event to 40 idle subscribers costs the one shared frame, not 40 copies of it.
     private HubFrame? _partial;
     private int _partialOffset;
+    // An event of the stream set its own retry: the stop's reconnect notice leaves it alone.
+    private bool _retrySet;
 
     /// <summary>Writes the frames after the cursor, up to the unflushed-bytes bound. Small frames that arrived together are copied
     /// into one span of the response pipe (one GetSpan/Advance for the batch, not one per frame); a large one goes in slices.</summary>
@@ -157,6 +161,7 @@ internal sealed partial class HubSubscription
                 var at = 0;
                 for (var i = 0; i < count; i++)
                 {
+                    _retrySet |= batch[i].Source.Retry is not null;
                     batch[i].Bytes.CopyTo(span[at..]);
                     at += batch[i].Bytes.Length;
                 }
@@ -167,6 +172,7 @@ internal sealed partial class HubSubscription
             }
             if (large is not null)
             {
+                _retrySet |= large.Source.Retry is not null;
                 Telemetry.EventsSent.Add(1);
                 _partial = large;
                 _partialOffset = 0;

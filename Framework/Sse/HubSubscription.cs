@@ -175,7 +175,19 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
         var client = context.ClientAborted;
         if (client.CanBeCanceled) _watch = client.UnsafeRegister(DisposeCallback, this);
         _watchStop = context.Server.Stopping.UnsafeRegister(DisposeCallback, this);
+        // hub.DisconnectAsync(user) finds the streams of a signed-in user through this index.
+        if (context.Request.UserName is { Length: > 0 } user)
+        {
+            _user = user;
+            _hub.TrackUser(user, this);
+        }
     }
+
+    // The signed-in user who opened the stream (indexed for hub.DisconnectAsync), or null.
+    private string? _user;
+
+    /// <summary>hub.DisconnectAsync: the stream ends after what it was already given, like an expired credential's.</summary>
+    internal void EndForUser() => Leave();
 
     /// <summary>Leaves the hub and ends the stream. Idempotent; called when the request ends, whatever path it took.</summary>
     public void Dispose()
@@ -194,6 +206,7 @@ internal sealed partial class HubSubscription : IAsyncEnumerable<ServerEvent>, I
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _hub.Remove(this);
+        if (_user is not null) _hub.ForgetUser(_user, this);
         for (var i = 0; i < _cursors.Length; i++) ReleaseBacklog(i);
         _watch.Dispose();
         _watchStop.Dispose();

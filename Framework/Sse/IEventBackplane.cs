@@ -47,6 +47,16 @@ public interface IEventBackplane : IAsyncDisposable
     /// <paramref name="local"/> count. A backplane that does not track presence answers with the local count.</summary>
     Task<long> CountSubscribersAsync(string topic, long local) => Task.FromResult(local);
 
+    /// <summary>Why this backplane cannot confirm publishes right now (its connection is down), or null when it can. The app's
+    /// readiness endpoint reports it (<c>app.Ready(name, hub)</c>), so an orchestrator sends no traffic to an instance that
+    /// would answer 503 to every publish.</summary>
+    string? Unavailable => null;
+
+    /// <summary>Tells every instance on this backplane (this one included) to end the streams of <paramref name="user"/>
+    /// (<see cref="IEventBackplaneSink.Disconnect"/>), for <c>hub.DisconnectAsync</c>. Carries no event and takes no number. A
+    /// backplane that connects no other instance does nothing.</summary>
+    Task DisconnectAsync(string user, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
     /// <summary>The retained events numbered <paramref name="from"/> to <paramref name="to"/> (inclusive), in order.</summary>
     Task<IReadOnlyList<BackplaneEvent>> ReadAsync(long from, long to, CancellationToken cancellationToken = default);
 
@@ -140,6 +150,11 @@ public interface IEventBackplaneSink
     /// <summary>The backplane wants to stop listening to <paramref name="topic"/> (no subscriber for a while). False when the
     /// topic has subscribers again: it keeps listening.</summary>
     bool StopListening(string topic) => true;
+
+    /// <summary>Another instance (or this one) asked to end the streams of <paramref name="user"/> (<c>hub.DisconnectAsync</c>).</summary>
+    void Disconnect(string user)
+    {
+    }
 
     /// <summary>The backplane's sequence restarted (its store lost its data): open streams end so clients resynchronise,
     /// and numbering continues after <paramref name="lastSequence"/>.</summary>
