@@ -28,8 +28,9 @@ public sealed partial class App
             res.NotLogged = true;
             res.Headers["Cache-Control"] = "no-store";
             res.Json = new Dictionary<string, string> { ["status"] = "alive" };
-        });
-        Get(readyPath, (Func<Request, Response, Task>)ReadyAsync);
+        }).ExcludeFromDescription();
+        // Probes are for the orchestrator, not operations of the app's API.
+        Get(readyPath, (Func<Request, Response, Task>)ReadyAsync).ExcludeFromDescription();
     }
 
     /// <summary>Adds a readiness check: the app is not ready while <paramref name="check"/> returns false (or throws).</summary>
