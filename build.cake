@@ -28,8 +28,8 @@ Task("Pack")
     .IsDependentOn("Test")
     .Does(() =>
 {
-    // Bocata, Bocata.Redis and Bocata.Templates, with their .snupkg symbol packages.
-    foreach (var project in new[] { "./Framework/Framework.csproj", "./Framework.Redis/Framework.Redis.csproj", "./Templates/Bocata.Templates.csproj" })
+    // Bocata, Bocata.Redis, Bocata.Sqlite and Bocata.Templates, with their .snupkg symbol packages.
+    foreach (var project in new[] { "./Framework/Framework.csproj", "./Framework.Redis/Framework.Redis.csproj", "./Framework.Sqlite/Framework.Sqlite.csproj", "./Templates/Bocata.Templates.csproj" })
     {
         DotNetPack(project, new DotNetPackSettings
         {

@@ -29,6 +29,7 @@ public partial class DocSnippetTests
             .Append(typeof(Microsoft.IdentityModel.Logging.LogHelper).Assembly.Location)
             .Append(typeof(Bocata.Redis.RedisBackplane).Assembly.Location)
             .Append(typeof(StackExchange.Redis.ConnectionMultiplexer).Assembly.Location)
+            .Append(typeof(Bocata.Sqlite.SqliteBackplane).Assembly.Location)
             .Append(typeof(OpenTelemetry.Sdk).Assembly.Location)
             .Append(typeof(OpenTelemetry.Metrics.MeterProviderBuilder).Assembly.Location)
             .Append(typeof(OpenTelemetry.Metrics.PrometheusHttpListenerMeterProviderBuilderExtensions).Assembly.Location)

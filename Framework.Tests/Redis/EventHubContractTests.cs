@@ -1,13 +1,15 @@
 using Bocata.Redis;
+using Bocata.Sqlite;
 using Bocata.Testing;
 using FluentAssertions;
 using NUnit.Framework;
 
 namespace Bocata.Tests.Redis;
 
-/// <summary>One contract for EventHub, run on the in-memory hub and on the Redis backplane.</summary>
+/// <summary>One contract for EventHub, run on the in-memory hub, the Redis backplane and the SQLite event file.</summary>
 [TestFixture("memory")]
 [TestFixture("redis")]
+[TestFixture("sqlite")]
 [NonParallelizable]
 public class EventHubContractTests(string backplane)
 {
@@ -16,6 +18,12 @@ public class EventHubContractTests(string backplane)
     private async Task<EventHub> NewHubAsync(int replay = 100, string? topic = null)
     {
         if (backplane == "memory") return new EventHub(replay: replay);
+        if (backplane == "sqlite")
+        {
+            var files = new Sqlite.SqliteFiles();
+            _owned.Add(files);
+            return new EventHub(replay: replay, backplane: await files.OpenAsync(files.PathOf()));
+        }
         var server = await RedisServer.SharedAsync();
         var redis = await RedisBackplane.ConnectAsync(server.Endpoint, topic ?? RedisServer.Topic());
         _owned.Add(redis);

@@ -83,7 +83,14 @@ public sealed partial class EventHub
         {
             if (topic.Length == 0) ring = _default;
             else if (!_listensByTopic) ring = Topic(topic);
-            else if (!_topics.TryGet(topic, out ring) || !ring.Listening) return;
+            else if (!_topics.TryGet(topic, out ring) || !ring.Listening)
+            {
+                // Not kept, but heard: a topic listened to from now on (Listen(topic, _head)) is complete only after it, so a
+                // backplane that delivers every topic in order (SqliteBackplane) can say its events already reach this instance.
+                if (seq > _head) Volatile.Write(ref _head, seq);
+                if (seq > _orderedHead) Volatile.Write(ref _orderedHead, seq);
+                return;
+            }
             var last = ring == _default ? Math.Max(ring.LastSeq, _localOldest - 1) : ring.LastSeq;
             if (seq <= last) return;
             if (ring == _default)
