@@ -79,6 +79,7 @@ public class OpenApiDocumentTests
         _document.GetProperty("openapi").GetString().Should().Be("3.2.0");
         _document.GetProperty("info").GetProperty("title").GetString().Should().Be("Widgets");
         _document.GetProperty("info").GetProperty("version").GetString().Should().Be("2.1");
+        _document.GetProperty("servers")[0].GetProperty("url").GetString().Should().Be("/", "relative to where the document was fetched (linters require servers)");
     }
 
     [Test]

@@ -40,6 +40,13 @@ internal static class OpenApiDocument
             writer.WriteString("title", title);
             writer.WriteString("version", version);
             writer.WriteEndObject();
+            // Relative to where the document was fetched (OpenAPI 3.2 section 4.6): the app answers on its own host and port, so a
+            // generator or the /docs page calls the server that served it, whatever host, port or proxy it was reached through.
+            writer.WriteStartArray("servers");
+            writer.WriteStartObject();
+            writer.WriteString("url", "/");
+            writer.WriteEndObject();
+            writer.WriteEndArray();
             writer.WriteStartObject("paths");
             var operationIds = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (template, operations) in paths)
