@@ -198,16 +198,21 @@ public sealed partial class RedisBackplane : IEventBackplane
     /// <summary>Where to log repairs and faults (category <c>Bocata.Redis</c>). Default: the app's own loggers, once an app has started.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
-    // Created on first use once loggers are known (LoggerFactory is set by an initializer; the app's loggers when it starts).
+    // Created on first use once loggers are known (LoggerFactory is set by an initializer; the app's loggers when it starts),
+    // and again when the app's loggers change: a line logged before the hub's own app started must not pin an earlier app's.
     private ILogger Log
     {
         get
         {
-            if (_log is not null) return _log;
             var factory = LoggerFactory ?? _sink?.LoggerFactory;
-            return factory is null ? NullLogger.Instance : _log = factory.CreateLogger("Bocata.Redis");
+            if (factory is null) return NullLogger.Instance;
+            if (_log is { } log && ReferenceEquals(_logFactory, factory)) return log;
+            _logFactory = factory;
+            return _log = factory.CreateLogger("Bocata.Redis");
         }
     }
+
+    private ILoggerFactory? _logFactory;
 
     /// <summary>About how many events each named topic's Redis stream retains for resumption on any instance (<c>MAXLEN ~</c>; default 1,000).</summary>
     public int TopicStreamMaxLength { get; init; } = 1000;

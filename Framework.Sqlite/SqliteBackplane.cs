@@ -128,11 +128,16 @@ public sealed partial class SqliteBackplane : IEventBackplane
     {
         get
         {
-            if (_log is not null) return _log;
+            // Again when the app's loggers change: a line logged before the hub's own app started must not pin an earlier app's.
             var factory = _sink?.LoggerFactory;
-            return factory is null ? NullLogger.Instance : _log = factory.CreateLogger("Bocata.Sqlite");
+            if (factory is null) return NullLogger.Instance;
+            if (_log is { } log && ReferenceEquals(_logFactory, factory)) return log;
+            _logFactory = factory;
+            return _log = factory.CreateLogger("Bocata.Sqlite");
         }
     }
+
+    private ILoggerFactory? _logFactory;
 
     /// <inheritdoc />
     /// <remarks>Returns the last number in the file: the hub's numbering continues after it.</remarks>

@@ -1,3 +1,4 @@
+using Bocata.Testing;
 using Bocata.Redis;
 using Microsoft.Extensions.Logging;
 using FluentAssertions;
@@ -222,6 +223,40 @@ public class BackplaneCorrectnessTests : RedisHubTests
         await TestApps.UntilAsync(() => { lock (logs.Messages) return logs.Messages.Any(m => m.Contains("read from the stream")); });
         lock (logs.Messages) logs.Messages.Should().Contain(m => m.Contains(topic) && m.Contains("2 events missed on pub/sub were read from the stream"));
         Interlocked.Read(ref repaired).Should().BeGreaterThanOrEqualTo(2);
+    }
+
+    [Test]
+    public async Task Repairs_logged_before_the_hubs_app_started_do_not_pin_an_earlier_apps_loggers()
+    {
+        // Once flaky under load: the backplane kept the first logger it made, from the app started before its own.
+        var redis = await RedisServer.SharedAsync();
+        var topic = RedisServer.Topic();
+        var earlier = new Bocata.Tests.Middleware.ErrorHandlingTests.ListLoggerProvider();
+        var earlierLoggers = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(earlier));
+        Hubs.Own(earlierLoggers);
+        var (hub, _) = await HubAsync(redis.Endpoint, topic, Options with { Serve = true, Settings = s => s.LoggerFactory = earlierLoggers });
+        async Task AppendSilentlyAsync(long expected)
+        {
+            using var admin = await redis.AdminAsync();
+            var db = admin.GetDatabase();
+            var n = (long)await db.StringIncrementAsync($"bocata:{{{topic}}}:seq");
+            await db.ExecuteAsync("XADD", $"bocata:{{{topic}}}:stream", $"{n}-0", "e", "{\"d\":\"silent\"}");
+            await TestApps.UntilAsync(() => hub.LastSequence == expected);
+        }
+        await AppendSilentlyAsync(1);
+        await TestApps.UntilAsync(() => { lock (earlier.Messages) return earlier.Messages.Any(m => m.Contains("read from the stream")); });
+
+        var later = new Bocata.Tests.Middleware.ErrorHandlingTests.ListLoggerProvider();
+        var laterLoggers = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(later));
+        Hubs.Own(laterLoggers);
+        var app = TestApps.Quiet(s => s.LoggerFactory = laterLoggers);
+        app.Route("/", (req, res) => res.Text = "later");
+        await using var client = app.CreateClient();
+        (await client.GetStringAsync("/")).Should().Be("later");
+        await AppendSilentlyAsync(2);
+        await TestApps.UntilAsync(() => { lock (later.Messages) return later.Messages.Any(m => m.Contains("read from the stream")); });
+
+        lock (later.Messages) later.Messages.Should().Contain(m => m.Contains(topic) && m.Contains("read from the stream"), "the loggers of the app started last");
     }
 
     [Test]
