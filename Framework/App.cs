@@ -287,7 +287,8 @@ public sealed partial class App : Router
             {
                 for (var i = _middleware.Count - 1; i >= 0; i--) pipeline = _middleware[i](pipeline);
                 if (_settings.Sessions) pipeline = SessionCookie.Wrap(pipeline, SessionKeys(startupLog), _settings.SessionMaxAge, _settings.Clock, loggers.CreateLogger("Bocata.Sessions"));
-                var checkOrigin = _settings.Sessions && _settings.CheckOrigin;
+                // Either cookie a browser sends by itself (the session, the sign-in) makes another origin's unsafe request act as the user.
+                var checkOrigin = (_settings.Sessions || _settings.AuthCookie) && _settings.CheckOrigin;
                 if (checkOrigin) pipeline = CrossOrigin.Wrap(pipeline, _settings.Cors?.AllowOrigins);
                 if (_settings.Jwt is not null || _settings.JwtAuthority is not null || _settings.AuthCookie)
                     pipeline = new Authenticator(_settings, _settings.AuthCookie ? AuthCookieKeys(startupLog) : null).Wrap(pipeline);

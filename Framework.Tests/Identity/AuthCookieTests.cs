@@ -83,6 +83,20 @@ public class AuthCookieTests
     }
 
     [Test]
+    public async Task Two_sign_in_cookies_sign_nobody_in_whichever_comes_last()
+    {
+        // Security round 4 re-attack: the last of two bocata_auth cookies won, so a cookie planted by a sibling subdomain
+        // could sign the user in as the attacker.
+        await using var client = NewApp().CreateClient();
+        var value = (await SignInAsync(client)).Split(';')[0];
+        using var bare = Bare(client);
+
+        (await MeAsync(bare, value)).Should().Be("ana True");
+        (await MeAsync(bare, $"{value}; {value}")).Should().Be("anonymous");
+        (await MeAsync(bare, $"{value}; bocata_auth=planted")).Should().Be("anonymous");
+    }
+
+    [Test]
     public async Task A_cookie_past_its_lifetime_signs_nobody_in_whatever_the_browser_keeps()
     {
         var clock = new FakeClock(DateTimeOffset.UtcNow);

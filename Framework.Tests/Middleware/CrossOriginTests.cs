@@ -151,6 +151,31 @@ public class CrossOriginTests
     }
 
     [Test]
+    public async Task Apps_that_sign_in_with_the_auth_cookie_are_checked_too()
+    {
+        // Security round 4 re-attack: the check was on only with sessions; a cookie sign-in (s.AuthCookie, no sessions) let
+        // another origin post as the user (join a room, sign them out) with a body that needs no preflight.
+        var runs = 0;
+        var app = TestApps.Quiet(s =>
+        {
+            s.AuthCookie = true;
+            s.SecretKey = Secret;
+        });
+        app.Route("/login", (req, res) =>
+        {
+            Interlocked.Increment(ref runs);
+            res.Text = "ran";
+        }, "GET", "POST");
+        await using var client = app.CreateClient();
+
+        (await SendAsync(client, "POST", "https://evil.example")).StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        (await SendAsync(client, "POST", fetchSite: "same-site")).StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        runs.Should().Be(0);
+        (await SendAsync(client, "POST")).StatusCode.Should().Be(HttpStatusCode.OK, "no origin named: not a browser");
+        (await SendAsync(client, "GET", "https://evil.example")).StatusCode.Should().Be(HttpStatusCode.OK, "safe methods pass");
+    }
+
+    [Test]
     public async Task An_error_handler_of_the_app_shapes_the_refusal()
     {
         var (app, _) = SessionApp();

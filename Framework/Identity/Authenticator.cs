@@ -43,7 +43,9 @@ internal sealed class Authenticator
             await _bearer(token, req);
             return;
         }
-        if (_cookie is not null && req.Headers["Cookie"] is not null && req.Cookies.TryGetValue(AuthCookie.Name, out var cookie)
+        // Two sign-in cookies (one set by a sibling subdomain or over http, say) sign nobody in: which one a browser sends last is
+        // not the app's choice, and taking it could sign the user in as someone else.
+        if (_cookie is not null && req.Headers["Cookie"] is not null && req.CookieCount(AuthCookie.Name) == 1 && req.Cookies.TryGetValue(AuthCookie.Name, out var cookie)
             && _cookie.Read(cookie, _clock.GetUtcNow()) is { } signedIn)
         {
             req.Credential = CredentialKind.Cookie;
