@@ -60,9 +60,7 @@ public sealed class OpenApiBodyAnalyzer : DiagnosticAnalyzer
         var target = invocation.TargetMethod;
         if (target.ContainingType?.ToDisplayString() != "Bocata.Router" || target.IsStatic || target.IsGenericMethod || target.Name == "WebSocketRoute") return null;
         if (target.Parameters.Length < 2 || target.Parameters[1].Name != "handler") return null;
-        var handler = invocation.Arguments.FirstOrDefault(a => a.Parameter?.Name == "handler")?.Value;
-        while (handler is IConversionOperation or IDelegateCreationOperation)
-            handler = handler is IConversionOperation c ? c.Operand : ((IDelegateCreationOperation)handler).Target;
+        var handler = Types.DelegateTarget(invocation.Arguments.FirstOrDefault(a => a.Parameter?.Name == "handler")?.Value);
         if (handler is not IAnonymousFunctionOperation function || function.Symbol.Parameters.Length < 1) return null;
         var request = function.Symbol.Parameters[0];
         if (request.Type.ToDisplayString() != "Bocata.Request" || ChainedAccepts(invocation.Syntax)) return null;

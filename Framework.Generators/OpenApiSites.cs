@@ -97,25 +97,16 @@ internal sealed class OpenApiSite : IEquatable<OpenApiSite>
     /// <summary>The handler's body: a lambda's, or a method group's when its source is in this compilation.</summary>
     private static IOperation? Body(IOperation value, Compilation compilation, CancellationToken cancellationToken)
     {
-        while (true)
+        switch (Types.DelegateTarget(value))
         {
-            switch (value)
-            {
-                case IConversionOperation conversion:
-                    value = conversion.Operand;
-                    continue;
-                case IDelegateCreationOperation creation:
-                    value = creation.Target;
-                    continue;
-                case IAnonymousFunctionOperation function:
-                    return function.Body;
-                case IMethodReferenceOperation reference:
-                    var syntax = reference.Method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken);
-                    if (syntax is null || !compilation.ContainsSyntaxTree(syntax.SyntaxTree)) return null;
-                    return compilation.GetSemanticModel(syntax.SyntaxTree).GetOperation(syntax, cancellationToken);
-                default:
-                    return null;
-            }
+            case IAnonymousFunctionOperation function:
+                return function.Body;
+            case IMethodReferenceOperation reference:
+                var syntax = reference.Method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken);
+                if (syntax is null || !compilation.ContainsSyntaxTree(syntax.SyntaxTree)) return null;
+                return compilation.GetSemanticModel(syntax.SyntaxTree).GetOperation(syntax, cancellationToken);
+            default:
+                return null;
         }
     }
 
