@@ -20,7 +20,10 @@ public sealed partial class EventHub
         return PublishLocal(null, evt, topic);
     }
 
-    private ServerEvent PublishLocal(TopicRing? ring, ServerEvent evt, string? topic = null)
+    /// <summary>Numbers and appends <paramref name="evt"/> to <paramref name="ring"/> (or the ring of <paramref name="topic"/>); with
+    /// <paramref name="expectedLastId"/> (a conditional publish), only while the topic's last event is that one, checked under
+    /// the same lock.</summary>
+    private ServerEvent PublishLocal(TopicRing? ring, ServerEvent evt, string? topic = null, long? expectedLastId = null)
     {
         ArgumentNullException.ThrowIfNull(evt);
         if (_backplane is not null)
@@ -28,6 +31,8 @@ public sealed partial class EventHub
         lock (_gate)
         {
             if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
+            if (expectedLastId is { } expected && (_topics.TryGet(topic!, out var known) ? known.LastSeq : 0) is var last && last != expected)
+                throw new PublishConflictException(topic!, expected, last);
             ring ??= Topic(topic!);
             evt = Append(ring, _head + 1, evt);
         }
@@ -77,25 +82,14 @@ public sealed partial class EventHub
         CheckTopic(topic);
         ArgumentNullException.ThrowIfNull(evt);
         ArgumentOutOfRangeException.ThrowIfNegative(expectedLastId);
-        if (_backplane is not null)
-        {
-            if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
-            var number = await _backplane.PublishAsync(topic, evt, expectedLastId, ct);
-            return evt.Id is null ? evt.WithId(number.ToString(CultureInfo.InvariantCulture)) : evt;
-        }
-        TopicRing ring;
-        ServerEvent published;
-        lock (_gate)
-        {
-            if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
-            var last = _topics.TryGet(topic, out var known) ? known.LastSeq : 0;
-            if (last != expectedLastId) throw new PublishConflictException(topic, expectedLastId, last);
-            ring = known ?? Topic(topic);
-            published = Append(ring, _head + 1, evt);
-        }
-        ring.WakeAll();
-        return published;
+        if (_backplane is null) return PublishLocal(null, evt, topic, expectedLastId);
+        if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
+        return Numbered(evt, await _backplane.PublishAsync(topic, evt, expectedLastId, ct));
     }
+
+    /// <summary>The event as a backplane published it: with the number it gave, unless the event carried its own id.</summary>
+    private static ServerEvent Numbered(ServerEvent evt, long number) =>
+        evt.Id is null ? evt.WithId(number.ToString(CultureInfo.InvariantCulture)) : evt;
 
     /// <summary>The id of <paramref name="topic"/>'s last event (0: none retained) — what a conditional publish compares with.</summary>
     public Task<long> LastIdAsync(string topic, CancellationToken ct = default)
@@ -131,8 +125,7 @@ public sealed partial class EventHub
             return published;
         }
         if (_completed) throw new InvalidOperationException("This EventHub was completed; create a new one to publish again.");
-        var number = await _backplane.PublishAsync(topic, evt, idempotencyKey, cancellationToken);
-        return evt.Id is null ? evt.WithId(number.ToString(CultureInfo.InvariantCulture)) : evt;
+        return Numbered(evt, await _backplane.PublishAsync(topic, evt, idempotencyKey, cancellationToken));
     }
 
     /// <summary>Numbers, encodes and stores one event as frame <paramref name="seq"/> of <paramref name="ring"/>. Under the lock; the caller wakes subscribers.</summary>
